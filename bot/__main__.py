@@ -1,0 +1,81 @@
+"""``python -m bot``: run Chorus until SIGTERM or SIGINT, then close everything cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+
+import discord
+
+from bot import create_bot
+from bot.settings import Settings, SettingsError, load_dotenv_file
+
+log = logging.getLogger("bot")
+
+EXIT_CONFIG = 2
+
+
+def main() -> None:
+    discord.utils.setup_logging(level=logging.INFO, root=True)
+    load_dotenv_file()
+    try:
+        settings = Settings.from_env()
+    except SettingsError as error:
+        _die(str(error))
+    if settings.uses_sandbox and settings.provider_defaulted:
+        log.warning(
+            "SUNO_PROVIDER is not set and there is no SUNO_API_KEY: using the built-in sandbox provider "
+            "(simulated songs, no credits). Set SUNO_API_KEY to make real songs with kie.ai."
+        )
+    try:
+        asyncio.run(run(settings))
+    except SettingsError as error:
+        _die(str(error))
+    except discord.LoginFailure:
+        _die("DISCORD_TOKEN: Discord rejected this token; reset it in the Developer Portal (Bot → Reset Token)")
+    except discord.PrivilegedIntentsRequired:
+        _die("DISCORD_TOKEN: this bot asks for an intent that is not enabled in the Developer Portal")
+    except KeyboardInterrupt:
+        pass
+
+
+async def run(settings: Settings) -> None:
+    bot = create_bot(settings)
+    install_signal_handlers(bot)
+    async with bot:
+        await bot.start(settings.discord_token)
+
+
+def install_signal_handlers(bot: discord.Client) -> asyncio.Event:
+    """Close the bot on SIGTERM/SIGINT; the returned event is set once it has closed.
+    discord.py installs no handlers: without these, `docker stop` would kill the bot without closing the
+    web server and the database."""
+    loop = asyncio.get_running_loop()
+    closed = asyncio.Event()
+    closing: list[asyncio.Task[None]] = []  # keeps a reference so the task is not garbage-collected
+
+    async def shut_down() -> None:
+        try:
+            await bot.close()
+        finally:
+            closed.set()
+
+    def on_signal(sig: signal.Signals) -> None:
+        log.info("received %s: shutting down", sig.name)
+        if not closing:
+            closing.append(loop.create_task(shut_down()))
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, on_signal, sig)
+    return closed
+
+
+def _die(message: str) -> None:
+    print(f"chorus: configuration error: {message}", file=sys.stderr)
+    raise SystemExit(EXIT_CONFIG)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,177 @@
+"""ChorusBot: the commands.Bot subclass that owns every resource, opened in setup_hook, closed in close()."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.delivery import Delivery
+from bot.providers.errors import InputError
+from bot.providers.kie import KieClient
+from bot.replies import report_unexpected, send_ephemeral
+from bot.sandbox.server import SandboxProvider
+from bot.settings import DEFAULT_BASE_URLS, Settings, SettingsError
+from bot.songs import SongService
+from bot.store import Store
+from bot.tracker import Tracker
+from bot.views import InfoButton
+from bot.web import CallbackEndpoint, WebServer
+
+log = logging.getLogger(__name__)
+
+EXTENSIONS = ("cogs.generate",)
+DOWNLOAD_TIMEOUT = aiohttp.ClientTimeout(total=300, sock_connect=15)
+
+
+class ChorusTree(app_commands.CommandTree["ChorusBot"]):
+    """One error handler for every command: members get a private answer that says what to do."""
+
+    async def on_error(self, interaction: discord.Interaction[ChorusBot], error: app_commands.AppCommandError) -> None:
+        original = getattr(error, "original", error)
+        if isinstance(original, InputError):
+            await send_ephemeral(interaction, original.user_message)
+        elif isinstance(error, app_commands.NoPrivateMessage):
+            await send_ephemeral(interaction, "Use this command in a server channel, not in direct messages.")
+        elif isinstance(error, app_commands.MissingPermissions):
+            needed = ", ".join(name.replace("_", " ").title() for name in error.missing_permissions)
+            await send_ephemeral(interaction, f"You need the {needed} permission to use this.")
+        elif isinstance(error, app_commands.BotMissingPermissions):
+            needed = ", ".join(name.replace("_", " ").title() for name in error.missing_permissions)
+            await send_ephemeral(interaction, f"I need the {needed} permission in this channel. Ask a server admin.")
+        elif isinstance(error, app_commands.CommandOnCooldown):
+            await send_ephemeral(interaction, f"Slow down: try again in {error.retry_after:.0f} s.")
+        elif isinstance(error, app_commands.CheckFailure):
+            await send_ephemeral(interaction, str(error) or "You can't use this command here.")
+        elif isinstance(error, app_commands.TransformerError):
+            await send_ephemeral(interaction, f"The value {error.value!r} isn't valid for that option.")
+        else:
+            name = interaction.command.qualified_name if interaction.command else "command"
+            await report_unexpected(interaction, original, f"/{name}")
+
+
+class ChorusBot(commands.Bot):
+    """The bot. ``await bot.login(token)`` opens everything (so it can be driven without the gateway)."""
+
+    store: Store
+    provider: KieClient
+    delivery: Delivery
+    tracker: Tracker
+    songs: SongService
+    web: WebServer
+
+    def __init__(self, settings: Settings, *, clock: Callable[[], float] = time.time) -> None:
+        intents = discord.Intents.none()
+        intents.guilds = True
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=intents,
+            help_command=None,
+            tree_cls=ChorusTree,
+            allowed_mentions=discord.AllowedMentions(everyone=False, roles=False, users=True, replied_user=False),
+        )
+        self.settings = settings
+        self.clock = clock
+        self.sandbox: SandboxProvider | None = None
+        self._downloads: aiohttp.ClientSession | None = None
+
+    async def setup_hook(self) -> None:
+        settings = self.settings
+        try:
+            self.store = await Store.open(settings.database_path, clock=self.clock)
+        except OSError as error:
+            raise SettingsError("DATABASE_PATH", f"cannot open {settings.database_path}: {error}") from error
+
+        callbacks = CallbackEndpoint(self.store, hmac_key=settings.webhook_hmac_key, clock=self.clock)
+        self.web = WebServer(settings.web_host, settings.web_port, self.store, callbacks)
+        api_key = settings.api_key or secrets.token_urlsafe(24)
+        if settings.uses_sandbox:
+            self.sandbox = await SandboxProvider.open(
+                _beside(settings.database_path, ".sandbox.db"),
+                api_key=api_key,
+                stage_seconds=settings.sandbox_stage_seconds,
+            )
+            self.web.mount("/sandbox", self.sandbox.app)
+        try:
+            await self.web.start()
+        except OSError as error:
+            raise SettingsError("WEB_PORT", f"cannot listen on {settings.web_host}:{settings.web_port}: {error}") from error
+
+        base_url = settings.api_base_url or (
+            f"{self.web.local_url}/sandbox" if settings.uses_sandbox else DEFAULT_BASE_URLS[settings.provider]
+        )
+        self.provider = KieClient(api_key=api_key, base_url=base_url)
+        self._downloads = aiohttp.ClientSession(timeout=DOWNLOAD_TIMEOUT)
+
+        self.delivery = Delivery(self, self._downloads, self.store, clock=self.clock)
+        self.tracker = Tracker(
+            self.store, self.provider, self.delivery, poll_interval=settings.poll_interval, clock=self.clock
+        )
+        callback_base = settings.public_base_url
+        if callback_base is None and settings.uses_sandbox:
+            callback_base = self.web.local_url  # the sandbox runs in this process: loopback reaches us
+        self.songs = SongService(
+            self.store, self.provider, self.tracker, self.delivery, callback_base=callback_base, clock=self.clock
+        )
+        callbacks.attach(self.provider, self.tracker)
+
+        self.add_dynamic_items(InfoButton)
+        for extension in EXTENSIONS:
+            await self.load_extension(extension)
+
+        await self.tracker.start()
+        if self.sandbox is not None:
+            await self.sandbox.start(f"{self.web.local_url}/sandbox")
+        if callback_base is None:
+            log.warning("PUBLIC_BASE_URL is not set: running poll-only (every %.0fs)", settings.poll_interval)
+        await self.sync_commands()
+
+    async def sync_commands(self) -> None:
+        """Sync slash commands only when they changed since the last sync (Discord rate-limits syncs).
+        With DEV_GUILD_ID they go to that server, where changes show at once."""
+        guild = discord.Object(self.settings.dev_guild_id) if self.settings.dev_guild_id else None
+        if guild is not None:
+            self.tree.copy_global_to(guild=guild)
+        payload = [command.to_dict(self.tree) for command in self.tree.get_commands(guild=guild)]
+        digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+        key = f"commands:{self.application_id}:{guild.id if guild else 'global'}"
+        if await self.store.get_meta(key) == digest:
+            log.info("slash commands unchanged; not syncing")
+            return
+        try:
+            synced = await self.tree.sync(guild=guild)
+        except discord.HTTPException as error:
+            where = f"server {guild.id} (DEV_GUILD_ID)" if guild else "Discord"
+            log.error("could not sync slash commands to %s: %s", where, error)
+            return
+        await self.store.set_meta(key, digest)
+        log.info("synced %d slash commands %s", len(synced), f"to server {guild.id}" if guild else "globally")
+
+    async def close(self) -> None:
+        """Stop taking callbacks, finish or cancel background work, close the provider and the database."""
+        for name in ("web", "tracker", "sandbox", "provider", "_downloads", "store"):
+            resource = getattr(self, name, None)
+            if resource is None:
+                continue
+            try:
+                await (resource.stop() if name in ("web", "tracker") else resource.close())
+            except Exception:
+                log.exception("error while closing %s", name.strip("_"))
+            setattr(self, name, None)
+        await super().close()
+
+
+def _beside(path: Any, suffix: str) -> str:
+    text = str(path)
+    if text == ":memory:":
+        return text
+    return text.removesuffix(".db") + suffix

@@ -1,0 +1,784 @@
+"""Deterministic stand-in media for the built-in sandbox music provider.
+
+The sandbox provider simulates Suno without calling it, but the bot still needs
+real files to upload: a playable song and a cover image.  Everything here is
+derived from a *seed* string (e.g. the prompt plus the track index) through
+SHA-256, so the same seed always yields the same bytes.
+
+Only the standard library is used.  The synthesiser is written for speed in
+pure Python: every tone is played from a precomputed wavetable that holds a
+whole number of periods (tiled with :func:`itertools.cycle`), envelopes are
+cached per note length, and all per-sample arithmetic runs inside C-level
+``map``/``operator`` calls rather than in Python loops.  The accompaniment is
+a four-bar loop and the melody is built from a few four-bar phrases, so a song
+is a periodic signal that is rendered once and then tiled.
+"""
+
+from __future__ import annotations
+
+import colorsys
+import hashlib
+import io
+import math
+import struct
+import wave
+import zlib
+from array import array
+from fractions import Fraction
+from functools import lru_cache
+from itertools import accumulate, cycle, islice, repeat
+from operator import add, mod, mul, sub, truediv
+from typing import Iterable, Sequence
+
+__all__ = ["synthesize_song", "cover_png", "wav_duration"]
+
+MAX_SECONDS = 600.0
+MIN_SAMPLE_RATE = 8000
+MAX_SAMPLE_RATE = 48000
+MIN_COVER_SIZE = 16
+MAX_COVER_SIZE = 2048
+
+_TWO_PI = 2.0 * math.pi
+_PEAK = 0.8 * 32767  # normalisation target: 80 % of int16 full scale
+_CHUNK = 1 << 16  # samples converted per step when a long song is streamed out
+
+
+# --------------------------------------------------------------------------
+# Deterministic randomness
+# --------------------------------------------------------------------------
+
+
+class _Rng:
+    """Tiny PRNG driven by SHA-256 in counter mode (stable across Python versions)."""
+
+    def __init__(self, seed: str, domain: str) -> None:
+        self._key = hashlib.sha256(
+            domain.encode() + b"\x00" + seed.encode("utf-8", "surrogatepass")
+        ).digest()
+        self._counter = 0
+        self._words: list[int] = []
+
+    def _word(self) -> int:
+        if not self._words:
+            block = hashlib.sha256(self._key + self._counter.to_bytes(8, "big")).digest()
+            self._counter += 1
+            self._words = list(struct.unpack(">8I", block))
+        return self._words.pop()
+
+    def below(self, n: int) -> int:
+        """An integer in ``range(n)``."""
+        return self._word() % n
+
+    def uniform(self, lo: float, hi: float) -> float:
+        return lo + (hi - lo) * (self._word() / 4294967296.0)
+
+    def choice(self, seq: Sequence):
+        return seq[self.below(len(seq))]
+
+
+# --------------------------------------------------------------------------
+# Music
+# --------------------------------------------------------------------------
+
+_MAJOR = (0, 2, 4, 5, 7, 9, 11)
+_MINOR = (0, 2, 3, 5, 7, 8, 10)
+
+# Four-chord progressions as (0-based) scale degrees.
+_MAJOR_PROGRESSIONS = (
+    (0, 4, 5, 3),  # I  V  vi IV
+    (5, 3, 0, 4),  # vi IV I  V
+    (0, 5, 3, 4),  # I  vi IV V
+    (0, 3, 5, 4),  # I  IV vi V
+    (0, 3, 0, 4),  # I  IV I  V
+    (3, 0, 4, 5),  # IV I  V  vi
+    (0, 2, 3, 4),  # I  iii IV V
+)
+_MINOR_PROGRESSIONS = (
+    (0, 5, 2, 6),  # i   VI  III VII
+    (0, 3, 5, 4),  # i   iv  VI  v
+    (0, 6, 5, 6),  # i   VII VI  VII
+    (0, 5, 3, 6),  # i   VI  iv  VII
+    (0, 3, 6, 2),  # i   iv  VII III
+)
+
+# Melody rhythms for one 4/4 bar in eighth notes; negative values are rests.
+_RHYTHMS = (
+    (2, 2, 2, 2),
+    (3, 1, 2, 2),
+    (2, 1, 1, 2, 2),
+    (4, 2, 2),
+    (1, 1, 2, 1, 1, 2),
+    (2, 2, 4),
+    (3, 3, 2),
+    (2, 2, 1, 1, 2),
+    (2, 2, 2, -2),
+    (3, 1, 4),
+    (-2, 2, 2, 2),
+    (1, 1, 1, 1, 4),
+)
+_ENDING_RHYTHMS = ((2, 2, 4), (4, 4), (3, 1, 4), (2, 6), (2, 2, 2, 2))
+_STEPS = (-2, -1, -1, -1, 1, 1, 1, 2, 0, 3, -3)
+
+# Bass patterns: (start eighth, length in eighths, interval above the chord root).
+_BASS_PATTERNS = (
+    ((0, 4, 0), (4, 4, 0)),
+    ((0, 2, 0), (2, 2, 0), (4, 2, 7), (6, 2, 0)),
+    ((0, 3, 0), (3, 1, 0), (4, 4, 0)),
+    ((0, 6, 0), (6, 2, 7)),
+    ((0, 2, 0), (2, 2, 12), (4, 2, 0), (6, 2, 12)),
+    ((0, 3, 0), (3, 3, 7), (6, 2, 12)),
+)
+# Drum patterns: (kick eighths, snare eighths, hi-hat eighths).
+_DRUM_PATTERNS = (
+    ((0, 4), (2, 6), (0, 1, 2, 3, 4, 5, 6, 7)),
+    ((0, 3, 4), (2, 6), (1, 3, 5, 7)),
+    ((0, 4, 5), (2, 6), (0, 1, 2, 3, 4, 5, 6, 7)),
+    ((0, 5), (2, 6), (0, 2, 4, 6)),
+    ((0, 4), (6,), (1, 3, 5, 7)),
+    ((0,), (), (0, 2, 4, 6)),  # sparse, almost ambient
+)
+
+# Wavetable instruments: (harmonic recipe as (harmonic, relative amplitude), level).
+_INSTRUMENTS = {
+    "bass": (((1, 1.0), (2, 0.4), (3, 0.12)), 0.42),
+    "pad": (((1, 1.0), (2, 0.2), (3, 0.12), (4, 0.05)), 0.075),
+    "pluck": (((1, 1.0), (2, 0.5), (3, 0.22), (4, 0.14), (6, 0.06)), 0.40),
+}
+# Decaying envelopes: (attack s, decay time-constant s, release s).
+_ENVELOPES = {
+    "bass": (0.006, 0.55, 0.03),
+    "pluck": (0.004, 0.28, 0.025),
+}
+_PAD_ATTACK = 0.15  # s; the pad sustains at a constant level in between
+_PAD_RELEASE = 0.3  # s; each chord rings this far into the next bar
+_VOICE_LEVEL = 0.45
+_VOICE_ATTACK = 0.045
+_VOICE_RELEASE = 0.08
+_VOICE_TABLE_SIZE = 1 << 14
+_VOICE_BLOCK = 256  # samples per constant-pitch block of the sung lead
+_VIBRATO_HZ = 5.5
+_VIBRATO_DEPTH = 0.014  # relative frequency deviation (about +/- 24 cents)
+_TABLE_TARGET = 2048  # approximate wavetable length in samples
+_FADE_IN = 0.5  # s
+_FADE_OUT = 2.5  # s
+
+
+def _midi_hz(midi: float) -> float:
+    return 440.0 * 2.0 ** ((midi - 69.0) / 12.0)
+
+
+def _sine_period(length: int) -> list[float]:
+    """One period of a sine wave in ``length`` samples."""
+    return list(map(math.sin, map(mul, range(length), repeat(_TWO_PI / length))))
+
+
+def _harmonic(master: list[float], step: int) -> map:
+    """``sin(step * x)`` sampled like ``master`` (one period of ``sin(x)``)."""
+    length = len(master)
+    return map(master.__getitem__, map(mod, range(0, step * length, step), repeat(length)))
+
+
+def _harmonic_sum(master: list[float], partials: Sequence[tuple[int, float]], level: float) -> list[float]:
+    """Sum of harmonics of a sine period ``master``, scaled to peak ``level`` at most."""
+    norm = level / sum(a for _, a in partials)
+    table = [0.0] * len(master)
+    for harmonic, amp in partials:
+        table = list(map(add, table, map(mul, _harmonic(master, harmonic), repeat(amp * norm))))
+    return table
+
+
+@lru_cache(maxsize=512)
+def _wavetable(kind: str, midi: int, sample_rate: int) -> tuple[float, ...]:
+    """A table holding a whole number of periods of the given tone (level included).
+
+    The table length ``L`` and cycle count ``k`` are chosen so that
+    ``k * sample_rate / L`` is within 0.5/L (a fraction of a cent) of the
+    wanted frequency, so tiling the table plays the note in tune.
+    """
+    freq = _midi_hz(midi)
+    cycles = max(1, round(freq * _TABLE_TARGET / sample_rate))
+    length = max(2, round(cycles * sample_rate / freq))
+    master = _sine_period(length)
+    partials, level = _INSTRUMENTS[kind]
+    # Leave out harmonics that would alias above the Nyquist frequency.
+    partials = tuple((h, a) for h, a in partials if h * freq < 0.45 * sample_rate) or partials[:1]
+    # The table holds ``cycles`` periods, so harmonic h is ``sin(h * cycles * x)``.
+    return tuple(_harmonic_sum(master, [(h * cycles, a) for h, a in partials], level))
+
+
+@lru_cache(maxsize=1)
+def _voice_table() -> tuple[float, ...]:
+    """A fine-grained period of a vowel-ish tone (strong 2nd harmonic), stored three times over.
+
+    The voice is played by slicing this table with an integer stride per short
+    block, so the pitch can follow a vibrato while staying at C speed.
+    """
+    size = _VOICE_TABLE_SIZE
+    master = _sine_period(size)
+    partials = ((1, 1.0), (2, 0.65), (3, 0.3), (4, 0.12), (5, 0.05))
+    return tuple(_harmonic_sum(master, partials, _VOICE_LEVEL) * 3)
+
+
+# Just-intonation ratios for chord intervals (semitones above the root).  A
+# justly tuned triad is exactly periodic over a short span, so a whole chord
+# fits in one wavetable, and it sounds smooth (no beating) as a sustained pad.
+_JUST_RATIOS = {0: Fraction(1), 3: Fraction(6, 5), 4: Fraction(5, 4), 6: Fraction(7, 5), 7: Fraction(3, 2)}
+
+
+@lru_cache(maxsize=256)
+def _chord_table(root_midi: int, tones: tuple[tuple[int, int], ...], sample_rate: int) -> tuple[float, ...]:
+    """Whole periods of a pad chord; ``tones`` are (interval, octave shift) pairs."""
+    ratios = [_JUST_RATIOS[interval] * Fraction(2) ** octave for interval, octave in tones]
+    denominator = math.lcm(*(r.denominator for r in ratios))
+    numerators = [int(r * denominator) for r in ratios]
+    common = math.gcd(*numerators)
+    multiples = [n // common for n in numerators]  # tone i = multiples[i] * f0
+    f0 = _midi_hz(root_midi) * common / denominator
+    cycles = max(1, round(f0 * _TABLE_TARGET / sample_rate))
+    length = max(2, round(cycles * sample_rate / f0))
+    master = _sine_period(length)
+    partials, level = _INSTRUMENTS["pad"]
+    table = [0.0] * length
+    for multiple in multiples:
+        freq = multiple * f0
+        usable = tuple((h, a) for h, a in partials if h * freq < 0.45 * sample_rate) or partials[:1]
+        norm = level / sum(a for _, a in usable)
+        for harmonic, amp in usable:
+            step = cycles * multiple * harmonic
+            table = list(map(add, table, map(mul, _harmonic(master, step), repeat(amp * norm))))
+    return tuple(table)
+
+
+@lru_cache(maxsize=256)
+def _envelope(kind: str, n: int, sample_rate: int) -> tuple[float, ...]:
+    """Linear attack, exponential decay, linear release (click-free), peak 1."""
+    attack_s, decay_s, release_s = _ENVELOPES[kind]
+    factor = math.exp(-1.0 / (decay_s * sample_rate))
+    env = list(accumulate(repeat(factor, n - 1), mul, initial=1.0))
+    attack = max(1, min(int(attack_s * sample_rate), n // 2))
+    release = max(1, min(int(release_s * sample_rate), n - attack))
+    env[:attack] = map(mul, env[:attack], _ramp_up(attack))
+    env[n - release :] = map(mul, env[n - release :], _ramp_down(release))
+    return tuple(env)
+
+
+@lru_cache(maxsize=64)
+def _ramp_up(n: int) -> tuple[float, ...]:
+    """``n`` gains rising linearly from 0 (exclusive of 1)."""
+    return tuple(map(truediv, range(n), repeat(float(n))))
+
+
+@lru_cache(maxsize=64)
+def _ramp_down(n: int) -> tuple[float, ...]:
+    """``n`` gains falling linearly to exactly 0."""
+    return tuple(map(truediv, range(n - 1, -1, -1), repeat(float(n))))
+
+
+@lru_cache(maxsize=16)
+def _fade_out_curve(n: int) -> tuple[float, ...]:
+    """``n`` gains falling quadratically to exactly 0 (a gentle musical fade)."""
+    ramp = _ramp_down(n)
+    return tuple(map(mul, ramp, ramp))
+
+
+def _shape(samples: list[float], attack: int, release: int) -> list[float]:
+    """Apply linear attack/release ramps to the ends of ``samples`` in place."""
+    n = len(samples)
+    attack = max(1, min(attack, n // 2))
+    release = max(1, min(release, n - attack))
+    samples[:attack] = map(mul, samples[:attack], _ramp_up(attack))
+    samples[n - release :] = map(mul, samples[n - release :], _ramp_down(release))
+    return samples
+
+
+def _noise(count: int, state: int) -> list[float]:
+    """Deterministic white noise in [-1, 1) from a linear congruential generator."""
+    out = []
+    for _ in range(count):
+        state = (state * 1103515245 + 12345) & 0x7FFFFFFF
+        out.append(state / 1073741824.0 - 1.0)
+    return out
+
+
+def _decay(count: int, seconds: float, sample_rate: int, level: float = 1.0) -> list[float]:
+    """``level * exp(-t / seconds)`` for ``count`` samples."""
+    factor = math.exp(-1.0 / (seconds * sample_rate))
+    return list(accumulate(repeat(factor, count - 1), mul, initial=level))
+
+
+@lru_cache(maxsize=8)
+def _drum_kit(sample_rate: int) -> tuple[tuple[float, ...], tuple[float, ...], tuple[float, ...]]:
+    """Kick, snare and hi-hat one-shots (deterministic, click-free onsets)."""
+    sr = sample_rate
+    step = _TWO_PI / sr
+    # Kick: a sine sweeping from ~125 Hz down to 45 Hz with a fast decay.
+    n = int(0.16 * sr)
+    freq = map(add, repeat(45.0 * step), _decay(n, 0.03, sr, 80.0 * step))
+    kick = list(map(mul, map(math.sin, accumulate(freq)), _decay(n, 0.08, sr, 0.55)))
+    # Snare: softened noise plus a short 185 Hz body.
+    n = int(0.14 * sr)
+    raw = _noise(n + 1, 12345)
+    noise = map(mul, map(add, raw, raw[1:]), _decay(n, 0.045, sr, 0.08))
+    body_phase = map(mul, range(n), repeat(185.0 * step))
+    body = map(mul, map(math.sin, body_phase), _decay(n, 0.05, sr, 0.12))
+    snare = list(map(add, noise, body))
+    # Hi-hat: differentiated (high-passed) noise, very short.
+    n = int(0.035 * sr)
+    raw = _noise(n + 1, 987654)
+    hat = list(map(mul, map(sub, raw[1:], raw), _decay(n, 0.012, sr, 0.05)))
+    for sound in (kick, snare, hat):
+        _shape(sound, 16, int(0.02 * sr))
+    return tuple(kick), tuple(snare), tuple(hat)
+
+
+def _mix(buf: list[float], start: int, samples: Sequence[float]) -> None:
+    """Add ``samples`` into ``buf`` at ``start``, wrapping round (``buf`` is a loop)."""
+    size = len(buf)
+    count = len(samples)
+    pos = start % size
+    done = 0
+    while done < count:
+        take = min(count - done, size - pos)
+        piece = samples[done : done + take] if (done or take < count) else samples
+        buf[pos : pos + take] = map(add, buf[pos : pos + take], piece)
+        done += take
+        pos = 0
+
+
+def _pad_to(track: list[float], length: int) -> None:
+    """Extend ``track`` with silence up to ``length`` samples."""
+    if len(track) < length:
+        track += [0.0] * (length - len(track))
+
+
+def _fit(track: list[float], length: int) -> list[float]:
+    """``track`` cut or padded with silence to exactly ``length`` samples."""
+    del track[length:]
+    _pad_to(track, length)
+    return track
+
+
+def _tone(kind: str, midi: int, sr: int, lo: int, hi: int) -> Iterable[float]:
+    """Samples ``lo:hi`` of a steady wavetable tone."""
+    return islice(cycle(_wavetable(kind, midi, sr)), lo, hi)
+
+
+def _note(kind: str, midi: int, n: int, sr: int) -> list[float]:
+    """``n`` samples of a decaying wavetable instrument (bass, pluck)."""
+    return list(map(mul, _tone(kind, midi, sr, 0, n), _envelope(kind, n, sr)))
+
+
+def _sung_note(midi: int, n: int, sr: int) -> list[float]:
+    """A sung-ish note: vowel timbre with a delayed vibrato (pitch updated every block).
+
+    Each block is one strided slice of the voice table, continuing exactly where
+    the previous block stopped (no phase jumps); the stride is chosen so the
+    played phase keeps tracking the ideal, vibrato-modulated phase.
+    """
+    table = _voice_table()
+    size = _VOICE_TABLE_SIZE
+    base_inc = _midi_hz(midi) * size / sr  # table steps per sample at the nominal pitch
+    vib_w = _TWO_PI * _VIBRATO_HZ
+    # stride * block must stay within two table lengths so a slice never runs off the end
+    block = max(1, min(_VOICE_BLOCK, int(2 * size / (base_inc * (1 + _VIBRATO_DEPTH) + 2))))
+    tone: list[float] = []
+    ideal = 0.0
+    played = 0
+    for s in range(0, n, block):
+        t = (s + block / 2) / sr
+        depth = _VIBRATO_DEPTH * min(1.0, max(0.0, (t - 0.12) / 0.3))
+        ideal += block * base_inc * (1.0 + depth * math.sin(vib_w * t))
+        stride = max(1, round((ideal - played) / block))
+        i0 = played % size
+        tone += table[i0 : i0 + stride * block : stride]
+        played += stride * block
+    del tone[n:]
+    return _shape(tone, int(_VOICE_ATTACK * sr), int(_VOICE_RELEASE * sr))
+
+
+def _melody_phrase(
+    rng: _Rng, degrees: Sequence[int], low: int, high: int, start: int, end_on_tonic: bool
+) -> list[tuple[int, int, int]]:
+    """Notes ``(start eighth, length in eighths, scale index)`` for one phrase (a bar per chord)."""
+    notes: list[tuple[int, int, int]] = []
+    prev = start
+    centre = (low + high) // 2
+    for bar, degree in enumerate(degrees):
+        last_bar = bar == len(degrees) - 1
+        rhythm = rng.choice(_ENDING_RHYTHMS if last_bar else _RHYTHMS)
+        chord = {degree % 7, (degree + 2) % 7, (degree + 4) % 7}
+        pos = bar * 8
+        first = True
+        for value in rhythm:
+            length = abs(value)
+            if value > 0:
+                if first or length >= 3:
+                    # strong or long notes land on chord tones, close to the previous note
+                    tones = sorted(
+                        (i for i in range(low, high + 1) if i % 7 in chord),
+                        key=lambda i: (abs(i - prev), i),
+                    )
+                    idx = tones[min(len(tones) - 1, rng.choice((0, 0, 0, 1, 1, 2)))]
+                else:
+                    step = rng.choice(_STEPS)
+                    if prev > centre + 2 and step > 0 and rng.below(2):
+                        step = -step
+                    elif prev < centre - 2 and step < 0 and rng.below(2):
+                        step = -step
+                    idx = prev + step
+                    if not low <= idx <= high:
+                        idx = prev - step
+                notes.append((pos, length, idx))
+                prev = idx
+                first = False
+            pos += length
+    if end_on_tonic and notes:
+        pos, length, idx = notes[-1]
+        tonics = [i for i in range(low, high + 1) if i % 7 == 0]
+        notes[-1] = (pos, length, min(tonics, key=lambda i: (abs(i - idx), i)))
+    return notes
+
+
+def _validate_song_args(seed: str, seconds: float, sample_rate: int) -> None:
+    if not isinstance(seed, str):
+        raise TypeError(f"seed must be a str, not {type(seed).__name__}")
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+        raise ValueError(f"seconds must be a number, got {seconds!r}")
+    if not 0 < seconds <= MAX_SECONDS:  # also rejects NaN
+        raise ValueError(f"seconds must be > 0 and <= {MAX_SECONDS:g}, got {seconds!r}")
+    if isinstance(sample_rate, bool) or not isinstance(sample_rate, int):
+        raise ValueError(f"sample_rate must be an int, got {sample_rate!r}")
+    if not MIN_SAMPLE_RATE <= sample_rate <= MAX_SAMPLE_RATE:
+        raise ValueError(
+            f"sample_rate must be between {MIN_SAMPLE_RATE} and {MAX_SAMPLE_RATE} Hz, got {sample_rate}"
+        )
+
+
+def _peak(samples: Sequence[float]) -> float:
+    return max(max(samples), -min(samples)) if samples else 0.0
+
+
+def synthesize_song(seed: str, seconds: float = 20.0, *, sample_rate: int = 22050, instrumental: bool = False) -> bytes:
+    """A short, pleasant, deterministic piece of music as a complete RIFF/WAVE file (PCM 16-bit mono)."""
+    _validate_song_args(seed, seconds, sample_rate)
+    sr = sample_rate
+    total = max(1, round(seconds * sr))
+    rng = _Rng(seed, "chorus-sandbox-song")
+
+    # --- musical decisions -------------------------------------------------
+    key = rng.below(12)
+    minor = rng.below(3) == 0
+    scale = _MINOR if minor else _MAJOR
+    progression = rng.choice(_MINOR_PROGRESSIONS if minor else _MAJOR_PROGRESSIONS)
+    bpm = 80 + rng.below(61)
+    eighth = round(sr * 30.0 / bpm)
+    bar = 8 * eighth
+    loop = 4 * bar  # one pass through the progression
+    bass_pattern = rng.choice(_BASS_PATTERNS)
+    drums = rng.choice(_DRUM_PATTERNS)
+    # Melody as scale indices around a tonic near middle C.
+    low, high = -2, 9
+    phrases = [
+        _melody_phrase(rng, progression, low, high, rng.choice((0, 2, 4, 7)), end_on_tonic=False),
+        _melody_phrase(rng, progression, low, high, rng.choice((2, 4, 7)), end_on_tonic=False),
+        _melody_phrase(rng, progression, low, high, rng.choice((4, 7)), end_on_tonic=True),
+    ]
+    form = (0, 1, 0, 2)  # A B A C
+    lead_tonic = 60 + key if key <= 5 else 48 + key
+    if instrumental:
+        lead_tonic += 12  # a bell-like pluck an octave up instead of the "voice"
+
+    # --- accompaniment: a four-bar loop, built bar by bar ---------------------
+    # Bars on the same chord are identical (bass, pad and drums), so each distinct
+    # chord is rendered once, as a single pass of C-level additions.
+    acc_len = min(loop, total)
+    bars = [degree for b, degree in enumerate(progression) if b * bar < acc_len]
+    pad_attack = max(1, min(int(_PAD_ATTACK * sr), bar))
+    pad_release = int(_PAD_RELEASE * sr)
+    kit = _drum_kit(sr)
+    bass_notes: dict[tuple[int, int], list[float]] = {}
+    bar_audio: dict[int, list[float]] = {}
+    pad_tails: dict[int, list[float]] = {}
+    for degree in bars:
+        if degree in bar_audio:
+            continue
+        root_pc = (key + scale[degree]) % 12
+        bass: list[float] = []
+        for start, length, interval in bass_pattern:
+            note = (36 + root_pc + interval, length * eighth)
+            if note not in bass_notes:
+                bass_notes[note] = _note("bass", note[0], note[1], sr)
+            _pad_to(bass, start * eighth)
+            bass += bass_notes[note]
+        _fit(bass, bar)
+        # Pad: the triad voiced between F#3 and F4, as one just-intonation wavetable.
+        voiced = [54 + ((key + scale[(degree + step) % 7]) % 12 - 54) % 12 for step in (0, 2, 4)]
+        root = voiced[0]
+        tones = []
+        for midi in voiced:
+            interval = (midi - root) % 12
+            tones.append((interval, (midi - root - interval) // 12))
+        table = _chord_table(root, tuple(tones), sr)
+        audio = list(map(add, islice(cycle(table), bar), bass))
+        # Fade the pad in over its attack by subtracting (1 - ramp) * pad.
+        head = list(map(mul, islice(cycle(table), pad_attack), _ramp_down(pad_attack)))
+        audio[:pad_attack] = map(sub, audio[:pad_attack], head)
+        for hits, sound in zip(drums, kit):
+            for pos in hits:
+                _mix(audio, pos * eighth, sound[: bar - pos * eighth])
+        bar_audio[degree] = audio
+        pad_tails[degree] = list(map(mul, islice(cycle(table), bar, bar + pad_release), _ramp_down(pad_release)))
+    accomp: list[float] = []
+    for degree in bars:
+        accomp += bar_audio[degree]
+    del accomp[acc_len:]
+    for b, degree in enumerate(bars):
+        # Each chord rings into the next bar; the last one into the loop's first bar.
+        pos = (b + 1) * bar % loop
+        if pos < acc_len:
+            tail = pad_tails[degree][: acc_len - pos]
+            _mix(accomp, pos, tail)
+
+    # --- melody: phrases A B A C (four bars each) over the repeating loop ------
+    period = min(len(form) * loop, total)  # the song repeats with this period
+    notes: dict[tuple[int, int], list[float]] = {}
+    phrase_audio: dict[int, tuple[int, list[float]]] = {}  # phrase -> (samples valid, audio)
+    melody: list[float] = []
+    for slot, phrase_no in enumerate(form):
+        needed = min(loop, period - slot * loop)
+        if needed <= 0:
+            break
+        valid, lead = phrase_audio.get(phrase_no, (0, []))
+        if valid < needed:
+            lead = []
+            for start, length, idx in phrases[phrase_no]:
+                if start * eighth >= needed:
+                    break
+                note = (lead_tonic + 12 * (idx // 7) + scale[idx % 7], length * eighth)
+                if note not in notes:
+                    if instrumental:
+                        notes[note] = _note("pluck", note[0], note[1], sr)
+                    else:
+                        notes[note] = _sung_note(note[0], note[1], sr)
+                _pad_to(lead, start * eighth)
+                lead += notes[note]
+            phrase_audio[phrase_no] = (needed, _fit(lead, loop))
+        melody += lead
+    del melody[period:]
+    backing = accomp * -(-period // acc_len)
+    del backing[period:]
+    signal = list(map(add, backing, melody))
+    del backing, melody
+
+    # --- fades, normalisation, PCM -------------------------------------------
+    fade_in = min(int(_FADE_IN * sr), total // 4)
+    fade_out = min(int(_FADE_OUT * sr), total // 3)
+
+    def segment(lo: int, hi: int) -> list[float]:
+        """Song samples ``lo:hi``: the periodic signal with the fades applied (in place if whole)."""
+        if lo == 0 and hi == period:
+            out = signal
+        else:
+            out = []
+            pos = lo
+            while pos < hi:
+                off = pos % period
+                piece = signal[off : off + (hi - pos)]
+                out += piece
+                pos += len(piece)
+        if lo < fade_in:
+            stop = min(hi, fade_in)
+            out[: stop - lo] = map(mul, out[: stop - lo], _ramp_up(fade_in)[lo:stop])
+        first = max(lo, total - fade_out)
+        if hi > first:
+            curve = _fade_out_curve(fade_out)
+            out[first - lo :] = map(mul, out[first - lo :], curve[first - (total - fade_out) : hi - (total - fade_out)])
+        return out
+
+    if total == period:
+        chunks: Iterable[list[float]] = [segment(0, total)]
+        peak = _peak(signal)
+    else:
+        # The interior is periodic; only the faded ends need looking at separately.
+        peak = max(_peak(segment(0, fade_in)), _peak(segment(total - fade_out, total)))
+        if total - fade_out - fade_in >= period:
+            peak = max(peak, _peak(signal))
+        else:
+            peak = max(peak, _peak(segment(fade_in, total - fade_out)))
+        chunks = (segment(lo, min(total, lo + _CHUNK)) for lo in range(0, total, _CHUNK))
+    gain = _PEAK / peak if peak > 0 else 0.0
+
+    pcm = array("h")
+    for chunk in chunks:
+        pcm.fromlist(list(map(float.__trunc__, map(mul, chunk, repeat(gain)))))
+
+    out = io.BytesIO()
+    with wave.open(out, "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(sr)
+        wav.writeframes(pcm.tobytes())  # native order; ``wave`` swaps on big-endian hosts
+    return out.getvalue()
+
+
+def wav_duration(data: bytes) -> float:
+    """Duration in seconds of a WAV produced by synthesize_song (read from its header)."""
+    try:
+        with wave.open(io.BytesIO(bytes(data)), "rb") as wav:
+            frames = wav.getnframes()
+            rate = wav.getframerate()
+    except (wave.Error, EOFError, struct.error) as exc:
+        raise ValueError(f"not a readable WAV file: {exc}") from exc
+    if rate <= 0:
+        raise ValueError(f"WAV header has an invalid sample rate: {rate}")
+    return frames / rate
+
+
+# --------------------------------------------------------------------------
+# Cover image
+# --------------------------------------------------------------------------
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _hsv(h: float, s: float, v: float) -> tuple[int, int, int]:
+    r, g, b = colorsys.hsv_to_rgb(h % 1.0, s, v)
+    return round(r * 255), round(g * 255), round(b * 255)
+
+
+def _lerp(a: Sequence[int], b: Sequence[int], t: float) -> tuple[int, int, int]:
+    return (
+        round(a[0] + (b[0] - a[0]) * t),
+        round(a[1] + (b[1] - a[1]) * t),
+        round(a[2] + (b[2] - a[2]) * t),
+    )
+
+
+def _png_chunk(tag: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
+
+
+def cover_png(seed: str, size: int = 512) -> bytes:
+    """A deterministic cover image as a valid PNG (8-bit RGB, non-interlaced)."""
+    if not isinstance(seed, str):
+        raise TypeError(f"seed must be a str, not {type(seed).__name__}")
+    if isinstance(size, bool) or not isinstance(size, int):
+        raise ValueError(f"size must be an int, got {size!r}")
+    if not MIN_COVER_SIZE <= size <= MAX_COVER_SIZE:
+        raise ValueError(f"size must be between {MIN_COVER_SIZE} and {MAX_COVER_SIZE} pixels, got {size}")
+
+    rng = _Rng(seed, "chorus-sandbox-cover")
+    w = h = size
+    hue = rng.uniform(0.0, 1.0)
+    hue2 = hue + rng.choice((0.08, -0.1, 0.5, 0.33, 0.15))
+    dark = _hsv(hue, rng.uniform(0.55, 0.85), rng.uniform(0.22, 0.42))
+    light = _hsv(hue2, rng.uniform(0.4, 0.7), rng.uniform(0.78, 0.96))
+    accents = [
+        _hsv(hue + 0.5, rng.uniform(0.25, 0.55), rng.uniform(0.9, 1.0)),
+        _hsv(hue2 + 0.12, rng.uniform(0.5, 0.8), rng.uniform(0.85, 1.0)),
+        (255, 255, 255),
+    ]
+    mirrored = rng.below(2) == 1
+
+    # Everything drawn is a function of the diagonal index d = x + y (or its mirror),
+    # so each fill is a "strip" of w + h - 1 pixels and a row span is one slice of it.
+    diag = w + h - 1
+    base = []
+    for d in range(diag):
+        t = d / (diag - 1)
+        t = t * t * (3.0 - 2.0 * t)  # smoothstep
+        base.append(_lerp(dark, light, t))
+
+    def strip(colour: Sequence[int] | None, alpha: float) -> bytes:
+        pixels = base if colour is None else [_lerp(p, colour, alpha) for p in base]
+        if mirrored:
+            pixels = pixels[::-1]
+        return bytes(v for p in pixels for v in p)
+
+    # shapes: (strip, list of spans per row) collected as draw commands
+    commands: list[tuple[bytes, int, int, int]] = []  # (strip, y, x0, x1) inclusive
+
+    def disc(cx: float, cy: float, r: float, fill: bytes, inner: float = 0.0) -> None:
+        y_lo = max(0, math.ceil(cy - r))
+        y_hi = min(h - 1, math.floor(cy + r))
+        for y in range(y_lo, y_hi + 1):
+            dy = y - cy
+            dx = math.sqrt(max(0.0, r * r - dy * dy))
+            x0 = max(0, math.ceil(cx - dx))
+            x1 = min(w - 1, math.floor(cx + dx))
+            if x0 > x1:
+                continue
+            if inner > 0 and abs(dy) < inner:
+                di = math.sqrt(inner * inner - dy * dy)
+                left_end = min(x1, math.ceil(cx - di) - 1)
+                right_start = max(x0, math.floor(cx + di) + 1)
+                if left_end >= x0:
+                    commands.append((fill, y, x0, left_end))
+                if right_start <= x1:
+                    commands.append((fill, y, right_start, x1))
+            else:
+                commands.append((fill, y, x0, x1))
+
+    # Translucent circles and rings, big ones first.
+    circles = []
+    for _ in range(3 + rng.below(3)):
+        r = rng.uniform(0.08, 0.38) * size
+        circles.append((r, rng.uniform(0.0, 1.0) * w, rng.uniform(0.0, 1.0) * h))
+    circles.sort(reverse=True)
+    for r, cx, cy in circles:
+        fill = strip(rng.choice(accents), rng.uniform(0.18, 0.45))
+        ring = rng.below(3) == 0
+        disc(cx, cy, r, fill, inner=r * rng.uniform(0.6, 0.85) if ring else 0.0)
+
+    # A record with grooves and a label, or an equaliser in the lower part.
+    if rng.below(2):
+        cx, cy = rng.uniform(0.35, 0.65) * w, rng.uniform(0.35, 0.65) * h
+        r = rng.uniform(0.22, 0.32) * size
+        vinyl = strip((18, 18, 22), 0.88)
+        groove = strip((60, 60, 70), 0.8)
+        disc(cx, cy, r, vinyl)
+        rings = 4 + rng.below(4)
+        for i in range(rings):
+            rr = r * (0.95 - 0.55 * i / rings)
+            disc(cx, cy, rr, groove, inner=max(0.0, rr - max(1.0, size / 256)))
+        disc(cx, cy, r * 0.34, strip(rng.choice(accents[:2]), 0.85))
+        disc(cx, cy, max(1.0, r * 0.04), strip((10, 10, 12), 0.95))
+    else:
+        bars = 10 + rng.below(15)
+        slot = w / bars
+        gap = max(1, int(slot * 0.25))
+        fill = strip(rng.choice(accents), rng.uniform(0.45, 0.7))
+        floor = h - 1 - int(h * 0.08)
+        for i in range(bars):
+            x0 = int(i * slot) + gap // 2
+            x1 = int((i + 1) * slot) - gap // 2 - 1
+            if x1 < x0:
+                continue
+            top = floor - int(rng.uniform(0.05, 0.45) * h)
+            for y in range(max(0, top), floor + 1):
+                commands.append((fill, y, x0, x1))
+
+    background = strip(None, 0.0)
+    by_row: list[list[tuple[bytes, int, int]]] = [[] for _ in range(h)]
+    for fill, y, x0, x1 in commands:
+        by_row[y].append((fill, x0, x1))
+
+    raw = bytearray()
+    for y in range(h):
+        # Row pixel x sits at strip index x + y (or, mirrored, at (h-1-y) + x of the reversed strip).
+        offset = 3 * (h - 1 - y if mirrored else y)
+        row = bytearray(background[offset : offset + 3 * w])
+        for fill, x0, x1 in by_row[y]:
+            row[3 * x0 : 3 * x1 + 3] = fill[offset + 3 * x0 : offset + 3 * x1 + 3]
+        raw.append(0)  # filter type: None
+        raw += row
+
+    header = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)
+    return b"".join(
+        (
+            _PNG_SIGNATURE,
+            _png_chunk(b"IHDR", header),
+            _png_chunk(b"IDAT", zlib.compress(bytes(raw), 6)),
+            _png_chunk(b"IEND", b""),
+        )
+    )

@@ -1,0 +1,157 @@
+"""Settings read from the environment (and a local .env), validated once at startup."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+log = logging.getLogger(__name__)
+
+PROVIDERS = ("kie", "sandbox")
+DEFAULT_BASE_URLS = {"kie": "https://api.kie.ai"}
+
+
+class SettingsError(Exception):
+    """A missing or malformed setting. The message names the variable and says what to change."""
+
+    def __init__(self, variable: str, problem: str) -> None:
+        super().__init__(f"{variable}: {problem}")
+        self.variable = variable
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting the bot reads. Build with :meth:`from_env` or directly (tests)."""
+
+    discord_token: str
+    provider: str = "sandbox"
+    api_key: str | None = None
+    api_base_url: str | None = None
+    public_base_url: str | None = None
+    web_host: str = "0.0.0.0"
+    web_port: int = 8080
+    database_path: Path = Path("data/bot.db")
+    poll_interval: float = 30.0
+    webhook_hmac_key: str | None = None
+    dev_guild_id: int | None = None
+    sandbox_stage_seconds: float = 3.0
+    provider_defaulted: bool = False
+
+    def __repr__(self) -> str:  # never print secrets
+        hidden = {"discord_token", "api_key", "webhook_hmac_key"}
+        fields = ", ".join(
+            f"{name}={'***' if name in hidden and value else value!r}"
+            for name, value in self.__dict__.items()
+        )
+        return f"Settings({fields})"
+
+    __str__ = __repr__
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read and validate every setting; raises :class:`SettingsError` on the first bad one."""
+        env = os.environ if environ is None else environ
+
+        def get(name: str) -> str | None:
+            value = env.get(name)
+            if value is None:
+                return None
+            value = value.strip()
+            return value or None
+
+        token = get("DISCORD_TOKEN")
+        if token is None:
+            raise SettingsError(
+                "DISCORD_TOKEN",
+                "not set; copy your bot's token from the Discord Developer Portal (Bot → Reset Token) "
+                "into .env or the environment",
+            )
+        if any(ch.isspace() for ch in token):
+            raise SettingsError("DISCORD_TOKEN", "contains whitespace; paste the token exactly as shown")
+
+        api_key = get("SUNO_API_KEY")
+        provider = get("SUNO_PROVIDER")
+        defaulted = provider is None
+        if provider is None:
+            provider = "kie" if api_key else "sandbox"
+        provider = provider.lower()
+        if provider not in PROVIDERS:
+            raise SettingsError("SUNO_PROVIDER", f"must be one of {', '.join(PROVIDERS)} (got {provider!r})")
+        if provider == "kie" and not api_key:
+            raise SettingsError("SUNO_API_KEY", "required when SUNO_PROVIDER=kie; create one at https://kie.ai/api-key")
+
+        return cls(
+            discord_token=token,
+            provider=provider,
+            api_key=api_key,
+            api_base_url=_url(get("SUNO_API_BASE_URL"), "SUNO_API_BASE_URL"),
+            public_base_url=_url(get("PUBLIC_BASE_URL"), "PUBLIC_BASE_URL"),
+            web_host=get("WEB_HOST") or "0.0.0.0",
+            web_port=_integer(get("WEB_PORT"), "WEB_PORT", default=8080, low=0, high=65535),
+            database_path=Path(get("DATABASE_PATH") or "data/bot.db"),
+            poll_interval=_number(get("SUNO_POLL_INTERVAL"), "SUNO_POLL_INTERVAL", default=30.0, low=0.5, high=3600),
+            webhook_hmac_key=get("SUNO_WEBHOOK_HMAC_KEY"),
+            dev_guild_id=_snowflake(get("DEV_GUILD_ID"), "DEV_GUILD_ID"),
+            sandbox_stage_seconds=_number(
+                get("SANDBOX_STAGE_SECONDS"), "SANDBOX_STAGE_SECONDS", default=3.0, low=0, high=300
+            ),
+            provider_defaulted=defaulted,
+        )
+
+    @property
+    def uses_sandbox(self) -> bool:
+        return self.provider == "sandbox"
+
+
+def load_dotenv_file(path: str | os.PathLike[str] = ".env") -> None:
+    """Load a local .env file; real environment variables win over it."""
+    from dotenv import load_dotenv
+
+    load_dotenv(path, override=False)
+
+
+def _url(value: str | None, name: str) -> str | None:
+    if value is None:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise SettingsError(name, f"must be an http(s) URL such as https://example.com (got {value!r})")
+    if parts.query or parts.fragment:
+        raise SettingsError(name, "must not contain a query string or fragment")
+    return value.rstrip("/")
+
+
+def _integer(value: str | None, name: str, *, default: int, low: int, high: int) -> int:
+    if value is None:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise SettingsError(name, f"must be a whole number between {low} and {high} (got {value!r})") from None
+    if not low <= number <= high:
+        raise SettingsError(name, f"must be between {low} and {high} (got {number})")
+    return number
+
+
+def _number(value: str | None, name: str, *, default: float, low: float, high: float) -> float:
+    if value is None:
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        raise SettingsError(name, f"must be a number of seconds between {low:g} and {high:g} (got {value!r})") from None
+    if not low <= number <= high:
+        raise SettingsError(name, f"must be between {low:g} and {high:g} seconds (got {number:g})")
+    return number
+
+
+def _snowflake(value: str | None, name: str) -> int | None:
+    if value is None:
+        return None
+    if not value.isdigit() or not 15 <= len(value) <= 21:
+        raise SettingsError(name, f"must be a server ID (a long number; right-click the server → Copy Server ID), got {value!r}")
+    return int(value)

@@ -1,0 +1,320 @@
+"""Persistent state in SQLite (aiosqlite, WAL): tasks with their owners, tracks, and small metadata."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from bot.models import PENDING_STATES, MusicRequest, Task, TaskState, TaskUpdate, Track
+
+# Each entry upgrades the schema by one version; PRAGMA user_version records how far a database got.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE tasks (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind TEXT NOT NULL,
+        provider TEXT NOT NULL,
+        provider_task_id TEXT,
+        callback_token TEXT NOT NULL UNIQUE,
+        guild_id INTEGER,
+        channel_id INTEGER NOT NULL,
+        user_id INTEGER NOT NULL,
+        status_message_id INTEGER,
+        params TEXT NOT NULL,
+        state TEXT NOT NULL,
+        upload_limit INTEGER NOT NULL,
+        error_code INTEGER,
+        error_message TEXT,
+        reason TEXT,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        finished_at REAL,
+        delivered_at REAL,
+        next_poll_at REAL
+    );
+    CREATE UNIQUE INDEX tasks_by_provider_task ON tasks (provider, provider_task_id)
+        WHERE provider_task_id IS NOT NULL;
+    CREATE INDEX tasks_by_state ON tasks (state, next_poll_at);
+    CREATE INDEX tasks_by_owner ON tasks (guild_id, user_id, created_at);
+    CREATE TABLE tracks (
+        task_id INTEGER NOT NULL REFERENCES tasks (id) ON DELETE CASCADE,
+        position INTEGER NOT NULL,
+        audio_id TEXT NOT NULL,
+        audio_url TEXT NOT NULL DEFAULT '',
+        stream_url TEXT NOT NULL DEFAULT '',
+        image_url TEXT NOT NULL DEFAULT '',
+        title TEXT NOT NULL DEFAULT '',
+        tags TEXT NOT NULL DEFAULT '',
+        duration REAL,
+        lyrics TEXT NOT NULL DEFAULT '',
+        model_name TEXT NOT NULL DEFAULT '',
+        created TEXT NOT NULL DEFAULT '',
+        message_id INTEGER,
+        PRIMARY KEY (task_id, audio_id)
+    );
+    CREATE INDEX tracks_by_audio_id ON tracks (audio_id);
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    """,
+)
+
+_PENDING = tuple(state.value for state in PENDING_STATES)
+_PENDING_SQL = "(" + ", ".join("?" for _ in _PENDING) + ")"
+_TRACK_FIELDS = (
+    "audio_url", "stream_url", "image_url", "title", "tags", "duration", "lyrics", "model_name", "created",
+)
+
+
+class Store:
+    """All database access. One connection; writes that span statements hold a lock and a transaction."""
+
+    def __init__(self, db: aiosqlite.Connection, clock: Callable[[], float] = time.time) -> None:
+        self._db = db
+        self._clock = clock
+        self._write = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, path: Path | str, clock: Callable[[], float] = time.time) -> Store:
+        """Open (creating folders as needed), switch to WAL and apply pending migrations."""
+        if str(path) != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        db = await aiosqlite.connect(path, isolation_level=None)
+        db.row_factory = aiosqlite.Row
+        await db.execute("PRAGMA journal_mode=WAL")
+        await db.execute("PRAGMA foreign_keys=ON")
+        await db.execute("PRAGMA busy_timeout=5000")
+        store = cls(db, clock)
+        await store._migrate()
+        return store
+
+    async def close(self) -> None:
+        await self._db.close()
+
+    async def _migrate(self) -> None:
+        async with self._db.execute("PRAGMA user_version") as cursor:
+            (version,) = await cursor.fetchone()
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            await self._db.executescript(f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;")
+
+    async def schema_version(self) -> int:
+        async with self._db.execute("PRAGMA user_version") as cursor:
+            (version,) = await cursor.fetchone()
+        return int(version)
+
+    # ----- tasks ------------------------------------------------------------------------------------------
+
+    async def create_task(
+        self,
+        *,
+        provider: str,
+        callback_token: str,
+        guild_id: int | None,
+        channel_id: int,
+        user_id: int,
+        request: MusicRequest,
+        upload_limit: int,
+        status_message_id: int | None = None,
+    ) -> Task:
+        now = self._clock()
+        async with self._write:
+            cursor = await self._db.execute(
+                """INSERT INTO tasks (kind, provider, callback_token, guild_id, channel_id, user_id,
+                       status_message_id, params, state, upload_limit, created_at, updated_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                (
+                    request.kind.value, provider, callback_token, guild_id, channel_id, user_id,
+                    status_message_id, request.to_json(), TaskState.SUBMITTING.value, upload_limit, now, now,
+                ),
+            )
+            task_id = cursor.lastrowid
+        task = await self.get_task(task_id)
+        assert task is not None
+        return task
+
+    async def mark_submitted(self, task_id: int, provider_task_id: str, next_poll_at: float) -> None:
+        """Record the provider's task id; the task becomes queued unless a callback already moved it on."""
+        async with self._write:
+            await self._db.execute(
+                """UPDATE tasks SET provider_task_id = ?, next_poll_at = ?, updated_at = ?,
+                       state = CASE WHEN state = ? THEN ? ELSE state END
+                   WHERE id = ?""",
+                (provider_task_id, next_poll_at, self._clock(), TaskState.SUBMITTING.value,
+                 TaskState.QUEUED.value, task_id),
+            )
+
+    async def apply_update(self, task_id: int, update: TaskUpdate) -> bool:
+        """Move a task forward to ``update.state`` if that is further than where it is; store its tracks.
+
+        Returns whether anything changed. Stages that repeat or arrive out of order change nothing, so
+        callbacks and polls can race freely.
+        """
+        new = update.state
+        allowed = tuple(state.value for state in PENDING_STATES if state.rank < new.rank)
+        if not allowed:
+            return False
+        now = self._clock()
+        finished = now if new.terminal else None
+        async with self._write:
+            await self._db.execute("BEGIN IMMEDIATE")
+            try:
+                cursor = await self._db.execute(
+                    f"""UPDATE tasks SET state = ?, updated_at = ?, finished_at = COALESCE(?, finished_at),
+                            error_code = ?, error_message = ?, reason = ?
+                        WHERE id = ? AND state IN ({", ".join("?" for _ in allowed)})""",
+                    (new.value, now, finished, update.error_code, update.error_message, update.reason, task_id, *allowed),
+                )
+                changed = cursor.rowcount == 1
+                if changed and update.tracks:
+                    await self._upsert_tracks(task_id, update.tracks)
+                await self._db.execute("COMMIT")
+            except BaseException:
+                await self._db.execute("ROLLBACK")
+                raise
+        return changed
+
+    async def _upsert_tracks(self, task_id: int, tracks: Iterable[Track]) -> None:
+        columns = ", ".join(_TRACK_FIELDS)
+        marks = ", ".join("?" for _ in _TRACK_FIELDS)
+        updates = ", ".join(f"{name} = excluded.{name}" for name in ("position", *_TRACK_FIELDS))
+        await self._db.executemany(
+            f"""INSERT INTO tracks (task_id, position, audio_id, {columns}) VALUES (?, ?, ?, {marks})
+                ON CONFLICT (task_id, audio_id) DO UPDATE SET {updates}""",
+            [
+                (task_id, position, track.audio_id, *(getattr(track, name) for name in _TRACK_FIELDS))
+                for position, track in enumerate(tracks)
+            ],
+        )
+
+    async def get_task(self, task_id: int) -> Task | None:
+        return await self._one("SELECT * FROM tasks WHERE id = ?", (task_id,))
+
+    async def task_by_token(self, token: str) -> Task | None:
+        return await self._one("SELECT * FROM tasks WHERE callback_token = ?", (token,))
+
+    async def pending_due(self, now: float) -> list[Task]:
+        """Pending tasks with a provider task id whose next poll time has come."""
+        return await self._many(
+            f"""SELECT * FROM tasks WHERE state IN {_PENDING_SQL} AND provider_task_id IS NOT NULL
+                AND next_poll_at <= ? ORDER BY next_poll_at""",
+            (*_PENDING, now),
+        )
+
+    async def next_poll_at(self) -> float | None:
+        async with self._db.execute(
+            f"SELECT MIN(next_poll_at) FROM tasks WHERE state IN {_PENDING_SQL} AND provider_task_id IS NOT NULL",
+            _PENDING,
+        ) as cursor:
+            (value,) = await cursor.fetchone()
+        return value
+
+    async def set_next_poll(self, task_id: int, when: float) -> None:
+        async with self._write:
+            await self._db.execute("UPDATE tasks SET next_poll_at = ? WHERE id = ?", (when, task_id))
+
+    async def pending_since(self, cutoff: float) -> list[Task]:
+        """Pending tasks created before ``cutoff`` (candidates for the timeout)."""
+        return await self._many(
+            f"SELECT * FROM tasks WHERE state IN {_PENDING_SQL} AND created_at < ? ORDER BY id",
+            (*_PENDING, cutoff),
+        )
+
+    async def unsent_submissions(self) -> list[Task]:
+        """Tasks whose submit never got an answer (the bot stopped in between)."""
+        return await self._many(
+            "SELECT * FROM tasks WHERE state = ? AND provider_task_id IS NULL ORDER BY id",
+            (TaskState.SUBMITTING.value,),
+        )
+
+    async def undelivered(self) -> list[Task]:
+        """Finished tasks whose outcome has not been posted yet."""
+        return await self._many(
+            "SELECT * FROM tasks WHERE state IN (?, ?) AND delivered_at IS NULL ORDER BY id",
+            (TaskState.SUCCEEDED.value, TaskState.FAILED.value),
+        )
+
+    async def mark_delivered(self, task_id: int) -> None:
+        async with self._write:
+            await self._db.execute("UPDATE tasks SET delivered_at = ? WHERE id = ?", (self._clock(), task_id))
+
+    async def set_status_message(self, task_id: int, message_id: int | None) -> None:
+        async with self._write:
+            await self._db.execute("UPDATE tasks SET status_message_id = ? WHERE id = ?", (message_id, task_id))
+
+    async def set_track_message(self, task_id: int, audio_id: str, message_id: int) -> None:
+        async with self._write:
+            await self._db.execute(
+                "UPDATE tracks SET message_id = ? WHERE task_id = ? AND audio_id = ?",
+                (message_id, task_id, audio_id),
+            )
+
+    async def tracks(self, task_id: int) -> list[Track]:
+        async with self._db.execute(
+            "SELECT * FROM tracks WHERE task_id = ? ORDER BY position", (task_id,)
+        ) as cursor:
+            rows = await cursor.fetchall()
+        return [_track(row) for row in rows]
+
+    async def count_by_state(self) -> dict[str, int]:
+        async with self._db.execute("SELECT state, COUNT(*) FROM tasks GROUP BY state") as cursor:
+            return {state: count for state, count in await cursor.fetchall()}
+
+    # ----- metadata ---------------------------------------------------------------------------------------
+
+    async def get_meta(self, key: str) -> str | None:
+        async with self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)) as cursor:
+            row = await cursor.fetchone()
+        return row[0] if row else None
+
+    async def set_meta(self, key: str, value: str) -> None:
+        async with self._write:
+            await self._db.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
+    # ----- helpers ----------------------------------------------------------------------------------------
+
+    async def _one(self, sql: str, params: tuple[Any, ...]) -> Task | None:
+        tasks = await self._many(sql, params)
+        return tasks[0] if tasks else None
+
+    async def _many(self, sql: str, params: tuple[Any, ...]) -> list[Task]:
+        async with self._db.execute(sql, params) as cursor:
+            rows = await cursor.fetchall()
+        tasks = [_task(row) for row in rows]
+        for task in tasks:
+            task.tracks = await self.tracks(task.id)
+        return tasks
+
+
+def _task(row: aiosqlite.Row) -> Task:
+    return Task(
+        id=row["id"],
+        kind=row["kind"],
+        provider=row["provider"],
+        provider_task_id=row["provider_task_id"],
+        callback_token=row["callback_token"],
+        guild_id=row["guild_id"],
+        channel_id=row["channel_id"],
+        user_id=row["user_id"],
+        status_message_id=row["status_message_id"],
+        request=MusicRequest.from_json(row["params"]),
+        state=TaskState(row["state"]),
+        upload_limit=row["upload_limit"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        finished_at=row["finished_at"],
+        delivered_at=row["delivered_at"],
+        next_poll_at=row["next_poll_at"],
+        error_code=row["error_code"],
+        error_message=row["error_message"],
+        reason=row["reason"],
+    )
+
+
+def _track(row: aiosqlite.Row) -> Track:
+    return Track(audio_id=row["audio_id"], message_id=row["message_id"], **{name: row[name] for name in _TRACK_FIELDS})

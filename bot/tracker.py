@@ -1,0 +1,172 @@
+"""Task tracking: applies provider updates (callbacks and polls), polls pending tasks, times them out,
+and hands finished tasks to delivery. Everything it decides is read from and written to the store."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import replace
+from typing import Any, Protocol
+
+from bot.delivery import Delivery
+from bot.models import Task, TaskState, TaskUpdate
+from bot.providers.errors import ProviderError, TaskTimedOut, error_for_code
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+TASK_TIMEOUT = 30 * 60  # a task pending longer than this is failed
+MAX_POLL_BACKOFF = 300.0
+INTERRUPTED = (
+    "The bot restarted while sending this request to Suno, so the song was not started. Try again."
+)
+
+
+class MusicStatusSource(Protocol):
+    async def music_status(self, task_id: str) -> TaskUpdate: ...
+
+
+class Tracker:
+    """Moves tasks forward exactly once per stage and makes sure every finished task gets posted."""
+
+    def __init__(
+        self,
+        store: Store,
+        provider: MusicStatusSource,
+        delivery: Delivery,
+        *,
+        poll_interval: float,
+        timeout: float = TASK_TIMEOUT,
+        clock: Callable[[], float] = time.time,
+        parallel_polls: int = 8,
+    ) -> None:
+        self._store = store
+        self._provider = provider
+        self._delivery = delivery
+        self.poll_interval = poll_interval
+        self.timeout = timeout
+        self._clock = clock
+        self._polls = asyncio.Semaphore(parallel_polls)
+        self._wake = asyncio.Event()
+        self._locks: dict[int, asyncio.Lock] = {}
+        self._background: set[asyncio.Task[Any]] = set()
+        self._loop: asyncio.Task[None] | None = None
+
+    # ----- lifecycle --------------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Resume after a restart: fail submissions that never got an answer, post what finished while the
+        bot was down, and start polling every pending task."""
+        for task in await self._store.unsent_submissions():
+            await self.update(task, TaskUpdate(task.provider_task_id or "", TaskState.FAILED, reason=INTERRUPTED))
+        for task in await self._store.undelivered():
+            self._spawn(self._publish(task.id))
+        self._loop = asyncio.create_task(self._run(), name="chorus-tracker")
+
+    async def stop(self, grace: float = 10.0) -> None:
+        if self._loop is not None:
+            self._loop.cancel()
+            await asyncio.gather(self._loop, return_exceptions=True)
+            self._loop = None
+        if self._background:
+            _, pending = await asyncio.wait(set(self._background), timeout=grace)
+            for job in pending:
+                job.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    def wake(self) -> None:
+        """Re-check due polls and timeouts now (a task was added, or the clock moved)."""
+        self._wake.set()
+
+    def submitted(self, task_id: int) -> None:
+        """A new task was accepted by the provider: show it as queued and schedule its polls."""
+        self.wake()
+        self._spawn(self._publish(task_id))
+
+    # ----- updates ----------------------------------------------------------------------------------------
+
+    async def update(self, task: Task, update: TaskUpdate) -> bool:
+        """Apply one observation (callback or poll). Returns whether it moved the task forward."""
+        if update.state is TaskState.FAILED and update.reason is None:
+            error = error_for_code(update.error_code, update.error_message, failure=True)
+            update = replace(update, reason=error.user_message)
+        changed = await self._store.apply_update(task.id, update)
+        if changed:
+            log.info("task %s (%s): %s", task.id, update.task_id, update.state.value)
+            self._spawn(self._publish(task.id))
+        return changed
+
+    async def _publish(self, task_id: int) -> None:
+        """Show a task's current state in Discord. Serialized per task and always rendered from the store,
+        so the last edit shows the latest state whatever order updates arrived in."""
+        lock = self._locks.setdefault(task_id, asyncio.Lock())
+        async with lock:
+            task = await self._store.get_task(task_id)
+            if task is None or task.delivered_at is not None:
+                return
+            try:
+                if task.state.terminal:
+                    await self._delivery.deliver(task)
+                else:
+                    await self._delivery.refresh_status(task)
+            except Exception:
+                log.exception("task %s: posting to Discord failed", task_id)
+        if task.state.terminal:
+            self._locks.pop(task_id, None)
+
+    # ----- polling and timeouts ---------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                await self._tick()
+            except Exception:
+                log.exception("tracker tick failed")
+            next_at = await self._store.next_poll_at()
+            delay = self.poll_interval if next_at is None else next_at - self._clock()
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=min(max(delay, 0.05), self.poll_interval))
+            except TimeoutError:
+                pass
+
+    async def _tick(self) -> None:
+        now = self._clock()
+        for task in await self._store.pending_since(now - self.timeout):
+            error = TaskTimedOut(None, f"pending for more than {self.timeout / 60:.0f} minutes")
+            await self.update(
+                task,
+                TaskUpdate(task.provider_task_id or "", TaskState.FAILED, error_message=error.detail,
+                           reason=error.user_message),
+            )
+        for task in await self._store.pending_due(now):
+            # Claim the slot before polling, so a slow poll is never doubled (contract: ≤ 3 req/s per task).
+            await self._store.set_next_poll(task.id, now + self.poll_interval)
+            self._spawn(self._poll(task))
+
+    async def _poll(self, task: Task) -> None:
+        assert task.provider_task_id is not None
+        async with self._polls:
+            try:
+                update = await self._provider.music_status(task.provider_task_id)
+            except ProviderError as error:
+                delay = min(self.poll_interval * 4, MAX_POLL_BACKOFF)
+                log.warning("task %s: poll failed (%s); next try in %.0fs", task.id, error, delay)
+                await self._store.set_next_poll(task.id, self._clock() + delay)
+                return
+        if update.task_id != task.provider_task_id:
+            log.warning("task %s: record-info answered for another task id; ignored", task.id)
+            return
+        await self.update(task, update)
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        job = asyncio.create_task(coroutine)
+        self._background.add(job)
+        job.add_done_callback(self._background.discard)
+
+    async def idle(self) -> None:
+        """Wait until no Discord work is in flight (used by tests and benchmarks, and at shutdown)."""
+        while self._background:
+            await asyncio.gather(*set(self._background), return_exceptions=True)

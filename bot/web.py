@@ -1,0 +1,150 @@
+"""The bot's HTTP endpoint (aiohttp, in the bot's event loop): provider callbacks and /healthz.
+
+Each task gets an unguessable callback path (/callbacks/<token>). A callback is answered as soon as it is
+stored; the Discord work happens in the background, well inside the provider's 15 s budget.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import logging
+import re
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from aiohttp import web
+
+from bot.models import TaskUpdate
+from bot.providers.kie import MalformedCallback
+from bot.store import Store
+from bot.tracker import Tracker
+
+log = logging.getLogger(__name__)
+
+MAX_CALLBACK_BYTES = 256 * 1024
+SIGNATURE_WINDOW = 300  # seconds either side (contract §5.5 leaves it to us)
+TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{16,128}")
+
+
+class CallbackParser(Protocol):
+    def parse_callback(self, body: Any) -> TaskUpdate: ...
+
+
+def signature(key: str, task_id: str, timestamp: str) -> str:
+    """kie's webhook signature: base64(HMAC-SHA256(key, f"{task_id}.{timestamp}")) (contract §5.5)."""
+    digest = hmac.new(key.encode(), f"{task_id}.{timestamp}".encode(), hashlib.sha256).digest()
+    return base64.b64encode(digest).decode()
+
+
+class CallbackEndpoint:
+    """Verifies and applies provider callbacks. Attach the provider and tracker once they exist."""
+
+    def __init__(self, store: Store, *, hmac_key: str | None, clock: Callable[[], float] = time.time) -> None:
+        self._store = store
+        self._hmac_key = hmac_key
+        self._clock = clock
+        self._parser: CallbackParser | None = None
+        self._tracker: Tracker | None = None
+
+    def attach(self, parser: CallbackParser, tracker: Tracker) -> None:
+        self._parser = parser
+        self._tracker = tracker
+
+    async def handle(self, request: web.Request) -> web.Response:
+        if self._parser is None or self._tracker is None:
+            return _json({"error": "starting up"}, status=503)
+        token = request.match_info["token"]
+        if not TOKEN_PATTERN.fullmatch(token):
+            return _json({"error": "unknown callback"}, status=404)
+        task = await self._store.task_by_token(token)
+        if task is None:
+            return _json({"error": "unknown callback"}, status=404)
+        try:
+            body = await request.json(loads=json.loads)
+        except ValueError:
+            log.warning("task %s: callback body is not JSON", task.id)
+            return _json({"error": "body is not JSON"}, status=400)
+        try:
+            update = self._parser.parse_callback(body)
+        except MalformedCallback as error:
+            log.warning("task %s: malformed callback: %s", task.id, error)
+            return _json({"error": f"malformed callback: {error}"}, status=400)
+        if self._hmac_key is not None and not self._signed(request, update.task_id):
+            log.warning("task %s: callback with a missing or bad signature", task.id)
+            return _json({"error": "bad signature"}, status=401)
+        if task.provider_task_id is not None and update.task_id != task.provider_task_id:
+            log.warning("task %s: callback names another task id", task.id)
+            return _json({"error": "task id does not match"}, status=400)
+        await self._tracker.update(task, update)
+        return _json({"status": "received"})
+
+    def _signed(self, request: web.Request, task_id: str) -> bool:
+        assert self._hmac_key is not None
+        timestamp = request.headers.get("X-Webhook-Timestamp", "")
+        given = request.headers.get("X-Webhook-Signature", "")
+        if not timestamp.isdigit() or not given:
+            return False
+        if abs(self._clock() - int(timestamp)) > SIGNATURE_WINDOW:
+            return False
+        return hmac.compare_digest(signature(self._hmac_key, task_id, timestamp), given)
+
+
+class WebServer:
+    """An aiohttp application run with AppRunner + TCPSite inside the bot's loop."""
+
+    def __init__(self, host: str, port: int, store: Store, callbacks: CallbackEndpoint) -> None:
+        self.host = host
+        self.port = port
+        self._store = store
+        self.app = web.Application(client_max_size=MAX_CALLBACK_BYTES)
+        self.app.add_routes(
+            [
+                web.post("/callbacks/{token}", callbacks.handle),
+                web.get("/healthz", self._health),
+            ]
+        )
+        self._runner: web.AppRunner | None = None
+
+    def mount(self, prefix: str, app: web.Application) -> None:
+        """Add a sub-application (the sandbox provider); only before :meth:`start`."""
+        self.app.add_subapp(prefix, app)
+
+    async def start(self) -> None:
+        # No access log: callback paths carry per-task secrets.
+        self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        if self.port == 0:
+            self.port = self._runner.addresses[0][1]
+        log.info("web server listening on %s:%s", self.host, self.port)
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    @property
+    def local_url(self) -> str:
+        """How this process reaches its own server."""
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "", "::") else self.host
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"
+
+    async def _health(self, request: web.Request) -> web.Response:
+        try:
+            counts = await self._store.count_by_state()
+        except Exception:  # the database is gone: the container is unhealthy
+            log.exception("health check failed")
+            return _json({"status": "unhealthy"}, status=503)
+        pending = sum(n for state, n in counts.items() if state not in ("succeeded", "failed"))
+        return _json({"status": "ok", "pending_tasks": pending})
+
+
+def _json(data: dict[str, Any], status: int = 200) -> web.Response:
+    return web.json_response(data, status=status)

@@ -1,0 +1,74 @@
+"""The bot's lifecycle: setup_hook opens everything, commands sync only when they change, close() and
+signals shut everything down."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+
+import aiohttp
+import pytest
+
+from bot.__main__ import install_signal_handlers
+from tests.conftest import BotFactory
+from tests.support.discord_fake import FakeDiscord, route
+
+COMMANDS = route("PUT", r"/applications/\d+/commands")
+GUILD_COMMANDS = route("PUT", r"/applications/\d+/guilds/\d+/commands")
+
+
+async def test_the_registered_commands_carry_their_limits(make_bot: BotFactory, discord_fake: FakeDiscord) -> None:
+    await make_bot()
+    sync = await discord_fake.wait_for(COMMANDS)
+    commands = {command["name"]: command for command in sync.json}
+    assert set(commands) == {"generate", "compose"}
+    generate = {option["name"]: option for option in commands["generate"]["options"]}
+    assert generate["prompt"]["required"] and generate["prompt"]["max_length"] == 500
+    assert [choice["value"] for choice in generate["model"]["choices"]] == ["V5", "V4_5PLUS", "V4_5ALL", "V4_5", "V4"]
+    assert generate["instrumental"]["type"] == 5
+    assert all(option["description"] for command in commands.values() for option in command.get("options", []))
+    assert all(command.get("contexts") == [0] for command in commands.values())  # servers only
+    compose = {option["name"]: option for option in commands["compose"]["options"]}
+    assert [c["value"] for c in compose["vocal_gender"]["choices"]] == ["m", "f"]
+
+
+async def test_commands_are_synced_only_when_they_change(make_bot: BotFactory, discord_fake: FakeDiscord) -> None:
+    bot = await make_bot()
+    await bot.close()
+    await make_bot()
+    assert len([call for call in discord_fake.calls if COMMANDS(call)]) == 1
+
+
+async def test_dev_guild_gets_the_commands_at_once(make_bot: BotFactory, discord_fake: FakeDiscord) -> None:
+    await make_bot(dev_guild_id=discord_fake.guild_id)
+    sync = await discord_fake.wait_for(GUILD_COMMANDS)
+    assert {command["name"] for command in sync.json} == {"generate", "compose"}
+    assert not any(COMMANDS(call) for call in discord_fake.calls)
+
+
+async def test_close_stops_the_web_server_and_the_database(make_bot: BotFactory) -> None:
+    bot = await make_bot()
+    url = f"{bot.web.local_url}/healthz"
+    store = bot.store
+    await bot.close()
+    async with aiohttp.ClientSession() as session:
+        with pytest.raises(aiohttp.ClientConnectionError):
+            await session.get(url)
+    with pytest.raises(ValueError):
+        await store.count_by_state()  # the connection is closed
+    assert bot.is_closed()
+
+
+async def test_sigterm_closes_the_bot_gracefully(make_bot: BotFactory) -> None:
+    bot = await make_bot()
+    closed = install_signal_handlers(bot)
+    try:
+        os.kill(os.getpid(), signal.SIGTERM)
+        async with asyncio.timeout(10):
+            await closed.wait()
+    finally:
+        loop = asyncio.get_running_loop()
+        loop.remove_signal_handler(signal.SIGTERM)
+        loop.remove_signal_handler(signal.SIGINT)
+    assert bot.is_closed() and bot.web is None and bot.store is None

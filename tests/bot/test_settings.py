@@ -1,0 +1,125 @@
+"""Settings: defaults, validation with one clear line per problem, and `python -m bot` exiting with code 2."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.settings import Settings, SettingsError
+
+ROOT = Path(__file__).resolve().parents[2]
+TOKEN = "test-token-not-real"
+
+
+def test_defaults_choose_the_sandbox_without_a_key() -> None:
+    settings = Settings.from_env({"DISCORD_TOKEN": TOKEN})
+    assert settings.provider == "sandbox"
+    assert settings.provider_defaulted
+    assert settings.web_host == "0.0.0.0"
+    assert settings.web_port == 8080
+    assert settings.database_path == Path("data/bot.db")
+    assert settings.poll_interval == 30.0
+    assert settings.public_base_url is None
+    assert settings.dev_guild_id is None
+
+
+def test_a_key_selects_kie() -> None:
+    settings = Settings.from_env({"DISCORD_TOKEN": TOKEN, "SUNO_API_KEY": "k"})
+    assert settings.provider == "kie"
+    assert settings.api_key == "k"
+
+
+def test_every_setting_is_read() -> None:
+    settings = Settings.from_env(
+        {
+            "DISCORD_TOKEN": TOKEN,
+            "SUNO_PROVIDER": "Sandbox",
+            "SUNO_API_KEY": "k",
+            "SUNO_API_BASE_URL": "http://127.0.0.1:9999/",
+            "PUBLIC_BASE_URL": "https://bot.example.com",
+            "WEB_HOST": "127.0.0.1",
+            "WEB_PORT": "9000",
+            "DATABASE_PATH": "/tmp/x.db",
+            "SUNO_POLL_INTERVAL": "12.5",
+            "SUNO_WEBHOOK_HMAC_KEY": "h",
+            "DEV_GUILD_ID": "123456789012345678",
+            "SANDBOX_STAGE_SECONDS": "0",
+        }
+    )
+    assert settings.provider == "sandbox" and not settings.provider_defaulted
+    assert settings.api_base_url == "http://127.0.0.1:9999"
+    assert settings.public_base_url == "https://bot.example.com"
+    assert (settings.web_host, settings.web_port) == ("127.0.0.1", 9000)
+    assert settings.database_path == Path("/tmp/x.db")
+    assert settings.poll_interval == 12.5
+    assert settings.webhook_hmac_key == "h"
+    assert settings.dev_guild_id == 123456789012345678
+    assert settings.sandbox_stage_seconds == 0
+
+
+@pytest.mark.parametrize(
+    ("env", "variable"),
+    [
+        ({}, "DISCORD_TOKEN"),
+        ({"DISCORD_TOKEN": "two words"}, "DISCORD_TOKEN"),
+        ({"SUNO_PROVIDER": "suno"}, "SUNO_PROVIDER"),
+        ({"SUNO_PROVIDER": "kie"}, "SUNO_API_KEY"),
+        ({"SUNO_API_BASE_URL": "api.kie.ai"}, "SUNO_API_BASE_URL"),
+        ({"PUBLIC_BASE_URL": "ftp://x"}, "PUBLIC_BASE_URL"),
+        ({"WEB_PORT": "eighty"}, "WEB_PORT"),
+        ({"WEB_PORT": "70000"}, "WEB_PORT"),
+        ({"SUNO_POLL_INTERVAL": "0.1"}, "SUNO_POLL_INTERVAL"),
+        ({"SUNO_POLL_INTERVAL": "soon"}, "SUNO_POLL_INTERVAL"),
+        ({"DEV_GUILD_ID": "my-server"}, "DEV_GUILD_ID"),
+    ],
+)
+def test_bad_values_name_the_variable(env: dict[str, str], variable: str) -> None:
+    env = {"DISCORD_TOKEN": TOKEN, **env} if "DISCORD_TOKEN" not in env and env != {} else env
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env(env)
+    assert caught.value.variable == variable
+    assert str(caught.value).startswith(variable)
+
+
+def test_secrets_never_appear_in_repr() -> None:
+    settings = Settings.from_env({"DISCORD_TOKEN": TOKEN, "SUNO_API_KEY": "sk-secret", "SUNO_WEBHOOK_HMAC_KEY": "hm"})
+    text = repr(settings) + str(settings)
+    assert TOKEN not in text and "sk-secret" not in text and "'hm'" not in text
+
+
+def _run_bot(env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    clean = {key: value for key, value in os.environ.items() if not key.startswith(("SUNO_", "DISCORD_", "WEB_"))}
+    return subprocess.run(
+        [sys.executable, "-m", "bot"],
+        cwd=tmp_path,  # no .env here
+        env={**clean, "PYTHONPATH": str(ROOT), **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_python_m_bot_exits_2_with_one_line_for_a_missing_token(tmp_path: Path) -> None:
+    result = _run_bot({}, tmp_path)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if "configuration error" in line]
+    assert len(lines) == 1 and "DISCORD_TOKEN" in lines[0]
+
+
+def test_python_m_bot_exits_2_for_a_malformed_value(tmp_path: Path) -> None:
+    result = _run_bot({"DISCORD_TOKEN": TOKEN, "WEB_PORT": "http"}, tmp_path)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "WEB_PORT" in result.stderr
+
+
+def test_a_dotenv_file_is_read_but_the_environment_wins(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("DISCORD_TOKEN=from-dotenv\nWEB_PORT=not-a-port\n")
+    result = _run_bot({"WEB_PORT": "also-bad"}, tmp_path)
+    assert result.returncode == 2
+    assert "also-bad" in result.stderr  # the real environment variable won over .env

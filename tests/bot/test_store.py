@@ -1,0 +1,64 @@
+"""The store: versioned schema in WAL mode, and stage transitions that happen exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import aiosqlite
+
+from bot.models import MusicRequest, TaskState, TaskUpdate, Track
+from bot.store import MIGRATIONS, Store
+
+
+async def _task(store: Store, token: str = "t" * 32) -> int:
+    task = await store.create_task(provider="kie", callback_token=token, guild_id=1, channel_id=2, user_id=3,
+                                   request=MusicRequest(prompt="hi"), upload_limit=10)
+    await store.mark_submitted(task.id, "remote-1", next_poll_at=0)
+    return task.id
+
+
+async def test_migrations_apply_once_and_use_wal(tmp_path: Path) -> None:
+    path = tmp_path / "nested" / "bot.db"
+    store = await Store.open(path)
+    assert await store.schema_version() == len(MIGRATIONS)
+    await _task(store)
+    await store.close()
+    store = await Store.open(path)  # reopening keeps the data and runs nothing again
+    assert await store.count_by_state() == {"queued": 1}
+    await store.close()
+    async with aiosqlite.connect(path) as db:
+        async with db.execute("PRAGMA journal_mode") as cursor:
+            assert (await cursor.fetchone())[0] == "wal"
+
+
+async def test_a_task_keeps_its_owner_and_request(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "bot.db")
+    task_id = await _task(store)
+    task = await store.get_task(task_id)
+    assert (task.guild_id, task.channel_id, task.user_id) == (1, 2, 3)
+    assert task.request == MusicRequest(prompt="hi")
+    assert task.provider_task_id == "remote-1" and task.state is TaskState.QUEUED
+    await store.close()
+
+
+async def test_stages_only_move_forward(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "bot.db")
+    task_id = await _task(store)
+    track = Track(audio_id="a", audio_url="u")
+    assert await store.apply_update(task_id, TaskUpdate("remote-1", TaskState.SUCCEEDED, (track,)))
+    assert not await store.apply_update(task_id, TaskUpdate("remote-1", TaskState.FIRST, (Track("b"),)))
+    assert not await store.apply_update(task_id, TaskUpdate("remote-1", TaskState.FAILED, error_code=501))
+    task = await store.get_task(task_id)
+    assert task.state is TaskState.SUCCEEDED and [t.audio_id for t in task.tracks] == ["a"]
+    await store.close()
+
+
+async def test_racing_updates_have_exactly_one_winner(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "bot.db")
+    task_id = await _task(store)
+    update = TaskUpdate("remote-1", TaskState.SUCCEEDED, (Track("a"), Track("b")))
+    results = await asyncio.gather(*(store.apply_update(task_id, update) for _ in range(20)))
+    assert results.count(True) == 1
+    assert len((await store.get_task(task_id)).tracks) == 2
+    await store.close()

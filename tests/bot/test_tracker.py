@@ -1,0 +1,129 @@
+"""Tracking: lost callbacks are caught by polling, restarts resume, failures and timeouts are told."""
+
+from __future__ import annotations
+
+from bot.models import MusicRequest, TaskState
+from tests.conftest import BotFactory, Harness
+
+
+async def test_a_lost_callback_is_caught_by_polling(make_bot: BotFactory, discord_fake, kie, clock) -> None:
+    h = Harness(await make_bot(poll_interval=0.5), discord_fake, kie, clock)
+    _, task_id = await h.generate()
+    await h.kie.advance(task_id, "complete", deliver=False)  # the callback never arrives
+    tracks = await h.wait_for_tracks()
+    assert len(tracks) == 2
+    assert h.kie.polls[task_id] >= 1
+    assert h.kie.callback_results == []
+
+
+async def test_polling_respects_the_interval(make_bot: BotFactory, discord_fake, kie, clock) -> None:
+    h = Harness(await make_bot(poll_interval=0.5), discord_fake, kie, clock)
+    _, task_id = await h.generate()
+    await h.kie.advance(task_id, "first", deliver=False)
+    await h.discord.wait_for_message(h.channel_id, lambda m: "[listen](" in str(m["embeds"]))
+    task = (await h.bot.store.pending_due(clock() + 10))[0]
+    assert task.next_poll_at is not None and task.next_poll_at > clock()  # the next poll is scheduled ahead
+    assert not any(call.code == 429 for call in h.kie.api_calls)  # never beyond 3 polls/s per task
+
+
+async def test_a_restart_with_a_pending_task_resumes_it(make_bot: BotFactory, discord_fake, kie, clock) -> None:
+    first = Harness(await make_bot(poll_interval=0.5), discord_fake, kie, clock)
+    _, task_id = await first.generate()
+    await first.bot.close()
+    await kie.advance(task_id, "complete")  # delivered to a closed port: lost
+    assert kie.callback_results[-1][2] != 200
+    second = Harness(await make_bot(poll_interval=0.5), discord_fake, kie, clock)
+    tracks = await second.wait_for_tracks()
+    assert len(tracks) == 2
+    assert "\u2705 Done" in second.messages()[0]["embeds"][0]["description"]
+
+
+async def test_a_restart_accepts_the_pending_tasks_callbacks(make_bot: BotFactory, discord_fake, kie, clock) -> None:
+    first = Harness(await make_bot(), discord_fake, kie, clock)
+    _, task_id = await first.generate()
+    port = first.bot.settings.web_port
+    await first.bot.close()
+    second = Harness(await make_bot(web_port=port, public_base_url=f"http://127.0.0.1:{port}"), discord_fake, kie,
+                     clock)
+    assert (await kie.advance(task_id, "complete")).status == 200
+    assert len(await second.wait_for_tracks()) == 2
+
+
+async def test_a_finished_but_unposted_task_is_posted_after_a_restart(
+    make_bot: BotFactory, discord_fake, kie, clock
+) -> None:
+    h = Harness(await make_bot(), discord_fake, kie, clock)
+    _, task_id = await h.generate()
+    # Discord fails the second track's message: the delivery is cut short after the first.
+    posts = iter(range(100))
+    discord_fake.fail_next(lambda call: bool(call.files) and next(posts) == 1, 403, 50013, "Missing Permissions")
+    await kie.advance(task_id, "complete")
+    await h.bot.tracker.idle()
+    assert len(h.track_messages()) == 1
+    await h.bot.close()
+    again = Harness(await make_bot(), discord_fake, kie, clock)
+    tracks = await again.wait_for_tracks()
+    assert len(tracks) == 2  # the first track is not posted twice
+    assert "2 of 2" in tracks[1]["embeds"][0]["footer"]["text"]
+
+
+async def test_an_error_callback_fails_the_task_and_tells_the_requester(harness: Harness) -> None:
+    h = harness
+    payload, task_id = await h.generate()
+    await h.kie.fail(task_id, code=531, msg="Generation failed, credits refunded")
+    notice = await h.discord.wait_for_message(h.channel_id, lambda m: "could not be made" in (m["content"] or ""))
+    user_id = payload["member"]["user"]["id"]
+    assert notice["content"].startswith(f"<@{user_id}>")
+    assert "Try again" in notice["content"]
+    await h.bot.tracker.idle()
+    status = h.messages()[0]["embeds"][0]
+    assert "\u274c Failed" in status["description"]
+    assert h.track_messages() == []
+
+
+async def test_a_failure_seen_by_polling_fails_the_task(make_bot: BotFactory, discord_fake, kie, clock) -> None:
+    h = Harness(await make_bot(poll_interval=0.5), discord_fake, kie, clock)
+    _, task_id = await h.generate()
+    await h.kie.fail(task_id, code=400, msg="Song Description flagged for moderation", status="SENSITIVE_WORD_ERROR",
+                     deliver=False)
+    notice = await h.discord.wait_for_message(h.channel_id, lambda m: "could not be made" in (m["content"] or ""))
+    assert "content filter" in notice["content"]
+
+
+async def test_a_task_pending_for_30_minutes_is_failed_and_the_requester_told(harness: Harness) -> None:
+    h = harness
+    payload, task_id = await h.generate()
+    h.clock.advance(31 * 60)
+    h.bot.tracker.wake()
+    notice = await h.discord.wait_for_message(h.channel_id, lambda m: "could not be made" in (m["content"] or ""))
+    assert "30 minutes" in notice["content"]
+    assert f"<@{payload['member']['user']['id']}>" in notice["content"]
+    # A complete callback after the timeout changes nothing.
+    assert (await h.kie.advance(task_id, "complete")).status == 200
+    await h.bot.tracker.idle()
+    assert h.track_messages() == []
+
+
+async def test_a_submit_cut_off_by_a_restart_is_failed_on_startup(make_bot: BotFactory, discord_fake, kie, clock) -> None:
+    h = Harness(await make_bot(), discord_fake, kie, clock)
+    task = await h.bot.store.create_task(
+        provider="kie", callback_token="t" * 32, guild_id=1, channel_id=h.channel_id, user_id=42,
+        request=MusicRequest(prompt="interrupted"), upload_limit=10 * 1024 * 1024,
+    )
+    await h.bot.close()
+    again = Harness(await make_bot(), discord_fake, kie, clock)
+    notice = await again.discord.wait_for_message(again.channel_id, lambda m: "<@42>" in (m["content"] or ""))
+    assert "restarted" in notice["content"]
+    stored = await again.bot.store.get_task(task.id)
+    assert stored is not None and stored.state is TaskState.FAILED
+
+
+async def test_poll_errors_back_off_and_recover(make_bot: BotFactory, discord_fake, kie, clock) -> None:
+    h = Harness(await make_bot(poll_interval=0.5), discord_fake, kie, clock)
+    _, task_id = await h.generate()
+    h.kie.fail_next_poll(500, "Internal error", http_status=500)
+    await h.kie.advance(task_id, "complete", deliver=False)
+    tracks = await h.wait_for_tracks()
+    assert len(tracks) == 2
+    polls = [call for call in h.kie.api_calls if "record-info" in call.path_qs]
+    assert len(polls) >= 2 and polls[0].code == 500  # the failed poll, then the one that found the result

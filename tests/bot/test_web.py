@@ -1,0 +1,171 @@
+"""The callback endpoint: idempotent, order-proof, and deaf to forged or malformed callbacks."""
+
+from __future__ import annotations
+
+import time
+
+import aiohttp
+import pytest
+
+from bot.web import signature
+from tests.conftest import BotFactory, Harness
+
+
+async def _post(url: str, body: object = None, *, data: bytes | None = None, headers: dict | None = None) -> int:
+    async with aiohttp.ClientSession() as session:
+        kwargs = {"data": data} if data is not None else {"json": body}
+        async with session.post(url, headers=headers, **kwargs) as response:
+            return response.status
+
+
+async def _callback_url(h: Harness) -> str:
+    return h.kie.submissions[-1].body["callBackUrl"]
+
+
+async def test_each_task_has_its_own_unguessable_callback_path(harness: Harness) -> None:
+    h = harness
+    await h.generate("one")
+    await h.generate("two")
+    first, second = (s.body["callBackUrl"] for s in h.kie.submissions)
+    assert first != second
+    assert first.startswith(h.bot.settings.public_base_url + "/callbacks/")
+    assert len(first.rsplit("/", 1)[1]) >= 32
+
+
+async def test_a_stage_delivered_twice_posts_once(harness: Harness) -> None:
+    h = harness
+    _, task_id = await h.generate()
+    await h.kie.advance(task_id, "complete")
+    await h.wait_for_tracks()
+    again = await h.kie.resend(task_id, "complete")
+    assert again.status == 200  # acknowledged, so the provider stops retrying
+    await h.kie.resend(task_id, "first")
+    await h.bot.tracker.idle()
+    assert len(h.track_messages()) == 2
+    assert sum(1 for m in h.messages() if "your song is ready" in (m["content"] or "")) == 1
+
+
+async def test_complete_before_first_still_ends_in_one_result(harness: Harness) -> None:
+    h = harness
+    _, task_id = await h.generate()
+    await h.kie.advance(task_id, "complete")
+    await h.wait_for_tracks()
+    late = await h.kie.resend(task_id, "first")
+    late_text = await h.kie.resend(task_id, "text")
+    assert (late.status, late_text.status) == (200, 200)
+    await h.bot.tracker.idle()
+    assert len(h.track_messages()) == 2
+    assert "\u2705 Done" in h.messages()[0]["embeds"][0]["description"]
+
+
+async def test_a_callback_racing_the_submit_answer_is_kept(harness: Harness) -> None:
+    """kie may call back before the bot has read the submit answer; the token alone identifies the task."""
+    h = harness
+    h.kie.auto_callbacks = True
+    await h.generate()
+    tracks = await h.wait_for_tracks()
+    assert len(tracks) == 2
+
+
+async def test_unknown_tokens_are_refused_and_change_nothing(harness: Harness) -> None:
+    h = harness
+    _, task_id = await h.generate()
+    base = h.bot.settings.public_base_url
+    body = h.kie.callback_body(task_id, "complete")
+    assert await _post(f"{base}/callbacks/{'A' * 32}", body) == 404
+    assert await _post(f"{base}/callbacks/short", body) == 404
+    await h.bot.tracker.idle()
+    assert h.track_messages() == []
+    assert (await h.bot.store.count_by_state()) == {"queued": 1}
+
+
+async def test_a_callback_for_another_task_is_refused(harness: Harness) -> None:
+    h = harness
+    _, first = await h.generate("first")
+    first_url = await _callback_url(h)
+    _, second = await h.generate("second")
+    assert await _post(first_url, h.kie.callback_body(second, "complete")) == 400
+    await h.bot.tracker.idle()
+    assert h.track_messages() == []
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"not json",
+        b"[]",
+        b'{"code": 200, "msg": "ok", "data": {"callbackType": "complete", "task_id": "TASK", "data": []}}',
+        b'{"code": 200, "msg": "ok", "data": {"callbackType": "nonsense", "task_id": "TASK", "data": []}}',
+        b'{"msg": "no code", "data": {"callbackType": "complete", "task_id": "TASK", "data": []}}',
+    ],
+)
+async def test_malformed_bodies_get_400_and_change_nothing(harness: Harness, body: bytes) -> None:
+    h = harness
+    _, task_id = await h.generate()
+    url = await _callback_url(h)
+    assert await _post(url, data=body.replace(b"TASK", task_id.encode()),
+                       headers={"Content-Type": "application/json"}) == 400
+    assert (await h.bot.store.count_by_state()) == {"queued": 1}
+
+
+async def test_oversized_bodies_are_refused(harness: Harness) -> None:
+    h = harness
+    await h.generate()
+    url = await _callback_url(h)
+    assert await _post(url, data=b"{" + b" " * (300 * 1024) + b"}", headers={"Content-Type": "application/json"}) == 413
+
+
+async def test_healthz(harness: Harness) -> None:
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"{harness.bot.web.local_url}/healthz") as response:
+            assert response.status == 200
+            assert (await response.json())["status"] == "ok"
+
+
+# ----- webhook signatures (contract §5.5) ------------------------------------------------------------------
+
+
+@pytest.fixture
+async def signed(make_bot: BotFactory, discord_fake, kie, clock) -> Harness:
+    kie.hmac_key = "hmac-test-key"
+    return Harness(await make_bot(webhook_hmac_key="hmac-test-key"), discord_fake, kie, clock)
+
+
+async def test_signed_callbacks_are_accepted(signed: Harness) -> None:
+    _, task_id = await signed.generate()
+    delivery = await signed.kie.advance(task_id, "complete")
+    assert delivery.status == 200
+    assert len(await signed.wait_for_tracks()) == 2
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},  # unsigned
+        {"X-Webhook-Timestamp": "NOW", "X-Webhook-Signature": "bm90IHRoZSBzaWduYXR1cmU="},  # wrong signature
+        {"X-Webhook-Timestamp": "OLD", "X-Webhook-Signature": "SIGNED_OLD"},  # replayed after the 300 s window
+        {"X-Webhook-Timestamp": "NOW", "X-Webhook-Signature": "OTHER_TASK"},  # signature of another task
+    ],
+)
+async def test_forged_signatures_are_refused(signed: Harness, headers: dict[str, str]) -> None:
+    h = signed
+    _, task_id = await h.generate()
+    now, old = str(int(time.time())), str(int(time.time()) - 301)
+    replacements = {"NOW": now, "OLD": old, "SIGNED_OLD": signature("hmac-test-key", task_id, old),
+                    "OTHER_TASK": signature("hmac-test-key", "someone-else", now)}
+    headers = {key: replacements.get(value, value) for key, value in headers.items()}
+    status = await _post(await _callback_url(h), h.kie.callback_body(task_id, "complete"), headers=headers)
+    assert status == 401
+    await h.bot.tracker.idle()
+    assert h.track_messages() == []
+    assert (await h.bot.store.count_by_state()) == {"queued": 1}
+
+
+def test_signature_matches_the_documented_formula() -> None:
+    # base64(HMAC-SHA256(key, "taskId.timestamp")), computed independently
+    import base64
+    import hashlib
+    import hmac
+
+    expected = base64.b64encode(hmac.new(b"k", b"abc.1700000000", hashlib.sha256).digest()).decode()
+    assert signature("k", "abc", "1700000000") == expected

@@ -1,0 +1,142 @@
+"""Fixtures that run the real bot against loopback fakes of Discord and of the provider.
+
+No test reaches the internet: Discord is tests/support/discord_fake.py (discord.py's own HTTP client is
+pointed at it), kie.ai is tests/support/kie_fake.py (the bot's real provider client speaks HTTP to it).
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot import create_bot
+from bot.core import ChorusBot
+from bot.providers.kie import RetryPolicy
+from bot.settings import Settings
+from tests.support.discord_fake import DEFAULT_CHANNEL_ID, FakeDiscord, followup_for
+from tests.support.interactions import discord_api, inject, slash_command
+from tests.support.kie_fake import FakeKie
+
+NO_WAIT = RetryPolicy(rate_limited=(0.0, 0.0), server_error=(0.0, 0.0))
+
+
+class Clock:
+    """A wall clock the test can move forward (the bot reads time only through it)."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        self.offset += seconds
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+async def discord_fake() -> AsyncIterator[FakeDiscord]:
+    async with FakeDiscord() as fake:
+        with discord_api(fake.api_base):
+            yield fake
+
+
+@pytest.fixture
+async def kie() -> AsyncIterator[FakeKie]:
+    async with FakeKie() as fake:
+        fake.auto_callbacks = False  # tests decide when each stage arrives
+        yield fake
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+BotFactory = Callable[..., Awaitable[ChorusBot]]
+
+
+@pytest.fixture
+async def make_bot(tmp_path: Path, discord_fake: FakeDiscord, kie: FakeKie, clock: Clock) -> AsyncIterator[BotFactory]:
+    """Build and log in bots (several share one database to test restarts); all are closed afterwards."""
+    bots: list[ChorusBot] = []
+
+    async def factory(**overrides: Any) -> ChorusBot:
+        port = free_port()
+        settings = Settings(
+            discord_token="fake-token",
+            provider="kie",
+            api_key=kie.api_key,
+            api_base_url=kie.base_url,
+            public_base_url=f"http://127.0.0.1:{port}",
+            web_host="127.0.0.1",
+            web_port=port,
+            database_path=tmp_path / "bot.db",
+            poll_interval=3600.0,  # callbacks drive these tests unless one asks for polling
+        )
+        bot = create_bot(replace(settings, **overrides), clock=clock)
+        await bot.login("fake-token")
+        bot.provider.retry = NO_WAIT
+        bots.append(bot)
+        return bot
+
+    yield factory
+    for bot in bots:
+        if not bot.is_closed():
+            await bot.close()
+
+
+@dataclass
+class Harness:
+    bot: ChorusBot
+    discord: FakeDiscord
+    kie: FakeKie
+    clock: Clock
+    channel_id: int = DEFAULT_CHANNEL_ID
+
+    def command(self, name: str, options: dict[str, Any] | None = None, **context: Any) -> dict[str, Any]:
+        payload = slash_command(name, options or {}, **context)
+        inject(self.bot, payload, fake=self.discord)
+        return payload
+
+    async def generate(self, prompt: str = "a cheerful song about rain", **options: Any) -> tuple[dict[str, Any], str]:
+        """/generate until the bot has told the member it is on its way; returns the payload and task id."""
+        payload = self.command("generate", {"prompt": prompt, **options})
+        reply = await self.discord.wait_for(followup_for(payload["token"]))
+        assert "On it" in reply.json["content"], reply.json
+        return payload, self.kie.last_task_id
+
+    async def reply_to(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """The private answer to an interaction: its immediate message, or its first follow-up."""
+        callback = await self.discord.wait_for_callback(int(payload["id"]))
+        if callback.json["type"] == 4:
+            return callback.json["data"]
+        return (await self.discord.wait_for(followup_for(payload["token"]))).json
+
+    def messages(self) -> list[dict[str, Any]]:
+        return self.discord.channel_messages(self.channel_id)
+
+    def track_messages(self) -> list[dict[str, Any]]:
+        return [m for m in self.messages() if any("track" in (e.get("footer") or {}).get("text", "")
+                                                  for e in m.get("embeds") or [])]
+
+    async def wait_for_tracks(self, count: int = 2) -> list[dict[str, Any]]:
+        await self.discord.wait_for_message(self.channel_id, lambda m: len(self.track_messages()) >= count)
+        await self.bot.tracker.idle()
+        return self.track_messages()
+
+
+@pytest.fixture
+async def harness(make_bot: BotFactory, discord_fake: FakeDiscord, kie: FakeKie, clock: Clock) -> Harness:
+    return Harness(await make_bot(), discord_fake, kie, clock)
