@@ -12,7 +12,7 @@ import discord
 from bot import create_bot
 from bot.settings import Settings, SettingsError, load_dotenv_file
 
-log = logging.getLogger("bot")
+log = logging.getLogger(__name__)
 
 EXIT_CONFIG = 2
 
@@ -24,11 +24,6 @@ def main() -> None:
         settings = Settings.from_env()
     except SettingsError as error:
         _die(str(error))
-    if settings.uses_sandbox and settings.provider_defaulted:
-        log.warning(
-            "SUNO_PROVIDER is not set and there is no SUNO_API_KEY: using the built-in sandbox provider "
-            "(simulated songs, no credits). Set SUNO_API_KEY to make real songs with kie.ai."
-        )
     try:
         asyncio.run(run(settings))
     except SettingsError as error:

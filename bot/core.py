@@ -86,6 +86,11 @@ class ChorusBot(commands.Bot):
 
     async def setup_hook(self) -> None:
         settings = self.settings
+        if settings.uses_sandbox and settings.provider_defaulted:
+            log.warning(
+                "SUNO_PROVIDER is not set and there is no SUNO_API_KEY: using the built-in sandbox provider "
+                "(simulated songs, no credits). Set SUNO_API_KEY to make real songs with kie.ai."
+            )
         try:
             self.store = await Store.open(settings.database_path, clock=self.clock)
         except OSError as error:

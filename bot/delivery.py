@@ -37,7 +37,7 @@ COLOR_FAILED = discord.Colour.red()
 
 STEPS = (
     (TaskState.QUEUED, "Queued"),
-    (TaskState.TEXT, "Lyrics written"),
+    (TaskState.TEXT, "Lyrics written"),  # "Arrangement planned" for instrumentals
     (TaskState.FIRST, "First track ready"),
     (TaskState.SUCCEEDED, "Done"),
 )
@@ -214,6 +214,8 @@ def _status_lines(task: Task) -> list[str]:
     reached = task.state.rank if not failed else _reached_rank(task)
     current_marked = False
     for state, label in STEPS:
+        if state is TaskState.TEXT and task.request.instrumental:
+            label = "Arrangement planned"
         if state.rank <= reached:
             text = f"\u2705 {label}"
             if state is TaskState.FIRST and (link := _listen_link(task)):

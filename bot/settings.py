@@ -126,26 +126,32 @@ def _url(value: str | None, name: str) -> str | None:
 
 
 def _integer(value: str | None, name: str, *, default: int, low: int, high: int) -> int:
-    if value is None:
-        return default
-    try:
-        number = int(value)
-    except ValueError:
-        raise SettingsError(name, f"must be a whole number between {low} and {high} (got {value!r})") from None
-    if not low <= number <= high:
-        raise SettingsError(name, f"must be between {low} and {high} (got {number})")
-    return number
+    return int(_ranged(value, name, int, "a whole number", "", default=default, low=low, high=high))
 
 
 def _number(value: str | None, name: str, *, default: float, low: float, high: float) -> float:
+    return _ranged(value, name, float, "a number of seconds", " seconds", default=default, low=low, high=high)
+
+
+def _ranged(
+    value: str | None,
+    name: str,
+    parse: type[int] | type[float],
+    kind: str,
+    unit: str,
+    *,
+    default: float,
+    low: float,
+    high: float,
+) -> float:
     if value is None:
         return default
     try:
-        number = float(value)
+        number = parse(value)
     except ValueError:
-        raise SettingsError(name, f"must be a number of seconds between {low:g} and {high:g} (got {value!r})") from None
+        raise SettingsError(name, f"must be {kind} between {low:g} and {high:g} (got {value!r})") from None
     if not low <= number <= high:
-        raise SettingsError(name, f"must be between {low:g} and {high:g} seconds (got {number:g})")
+        raise SettingsError(name, f"must be between {low:g} and {high:g}{unit} (got {number:g})")
     return number
 
 

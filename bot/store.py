@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -291,28 +292,14 @@ class Store:
         return tasks
 
 
+_TASK_COLUMNS = tuple(f.name for f in fields(Task) if f.name not in ("request", "state", "tracks"))
+
+
 def _task(row: aiosqlite.Row) -> Task:
     return Task(
-        id=row["id"],
-        kind=row["kind"],
-        provider=row["provider"],
-        provider_task_id=row["provider_task_id"],
-        callback_token=row["callback_token"],
-        guild_id=row["guild_id"],
-        channel_id=row["channel_id"],
-        user_id=row["user_id"],
-        status_message_id=row["status_message_id"],
         request=MusicRequest.from_json(row["params"]),
         state=TaskState(row["state"]),
-        upload_limit=row["upload_limit"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-        finished_at=row["finished_at"],
-        delivered_at=row["delivered_at"],
-        next_poll_at=row["next_poll_at"],
-        error_code=row["error_code"],
-        error_message=row["error_message"],
-        reason=row["reason"],
+        **{name: row[name] for name in _TASK_COLUMNS},
     )
 
 

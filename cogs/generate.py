@@ -105,11 +105,11 @@ class ComposeModal(discord.ui.Modal):
             )
             self.add_item(self.lyrics)
         self.negative_tags = discord.ui.TextInput(
-            label="Avoid (optional)",
+            label="Negative tags (optional)",
             required=False,
             max_length=NEGATIVE_TAGS_LIMIT,
             default=draft.negative_tags or None,
-            placeholder="heavy metal, autotune",
+            placeholder="styles to avoid, e.g. heavy metal, autotune",
         )
         self.add_item(self.negative_tags)
 
@@ -162,7 +162,7 @@ async def submit_song(
     except InputError as error:
         await _refuse(interaction, error.user_message, request, retry)
         return
-    missing = [name for name in REQUIRED_PERMISSIONS if not getattr(interaction.app_permissions, name)]
+    missing = missing_permissions(interaction)
     if missing:
         needed = ", ".join(name.replace("_", " ").title() for name in missing)
         await _refuse(interaction, f"I can't post songs in this channel: I need {needed}. "
@@ -190,6 +190,14 @@ async def submit_song(
         f"\U0001f3b6 On it! Suno is making your song. Follow along here: {link}\n"
         "I'll post the tracks in this channel and mention you when they're ready.",
     )
+
+
+def missing_permissions(interaction: discord.Interaction[Any]) -> list[str]:
+    """What the bot lacks in this channel to post a song (threads need "send messages in threads")."""
+    needed = list(REQUIRED_PERMISSIONS)
+    if isinstance(interaction.channel, discord.Thread):
+        needed[needed.index("send_messages")] = "send_messages_in_threads"
+    return [name for name in needed if not getattr(interaction.app_permissions, name)]
 
 
 async def _refuse(

@@ -19,7 +19,6 @@ class ProviderError(Exception):
     """
 
     default_message = "Suno could not make this song. Try again in a moment."
-    retryable = False
 
     def __init__(self, code: int | None, detail: str | None = None, user_message: str | None = None) -> None:
         self.code = code
@@ -42,17 +41,14 @@ class InsufficientCredits(ProviderError):
 
 class RateLimited(ProviderError):
     default_message = "Suno is handling too many requests from this bot right now. Try again in a minute."
-    retryable = True
 
 
 class Maintenance(ProviderError):
     default_message = "Suno is down for maintenance. Try again later."
-    retryable = True
 
 
 class ProviderUnavailable(ProviderError):
     default_message = "Suno had a server error. Try again in a moment."
-    retryable = True
 
 
 class InvalidRequest(ProviderError):

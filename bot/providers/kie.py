@@ -104,10 +104,6 @@ class KieClient:
             raise ProviderUnavailable(None, "record-info answered without data")
         return parse_record_info(task_id, data)
 
-    async def credits(self) -> int:
-        data = await self._call("GET", "/api/v1/chat/credit")
-        return int(data)
-
     def parse_callback(self, body: Any) -> TaskUpdate:
         return parse_callback(body)
 

@@ -5,13 +5,19 @@ real files to upload: a playable song and a cover image.  Everything here is
 derived from a *seed* string (e.g. the prompt plus the track index) through
 SHA-256, so the same seed always yields the same bytes.
 
-Only the standard library is used.  The synthesiser is written for speed in
-pure Python: every tone is played from a precomputed wavetable that holds a
-whole number of periods (tiled with :func:`itertools.cycle`), envelopes are
-cached per note length, and all per-sample arithmetic runs inside C-level
-``map``/``operator`` calls rather than in Python loops.  The accompaniment is
-a four-bar loop and the melody is built from a few four-bar phrases, so a song
-is a periodic signal that is rendered once and then tiled.
+Only the standard library is used, and the synthesiser is written for speed
+in pure Python:
+
+* every steady tone is played from a cached wavetable holding a whole number
+  of periods, tiled with :func:`itertools.cycle`; the pad plays a whole
+  just-intonation triad from a single table;
+* the sung lead slices a fine voice table with a per-block stride, which
+  gives it a vibrato without any per-sample Python code;
+* all per-sample arithmetic runs in C-level ``map``/``operator`` calls, and
+  tracks are concatenated rather than mixed sample by sample;
+* the song is a four-bar accompaniment loop under melody phrases A B A C, so
+  each distinct four-bar slot is mixed, measured and converted to PCM once and
+  repeats are plain copies.
 """
 
 from __future__ import annotations
@@ -40,7 +46,6 @@ MAX_COVER_SIZE = 2048
 
 _TWO_PI = 2.0 * math.pi
 _PEAK = 0.8 * 32767  # normalisation target: 80 % of int16 full scale
-_CHUNK = 1 << 16  # samples converted per step when a long song is streamed out
 
 
 # --------------------------------------------------------------------------
@@ -187,7 +192,7 @@ def _harmonic_sum(master: list[float], partials: Sequence[tuple[int, float]], le
     return table
 
 
-@lru_cache(maxsize=512)
+@lru_cache(maxsize=128)
 def _wavetable(kind: str, midi: int, sample_rate: int) -> tuple[float, ...]:
     """A table holding a whole number of periods of the given tone (level included).
 
@@ -225,7 +230,7 @@ def _voice_table() -> tuple[float, ...]:
 _JUST_RATIOS = {0: Fraction(1), 3: Fraction(6, 5), 4: Fraction(5, 4), 6: Fraction(7, 5), 7: Fraction(3, 2)}
 
 
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=128)
 def _chord_table(root_midi: int, tones: tuple[tuple[int, int], ...], sample_rate: int) -> tuple[float, ...]:
     """Whole periods of a pad chord; ``tones`` are (interval, octave shift) pairs."""
     ratios = [_JUST_RATIOS[interval] * Fraction(2) ** octave for interval, octave in tones]
@@ -249,7 +254,7 @@ def _chord_table(root_midi: int, tones: tuple[tuple[int, int], ...], sample_rate
     return tuple(table)
 
 
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=24)
 def _envelope(kind: str, n: int, sample_rate: int) -> tuple[float, ...]:
     """Linear attack, exponential decay, linear release (click-free), peak 1."""
     attack_s, decay_s, release_s = _ENVELOPES[kind]
@@ -332,7 +337,7 @@ def _drum_kit(sample_rate: int) -> tuple[tuple[float, ...], tuple[float, ...], t
 
 
 def _mix(buf: list[float], start: int, samples: Sequence[float]) -> None:
-    """Add ``samples`` into ``buf`` at ``start``, wrapping round (``buf`` is a loop)."""
+    """Add ``samples`` into ``buf`` at ``start`` (wrapping round past the end)."""
     size = len(buf)
     count = len(samples)
     pos = start % size
@@ -392,7 +397,7 @@ def _sung_note(midi: int, n: int, sr: int) -> list[float]:
         i0 = played % size
         tone += table[i0 : i0 + stride * block : stride]
         played += stride * block
-    del tone[n:]
+    _fit(tone, n)
     return _shape(tone, int(_VOICE_ATTACK * sr), int(_VOICE_RELEASE * sr))
 
 
@@ -539,78 +544,86 @@ def synthesize_song(seed: str, seconds: float = 20.0, *, sample_rate: int = 2205
             tail = pad_tails[degree][: acc_len - pos]
             _mix(accomp, pos, tail)
 
-    # --- melody: phrases A B A C (four bars each) over the repeating loop ------
-    period = min(len(form) * loop, total)  # the song repeats with this period
+    # --- melody and mix: the song is the slot sequence A B A C A B A C ... ----
+    # Each slot is the accompaniment loop plus one four-bar melody phrase.  Only
+    # the distinct slots are mixed, measured and converted; repeats are copied.
+    slots = -(-total // loop)  # slot k covers samples [k * loop, (k + 1) * loop)
+
+    def slot_phrase(k: int) -> int:
+        return form[k % len(form)]
+
+    def slot_length(k: int) -> int:
+        return min(loop, total - k * loop)
+
     notes: dict[tuple[int, int], list[float]] = {}
-    phrase_audio: dict[int, tuple[int, list[float]]] = {}  # phrase -> (samples valid, audio)
-    melody: list[float] = []
-    for slot, phrase_no in enumerate(form):
-        needed = min(loop, period - slot * loop)
-        if needed <= 0:
-            break
-        valid, lead = phrase_audio.get(phrase_no, (0, []))
-        if valid < needed:
-            lead = []
-            for start, length, idx in phrases[phrase_no]:
-                if start * eighth >= needed:
-                    break
-                note = (lead_tonic + 12 * (idx // 7) + scale[idx % 7], length * eighth)
-                if note not in notes:
-                    if instrumental:
-                        notes[note] = _note("pluck", note[0], note[1], sr)
-                    else:
-                        notes[note] = _sung_note(note[0], note[1], sr)
-                _pad_to(lead, start * eighth)
-                lead += notes[note]
-            phrase_audio[phrase_no] = (needed, _fit(lead, loop))
-        melody += lead
-    del melody[period:]
-    backing = accomp * -(-period // acc_len)
-    del backing[period:]
-    signal = list(map(add, backing, melody))
-    del backing, melody
+    mixed: dict[int, list[float]] = {}  # phrase -> accompaniment + lead (as long as needed)
+    for k in range(min(slots, len(form))):
+        phrase_no = slot_phrase(k)
+        needed = max(slot_length(j) for j in range(k, slots, len(form)))
+        if len(mixed.get(phrase_no, ())) >= needed:
+            continue
+        lead: list[float] = []
+        for start, length, idx in phrases[phrase_no]:
+            if start * eighth >= needed:
+                break
+            note = (lead_tonic + 12 * (idx // 7) + scale[idx % 7], length * eighth)
+            if note not in notes:
+                if instrumental:
+                    notes[note] = _note("pluck", note[0], note[1], sr)
+                else:
+                    notes[note] = _sung_note(note[0], note[1], sr)
+            _pad_to(lead, start * eighth)
+            lead += notes[note]
+        mixed[phrase_no] = list(map(add, accomp, _fit(lead, needed)))
+
+    def pieces(lo: int, hi: int) -> Iterable[tuple[int, int, int]]:
+        """(phrase, start, stop) content ranges making up song samples ``lo:hi``."""
+        for k in range(lo // loop, (hi - 1) // loop + 1):
+            base = k * loop
+            yield slot_phrase(k), max(lo, base) - base, min(hi, base + loop) - base
 
     # --- fades, normalisation, PCM -------------------------------------------
     fade_in = min(int(_FADE_IN * sr), total // 4)
     fade_out = min(int(_FADE_OUT * sr), total // 3)
 
-    def segment(lo: int, hi: int) -> list[float]:
-        """Song samples ``lo:hi``: the periodic signal with the fades applied (in place if whole)."""
-        if lo == 0 and hi == period:
-            out = signal
-        else:
-            out = []
-            pos = lo
-            while pos < hi:
-                off = pos % period
-                piece = signal[off : off + (hi - pos)]
-                out += piece
-                pos += len(piece)
-        if lo < fade_in:
-            stop = min(hi, fade_in)
-            out[: stop - lo] = map(mul, out[: stop - lo], _ramp_up(fade_in)[lo:stop])
-        first = max(lo, total - fade_out)
-        if hi > first:
-            curve = _fade_out_curve(fade_out)
-            out[first - lo :] = map(mul, out[first - lo :], curve[first - (total - fade_out) : hi - (total - fade_out)])
-        return out
+    def faded(lo: int, hi: int, gains: Sequence[float]) -> list[float]:
+        samples: list[float] = []
+        for phrase_no, a, b in pieces(lo, hi):
+            samples += mixed[phrase_no][a:b]
+        return list(map(mul, samples, gains))
 
-    if total == period:
-        chunks: Iterable[list[float]] = [segment(0, total)]
-        peak = _peak(signal)
-    else:
-        # The interior is periodic; only the faded ends need looking at separately.
-        peak = max(_peak(segment(0, fade_in)), _peak(segment(total - fade_out, total)))
-        if total - fade_out - fade_in >= period:
-            peak = max(peak, _peak(signal))
-        else:
-            peak = max(peak, _peak(segment(fade_in, total - fade_out)))
-        chunks = (segment(lo, min(total, lo + _CHUNK)) for lo in range(0, total, _CHUNK))
+    head = faded(0, fade_in, _ramp_up(fade_in)) if fade_in else []
+    tail = faded(total - fade_out, total, _fade_out_curve(fade_out)) if fade_out else []
+    # Between the fades the song is made of whole slots (measured and converted
+    # once per phrase) and at most a few partial ones at the edges.
+    body = list(pieces(fade_in, total - fade_out)) if total - fade_out > fade_in else []
+
+    def is_whole(phrase_no: int, a: int, b: int) -> bool:
+        return a == 0 and b == len(mixed[phrase_no])
+
+    peak = max(_peak(head), _peak(tail))
+    for phrase_no in {p for p, a, b in body if is_whole(p, a, b)}:
+        peak = max(peak, _peak(mixed[phrase_no]))
+    for phrase_no, a, b in body:
+        if not is_whole(phrase_no, a, b):
+            peak = max(peak, _peak(mixed[phrase_no][a:b]))
     gain = _PEAK / peak if peak > 0 else 0.0
 
-    pcm = array("h")
-    for chunk in chunks:
-        pcm.fromlist(list(map(float.__trunc__, map(mul, chunk, repeat(gain)))))
+    def to_pcm(samples: Iterable[float]) -> array:
+        pcm = array("h")
+        pcm.fromlist(list(map(float.__trunc__, map(mul, samples, repeat(gain)))))
+        return pcm
+
+    converted: dict[int, array] = {}
+    pcm = to_pcm(head)
+    for phrase_no, a, b in body:
+        if is_whole(phrase_no, a, b):
+            if phrase_no not in converted:
+                converted[phrase_no] = to_pcm(mixed[phrase_no])
+            pcm += converted[phrase_no]
+        else:
+            pcm += to_pcm(mixed[phrase_no][a:b])
+    pcm += to_pcm(tail)
 
     out = io.BytesIO()
     with wave.open(out, "wb") as wav:

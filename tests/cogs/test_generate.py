@@ -149,7 +149,7 @@ def _inputs(modal: dict) -> dict[str, dict]:
 async def test_compose_opens_a_modal_sized_for_the_model(harness: Harness) -> None:
     _, modal = await _open_compose(harness, model="V4")
     inputs = _inputs(modal)
-    assert list(inputs) == ["Title", "Style", "Lyrics", "Avoid (optional)"]
+    assert list(inputs) == ["Title", "Style", "Lyrics", "Negative tags (optional)"]
     assert inputs["Title"]["max_length"] == 80
     assert inputs["Style"]["max_length"] == 200
     assert inputs["Lyrics"]["max_length"] == 3000
@@ -162,7 +162,7 @@ async def test_compose_submits_custom_mode_and_posts_tracks(harness: Harness) ->
     h = harness
     _, modal = await _open_compose(h, vocal_gender="f")
     lyrics = "[Verse]\nStreetlights hum\n[Chorus]\nNeon rain"
-    submit = modal_submit_for(modal, {"Title": "Neon Rain", "Style": "synth-pop", "Lyrics": lyrics, "Avoid (optional)": ""})
+    submit = modal_submit_for(modal, {"Title": "Neon Rain", "Style": "synth-pop", "Lyrics": lyrics, "Negative tags (optional)": ""})
     inject(h.bot, submit, fake=h.discord)
     reply = await h.reply_to(submit)
     assert "On it" in reply["content"]
@@ -179,7 +179,7 @@ async def test_a_refused_compose_keeps_everything_the_member_wrote(harness: Harn
     _, modal = await _open_compose(h)
     lyrics = "[Verse]\nsing it like a famous artist"
     h.kie.fail_next_submit(400, "The description contains artist name")
-    submit = modal_submit_for(modal, {"Title": "Copycat", "Style": "pop", "Lyrics": lyrics, "Avoid (optional)": ""})
+    submit = modal_submit_for(modal, {"Title": "Copycat", "Style": "pop", "Lyrics": lyrics, "Negative tags (optional)": ""})
     inject(h.bot, submit, fake=h.discord)
     reply_call = await h.discord.wait_for(followup_for(submit["token"]))
     assert "artist" in reply_call.json["content"]

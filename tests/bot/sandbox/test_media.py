@@ -248,3 +248,10 @@ def test_largest_cover_size_is_accepted() -> None:
     width, height, rows = decode_png(cover_png("big", 2048))
     assert (width, height) == (2048, 2048)
     assert len(rows) == 2048
+
+
+def test_seed_must_be_a_string() -> None:
+    with pytest.raises(TypeError):
+        synthesize_song(123, 1.0)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        cover_png(b"bytes")  # type: ignore[arg-type]
