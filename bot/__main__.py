@@ -7,6 +7,7 @@ import logging
 import signal
 import sys
 
+import aiohttp
 import discord
 
 from bot import create_bot
@@ -32,6 +33,9 @@ def main() -> None:
         _die("DISCORD_TOKEN: Discord rejected this token; reset it in the Developer Portal (Bot → Reset Token)")
     except discord.PrivilegedIntentsRequired:
         _die("DISCORD_TOKEN: this bot asks for an intent that is not enabled in the Developer Portal")
+    except aiohttp.ClientConnectionError as error:
+        print(f"chorus: cannot reach Discord: {error}", file=sys.stderr)
+        raise SystemExit(1) from None
     except KeyboardInterrupt:
         pass
 

@@ -37,7 +37,7 @@ COLOR_FAILED = discord.Colour.red()
 
 STEPS = (
     (TaskState.QUEUED, "Queued"),
-    (TaskState.TEXT, "Lyrics written"),  # "Arrangement planned" for instrumentals
+    (TaskState.TEXT, "Lyrics written"),
     (TaskState.FIRST, "First track ready"),
     (TaskState.SUCCEEDED, "Done"),
 )

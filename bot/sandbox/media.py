@@ -15,7 +15,7 @@ in pure Python:
   gives it a vibrato without any per-sample Python code;
 * all per-sample arithmetic runs in C-level ``map``/``operator`` calls, and
   tracks are concatenated rather than mixed sample by sample;
-* the song is a four-bar accompaniment loop under melody phrases A B A C, so
+* the song is a four-bar accompaniment loop under melody phrases A A B C, so
   each distinct four-bar slot is mixed, measured and converted to PCM once and
   repeats are plain copies.
 """
@@ -177,9 +177,11 @@ def _sine_period(length: int) -> list[float]:
     return list(map(math.sin, map(mul, range(length), repeat(_TWO_PI / length))))
 
 
-def _harmonic(master: list[float], step: int) -> map:
+def _harmonic(master: list[float], step: int) -> Iterable[float]:
     """``sin(step * x)`` sampled like ``master`` (one period of ``sin(x)``)."""
     length = len(master)
+    if step * length <= 1 << 18:
+        return (master * step)[::step]  # element j is master[(step * j) % length]
     return map(master.__getitem__, map(mod, range(0, step * length, step), repeat(length)))
 
 
@@ -488,7 +490,7 @@ def synthesize_song(seed: str, seconds: float = 20.0, *, sample_rate: int = 2205
         _melody_phrase(rng, progression, low, high, rng.choice((2, 4, 7)), end_on_tonic=False),
         _melody_phrase(rng, progression, low, high, rng.choice((4, 7)), end_on_tonic=True),
     ]
-    form = (0, 1, 0, 2)  # A B A C
+    form = (0, 0, 1, 2)  # A A B C, the last phrase coming home to the tonic
     lead_tonic = 60 + key if key <= 5 else 48 + key
     if instrumental:
         lead_tonic += 12  # a bell-like pluck an octave up instead of the "voice"
@@ -532,7 +534,8 @@ def synthesize_song(seed: str, seconds: float = 20.0, *, sample_rate: int = 2205
             for pos in hits:
                 _mix(audio, pos * eighth, sound[: bar - pos * eighth])
         bar_audio[degree] = audio
-        pad_tails[degree] = list(map(mul, islice(cycle(table), bar, bar + pad_release), _ramp_down(pad_release)))
+        ringing = islice(cycle(table), bar, bar + pad_release)
+        pad_tails[degree] = list(map(mul, ringing, _ramp_down(pad_release)))
     accomp: list[float] = []
     for degree in bars:
         accomp += bar_audio[degree]
@@ -544,7 +547,7 @@ def synthesize_song(seed: str, seconds: float = 20.0, *, sample_rate: int = 2205
             tail = pad_tails[degree][: acc_len - pos]
             _mix(accomp, pos, tail)
 
-    # --- melody and mix: the song is the slot sequence A B A C A B A C ... ----
+    # --- melody and mix: the song is the slot sequence A A B C A A B C ... ----
     # Each slot is the accompaniment loop plus one four-bar melody phrase.  Only
     # the distinct slots are mixed, measured and converted; repeats are copied.
     slots = -(-total // loop)  # slot k covers samples [k * loop, (k + 1) * loop)
@@ -594,18 +597,13 @@ def synthesize_song(seed: str, seconds: float = 20.0, *, sample_rate: int = 2205
 
     head = faded(0, fade_in, _ramp_up(fade_in)) if fade_in else []
     tail = faded(total - fade_out, total, _fade_out_curve(fade_out)) if fade_out else []
-    # Between the fades the song is made of whole slots (measured and converted
-    # once per phrase) and at most a few partial ones at the edges.
+    # Between the fades the song is made of slots; a phrase that appears whole
+    # somewhere is measured and converted once, and other pieces of it reuse that.
     body = list(pieces(fade_in, total - fade_out)) if total - fade_out > fade_in else []
-
-    def is_whole(phrase_no: int, a: int, b: int) -> bool:
-        return a == 0 and b == len(mixed[phrase_no])
-
-    peak = max(_peak(head), _peak(tail))
-    for phrase_no in {p for p, a, b in body if is_whole(p, a, b)}:
-        peak = max(peak, _peak(mixed[phrase_no]))
+    whole = {p for p, a, b in body if a == 0 and b == len(mixed[p])}
+    peak = max([_peak(head), _peak(tail)] + [_peak(mixed[p]) for p in whole])
     for phrase_no, a, b in body:
-        if not is_whole(phrase_no, a, b):
+        if phrase_no not in whole:
             peak = max(peak, _peak(mixed[phrase_no][a:b]))
     gain = _PEAK / peak if peak > 0 else 0.0
 
@@ -614,13 +612,12 @@ def synthesize_song(seed: str, seconds: float = 20.0, *, sample_rate: int = 2205
         pcm.fromlist(list(map(float.__trunc__, map(mul, samples, repeat(gain)))))
         return pcm
 
-    converted: dict[int, array] = {}
+    converted = {p: to_pcm(mixed[p]) for p in whole}
     pcm = to_pcm(head)
     for phrase_no, a, b in body:
-        if is_whole(phrase_no, a, b):
-            if phrase_no not in converted:
-                converted[phrase_no] = to_pcm(mixed[phrase_no])
-            pcm += converted[phrase_no]
+        if phrase_no in whole:
+            block = converted[phrase_no]
+            pcm += block if a == 0 and b == len(block) else block[a:b]
         else:
             pcm += to_pcm(mixed[phrase_no][a:b])
     pcm += to_pcm(tail)
