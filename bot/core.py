@@ -72,6 +72,8 @@ class ChorusBot(commands.Bot):
     def __init__(self, settings: Settings, *, clock: Callable[[], float] = time.time) -> None:
         intents = discord.Intents.none()
         intents.guilds = True
+        # Chorus posts files and never joins voice: skip discord.py's "voice will NOT be supported" warnings.
+        discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=intents,
