@@ -135,16 +135,30 @@ class Tracker:
     async def _tick(self) -> None:
         now = self._clock()
         for task in await self._store.pending_since(now - self.timeout):
-            error = TaskTimedOut(None, f"pending for more than {self.timeout / 60:.0f} minutes")
-            await self.update(
-                task,
-                TaskUpdate(task.provider_task_id or "", TaskState.FAILED, error_message=error.detail,
-                           reason=error.user_message),
-            )
+            await self._expire(task)
         for task in await self._store.pending_due(now):
             # Claim the slot before polling, so a slow poll is never doubled (contract: ≤ 3 req/s per task).
             await self._store.set_next_poll(task.id, now + self.poll_interval)
             self._spawn(self._poll(task))
+
+    async def _expire(self, task: Task) -> None:
+        """Fail a task pending too long, unless one last look shows the provider finished it (for example
+        while the bot was down)."""
+        if task.provider_task_id is not None:
+            try:
+                async with self._polls:
+                    update = await self._provider.music_status(task.provider_task_id)
+            except ProviderError:
+                update = None
+            if update is not None and update.state.terminal and update.task_id == task.provider_task_id:
+                await self.update(task, update)
+                return
+        error = TaskTimedOut(None, f"pending for more than {self.timeout / 60:.0f} minutes")
+        await self.update(
+            task,
+            TaskUpdate(task.provider_task_id or "", TaskState.FAILED, error_message=error.detail,
+                       reason=error.user_message),
+        )
 
     async def _poll(self, task: Task) -> None:
         assert task.provider_task_id is not None

@@ -127,3 +127,16 @@ async def test_poll_errors_back_off_and_recover(make_bot: BotFactory, discord_fa
     assert len(tracks) == 2
     polls = [call for call in h.kie.api_calls if "record-info" in call.path_qs]
     assert len(polls) >= 2 and polls[0].code == 500  # the failed poll, then the one that found the result
+
+
+async def test_a_song_finished_during_a_long_downtime_is_posted_not_timed_out(
+    make_bot: BotFactory, discord_fake, kie, clock
+) -> None:
+    first = Harness(await make_bot(), discord_fake, kie, clock)
+    _, task_id = await first.generate()
+    await first.bot.close()
+    await kie.advance(task_id, "complete", deliver=False)
+    clock.advance(2 * 60 * 60)  # the bot was down for two hours
+    again = Harness(await make_bot(), discord_fake, kie, clock)
+    assert len(await again.wait_for_tracks()) == 2
+    assert not any("could not be made" in (m["content"] or "") for m in again.messages())
