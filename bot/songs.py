@@ -71,9 +71,11 @@ class SongService:
         return f"{self._callback_base}/callbacks/{token}"
 
     async def submit(self, request: MusicRequest, origin: Origin) -> Task:
-        """Post the status message, store the task, submit it. On a refused submit the status message is
-        removed, the task is stored as failed, and the ProviderError propagates for the caller to explain.
-        Raises discord.Forbidden (before anything is submitted) if the bot cannot post in the channel."""
+        """Store the task with its owner, post its status message, submit it, and start tracking it.
+
+        On a refused submit the status message is removed, the task is stored as failed (and delivered: the
+        caller explains it privately) and the ProviderError propagates. Raises discord.Forbidden, before
+        anything is submitted, if the bot cannot post in the channel."""
         token = secrets.token_urlsafe(24)
         task = await self._store.create_task(
             provider=self._provider.name,
