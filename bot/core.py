@@ -24,12 +24,20 @@ from bot.settings import DEFAULT_BASE_URLS, Settings, SettingsError
 from bot.songs import SongService
 from bot.store import Store
 from bot.tracker import Tracker
-from bot.views import InfoButton
+from bot.views import ActionHandler, ResultButton
 from bot.web import CallbackEndpoint, WebServer
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.generate",)
+EXTENSIONS = (
+    "cogs.generate",
+    "cogs.extend",
+    "cogs.cover",
+    "cogs.lyrics",
+    "cogs.stems",
+    "cogs.exports",
+    "cogs.tracks",
+)
 DOWNLOAD_TIMEOUT = aiohttp.ClientTimeout(total=300, sock_connect=15)
 
 
@@ -84,6 +92,7 @@ class ChorusBot(commands.Bot):
         self.settings = settings
         self.clock = clock
         self.sandbox: SandboxProvider | None = None
+        self.actions: dict[str, ActionHandler] = {}  # result-button actions, registered by the cogs
         self._downloads: aiohttp.ClientSession | None = None
 
     async def setup_hook(self) -> None:
@@ -131,7 +140,7 @@ class ChorusBot(commands.Bot):
         )
         callbacks.attach(self.provider, self.tracker)
 
-        self.add_dynamic_items(InfoButton)
+        self.add_dynamic_items(ResultButton)
         for extension in EXTENSIONS:
             await self.load_extension(extension)
 

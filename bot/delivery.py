@@ -1,7 +1,8 @@
-"""Everything the bot posts in Discord channels: the status message and the finished tracks.
+"""Everything the bot posts in Discord channels: status messages and results (tracks, lyrics, files).
 
 Results are the bot's own channel messages (never interaction follow-ups): an interaction token dies after
-15 minutes, and songs often take longer.
+15 minutes, and songs often take longer. Every upload is checked against the server's limit first; what does
+not fit is posted as a link, never as an upload that would fail.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import logging
 import mimetypes
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from urllib.parse import urlsplit
@@ -20,27 +21,62 @@ import aiohttp
 import discord
 
 from bot.formatting import format_clock, format_duration, shorten
-from bot.models import MODELS, Task, TaskState, Track
+from bot.models import MODELS, Lyrics, ResultFile, Task, TaskKind, TaskState, Track
 from bot.providers.errors import error_for_code
 from bot.store import Store
-from bot.views import InfoButton
+from bot.views import single_button_view, track_view
 
 log = logging.getLogger(__name__)
 
-DEFAULT_UPLOAD_LIMIT = 10 * 1024 * 1024
-IMAGE_LIMIT = 8 * 1024 * 1024
+MiB = 1024 * 1024
+DEFAULT_UPLOAD_LIMIT = 10 * MiB
+IMAGE_LIMIT = 8 * MiB
+REQUEST_BODY_LIMIT = 25 * MiB  # Discord's limit for a whole message with its files
+FILES_PER_MESSAGE = 10
+EMBED_TEXT_LIMIT = 4000
 AUDIO_SUFFIXES = {".mp3", ".wav", ".m4a", ".ogg", ".flac", ".aac"}
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".gif"}
+FILE_SUFFIXES = AUDIO_SUFFIXES | {".png", ".jpg", ".jpeg", ".webp", ".gif", ".mp4", ".mov", ".webm"}
 COLOR_PENDING = discord.Colour.blurple()
 COLOR_DONE = discord.Colour.green()
 COLOR_FAILED = discord.Colour.red()
 
-STEPS = (
+MUSIC_STEPS = (
     (TaskState.QUEUED, "Queued"),
     (TaskState.TEXT, "Lyrics written"),
     (TaskState.FIRST, "First track ready"),
     (TaskState.SUCCEEDED, "Done"),
 )
+SIMPLE_STEPS = ((TaskState.QUEUED, "Queued"), (TaskState.SUCCEEDED, "Done"))
+READY = {
+    TaskKind.LYRICS: "your lyrics are ready",
+    TaskKind.STEMS: "your stems are ready",
+    TaskKind.WAV: "your WAV is ready",
+    TaskKind.VIDEO: "your music video is ready",
+}
+
+
+@dataclass(frozen=True)
+class Destination:
+    """Where a result goes: a channel, the member to mention, the upload limit, the message to reply to."""
+
+    guild_id: int | None
+    channel_id: int
+    user_id: int
+    upload_limit: int = DEFAULT_UPLOAD_LIMIT
+    reply_to: int | None = None
+
+    @classmethod
+    def of(cls, task: Task) -> Destination:
+        return cls(task.guild_id, task.channel_id, task.user_id, task.upload_limit, task.status_message_id)
+
+    def reference(self) -> discord.MessageReference | None:
+        if self.reply_to is None:
+            return None
+        return discord.MessageReference(message_id=self.reply_to, channel_id=self.channel_id,
+                                        guild_id=self.guild_id, fail_if_not_exists=False)
+
+    def mention(self) -> discord.AllowedMentions:
+        return discord.AllowedMentions(users=[discord.Object(self.user_id)])
 
 
 @dataclass(frozen=True)
@@ -48,6 +84,11 @@ class Download:
     data: bytes | None  # None when too large or unavailable: post a link instead
     filename: str
     size: int | None = None
+    too_large: bool = False
+
+    def file(self) -> discord.File:
+        assert self.data is not None
+        return discord.File(io.BytesIO(self.data), filename=self.filename)
 
 
 class Delivery:
@@ -65,20 +106,20 @@ class Delivery:
         self._store = store
         self._clock = clock
 
-    def _channel(self, task: Task) -> discord.PartialMessageable:
-        return self._client.get_partial_messageable(task.channel_id, guild_id=task.guild_id)
+    def _channel(self, destination: Destination) -> discord.PartialMessageable:
+        return self._client.get_partial_messageable(destination.channel_id, guild_id=destination.guild_id)
 
     # ----- the status message -----------------------------------------------------------------------------
 
     async def post_status(self, task: Task) -> discord.Message:
         """Post the status message for a new task (raises discord.Forbidden if the bot may not post)."""
-        return await self._channel(task).send(embed=status_embed(task, self._clock()))
+        return await self._channel(Destination.of(task)).send(embed=status_embed(task, self._clock()))
 
     async def refresh_status(self, task: Task) -> None:
         """Edit the status message to show where ``task`` is now. A deleted status message is not an error."""
         if task.status_message_id is None:
             return
-        message = self._channel(task).get_partial_message(task.status_message_id)
+        message = self._channel(Destination.of(task)).get_partial_message(task.status_message_id)
         try:
             await message.edit(embed=status_embed(task, self._clock()))
         except discord.NotFound:
@@ -90,71 +131,113 @@ class Delivery:
         if task.status_message_id is None:
             return
         try:
-            await self._channel(task).get_partial_message(task.status_message_id).delete()
+            await self._channel(Destination.of(task)).get_partial_message(task.status_message_id).delete()
         except discord.HTTPException as error:
             log.info("task %s: could not delete the status message: %s", task.id, error)
 
     # ----- results ----------------------------------------------------------------------------------------
 
     async def deliver(self, task: Task) -> None:
-        """Post a finished task's outcome in its channel, update the status message, mark it delivered."""
-        if task.state is TaskState.SUCCEEDED:
-            await self._post_tracks(task)
+        """Post a finished task's outcome in its channel, update the status message, mark it delivered.
+        What was already posted (before a restart or a Discord error cut a delivery short) is not re-posted."""
+        destination = Destination.of(task)
+        if task.state is TaskState.FAILED:
+            await self._post_failure(task, destination)
+        elif task.task_kind.makes_music:
+            for position, track in enumerate(task.tracks):
+                if track.message_id is None:
+                    first = position == 0
+                    message = await self.post_track(
+                        task, position, destination,
+                        content=f"<@{destination.user_id}> your song is ready!" if first else None, reply=first,
+                    )
+                    await self._store.set_track_message(task.id, track.audio_id, message.id)
+        elif task.task_kind is TaskKind.LYRICS:
+            await self._post_lyrics(task, destination)
         else:
-            await self._post_failure(task)
+            await self.post_files(task, destination, resume=True)
         await self.refresh_status(task)
         await self._store.mark_delivered(task.id)
 
-    async def _post_tracks(self, task: Task) -> None:
-        for position, track in enumerate(task.tracks):
-            if track.message_id is not None:
-                continue  # posted before a restart or a Discord error cut the delivery short
-            audio = await self._download(track.audio_url, task.upload_limit, track_filename(track, position))
-            cover = await self._download(track.image_url, min(IMAGE_LIMIT, task.upload_limit), f"cover-{position + 1}")
-            try:
-                message = await self._send_track(task, track, position, audio, cover)
-            except discord.HTTPException as error:
-                if error.status != 413:
-                    raise
-                # The server's upload limit is lower than the interaction said: post links instead.
-                log.warning("task %s: upload refused as too large; posting links instead", task.id)
-                message = await self._send_track(
-                    task, track, position, Download(None, audio.filename, audio.size), Download(None, cover.filename)
-                )
-            await self._store.set_track_message(task.id, track.audio_id, message.id)
-
-    async def _send_track(
-        self, task: Task, track: Track, position: int, audio: Download, cover: Download
+    async def post_track(
+        self, task: Task, position: int, destination: Destination, *, content: str | None, reply: bool = False
     ) -> discord.Message:
-        view = discord.ui.View(timeout=None)
-        view.add_item(InfoButton(task.id, position))
-        first = position == 0
-        return await self._channel(task).send(
-            content=f"<@{task.user_id}> your song is ready!" if first else None,
-            embed=track_embed(task, track, position, audio, cover),
-            files=[discord.File(io.BytesIO(d.data), filename=d.filename) for d in (audio, cover) if d.data is not None],
-            view=view,
-            reference=self._reference(task) if first else None,
-            allowed_mentions=discord.AllowedMentions(users=[discord.Object(task.user_id)]),
-        )
+        """One track: its audio (or a link when too large), an embed with the cover, and its buttons."""
+        track = task.tracks[position]
+        audio = await self._download(track.audio_url, destination.upload_limit, track_filename(track, position))
+        cover = await self._download(track.image_url, min(IMAGE_LIMIT, destination.upload_limit),
+                                     f"cover-{position + 1}")
+        channel = self._channel(destination)
 
-    async def _post_failure(self, task: Task) -> None:
+        async def send(audio: Download, cover: Download) -> discord.Message:
+            return await channel.send(
+                content=content,
+                embed=track_embed(task, track, position, audio, cover, destination.upload_limit),
+                files=[d.file() for d in (audio, cover) if d.data is not None],
+                view=track_view(task.id, position),
+                reference=destination.reference() if reply else None,
+                allowed_mentions=destination.mention(),
+            )
+
+        try:
+            return await send(audio, cover)
+        except discord.HTTPException as error:
+            if error.status != 413:
+                raise
+            # The server's upload limit is lower than the interaction said: post links instead.
+            log.warning("task %s: upload refused as too large; posting links instead", task.id)
+            return await send(_as_link(audio), _as_link(cover))
+
+    async def _post_lyrics(self, task: Task, destination: Destination) -> None:
+        channel = self._channel(destination)
+        for index, variant in enumerate(task.lyrics):
+            if index < task.posted_parts:
+                continue
+            embed, attachment = lyrics_embed(task, variant, index)
+            first = index == 0
+            await channel.send(
+                content=f"<@{destination.user_id}> {READY[TaskKind.LYRICS]}!" if first else None,
+                embed=embed,
+                files=[attachment] if attachment else [],
+                view=single_button_view("song", task.id, index),
+                reference=destination.reference() if first else None,
+                allowed_mentions=destination.mention(),
+            )
+            await self._store.set_posted_parts(task.id, index + 1)
+
+    async def post_files(self, task: Task, destination: Destination, *, resume: bool = False) -> int:
+        """Stems, a WAV or a video: uploads in as many messages as needed (≤ 10 files and ≤ 25 MiB each),
+        files over the upload limit as links in the first message. Returns the first message's id."""
+        title = getattr(task.request, "source_title", "") or "track"
+        downloads = [await self._download(file.url, destination.upload_limit, file_stem(title, file))
+                     for file in task.files]
+        batches = batch_uploads([d for d in downloads if d.data is not None])
+        linked = [(file, d) for file, d in zip(task.files, downloads, strict=True) if d.data is None]
+        channel = self._channel(destination)
+        first_id = 0
+        for index, batch in enumerate(batches or [[]]):
+            if resume and index < task.posted_parts:
+                continue
+            first = index == 0
+            message = await channel.send(
+                content=f"<@{destination.user_id}> {READY[task.task_kind]}!" if first else None,
+                embed=files_embed(task, downloads, linked, destination.upload_limit) if first else None,
+                files=[d.file() for d in batch],
+                reference=destination.reference() if first else None,
+                allowed_mentions=destination.mention(),
+            )
+            first_id = first_id or message.id
+            if resume:
+                await self._store.set_posted_parts(task.id, index + 1)
+        return first_id
+
+    async def _post_failure(self, task: Task, destination: Destination) -> None:
         reason = failure_reason(task)
         summary = discord.utils.escape_markdown(shorten(task.request.summary, 300))
-        await self._channel(task).send(
-            content=f"<@{task.user_id}> your song \u201c{summary}\u201d could not be made: {reason}",
-            reference=self._reference(task),
-            allowed_mentions=discord.AllowedMentions(users=[discord.Object(task.user_id)]),
-        )
-
-    def _reference(self, task: Task) -> discord.MessageReference | None:
-        if task.status_message_id is None:
-            return None
-        return discord.MessageReference(
-            message_id=task.status_message_id,
-            channel_id=task.channel_id,
-            guild_id=task.guild_id,
-            fail_if_not_exists=False,
+        await self._channel(destination).send(
+            content=f"<@{destination.user_id}> \u201c{summary}\u201d could not be made: {reason}",
+            reference=destination.reference(),
+            allowed_mentions=destination.mention(),
         )
 
     async def _download(self, url: str, limit: int, stem: str) -> Download:
@@ -168,17 +251,39 @@ class Delivery:
                     log.warning("download of a result file failed with HTTP %s", response.status)
                     return Download(None, filename)
                 filename = _filename(stem, url, response.content_type)
-                if response.content_length is not None and response.content_length > limit:
-                    return Download(None, filename, response.content_length)
+                size = response.content_length
+                if size is not None and size > limit:
+                    return Download(None, filename, size, too_large=True)
                 data = bytearray()
                 async for chunk in response.content.iter_chunked(256 * 1024):
                     data += chunk
                     if len(data) > limit:
-                        return Download(None, filename, response.content_length)
+                        return Download(None, filename, size, too_large=True)
                 return Download(bytes(data), filename, len(data))
         except (aiohttp.ClientError, TimeoutError) as error:
             log.warning("download of a result file failed: %r", error)
             return Download(None, filename)
+
+
+def _as_link(download: Download) -> Download:
+    return Download(None, download.filename, download.size, too_large=True)
+
+
+def batch_uploads(downloads: Sequence[Download]) -> list[list[Download]]:
+    """Group files into messages of at most 10 files and at most 25 MiB (Discord's limits)."""
+    batches: list[list[Download]] = []
+    current: list[Download] = []
+    total = 0
+    for download in downloads:
+        size = len(download.data or b"")
+        if current and (len(current) == FILES_PER_MESSAGE or total + size > REQUEST_BODY_LIMIT):
+            batches.append(current)
+            current, total = [], 0
+        current.append(download)
+        total += size
+    if current:
+        batches.append(current)
+    return batches
 
 
 # ----- rendering (pure functions) -----------------------------------------------------------------------------
@@ -194,14 +299,14 @@ def status_embed(task: Task, now: float) -> discord.Embed:
         colour = COLOR_PENDING
     embed = discord.Embed(title=shorten(f"\U0001f3b5 {task.request.summary}", 256), colour=colour)
     embed.description = "\n".join(_status_lines(task))
-    started = int(task.created_at)
     if task.state.terminal:
         took = (task.finished_at or now) - task.created_at
         embed.add_field(name="Time", value=f"took {format_duration(took)}")
     else:
-        embed.add_field(name="Time", value=f"started <t:{started}:R>")
+        embed.add_field(name="Time", value=f"started <t:{int(task.created_at)}:R>")
     embed.add_field(name="Requested by", value=f"<@{task.user_id}>")
-    embed.add_field(name="Model", value=MODELS.get(task.request.model, task.request.model))
+    if task.request.model:
+        embed.add_field(name="Model", value=MODELS.get(task.request.model, task.request.model))
     embed.set_footer(text=f"Task #{task.id}")
     return embed
 
@@ -211,18 +316,13 @@ def _status_lines(task: Task) -> list[str]:
         return ["\u23f3 Sending to Suno\u2026"]
     lines = []
     failed = task.state is TaskState.FAILED
-    reached = task.state.rank if not failed else _reached_rank(task)
+    reached = _reached_rank(task) if failed else task.state.rank
     current_marked = False
-    for state, label in STEPS:
-        if state is TaskState.TEXT and task.request.instrumental:
+    for state, label in MUSIC_STEPS if task.task_kind.makes_music else SIMPLE_STEPS:
+        if state is TaskState.TEXT and getattr(task.request, "instrumental", False):
             label = "Arrangement planned"
         if state.rank <= reached:
-            text = f"\u2705 {label}"
-            if state is TaskState.FIRST and (link := _listen_link(task)):
-                text += f" \u2014 [listen]({link})"
-            if state is TaskState.SUCCEEDED:
-                text += f" \u2014 {len(task.tracks)} track{'s' if len(task.tracks) != 1 else ''} below"
-            lines.append(text)
+            lines.append(f"\u2705 {label}{_step_detail(task, state)}")
         elif failed:
             lines.append(f"\u274c Failed: {failure_reason(task)}")
             break
@@ -232,6 +332,16 @@ def _status_lines(task: Task) -> list[str]:
         else:
             lines.append(f"\u25ab\ufe0f {label}")
     return lines
+
+
+def _step_detail(task: Task, state: TaskState) -> str:
+    if state is TaskState.FIRST and (link := _listen_link(task)):
+        return f" \u2014 [listen]({link})"
+    if state is TaskState.SUCCEEDED and task.task_kind.makes_music:
+        return f" \u2014 {len(task.tracks)} track{'s' if len(task.tracks) != 1 else ''} below"
+    if state is TaskState.SUCCEEDED:
+        return " \u2014 posted below"
+    return ""
 
 
 def _reached_rank(task: Task) -> int:
@@ -253,8 +363,10 @@ def failure_reason(task: Task) -> str:
     return error_for_code(task.error_code, task.error_message, failure=True).user_message
 
 
-def track_embed(task: Task, track: Track, position: int, audio: Download, cover: Download) -> discord.Embed:
-    title = track.title or task.request.title or "Untitled"
+def track_embed(
+    task: Task, track: Track, position: int, audio: Download, cover: Download, limit: int
+) -> discord.Embed:
+    title = track.title or getattr(task.request, "title", "") or "Untitled"
     embed = discord.Embed(title=shorten(title, 256), colour=COLOR_DONE)
     if track.tags:
         embed.description = shorten(discord.utils.escape_markdown(track.tags), 1000)
@@ -263,7 +375,7 @@ def track_embed(task: Task, track: Track, position: int, audio: Download, cover:
     model = MODELS.get(task.request.model, task.request.model)
     embed.add_field(name="Model", value=f"{model} ({track.model_name})" if track.model_name else model)
     if audio.data is None and track.audio_url:
-        embed.add_field(name="Audio", value=_audio_link(track, audio, task.upload_limit), inline=False)
+        embed.add_field(name="Audio", value=_link(track.audio_url, audio, limit, "Listen"), inline=False)
     if cover.data is not None:
         embed.set_thumbnail(url=f"attachment://{cover.filename}")
     elif track.image_url:
@@ -272,24 +384,56 @@ def track_embed(task: Task, track: Track, position: int, audio: Download, cover:
     return embed
 
 
-def _audio_link(track: Track, audio: Download, limit: int) -> str:
-    if audio.size is None:
-        return f"[Listen]({track.audio_url})"
-    return (
-        f"[Download ({audio.size / 1024 / 1024:.1f} MiB)]({track.audio_url}) \u2014 too large to upload here "
-        f"(limit {limit / 1024 / 1024:.0f} MiB)"
-    )
+def lyrics_embed(task: Task, variant: Lyrics, index: int) -> tuple[discord.Embed, discord.File | None]:
+    """One lyrics variant; text too long for an embed comes as a .txt file instead of being cut."""
+    embed = discord.Embed(title=shorten(variant.title or f"Lyrics {index + 1}", 256), colour=COLOR_DONE)
+    attachment = None
+    if len(variant.text) <= EMBED_TEXT_LIMIT:
+        embed.description = variant.text
+    else:
+        embed.description = "The lyrics are long, so they are attached as a text file."
+        attachment = discord.File(io.BytesIO(variant.text.encode()), filename=f"{file_stem(variant.title, None)}.txt")
+    embed.set_footer(text=f"Task #{task.id} \u00b7 lyrics {index + 1} of {len(task.lyrics)}")
+    return embed, attachment
+
+
+def files_embed(
+    task: Task, downloads: Sequence[Download], linked: Sequence[tuple[ResultFile, Download]], limit: int
+) -> discord.Embed:
+    embed = discord.Embed(title=shorten(task.request.summary, 256), colour=COLOR_DONE)
+    uploaded = [d.filename for d in downloads if d.data is not None]
+    lines = [f"\U0001f4ce {name}" for name in uploaded]
+    lines += [f"\U0001f517 {file.name}: {_link(file.url, download, limit, 'download')}" for file, download in linked]
+    embed.description = shorten("\n".join(lines), EMBED_TEXT_LIMIT) if lines else None
+    embed.set_footer(text=f"Task #{task.id} \u00b7 files are kept by Suno for 14 days")
+    return embed
+
+
+def _link(url: str, download: Download, limit: int, verb: str) -> str:
+    if not download.too_large:
+        return f"[{verb.capitalize()}]({url})"
+    size = f" ({download.size / MiB:.1f} MiB)" if download.size else ""
+    return f"[Download{size}]({url}) \u2014 too large to upload here (limit {limit / MiB:.0f} MiB)"
 
 
 def track_filename(track: Track, position: int) -> str:
     """A safe file stem from the track title (extension added from the download)."""
-    stem = re.sub(r"[^\w\- ]+", "", track.title or "").strip().replace(" ", "_")[:60]
-    return stem or f"track-{position + 1}"
+    return _safe(track.title or "") or f"track-{position + 1}"
+
+
+def file_stem(title: str, file: ResultFile | None) -> str:
+    """ "Title-Vocals" for a stem, "Title" for an export or lyrics."""
+    stem = _safe(title) or "track"
+    return f"{stem}-{_safe(file.name)}" if file is not None and file.name not in ("WAV", "Video") else stem
+
+
+def _safe(text: str) -> str:
+    return re.sub(r"[^\w\- ]+", "", text).strip().replace(" ", "_")[:60]
 
 
 def _filename(stem: str, url: str, content_type: str | None) -> str:
     suffix = PurePosixPath(urlsplit(url).path).suffix.lower()
-    if suffix not in AUDIO_SUFFIXES | IMAGE_SUFFIXES:
+    if suffix not in FILE_SUFFIXES:
         suffix = (mimetypes.guess_extension(content_type or "") or "") if content_type else ""
         suffix = {".jpe": ".jpg", ".mpga": ".mp3"}.get(suffix, suffix)
     return f"{stem}{suffix or '.bin'}"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
 
 
@@ -40,7 +40,21 @@ PENDING_STATES = tuple(state for state in TaskState if not state.terminal)
 class TaskKind(StrEnum):
     GENERATE = "generate"  # idea → song (lyrics written by Suno)
     COMPOSE = "compose"  # custom mode: the member's own lyrics, style and title
+    EXTEND = "extend"  # continue a generated track
+    UPLOAD_EXTEND = "upload_extend"  # continue an uploaded file
+    COVER = "cover"  # re-perform a track or an uploaded file in a new style (upload-cover)
+    LYRICS = "lyrics"  # lyrics only
+    STEMS = "stems"  # vocal / instrument separation
+    WAV = "wav"  # WAV export of a track
+    VIDEO = "video"  # music video (MP4) of a track
 
+    @property
+    def makes_music(self) -> bool:
+        """Kinds whose results are tracks, delivered through the text → first → complete stages."""
+        return self in MUSIC_KINDS
+
+
+MUSIC_KINDS = frozenset({TaskKind.GENERATE, TaskKind.COMPOSE, TaskKind.EXTEND, TaskKind.UPLOAD_EXTEND, TaskKind.COVER})
 
 MODELS: dict[str, str] = {
     "V5": "V5 (newest)",
@@ -50,11 +64,35 @@ MODELS: dict[str, str] = {
     "V4": "V4",
 }
 DEFAULT_MODEL = "V5"
+STEM_MODES = {"vocals": "separate_vocal", "all": "split_stem"}
+
+
+class Request:
+    """What a member asked for, in the provider's terms. Subclasses are frozen dataclasses."""
+
+    model: str = ""
+
+    @property
+    def kind(self) -> TaskKind:
+        raise NotImplementedError
+
+    @property
+    def summary(self) -> str:
+        """A short human description for status messages and lists."""
+        raise NotImplementedError
+
+    @property
+    def reuse_key(self) -> str | None:
+        """Requests with the same key give the same result: the stored one is reused, never re-billed."""
+        return None
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))  # type: ignore[call-overload]
 
 
 @dataclass(frozen=True)
-class MusicRequest:
-    """What a member asked for, in the provider's terms (kie /api/v1/generate)."""
+class MusicRequest(Request):
+    """A new song (kie /api/v1/generate): an idea, or custom mode with lyrics, style and title."""
 
     prompt: str = ""
     custom_mode: bool = False
@@ -71,16 +109,155 @@ class MusicRequest:
 
     @property
     def summary(self) -> str:
-        """A short human description: the title in custom mode, the idea otherwise."""
         return self.title if self.custom_mode else self.prompt
 
-    def to_json(self) -> str:
-        return json.dumps(asdict(self))
 
-    @classmethod
-    def from_json(cls, text: str) -> MusicRequest:
-        data = json.loads(text)
-        return cls(**{key: data[key] for key in cls.__dataclass_fields__ if key in data})
+@dataclass(frozen=True)
+class ExtendRequest(Request):
+    """Continue a track (extend, by audio id) or an uploaded file (upload-extend, by URL).
+
+    ``default_params`` False inherits the source's parameters; True sends prompt, style, title and
+    continue_at (contract §2.2)."""
+
+    audio_id: str = ""
+    upload_url: str = ""
+    source_title: str = ""
+    source_duration: float | None = None  # for checking continue_at before any request
+    default_params: bool = False
+    continue_at: float | None = None
+    prompt: str = ""
+    style: str = ""
+    title: str = ""
+    model: str = DEFAULT_MODEL
+    instrumental: bool = False
+    negative_tags: str = ""
+
+    @property
+    def kind(self) -> TaskKind:
+        return TaskKind.EXTEND if self.audio_id else TaskKind.UPLOAD_EXTEND
+
+    @property
+    def summary(self) -> str:
+        return f"{self.title or self.source_title or 'Your upload'} (extended)"
+
+
+@dataclass(frozen=True)
+class CoverRequest(Request):
+    """Re-perform audio in a new style (upload-cover): a generated track's audio URL or an uploaded file."""
+
+    upload_url: str
+    source_audio_id: str = ""
+    source_title: str = ""
+    custom_mode: bool = True
+    prompt: str = ""
+    style: str = ""
+    title: str = ""
+    instrumental: bool = False
+    model: str = DEFAULT_MODEL
+    negative_tags: str = ""
+
+    @property
+    def kind(self) -> TaskKind:
+        return TaskKind.COVER
+
+    @property
+    def summary(self) -> str:
+        return f"{self.title or self.source_title or 'Your upload'} (cover)"
+
+
+@dataclass(frozen=True)
+class LyricsRequest(Request):
+    prompt: str
+
+    @property
+    def kind(self) -> TaskKind:
+        return TaskKind.LYRICS
+
+    @property
+    def summary(self) -> str:
+        return f"Lyrics: {self.prompt}"
+
+
+@dataclass(frozen=True)
+class StemsRequest(Request):
+    """Separate a track: ``mode`` "vocals" (vocals + instrumental) or "all" (up to 12 stems)."""
+
+    source_task_id: str  # the provider's id of the task that made the track
+    audio_id: str
+    mode: str = "vocals"
+    source_title: str = ""
+
+    @property
+    def kind(self) -> TaskKind:
+        return TaskKind.STEMS
+
+    @property
+    def summary(self) -> str:
+        what = "Vocals + instrumental" if self.mode == "vocals" else "All stems"
+        return f"{what} of {self.source_title or 'a track'}"
+
+    @property
+    def reuse_key(self) -> str:
+        return f"stems:{self.mode}:{self.audio_id}"
+
+
+@dataclass(frozen=True)
+class ExportRequest(Request):
+    """A WAV or a music video (MP4) of a track."""
+
+    source_task_id: str
+    audio_id: str
+    format: str = "wav"  # "wav" | "video"
+    source_title: str = ""
+    author: str = ""
+
+    @property
+    def kind(self) -> TaskKind:
+        return TaskKind.WAV if self.format == "wav" else TaskKind.VIDEO
+
+    @property
+    def summary(self) -> str:
+        return f"{'WAV' if self.format == 'wav' else 'Music video'} of {self.source_title or 'a track'}"
+
+    @property
+    def reuse_key(self) -> str:
+        return f"{self.format}:{self.audio_id}"
+
+
+_REQUEST_TYPES: dict[TaskKind, type[Request]] = {
+    TaskKind.GENERATE: MusicRequest,
+    TaskKind.COMPOSE: MusicRequest,
+    TaskKind.EXTEND: ExtendRequest,
+    TaskKind.UPLOAD_EXTEND: ExtendRequest,
+    TaskKind.COVER: CoverRequest,
+    TaskKind.LYRICS: LyricsRequest,
+    TaskKind.STEMS: StemsRequest,
+    TaskKind.WAV: ExportRequest,
+    TaskKind.VIDEO: ExportRequest,
+}
+
+
+def request_from_json(kind: str, text: str) -> Request:
+    cls = _REQUEST_TYPES[TaskKind(kind)]
+    data = json.loads(text)
+    names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+    return cls(**{key: value for key, value in data.items() if key in names})
+
+
+@dataclass(frozen=True)
+class Lyrics:
+    """One lyrics variant from a lyrics task."""
+
+    title: str
+    text: str
+
+
+@dataclass(frozen=True)
+class ResultFile:
+    """A named result file: a stem ("Vocals"), a WAV, a video."""
+
+    name: str
+    url: str
 
 
 @dataclass(frozen=True)
@@ -107,6 +284,8 @@ class TaskUpdate:
     task_id: str
     state: TaskState
     tracks: tuple[Track, ...] = ()
+    lyrics: tuple[Lyrics, ...] = ()
+    files: tuple[ResultFile, ...] = ()
     error_code: int | None = None
     error_message: str | None = None  # the provider's own words, for logs
     reason: str | None = None  # what to tell the member; derived from the code when not given
@@ -125,7 +304,7 @@ class Task:
     channel_id: int
     user_id: int
     status_message_id: int | None
-    request: MusicRequest
+    request: Request
     state: TaskState
     upload_limit: int
     created_at: float
@@ -137,8 +316,10 @@ class Task:
     error_message: str | None = None
     reason: str | None = None
     tracks: list[Track] = field(default_factory=list)
+    lyrics: list[Lyrics] = field(default_factory=list)
+    files: list[ResultFile] = field(default_factory=list)
+    posted_parts: int = 0  # result messages of lyrics / files already posted
 
     @property
-    def elapsed(self) -> float:
-        end = self.finished_at if self.finished_at is not None else self.updated_at
-        return max(0.0, end - self.created_at)
+    def task_kind(self) -> TaskKind:
+        return TaskKind(self.kind)

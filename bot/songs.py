@@ -12,8 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from bot.delivery import Delivery
-from bot.models import MusicRequest, Task, TaskState, TaskUpdate
+from bot.delivery import Delivery, Destination
+from bot.models import Request, Task, TaskState, TaskUpdate
 from bot.providers.errors import ProviderError
 from bot.store import Store
 from bot.tracker import Tracker
@@ -25,12 +25,12 @@ log = logging.getLogger(__name__)
 POLL_ONLY_CALLBACK = "https://poll-only.invalid/callbacks"
 
 
-class MusicProvider(Protocol):
+class Provider(Protocol):
     name: str
 
-    def validate(self, request: MusicRequest) -> None: ...
+    def validate(self, request: Request) -> None: ...
 
-    async def generate(self, request: MusicRequest, callback_url: str) -> str: ...
+    async def submit(self, request: Request, callback_url: str) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -43,11 +43,21 @@ class Origin:
     upload_limit: int
 
 
+@dataclass(frozen=True)
+class Started:
+    """What :meth:`SongService.submit` did: started ``task``, or ``reused`` an earlier one (re-posting its
+    result as ``reposted_message_id`` if it had finished)."""
+
+    task: Task
+    reused: bool = False
+    reposted_message_id: int | None = None
+
+
 class SongService:
     def __init__(
         self,
         store: Store,
-        provider: MusicProvider,
+        provider: Provider,
         tracker: Tracker,
         delivery: Delivery,
         *,
@@ -61,7 +71,7 @@ class SongService:
         self._callback_base = callback_base
         self._clock = clock
 
-    def validate(self, request: MusicRequest) -> None:
+    def validate(self, request: Request) -> None:
         """Raise InputError with what to change, before anything is posted or sent."""
         self._provider.validate(request)
 
@@ -70,12 +80,24 @@ class SongService:
             return POLL_ONLY_CALLBACK
         return f"{self._callback_base}/callbacks/{token}"
 
-    async def submit(self, request: MusicRequest, origin: Origin) -> Task:
+    async def submit(self, request: Request, origin: Origin) -> Started:
         """Store the task with its owner, post its status message, submit it, and start tracking it.
 
         On a refused submit the status message is removed, the task is stored as failed (and delivered: the
         caller explains it privately) and the ProviderError propagates. Raises discord.Forbidden, before
-        anything is submitted, if the bot cannot post in the channel."""
+        anything is submitted, if the bot cannot post in the channel.
+
+        A request for a result already paid for (the same stems, WAV or video of the same track) is never
+        submitted again: a finished one is re-posted here, a pending one is pointed to."""
+        if request.reuse_key is not None:
+            earlier = await self._store.reusable(request.reuse_key)
+            if earlier is not None and earlier.state is TaskState.SUCCEEDED:
+                destination = Destination(origin.guild_id, origin.channel_id, origin.user_id, origin.upload_limit)
+                message_id = await self._delivery.post_files(earlier, destination)
+                log.info("task %s: result reused for %s", earlier.id, request.reuse_key)
+                return Started(earlier, reused=True, reposted_message_id=message_id)
+            if earlier is not None:
+                return Started(earlier, reused=True)
         token = secrets.token_urlsafe(24)
         task = await self._store.create_task(
             provider=self._provider.name,
@@ -94,7 +116,7 @@ class SongService:
         await self._store.set_status_message(task.id, status.id)
         task.status_message_id = status.id
         try:
-            provider_task_id = await self._provider.generate(request, self.callback_url(token))
+            provider_task_id = await self._provider.submit(request, self.callback_url(token))
         except ProviderError as error:
             log.info("task %s: submit refused: %s", task.id, error)
             await self._fail(task, error.code, error.detail, reason=error.user_message)
@@ -110,7 +132,7 @@ class SongService:
         self._tracker.submitted(task.id)
         refreshed = await self._store.get_task(task.id)
         assert refreshed is not None
-        return refreshed
+        return Started(refreshed)
 
     async def _fail(self, task: Task, code: int | None, detail: str, *, reason: str | None = None) -> None:
         """Record a request that never started; the member is told in the interaction, so it is delivered."""

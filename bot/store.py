@@ -5,13 +5,24 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import fields
+import json
+from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
 
-from bot.models import PENDING_STATES, MusicRequest, Task, TaskState, TaskUpdate, Track
+from bot.models import (
+    PENDING_STATES,
+    Lyrics,
+    Request,
+    ResultFile,
+    Task,
+    TaskState,
+    TaskUpdate,
+    Track,
+    request_from_json,
+)
 
 # Each entry upgrades the schema by one version; PRAGMA user_version records how far a database got.
 MIGRATIONS: tuple[str, ...] = (
@@ -60,6 +71,14 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX tracks_by_audio_id ON tracks (audio_id);
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    """,
+    # 2: results that are not tracks (lyrics variants, stems, exports), and reuse of paid-for results.
+    """
+    ALTER TABLE tasks ADD COLUMN result TEXT;
+    ALTER TABLE tasks ADD COLUMN reuse_key TEXT;
+    ALTER TABLE tasks ADD COLUMN posted_parts INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX tasks_by_reuse_key ON tasks (reuse_key, id) WHERE reuse_key IS NOT NULL;
+    CREATE INDEX tracks_by_task ON tracks (task_id, position);
     """,
 )
 
@@ -116,7 +135,7 @@ class Store:
         guild_id: int | None,
         channel_id: int,
         user_id: int,
-        request: MusicRequest,
+        request: Request,
         upload_limit: int,
         status_message_id: int | None = None,
     ) -> Task:
@@ -124,11 +143,12 @@ class Store:
         async with self._write:
             cursor = await self._db.execute(
                 """INSERT INTO tasks (kind, provider, callback_token, guild_id, channel_id, user_id,
-                       status_message_id, params, state, upload_limit, created_at, updated_at)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                       status_message_id, params, reuse_key, state, upload_limit, created_at, updated_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 (
                     request.kind.value, provider, callback_token, guild_id, channel_id, user_id,
-                    status_message_id, request.to_json(), TaskState.SUBMITTING.value, upload_limit, now, now,
+                    status_message_id, request.to_json(), request.reuse_key, TaskState.SUBMITTING.value,
+                    upload_limit, now, now,
                 ),
             )
             task_id = cursor.lastrowid
@@ -171,6 +191,8 @@ class Store:
                 changed = cursor.rowcount == 1
                 if changed and update.tracks:
                     await self._upsert_tracks(task_id, update.tracks)
+                if changed and (update.lyrics or update.files):
+                    await self._db.execute("UPDATE tasks SET result = ? WHERE id = ?", (_result_json(update), task_id))
                 await self._db.execute("COMMIT")
             except BaseException:
                 await self._db.execute("ROLLBACK")
@@ -252,6 +274,62 @@ class Store:
                 (message_id, task_id, audio_id),
             )
 
+    async def set_posted_parts(self, task_id: int, parts: int) -> None:
+        """How many result messages (lyrics variants, batches of files) were posted, to resume after a cut."""
+        async with self._write:
+            await self._db.execute("UPDATE tasks SET posted_parts = ? WHERE id = ?", (parts, task_id))
+
+    async def reusable(self, reuse_key: str) -> Task | None:
+        """The newest task for the same paid-for result that did not fail (pending or finished)."""
+        return await self._one(
+            "SELECT * FROM tasks WHERE reuse_key = ? AND state != ? ORDER BY id DESC LIMIT 1",
+            (reuse_key, TaskState.FAILED.value),
+        )
+
+    async def recent_tasks(self, guild_id: int, user_id: int, *, limit: int, offset: int = 0) -> list[Task]:
+        """A member's tasks in a server, newest first."""
+        return await self._many(
+            "SELECT * FROM tasks WHERE guild_id = ? AND user_id = ? ORDER BY id DESC LIMIT ? OFFSET ?",
+            (guild_id, user_id, limit, offset),
+        )
+
+    async def count_tasks(self, guild_id: int, user_id: int) -> int:
+        async with self._db.execute(
+            "SELECT COUNT(*) FROM tasks WHERE guild_id = ? AND user_id = ?", (guild_id, user_id)
+        ) as cursor:
+            (count,) = await cursor.fetchone()
+        return int(count)
+
+    async def finished_tracks(
+        self, guild_id: int, user_id: int, *, query: str = "", limit: int = 25
+    ) -> list[tuple[Track, float]]:
+        """A member's finished tracks in a server, newest first, with when each was made; ``query`` filters
+        titles (for autocomplete)."""
+        pattern = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        async with self._db.execute(
+            """SELECT tracks.*, COALESCE(tasks.finished_at, tasks.created_at) AS made FROM tracks
+               JOIN tasks ON tasks.id = tracks.task_id
+               WHERE tasks.guild_id = ? AND tasks.user_id = ? AND tasks.state = ?
+                 AND tracks.title LIKE ? ESCAPE '\\'
+               ORDER BY made DESC, tracks.position LIMIT ?""",
+            (guild_id, user_id, TaskState.SUCCEEDED.value, pattern, limit),
+        ) as cursor:
+            rows = await cursor.fetchall()
+        return [(_track(row), row["made"]) for row in rows]
+
+    async def track_by_audio_id(self, audio_id: str) -> tuple[Task, int] | None:
+        """The finished task that made a track, and the track's position in it."""
+        async with self._db.execute(
+            """SELECT tracks.task_id, tracks.position FROM tracks JOIN tasks ON tasks.id = tracks.task_id
+               WHERE tracks.audio_id = ? AND tasks.state = ? ORDER BY tasks.id DESC LIMIT 1""",
+            (audio_id, TaskState.SUCCEEDED.value),
+        ) as cursor:
+            row = await cursor.fetchone()
+        if row is None:
+            return None
+        task = await self.get_task(row[0])
+        return (task, row[1]) if task is not None else None
+
     async def tracks(self, task_id: int) -> list[Track]:
         async with self._db.execute(
             "SELECT * FROM tracks WHERE task_id = ? ORDER BY position", (task_id,)
@@ -292,14 +370,25 @@ class Store:
         return tasks
 
 
-_TASK_COLUMNS = tuple(f.name for f in fields(Task) if f.name not in ("request", "state", "tracks"))
+_DERIVED = ("request", "state", "tracks", "lyrics", "files", "posted_parts")
+_TASK_COLUMNS = tuple(f.name for f in fields(Task) if f.name not in _DERIVED)
 
 
 def _task(row: aiosqlite.Row) -> Task:
+    result = json.loads(row["result"]) if row["result"] else {}
     return Task(
-        request=MusicRequest.from_json(row["params"]),
+        request=request_from_json(row["kind"], row["params"]),
         state=TaskState(row["state"]),
+        lyrics=[Lyrics(**item) for item in result.get("lyrics", [])],
+        files=[ResultFile(**item) for item in result.get("files", [])],
+        posted_parts=row["posted_parts"],
         **{name: row[name] for name in _TASK_COLUMNS},
+    )
+
+
+def _result_json(update: TaskUpdate) -> str:
+    return json.dumps(
+        {"lyrics": [asdict(item) for item in update.lyrics], "files": [asdict(item) for item in update.files]}
     )
 
 

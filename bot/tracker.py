@@ -11,7 +11,7 @@ from dataclasses import replace
 from typing import Any, Protocol
 
 from bot.delivery import Delivery
-from bot.models import Task, TaskState, TaskUpdate
+from bot.models import Task, TaskKind, TaskState, TaskUpdate
 from bot.providers.errors import ProviderError, TaskTimedOut, error_for_code
 from bot.store import Store
 
@@ -24,8 +24,8 @@ INTERRUPTED = (
 )
 
 
-class MusicStatusSource(Protocol):
-    async def music_status(self, task_id: str) -> TaskUpdate: ...
+class StatusSource(Protocol):
+    async def status(self, kind: TaskKind, task_id: str) -> TaskUpdate: ...
 
 
 class Tracker:
@@ -34,7 +34,7 @@ class Tracker:
     def __init__(
         self,
         store: Store,
-        provider: MusicStatusSource,
+        provider: StatusSource,
         delivery: Delivery,
         *,
         poll_interval: float,
@@ -147,7 +147,7 @@ class Tracker:
         if task.provider_task_id is not None:
             try:
                 async with self._polls:
-                    update = await self._provider.music_status(task.provider_task_id)
+                    update = await self._provider.status(task.task_kind, task.provider_task_id)
             except ProviderError:
                 update = None
             if update is not None and update.state.terminal and update.task_id == task.provider_task_id:
@@ -164,7 +164,7 @@ class Tracker:
         assert task.provider_task_id is not None
         async with self._polls:
             try:
-                update = await self._provider.music_status(task.provider_task_id)
+                update = await self._provider.status(task.task_kind, task.provider_task_id)
             except ProviderError as error:
                 delay = min(self.poll_interval * 4, MAX_POLL_BACKOFF)
                 log.warning("task %s: poll failed (%s); next try in %.0fs", task.id, error, delay)

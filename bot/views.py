@@ -1,17 +1,25 @@
-"""Persistent buttons on posted results. State lives in the custom_id and the database, never in memory,
-so the buttons keep working after a restart."""
+"""Persistent buttons on posted results. Everything a button needs is in its custom_id and the database, never
+in memory, so the buttons keep working after a restart.
+
+One DynamicItem, ``ResultButton``, carries every action (``chorus:<action>:<task>:<position>[:<arg>]``). The
+features register what each action does in ``bot.actions`` when their cog loads; the button checks the task
+exists and, for actions that spend, that the clicker owns it or is a moderator.
+"""
 
 from __future__ import annotations
 
 import io
 import re
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import discord
 
 from bot.formatting import format_clock, shorten
 from bot.models import MODELS, Task, Track
-from bot.replies import report_unexpected
+from bot.permissions import may_spend_on, not_yours
+from bot.providers.errors import InputError
+from bot.replies import report_unexpected, send_ephemeral
 
 if TYPE_CHECKING:
     from bot.core import ChorusBot
@@ -19,45 +27,81 @@ if TYPE_CHECKING:
 RETENTION_DAYS = 14  # provider file retention (contract §5.3)
 SEPARATOR = " \u00b7 "
 
+ActionHandler = Callable[["discord.Interaction[ChorusBot]", Task, int, str | None], Awaitable[None]]
 
-class InfoButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"chorus:info:(?P<task>[0-9]+):(?P<position>[0-9]+)"):
-    """Shows a track's details (idea, lyrics, style, model, ids, links) to whoever clicks, privately."""
+# action → (label, emoji, style); "stemsmode" takes its label from the arg.
+LOOKS: dict[str, tuple[str, str, discord.ButtonStyle]] = {
+    "extend": ("Extend", "\u2795", discord.ButtonStyle.secondary),
+    "cover": ("Cover", "\U0001f3a4", discord.ButtonStyle.secondary),
+    "stems": ("Stems", "\U0001f39a\ufe0f", discord.ButtonStyle.secondary),
+    "wav": ("WAV", "\U0001f4be", discord.ButtonStyle.secondary),
+    "video": ("Video", "\U0001f3ac", discord.ButtonStyle.secondary),
+    "info": ("Info", "\u2139\ufe0f", discord.ButtonStyle.secondary),
+    "song": ("Make a song", "\U0001f3b5", discord.ButtonStyle.primary),
+    "stemsmode:vocals": ("Vocals + instrumental", "\U0001f3a4", discord.ButtonStyle.primary),
+    "stemsmode:all": ("All stems (up to 12)", "\U0001f39b\ufe0f", discord.ButtonStyle.primary),
+}
+READ_ONLY = frozenset({"info"})
+TRACK_ACTIONS = (("extend", "cover", "stems"), ("wav", "video", "info"))
 
-    def __init__(self, task_id: int, position: int) -> None:
-        super().__init__(
-            discord.ui.Button(
-                label="Info",
-                emoji="\u2139\ufe0f",
-                style=discord.ButtonStyle.secondary,
-                custom_id=f"chorus:info:{task_id}:{position}",
-            )
-        )
+
+class ResultButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=r"chorus:(?P<action>[a-z]+):(?P<task>[0-9]+):(?P<position>[0-9]+)(?::(?P<arg>[a-z]+))?",
+):
+    def __init__(self, action: str, task_id: int, position: int, arg: str | None = None, *, row: int | None = None):
+        key = f"{action}:{arg}" if arg else action
+        label, emoji, style = LOOKS.get(key, (action.title(), "", discord.ButtonStyle.secondary))
+        custom_id = f"chorus:{action}:{task_id}:{position}" + (f":{arg}" if arg else "")
+        super().__init__(discord.ui.Button(label=label, emoji=emoji or None, style=style, custom_id=custom_id,
+                                           row=row))
+        self.action = action
         self.task_id = task_id
         self.position = position
+        self.arg = arg
 
     @classmethod
     async def from_custom_id(
         cls, interaction: discord.Interaction, item: discord.ui.Button[Any], match: re.Match[str]
-    ) -> InfoButton:
-        return cls(int(match["task"]), int(match["position"]))
+    ) -> ResultButton:
+        return cls(match["action"], int(match["task"]), int(match["position"]), match["arg"])
 
     async def callback(self, interaction: discord.Interaction[ChorusBot]) -> None:
         try:
-            await self._show(interaction)
+            await self._run(interaction)
+        except InputError as error:
+            await send_ephemeral(interaction, error.user_message)
         except Exception as error:
-            await report_unexpected(interaction, error, f"info button for task {self.task_id}")
+            await report_unexpected(interaction, error, f"{self.action} button for task {self.task_id}")
 
-    async def _show(self, interaction: discord.Interaction[ChorusBot]) -> None:
-        task = await interaction.client.store.get_task(self.task_id)
-        if task is None or self.position >= len(task.tracks):
-            await interaction.response.send_message("I no longer have this track in my records.", ephemeral=True)
+    async def _run(self, interaction: discord.Interaction[ChorusBot]) -> None:
+        handler = interaction.client.actions.get(self.action)
+        if handler is None:
+            await send_ephemeral(interaction, "That button's feature is switched off right now.")
             return
-        track = task.tracks[self.position]
-        embed, lyrics_file = info_embed(task, track)
-        if lyrics_file is None:
-            await interaction.response.send_message(embed=embed, ephemeral=True)
-        else:
-            await interaction.response.send_message(embed=embed, file=lyrics_file, ephemeral=True)
+        task = await interaction.client.store.get_task(self.task_id)
+        if task is None or task.guild_id != interaction.guild_id:
+            await send_ephemeral(interaction, "I no longer have this in my records.")
+            return
+        if self.action not in READ_ONLY and not may_spend_on(interaction, task):
+            await send_ephemeral(interaction, not_yours(task))
+            return
+        await handler(interaction, task, self.position, self.arg)
+
+
+def track_view(task_id: int, position: int) -> discord.ui.View:
+    """The buttons under every finished track: Extend, Cover, Stems / WAV, Video, Info."""
+    view = discord.ui.View(timeout=None)
+    for row, actions in enumerate(TRACK_ACTIONS):
+        for action in actions:
+            view.add_item(ResultButton(action, task_id, position, row=row))
+    return view
+
+
+def single_button_view(action: str, task_id: int, position: int = 0, arg: str | None = None) -> discord.ui.View:
+    view = discord.ui.View(timeout=None)
+    view.add_item(ResultButton(action, task_id, position, arg))
+    return view
 
 
 def info_embed(task: Task, track: Track) -> tuple[discord.Embed, discord.File | None]:
@@ -70,12 +114,14 @@ def info_embed(task: Task, track: Track) -> tuple[discord.Embed, discord.File | 
         else:
             embed.description = "The lyrics are attached as a text file."
             lyrics_file = discord.File(io.BytesIO(track.lyrics.encode()), filename="lyrics.txt")
-    if not task.request.custom_mode:
-        embed.add_field(name="Idea", value=shorten(task.request.prompt, 1000), inline=False)
+    idea = getattr(task.request, "prompt", "")
+    if idea and not getattr(task.request, "custom_mode", True):
+        embed.add_field(name="Idea", value=shorten(idea, 1000), inline=False)
     if track.tags:
         embed.add_field(name="Style", value=shorten(track.tags, 1000), inline=False)
     model = MODELS.get(task.request.model, task.request.model)
-    embed.add_field(name="Model", value=f"{model} ({track.model_name})" if track.model_name else model)
+    if model or track.model_name:
+        embed.add_field(name="Model", value=f"{model} ({track.model_name})" if track.model_name else model)
     if track.duration:
         embed.add_field(name="Duration", value=format_clock(track.duration))
     embed.add_field(name="Requested by", value=f"<@{task.user_id}>")

@@ -18,8 +18,8 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
-from bot.models import TaskUpdate
-from bot.providers.kie import MalformedCallback
+from bot.models import TaskKind, TaskUpdate
+from bot.providers.kie_parsing import MalformedCallback
 from bot.store import Store
 from bot.tracker import Tracker
 
@@ -31,7 +31,7 @@ TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{16,128}")
 
 
 class CallbackParser(Protocol):
-    def parse_callback(self, body: Any) -> TaskUpdate: ...
+    def parse_callback(self, kind: TaskKind, body: Any) -> TaskUpdate: ...
 
 
 def signature(key: str, task_id: str, timestamp: str) -> str:
@@ -69,7 +69,7 @@ class CallbackEndpoint:
             log.warning("task %s: callback body is not JSON", task.id)
             return _json({"error": "body is not JSON"}, status=400)
         try:
-            update = self._parser.parse_callback(body)
+            update = self._parser.parse_callback(task.task_kind, body)
         except MalformedCallback as error:
             log.warning("task %s: malformed callback: %s", task.id, error)
             return _json({"error": f"malformed callback: {error}"}, status=400)

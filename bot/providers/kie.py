@@ -4,21 +4,38 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 
-from bot.models import MODELS, MusicRequest, TaskState, TaskUpdate, Track
+from bot.models import (
+    MODELS,
+    STEM_MODES,
+    CoverRequest,
+    ExportRequest,
+    ExtendRequest,
+    LyricsRequest,
+    MusicRequest,
+    Request,
+    StemsRequest,
+    TaskKind,
+    TaskUpdate,
+)
 from bot.providers.errors import InputError, ProviderError, ProviderUnavailable, RateLimited, error_for_code
+from bot.providers.kie_parsing import MalformedCallback, as_int, parse_callback, parse_status
 from bot.providers.ratelimit import SlidingWindow
+
+__all__ = ["KieClient", "MalformedCallback", "RetryPolicy", "request_body", "validate_request"]
 
 log = logging.getLogger(__name__)
 
 # Contract §1.1. Titles are capped at 80 everywhere (the safest reading).
 NON_CUSTOM_PROMPT_LIMIT = 500
 TITLE_LIMIT = 80
+LYRICS_PROMPT_LIMIT = 200
+VIDEO_AUTHOR_LIMIT = 50
 LYRICS_LIMITS = {"V4": 3000, "V4_5": 5000, "V4_5PLUS": 5000, "V4_5ALL": 5000, "V5": 5000}
 STYLE_LIMITS = {"V4": 200, "V4_5": 1000, "V4_5PLUS": 1000, "V4_5ALL": 1000, "V5": 1000}
 
@@ -26,21 +43,25 @@ STYLE_LIMITS = {"V4": 200, "V4_5": 1000, "V4_5PLUS": 1000, "V4_5ALL": 1000, "V5"
 SUBMITS_PER_WINDOW = 20
 SUBMIT_WINDOW = 10.0
 
-_MUSIC_STATES = {
-    "PENDING": TaskState.QUEUED,
-    "TEXT_SUCCESS": TaskState.TEXT,
-    "FIRST_SUCCESS": TaskState.FIRST,
-    "SUCCESS": TaskState.SUCCEEDED,
-    "CREATE_TASK_FAILED": TaskState.FAILED,
-    "GENERATE_AUDIO_FAILED": TaskState.FAILED,
-    "CALLBACK_EXCEPTION": TaskState.FAILED,
-    "SENSITIVE_WORD_ERROR": TaskState.FAILED,
+# Where each kind of task is submitted and read back (contract §2).
+SUBMIT_PATHS = {
+    TaskKind.GENERATE: "/api/v1/generate",
+    TaskKind.COMPOSE: "/api/v1/generate",
+    TaskKind.EXTEND: "/api/v1/generate/extend",
+    TaskKind.UPLOAD_EXTEND: "/api/v1/generate/upload-extend",
+    TaskKind.COVER: "/api/v1/generate/upload-cover",
+    TaskKind.LYRICS: "/api/v1/lyrics",
+    TaskKind.STEMS: "/api/v1/vocal-removal/generate",
+    TaskKind.WAV: "/api/v1/wav/generate",
+    TaskKind.VIDEO: "/api/v1/mp4/generate",
 }
-_CALLBACK_STAGES = {"text": TaskState.TEXT, "first": TaskState.FIRST, "complete": TaskState.SUCCEEDED}
-
-
-class MalformedCallback(ValueError):
-    """A callback body that does not have the documented shape."""
+STATUS_PATHS = {
+    **{kind: "/api/v1/generate/record-info" for kind in TaskKind if kind.makes_music},
+    TaskKind.LYRICS: "/api/v1/lyrics/record-info",
+    TaskKind.STEMS: "/api/v1/vocal-removal/record-info",
+    TaskKind.WAV: "/api/v1/wav/record-info",
+    TaskKind.VIDEO: "/api/v1/mp4/record-info",
+}
 
 
 @dataclass(frozen=True)
@@ -52,7 +73,7 @@ class RetryPolicy:
 
 
 class KieClient:
-    """One aiohttp session to a kie.ai-protocol server; input validation, submits, polls and callback parsing."""
+    """One aiohttp session to a kie.ai-protocol server: input validation, submits, polls, callback parsing."""
 
     name = "kie"
 
@@ -79,33 +100,28 @@ class KieClient:
     async def close(self) -> None:
         await self._session.close()
 
-    # ----- validation -------------------------------------------------------------------------------------
-
-    def validate(self, request: MusicRequest) -> None:
+    def validate(self, request: Request) -> None:
         """Raise :class:`InputError` naming what to change if ``request`` breaks a documented limit."""
         validate_request(request)
 
-    # ----- submit and poll --------------------------------------------------------------------------------
-
-    async def generate(self, request: MusicRequest, callback_url: str) -> str:
-        """Submit a generation; returns the provider's task id. Never re-submits after an ambiguous failure."""
+    async def submit(self, request: Request, callback_url: str) -> str:
+        """Submit any task; returns the provider's task id. Never re-submits after an ambiguous failure."""
         self.validate(request)
-        body = generate_body(request, callback_url)
-        data = await self._submit("/api/v1/generate", body)
+        data = await self._submit(SUBMIT_PATHS[request.kind], request_body(request, callback_url))
         task_id = data.get("taskId") if isinstance(data, Mapping) else None
         if not isinstance(task_id, str) or not task_id:
             raise ProviderUnavailable(None, f"submit answered without a taskId: {data!r}")
         return task_id
 
-    async def music_status(self, task_id: str) -> TaskUpdate:
-        """Read ``record-info`` for a music task (contract §4.1)."""
-        data = await self._call("GET", "/api/v1/generate/record-info", params={"taskId": task_id})
+    async def status(self, kind: TaskKind, task_id: str) -> TaskUpdate:
+        """Read a task's record-info (contract §4)."""
+        data = await self._call("GET", STATUS_PATHS[kind], params={"taskId": task_id})
         if not isinstance(data, Mapping):
             raise ProviderUnavailable(None, "record-info answered without data")
-        return parse_record_info(task_id, data)
+        return parse_status(kind, task_id, data)
 
-    def parse_callback(self, body: Any) -> TaskUpdate:
-        return parse_callback(body)
+    def parse_callback(self, kind: TaskKind, body: Any) -> TaskUpdate:
+        return parse_callback(kind, body)
 
     async def _submit(self, path: str, body: dict[str, Any]) -> Any:
         rate_limited = iter(self.retry.rate_limited)
@@ -151,35 +167,99 @@ class KieClient:
             raise ProviderUnavailable(None, f"{method} {path} failed: {error!r}") from error
         if not isinstance(envelope, Mapping):
             raise error_for_code(status if status >= 400 else None, f"HTTP {status} with a non-JSON body")
-        code = _as_int(envelope.get("code"))
+        code = as_int(envelope.get("code"))
         message = envelope.get("msg") if isinstance(envelope.get("msg"), str) else None
         if status >= 400 or code not in (200, 0):
             raise error_for_code(code if code is not None else status, message)
         return envelope.get("data")
 
 
-def validate_request(request: MusicRequest) -> None:
-    """Check a generate request against the documented limits (contract §1.1, §2.1)."""
-    if request.model not in MODELS:
+# ----- validation (contract §1.1, §2.1, §2.2) ---------------------------------------------------------------
+
+
+def validate_request(request: Request) -> None:
+    """Check a request against the documented limits; raise InputError saying what to change."""
+    if isinstance(request, (MusicRequest, ExtendRequest, CoverRequest)) and request.model not in MODELS:
         raise InputError(f"Unknown model {request.model!r}. Pick one of: {', '.join(MODELS)}.")
+    if isinstance(request, MusicRequest):
+        _validate_music(request)
+    elif isinstance(request, ExtendRequest):
+        _validate_extend(request)
+    elif isinstance(request, CoverRequest):
+        _validate_cover(request)
+    elif isinstance(request, LyricsRequest):
+        if not request.prompt.strip():
+            raise InputError("Say what the lyrics should be about, for example \u201ca rainy Monday in Paris\u201d.")
+        _check_length("The lyrics idea", request.prompt.strip(), LYRICS_PROMPT_LIMIT)
+    elif isinstance(request, StemsRequest):
+        if request.mode not in STEM_MODES:
+            raise InputError("Choose vocals (vocals + instrumental) or all (every instrument).")
+    elif isinstance(request, ExportRequest):
+        _check_length("The author name", request.author, VIDEO_AUTHOR_LIMIT)
+
+
+def _validate_music(request: MusicRequest) -> None:
     if not request.custom_mode:
         prompt = request.prompt.strip()
         if not prompt:
             raise InputError("Describe the song you want, for example \u201ca cheerful ukulele song about Mondays\u201d.")
         _check_length("Your idea", prompt, NON_CUSTOM_PROMPT_LIMIT)
         return
-    if not request.title.strip():
-        raise InputError("Give the song a title.")
-    _check_length("The title", request.title, TITLE_LIMIT)
-    if not request.style.strip():
-        raise InputError("Describe the style, for example \u201cdreamy lo-fi hip hop, soft female vocals\u201d.")
-    _check_length(f"The style (model {request.model})", request.style, STYLE_LIMITS[request.model])
+    _require_title_and_style(request.title, request.style, request.model)
     if not request.instrumental:
         if not request.prompt.strip():
             raise InputError("Write the lyrics, or choose instrumental if the song should have no vocals.")
         _check_length(f"The lyrics (model {request.model})", request.prompt, LYRICS_LIMITS[request.model])
     if request.vocal_gender not in (None, "m", "f"):
         raise InputError("Vocal gender must be male or female.")
+
+
+def _validate_extend(request: ExtendRequest) -> None:
+    if request.continue_at is not None:
+        if request.continue_at <= 0:
+            raise InputError("continue_at is in seconds and must be more than 0.")
+        if request.source_duration is not None and request.continue_at >= request.source_duration:
+            raise InputError(
+                f"continue_at must be less than the track's length ({request.source_duration:.0f} s); "
+                f"you gave {request.continue_at:g}."
+            )
+    if request.upload_url and request.continue_at is None:
+        raise InputError("Say where to continue the upload from: continue_at, in seconds (e.g. 60).")
+    needs_lyrics = request.default_params or bool(request.upload_url)
+    if needs_lyrics and not request.instrumental and not request.prompt.strip():
+        raise InputError(
+            "Give lyrics for the new part (write [Instrumental] for none): Suno needs them when the start "
+            "point, style or title changes, and for uploads."
+        )
+    if request.prompt:
+        _check_length(f"The lyrics (model {request.model})", request.prompt, LYRICS_LIMITS[request.model])
+    if request.default_params:
+        _require_title_and_style(request.title, request.style, request.model)
+        if request.continue_at is None:
+            raise InputError("Say where to continue from: continue_at, in seconds.")
+
+
+def _validate_cover(request: CoverRequest) -> None:
+    if not request.custom_mode:
+        prompt = request.prompt.strip()
+        if not prompt:
+            raise InputError("Describe the new style, for example \u201cacoustic bossa nova, soft male vocals\u201d.")
+        _check_length("The style description", prompt, NON_CUSTOM_PROMPT_LIMIT)
+        return
+    _require_title_and_style(request.title, request.style, request.model)
+    if not request.instrumental:
+        if not request.prompt.strip():
+            raise InputError("Give the lyrics to sing, or choose instrumental.")
+        _check_length(f"The lyrics (model {request.model})", request.prompt, LYRICS_LIMITS[request.model])
+
+
+def _require_title_and_style(title: str, style: str, model: str) -> None:
+    if not title.strip():
+        raise InputError("Give the song a title.")
+    _check_length("The title", title, TITLE_LIMIT)
+    if not style.strip():
+        raise InputError("Describe the style, for example \u201cdreamy lo-fi hip hop, soft female vocals\u201d.")
+    _check_length(f"The style (model {model})", style, STYLE_LIMITS[model])
 
 
 def _check_length(what: str, text: str, limit: int) -> None:
@@ -190,8 +270,32 @@ def _check_length(what: str, text: str, limit: int) -> None:
         )
 
 
-def generate_body(request: MusicRequest, callback_url: str) -> dict[str, Any]:
-    """The JSON body of POST /api/v1/generate (contract §2.1 mode rules)."""
+# ----- request bodies (contract §2) -------------------------------------------------------------------------
+
+
+def request_body(request: Request, callback_url: str) -> dict[str, Any]:
+    """The JSON body that submits ``request``."""
+    if isinstance(request, MusicRequest):
+        return _music_body(request, callback_url)
+    if isinstance(request, ExtendRequest):
+        return _extend_body(request, callback_url)
+    if isinstance(request, CoverRequest):
+        return _cover_body(request, callback_url)
+    if isinstance(request, LyricsRequest):
+        return {"prompt": request.prompt.strip(), "callBackUrl": callback_url}
+    if isinstance(request, StemsRequest):
+        return {"taskId": request.source_task_id, "audioId": request.audio_id, "type": STEM_MODES[request.mode],
+                "callBackUrl": callback_url}
+    if isinstance(request, ExportRequest):
+        body = {"taskId": request.source_task_id, "audioId": request.audio_id, "callBackUrl": callback_url}
+        if request.format == "video" and request.author.strip():
+            body["author"] = request.author.strip()
+        return body
+    raise TypeError(f"no body for {type(request).__name__}")
+
+
+def _music_body(request: MusicRequest, callback_url: str) -> dict[str, Any]:
+    """POST /api/v1/generate (contract §2.1 mode rules)."""
     body: dict[str, Any] = {
         "customMode": request.custom_mode,
         "instrumental": request.instrumental,
@@ -201,127 +305,53 @@ def generate_body(request: MusicRequest, callback_url: str) -> dict[str, Any]:
     if not request.custom_mode:
         body["prompt"] = request.prompt.strip()
         return body
-    body["style"] = request.style.strip()
-    body["title"] = request.title.strip()
-    if not request.instrumental:
-        body["prompt"] = request.prompt.strip()
-    if request.negative_tags.strip():
-        body["negativeTags"] = request.negative_tags.strip()
+    body.update(_custom_fields(request.style, request.title, request.prompt, request.instrumental,
+                               request.negative_tags))
     if request.vocal_gender:
         body["vocalGender"] = request.vocal_gender
     return body
 
 
-# ----- parsing ----------------------------------------------------------------------------------------------
+def _extend_body(request: ExtendRequest, callback_url: str) -> dict[str, Any]:
+    """POST /api/v1/generate/extend or /upload-extend (contract §2.2)."""
+    body: dict[str, Any] = {"defaultParamFlag": request.default_params, "model": request.model,
+                            "callBackUrl": callback_url}
+    if request.upload_url:
+        body.update(uploadUrl=request.upload_url, instrumental=request.instrumental,
+                    continueAt=request.continue_at)
+        if request.prompt.strip():
+            body["prompt"] = request.prompt.strip()
+    else:
+        body["audioId"] = request.audio_id
+    if request.default_params:
+        body.update(prompt=request.prompt.strip(), style=request.style.strip(), title=request.title.strip(),
+                    continueAt=request.continue_at)
+        if request.negative_tags.strip():
+            body["negativeTags"] = request.negative_tags.strip()
+    return body
 
 
-def parse_callback(body: Any) -> TaskUpdate:
-    """Normalize a music-family callback (contract §3.1); raises :class:`MalformedCallback`."""
-    if not isinstance(body, Mapping):
-        raise MalformedCallback("body is not a JSON object")
-    data = body.get("data")
-    if not isinstance(data, Mapping):
-        raise MalformedCallback("missing data object")
-    task_id = _first_str(data, "task_id", "taskId") or _first_str(body, "taskId", "task_id")
-    if not task_id:
-        raise MalformedCallback("missing task id")
-    code = _as_int(body.get("code"))
-    if code is None:
-        raise MalformedCallback("missing code")
-    message = body.get("msg") if isinstance(body.get("msg"), str) else None
-    stage = _first_str(data, "callbackType", "callback_type")
-    if stage == "error" or code not in (200, 0):
-        detail = message or (data.get("error") if isinstance(data.get("error"), str) else None)
-        return TaskUpdate(task_id, TaskState.FAILED, error_code=code, error_message=detail)
-    if stage not in _CALLBACK_STAGES:
-        raise MalformedCallback(f"unknown callbackType {stage!r}")
-    items = data.get("data")
-    if items is None:
-        items = []
-    if not isinstance(items, list):
-        raise MalformedCallback("data.data is not a list")
-    tracks = parse_tracks(items)
-    state = _CALLBACK_STAGES[stage]
-    if state is TaskState.SUCCEEDED and not tracks:
-        raise MalformedCallback("complete callback without tracks")
-    return TaskUpdate(task_id, state, tracks)
+def _cover_body(request: CoverRequest, callback_url: str) -> dict[str, Any]:
+    """POST /api/v1/generate/upload-cover (contract §2 row 3, §2.1 mode rules)."""
+    body: dict[str, Any] = {
+        "uploadUrl": request.upload_url,
+        "customMode": request.custom_mode,
+        "instrumental": request.instrumental,
+        "model": request.model,
+        "callBackUrl": callback_url,
+    }
+    if not request.custom_mode:
+        body["prompt"] = request.prompt.strip()
+        return body
+    body.update(_custom_fields(request.style, request.title, request.prompt, request.instrumental,
+                               request.negative_tags))
+    return body
 
 
-def parse_record_info(task_id: str, data: Mapping[str, Any]) -> TaskUpdate:
-    """Normalize ``record-info`` data (contract §4.1): ``response.sunoData`` (camelCase) or ``response.data``."""
-    status = data.get("status")
-    state = _MUSIC_STATES.get(status, TaskState.QUEUED) if isinstance(status, str) else TaskState.QUEUED
-    response = data.get("response")
-    items: Any = []
-    if isinstance(response, Mapping):
-        items = response.get("sunoData") or response.get("data") or []
-    tracks = parse_tracks(items if isinstance(items, list) else [])
-    if state is TaskState.FAILED:
-        message = data.get("errorMessage") if isinstance(data.get("errorMessage"), str) else None
-        return TaskUpdate(
-            _first_str(data, "taskId") or task_id,
-            TaskState.FAILED,
-            error_code=_as_int(data.get("errorCode")),
-            error_message=message or str(status),
-        )
-    if state is TaskState.SUCCEEDED and not tracks:
-        state = TaskState.FIRST  # keep polling until the tracks are listed
-    return TaskUpdate(_first_str(data, "taskId") or task_id, state, tracks)
-
-
-def parse_tracks(items: Sequence[Any]) -> tuple[Track, ...]:
-    tracks = []
-    for item in items:
-        if not isinstance(item, Mapping):
-            continue
-        audio_id = _first_str(item, "id", "audioId", "audio_id")
-        if not audio_id:
-            continue
-        tracks.append(
-            Track(
-                audio_id=audio_id,
-                audio_url=_first_str(item, "audio_url", "audioUrl"),
-                stream_url=_first_str(item, "stream_audio_url", "streamAudioUrl"),
-                image_url=_first_str(item, "image_url", "imageUrl"),
-                title=_first_str(item, "title"),
-                tags=_first_str(item, "tags"),
-                duration=_as_float(item.get("duration")),
-                lyrics=_first_str(item, "prompt", "lyrics"),
-                model_name=_first_str(item, "model_name", "modelName"),
-                created=_first_str(item, "createTime", "create_time"),
-            )
-        )
-    return tuple(tracks)
-
-
-def _first_str(mapping: Mapping[str, Any], *keys: str) -> str:
-    for key in keys:
-        value = mapping.get(key)
-        if isinstance(value, str) and value:
-            return value
-        if isinstance(value, int) and not isinstance(value, bool):
-            return str(value)
-    return ""
-
-
-def _as_int(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value)
-    return None
-
-
-def _as_float(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return None
-    return None
+def _custom_fields(style: str, title: str, lyrics: str, instrumental: bool, negative_tags: str) -> dict[str, Any]:
+    fields: dict[str, Any] = {"style": style.strip(), "title": title.strip()}
+    if not instrumental:
+        fields["prompt"] = lyrics.strip()
+    if negative_tags.strip():
+        fields["negativeTags"] = negative_tags.strip()
+    return fields

@@ -34,9 +34,9 @@ from fractions import Fraction
 from functools import lru_cache
 from itertools import accumulate, cycle, islice, repeat
 from operator import add, mod, mul, sub, truediv
-from typing import Iterable, Sequence
+from typing import Callable, Hashable, Iterable, NamedTuple, Sequence
 
-__all__ = ["synthesize_song", "cover_png", "wav_duration"]
+__all__ = ["SPLIT_STEMS", "synthesize_song", "synthesize_stems", "cover_png", "cover_rgb", "wav_duration"]
 
 MAX_SECONDS = 600.0
 MIN_SAMPLE_RATE = 8000
@@ -465,170 +465,437 @@ def _peak(samples: Sequence[float]) -> float:
     return max(max(samples), -min(samples)) if samples else 0.0
 
 
-def synthesize_song(seed: str, seconds: float = 20.0, *, sample_rate: int = 22050, instrumental: bool = False) -> bytes:
-    """A short, pleasant, deterministic piece of music as a complete RIFF/WAVE file (PCM 16-bit mono)."""
-    _validate_song_args(seed, seconds, sample_rate)
-    sr = sample_rate
-    total = max(1, round(seconds * sr))
-    rng = _Rng(seed, "chorus-sandbox-song")
+# --------------------------------------------------------------------------
+# Arrangement, voices and stems
+# --------------------------------------------------------------------------
 
-    # --- musical decisions -------------------------------------------------
+# Every name synthesize_stems accepts: "instrumental" (the song without its
+# lead voice, for ``separate_vocal``) and the ``split_stem`` parts.
+SPLIT_STEMS: tuple[str, ...] = (
+    "vocals",
+    "backing_vocals",
+    "drums",
+    "bass",
+    "guitar",
+    "keyboard",
+    "percussion",
+    "strings",
+    "synth",
+    "fx",
+    "brass",
+    "woodwinds",
+)
+_STEM_NAMES = frozenset(SPLIT_STEMS) | {"instrumental"}
+
+# How the synthesiser's voices map onto stem names:
+#   sung lead (a normal song)          -> "vocals"
+#   bell-like pluck lead (instrumental) -> "synth"   (there is no "vocals" then)
+#   sustained just-intonation pad      -> "strings" (a soft, bowed-like string pad)
+#   bass                               -> "bass"
+#   kick and snare                     -> "drums"
+#   hi-hat                             -> "percussion"
+# "instrumental" is everything but the sung lead (for an instrumental song: the
+# whole song).  backing_vocals, guitar, keyboard, fx, brass and woodwinds are
+# never part of the arrangement, so they are never returned.
+_DRUM_STEMS = ("drums", "drums", "percussion")  # kick, snare, hi-hat (the order of _drum_kit)
+
+_FORM = (0, 0, 1, 2)  # melody phrases A A B C, the last one coming home to the tonic
+
+
+class _Arrangement(NamedTuple):
+    """The musical decisions drawn from a seed; every voice is rendered from these."""
+
+    sr: int
+    total: int  # song length in samples
+    key: int
+    scale: tuple[int, ...]
+    progression: tuple[int, ...]  # one chord (scale degree) per bar of the loop
+    eighth: int  # samples per eighth note
+    bass_pattern: tuple[tuple[int, int, int], ...]
+    drums: tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]
+    phrases: tuple[list[tuple[int, int, int]], ...]
+    lead_tonic: int
+    instrumental: bool
+
+    @property
+    def bar(self) -> int:
+        return 8 * self.eighth
+
+    @property
+    def loop(self) -> int:
+        """One pass through the progression (the accompaniment's period)."""
+        return len(self.progression) * self.bar
+
+
+def _arrange(seed: str, seconds: float, sample_rate: int, instrumental: bool) -> _Arrangement:
+    sr = sample_rate
+    rng = _Rng(seed, "chorus-sandbox-song")
     key = rng.below(12)
     minor = rng.below(3) == 0
     scale = _MINOR if minor else _MAJOR
     progression = rng.choice(_MINOR_PROGRESSIONS if minor else _MAJOR_PROGRESSIONS)
     bpm = 80 + rng.below(61)
-    eighth = round(sr * 30.0 / bpm)
-    bar = 8 * eighth
-    loop = 4 * bar  # one pass through the progression
     bass_pattern = rng.choice(_BASS_PATTERNS)
     drums = rng.choice(_DRUM_PATTERNS)
     # Melody as scale indices around a tonic near middle C.
     low, high = -2, 9
-    phrases = [
+    phrases = (
         _melody_phrase(rng, progression, low, high, rng.choice((0, 2, 4, 7)), end_on_tonic=False),
         _melody_phrase(rng, progression, low, high, rng.choice((2, 4, 7)), end_on_tonic=False),
         _melody_phrase(rng, progression, low, high, rng.choice((4, 7)), end_on_tonic=True),
-    ]
-    form = (0, 0, 1, 2)  # A A B C, the last phrase coming home to the tonic
+    )
     lead_tonic = 60 + key if key <= 5 else 48 + key
     if instrumental:
         lead_tonic += 12  # a bell-like pluck an octave up instead of the "voice"
+    return _Arrangement(
+        sr=sr,
+        total=max(1, round(seconds * sr)),
+        key=key,
+        scale=scale,
+        progression=progression,
+        eighth=round(sr * 30.0 / bpm),
+        bass_pattern=bass_pattern,
+        drums=drums,
+        phrases=phrases,
+        lead_tonic=lead_tonic,
+        instrumental=instrumental,
+    )
+
+
+def _bass_bar(a: _Arrangement, degree: int, cache: dict[tuple[int, int], list[float]]) -> list[float]:
+    """One bar of the bass line under the chord on ``degree``."""
+    root_pc = (a.key + a.scale[degree]) % 12
+    bass: list[float] = []
+    for start, length, interval in a.bass_pattern:
+        note = (36 + root_pc + interval, length * a.eighth)
+        if note not in cache:
+            cache[note] = _note("bass", note[0], note[1], a.sr)
+        _pad_to(bass, start * a.eighth)
+        bass += cache[note]
+    return _fit(bass, a.bar)
+
+
+def _pad_table(a: _Arrangement, degree: int) -> tuple[float, ...]:
+    """The pad's wavetable for the chord on ``degree``: the triad voiced between F#3 and F4."""
+    voiced = [54 + ((a.key + a.scale[(degree + step) % 7]) % 12 - 54) % 12 for step in (0, 2, 4)]
+    root = voiced[0]
+    tones = []
+    for midi in voiced:
+        interval = (midi - root) % 12
+        tones.append((interval, (midi - root - interval) // 12))
+    return _chord_table(root, tuple(tones), a.sr)
+
+
+def _drum_hits(a: _Arrangement) -> list[tuple[str, int, Sequence[float]]]:
+    """``(stem, start, samples)`` of every drum hit in a bar, in mixing order, cut at the bar's end."""
+    bar = a.bar
+    hits = []
+    for positions, sound, stem in zip(a.drums, _drum_kit(a.sr), _DRUM_STEMS):
+        for pos in positions:
+            start = pos * a.eighth
+            hits.append((stem, start, sound[: bar - start]))
+    return hits
+
+
+def _lead(a: _Arrangement, phrase_no: int, length: int, cache: dict[tuple[int, int], list[float]]) -> list[float]:
+    """The first ``length`` samples of a melody phrase, sung (or plucked, for an instrumental)."""
+    lead: list[float] = []
+    for start, notes, idx in a.phrases[phrase_no]:
+        if start * a.eighth >= length:
+            break
+        note = (a.lead_tonic + 12 * (idx // 7) + a.scale[idx % 7], notes * a.eighth)
+        if note not in cache:
+            if a.instrumental:
+                cache[note] = _note("pluck", note[0], note[1], a.sr)
+            else:
+                cache[note] = _sung_note(note[0], note[1], a.sr)
+        _pad_to(lead, start * a.eighth)
+        lead += cache[note]
+    return _fit(lead, length)
+
+
+def _loop_of_bars(
+    a: _Arrangement, blocks: dict[int, list[float]], length: int, tails: dict[int, list[float]] | None = None
+) -> list[float]:
+    """The first ``length`` samples of the loop built from per-chord bars; each chord's
+    ``tail`` (if given) rings into the next bar, the last one into the loop's first bar."""
+    bar, loop = a.bar, a.loop
+    bars = [degree for b, degree in enumerate(a.progression) if b * bar < length]
+    out: list[float] = []
+    for degree in bars:
+        out += blocks[degree]
+    del out[length:]
+    if tails is not None:
+        for b, degree in enumerate(bars):
+            pos = (b + 1) * bar % loop
+            if pos < length:
+                _mix(out, pos, tails[degree][: length - pos])
+    return out
+
+
+def _same_block(slot: int) -> int:
+    return 0
+
+
+class _Track(NamedTuple):
+    """A voice, stem or the whole mix laid out in repeating slots (before fades and scaling):
+    song samples ``[k * period, (k + 1) * period)`` play ``blocks[key(k)]``."""
+
+    blocks: dict
+    period: int
+    key: Callable[[int], Hashable]
+
+    def pieces(self, lo: int, hi: int) -> Iterable[tuple[Hashable, int, int]]:
+        """(block key, start, stop) ranges making up song samples ``lo:hi``."""
+        period = self.period
+        for k in range(lo // period, (hi - 1) // period + 1):
+            base = k * period
+            yield self.key(k), max(lo, base) - base, min(hi, base + period) - base
+
+    def samples(self, lo: int, hi: int) -> list[float]:
+        out: list[float] = []
+        for key, a, b in self.pieces(lo, hi):
+            out += self.blocks[key][a:b]
+        return out
+
+    def audible(self, total: int) -> bool:
+        """Whether anything at all sounds in the first ``total`` samples."""
+        return any(any(self.blocks[key][a:b]) for key, a, b in self.pieces(0, total))
+
+
+def _render(a: _Arrangement, stems: Iterable[str] = ()) -> tuple[_Track, dict[str, _Track]]:
+    """The song's mix and the tracks of the requested ``stems`` (among those it has).
+
+    Each voice is rendered once; the song is mixed from those voices and each stem
+    is gathered from the same voices, so stems add up to the song (up to float
+    rounding).  The song is a four-bar accompaniment loop under melody phrases
+    A A B C: only the distinct pieces are built, repeats are laid out by _Track.
+    """
+    wanted = set(stems)
+    sr, bar, loop, total = a.sr, a.bar, a.loop, a.total
 
     # --- accompaniment: a four-bar loop, built bar by bar ---------------------
     # Bars on the same chord are identical (bass, pad and drums), so each distinct
     # chord is rendered once, as a single pass of C-level additions.
     acc_len = min(loop, total)
-    bars = [degree for b, degree in enumerate(progression) if b * bar < acc_len]
     pad_attack = max(1, min(int(_PAD_ATTACK * sr), bar))
     pad_release = int(_PAD_RELEASE * sr)
-    kit = _drum_kit(sr)
+    hits = _drum_hits(a)
     bass_notes: dict[tuple[int, int], list[float]] = {}
     bar_audio: dict[int, list[float]] = {}
+    bass_bars: dict[int, list[float]] = {}
+    pad_bars: dict[int, list[float]] = {}
     pad_tails: dict[int, list[float]] = {}
-    for degree in bars:
-        if degree in bar_audio:
+    for b, degree in enumerate(a.progression):
+        if b * bar >= acc_len or degree in bar_audio:
             continue
-        root_pc = (key + scale[degree]) % 12
-        bass: list[float] = []
-        for start, length, interval in bass_pattern:
-            note = (36 + root_pc + interval, length * eighth)
-            if note not in bass_notes:
-                bass_notes[note] = _note("bass", note[0], note[1], sr)
-            _pad_to(bass, start * eighth)
-            bass += bass_notes[note]
-        _fit(bass, bar)
-        # Pad: the triad voiced between F#3 and F4, as one just-intonation wavetable.
-        voiced = [54 + ((key + scale[(degree + step) % 7]) % 12 - 54) % 12 for step in (0, 2, 4)]
-        root = voiced[0]
-        tones = []
-        for midi in voiced:
-            interval = (midi - root) % 12
-            tones.append((interval, (midi - root - interval) // 12))
-        table = _chord_table(root, tuple(tones), sr)
+        bass = bass_bars[degree] = _bass_bar(a, degree, bass_notes)
+        table = _pad_table(a, degree)
         audio = list(map(add, islice(cycle(table), bar), bass))
         # Fade the pad in over its attack by subtracting (1 - ramp) * pad.
         head = list(map(mul, islice(cycle(table), pad_attack), _ramp_down(pad_attack)))
         audio[:pad_attack] = map(sub, audio[:pad_attack], head)
-        for hits, sound in zip(drums, kit):
-            for pos in hits:
-                _mix(audio, pos * eighth, sound[: bar - pos * eighth])
+        for _, start, sound in hits:
+            _mix(audio, start, sound)
         bar_audio[degree] = audio
         ringing = islice(cycle(table), bar, bar + pad_release)
         pad_tails[degree] = list(map(mul, ringing, _ramp_down(pad_release)))
-    accomp: list[float] = []
-    for degree in bars:
-        accomp += bar_audio[degree]
-    del accomp[acc_len:]
-    for b, degree in enumerate(bars):
-        # Each chord rings into the next bar; the last one into the loop's first bar.
-        pos = (b + 1) * bar % loop
-        if pos < acc_len:
-            tail = pad_tails[degree][: acc_len - pos]
-            _mix(accomp, pos, tail)
+        if "strings" in wanted:
+            pad = list(islice(cycle(table), bar))
+            pad[:pad_attack] = map(sub, pad[:pad_attack], head)
+            pad_bars[degree] = pad
+    accomp = _loop_of_bars(a, bar_audio, acc_len, pad_tails)
 
     # --- melody and mix: the song is the slot sequence A A B C A A B C ... ----
-    # Each slot is the accompaniment loop plus one four-bar melody phrase.  Only
-    # the distinct slots are mixed, measured and converted; repeats are copied.
+    # Each slot is the accompaniment loop plus one four-bar melody phrase; a phrase
+    # is built as long as its longest appearance (only the last slot can be short).
     slots = -(-total // loop)  # slot k covers samples [k * loop, (k + 1) * loop)
 
-    def slot_phrase(k: int) -> int:
-        return form[k % len(form)]
-
-    def slot_length(k: int) -> int:
-        return min(loop, total - k * loop)
+    def phrase_of(k: int) -> int:
+        return _FORM[k % len(_FORM)]
 
     notes: dict[tuple[int, int], list[float]] = {}
-    mixed: dict[int, list[float]] = {}  # phrase -> accompaniment + lead (as long as needed)
-    for k in range(min(slots, len(form))):
-        phrase_no = slot_phrase(k)
-        needed = max(slot_length(j) for j in range(k, slots, len(form)))
+    leads: dict[int, list[float]] = {}
+    mixed: dict[int, list[float]] = {}  # phrase -> accompaniment + lead
+    for k in range(min(slots, len(_FORM))):
+        phrase_no = phrase_of(k)
+        needed = max(min(loop, total - j * loop) for j in range(k, slots, len(_FORM)))
         if len(mixed.get(phrase_no, ())) >= needed:
             continue
-        lead: list[float] = []
-        for start, length, idx in phrases[phrase_no]:
-            if start * eighth >= needed:
-                break
-            note = (lead_tonic + 12 * (idx // 7) + scale[idx % 7], length * eighth)
-            if note not in notes:
-                if instrumental:
-                    notes[note] = _note("pluck", note[0], note[1], sr)
-                else:
-                    notes[note] = _sung_note(note[0], note[1], sr)
-            _pad_to(lead, start * eighth)
-            lead += notes[note]
-        mixed[phrase_no] = list(map(add, accomp, _fit(lead, needed)))
+        leads[phrase_no] = _lead(a, phrase_no, needed, notes)
+        mixed[phrase_no] = list(map(add, accomp, leads[phrase_no]))
+    song = _Track(mixed, loop, phrase_of)
 
-    def pieces(lo: int, hi: int) -> Iterable[tuple[int, int, int]]:
-        """(phrase, start, stop) content ranges making up song samples ``lo:hi``."""
-        for k in range(lo // loop, (hi - 1) // loop + 1):
-            base = k * loop
-            yield slot_phrase(k), max(lo, base) - base, min(hi, base + loop) - base
+    # --- stems: the same voices, gathered by stem name --------------------------
+    parts: dict[str, _Track] = {}
+    if wanted & {"instrumental", "vocals", "synth"}:
+        parts["synth" if a.instrumental else "vocals"] = _Track(leads, loop, phrase_of)
+        parts["instrumental"] = song if a.instrumental else _Track({0: accomp}, loop, _same_block)
+    if "bass" in wanted:
+        progression = a.progression
+        parts["bass"] = _Track(bass_bars, bar, lambda k: progression[k % len(progression)])
+    if "strings" in wanted:
+        parts["strings"] = _Track({0: _loop_of_bars(a, pad_bars, acc_len, pad_tails)}, loop, _same_block)
+    for stem in {"drums", "percussion"} & wanted:
+        block = [0.0] * bar
+        for hit_stem, start, sound in hits:
+            if hit_stem == stem:
+                _mix(block, start, sound)
+        parts[stem] = _Track({0: block}, bar, _same_block)
+    return song, {name: track for name, track in parts.items() if name in wanted}
 
-    # --- fades, normalisation, PCM -------------------------------------------
-    fade_in = min(int(_FADE_IN * sr), total // 4)
-    fade_out = min(int(_FADE_OUT * sr), total // 3)
 
-    def faded(lo: int, hi: int, gains: Sequence[float]) -> list[float]:
-        samples: list[float] = []
-        for phrase_no, a, b in pieces(lo, hi):
-            samples += mixed[phrase_no][a:b]
-        return list(map(mul, samples, gains))
+def _fade_lengths(total: int, sr: int) -> tuple[int, int]:
+    return min(int(_FADE_IN * sr), total // 4), min(int(_FADE_OUT * sr), total // 3)
 
-    head = faded(0, fade_in, _ramp_up(fade_in)) if fade_in else []
-    tail = faded(total - fade_out, total, _fade_out_curve(fade_out)) if fade_out else []
-    # Between the fades the song is made of slots; a phrase that appears whole
-    # somewhere is measured and converted once, and other pieces of it reuse that.
-    body = list(pieces(fade_in, total - fade_out)) if total - fade_out > fade_in else []
-    whole = {p for p, a, b in body if a == 0 and b == len(mixed[p])}
-    peak = max([_peak(head), _peak(tail)] + [_peak(mixed[p]) for p in whole])
-    for phrase_no, a, b in body:
-        if phrase_no not in whole:
-            peak = max(peak, _peak(mixed[phrase_no][a:b]))
-    gain = _PEAK / peak if peak > 0 else 0.0
 
-    def to_pcm(samples: Iterable[float]) -> array:
-        pcm = array("h")
-        pcm.fromlist(list(map(float.__trunc__, map(mul, samples, repeat(gain)))))
+@lru_cache(maxsize=4)
+def _scaled_fades(fade_in: int, fade_out: int, gain: float) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """The fade-in and fade-out gain curves times ``gain`` (shared by all stems of a song)."""
+    return (
+        tuple(map(mul, _ramp_up(fade_in), repeat(gain))),
+        tuple(map(mul, _fade_out_curve(fade_out), repeat(gain))),
+    )
+
+
+class _Faded:
+    """A track over the song's length, cut into fade-in, body and fade-out, ready to scale to PCM.
+
+    Between the fades the song is made of slots; a block that appears whole
+    somewhere is measured and converted once, and other pieces of it reuse that.
+    """
+
+    def __init__(self, track: _Track, total: int, sr: int) -> None:
+        self.fade_in, self.fade_out = fade_in, fade_out = _fade_lengths(total, sr)
+        self.blocks = track.blocks
+        self.head = track.samples(0, fade_in)  # before the fades are applied
+        self.tail = track.samples(total - fade_out, total) if fade_out else []
+        self.body = list(track.pieces(fade_in, total - fade_out)) if total - fade_out > fade_in else []
+        self.whole = {key for key, a, b in self.body if a == 0 and b == len(self.blocks[key])}
+        self._faded: tuple[list[float], list[float]] | None = None
+
+    def faded_ends(self) -> tuple[list[float], list[float]]:
+        """The head and tail with the fade-in and fade-out applied."""
+        if self._faded is None:
+            self._faded = (
+                list(map(mul, self.head, _ramp_up(self.fade_in))),
+                list(map(mul, self.tail, _fade_out_curve(self.fade_out))),
+            )
+        return self._faded
+
+    def peak(self) -> float:
+        head, tail = self.faded_ends()
+        peak = max([_peak(head), _peak(tail)] + [_peak(self.blocks[key]) for key in self.whole])
+        for key, a, b in self.body:
+            if key not in self.whole:
+                peak = max(peak, _peak(self.blocks[key][a:b]))
+        return peak
+
+    def gain(self) -> float:
+        """The scale that normalises this track's peak to _PEAK."""
+        peak = self.peak()
+        return _PEAK / peak if peak > 0 else 0.0
+
+    def pcm(self, gain: float, rounded: bool = False) -> array:
+        """16-bit samples of the faded track times ``gain``: truncated toward zero (the song's
+        historical conversion, kept bit for bit) or, if ``rounded``, rounded to nearest."""
+        scale = repeat(gain)
+        if rounded:  # fade curves pre-multiplied by the gain: one multiplication per sample
+            head_curve, tail_curve = _scaled_fades(self.fade_in, self.fade_out, gain)
+            head = map(mul, self.head, head_curve)
+            tail = map(mul, self.tail, tail_curve)
+        else:
+            faded_head, faded_tail = self.faded_ends()
+            head = map(mul, faded_head, scale)
+            tail = map(mul, faded_tail, scale)
+        converted = {key: _to_pcm(map(mul, self.blocks[key], scale), rounded) for key in self.whole}
+        pcm = _to_pcm(head, rounded)
+        for key, a, b in self.body:
+            if key in converted:
+                block = converted[key]
+                pcm += block if a == 0 and b == len(block) else block[a:b]
+            else:
+                pcm += _to_pcm(map(mul, self.blocks[key][a:b], scale), rounded)
+        pcm += _to_pcm(tail, rounded)
         return pcm
 
-    converted = {p: to_pcm(mixed[p]) for p in whole}
-    pcm = to_pcm(head)
-    for phrase_no, a, b in body:
-        if phrase_no in whole:
-            block = converted[phrase_no]
-            pcm += block if a == 0 and b == len(block) else block[a:b]
-        else:
-            pcm += to_pcm(mixed[phrase_no][a:b])
-    pcm += to_pcm(tail)
 
+def _to_pcm(scaled: Iterable[float], rounded: bool) -> array:
+    """Already scaled float samples as 16-bit PCM (clamped, should a stem ever exceed full scale)."""
+    # float.__round__ (round half to even), called directly, is as fast as truncation.
+    values = list(map(float.__round__ if rounded else math.trunc, scaled))
+    pcm = array("h")
+    try:
+        pcm.fromlist(values)
+    except OverflowError:  # a stem can in principle peak above the mix it is part of
+        pcm.fromlist(list(map(max, repeat(-32768), map(min, repeat(32767), values))))
+    return pcm
+
+
+def _wav_bytes(pcm: array, sample_rate: int) -> bytes:
     out = io.BytesIO()
     with wave.open(out, "wb") as wav:
         wav.setnchannels(1)
         wav.setsampwidth(2)
-        wav.setframerate(sr)
+        wav.setframerate(sample_rate)
         wav.writeframes(pcm.tobytes())  # native order; ``wave`` swaps on big-endian hosts
     return out.getvalue()
+
+
+def synthesize_song(seed: str, seconds: float = 20.0, *, sample_rate: int = 22050, instrumental: bool = False) -> bytes:
+    """A short, pleasant, deterministic piece of music as a complete RIFF/WAVE file (PCM 16-bit mono)."""
+    _validate_song_args(seed, seconds, sample_rate)
+    arrangement = _arrange(seed, seconds, sample_rate, instrumental)
+    song, _ = _render(arrangement)
+    faded = _Faded(song, arrangement.total, sample_rate)
+    return _wav_bytes(faded.pcm(faded.gain()), sample_rate)
+
+
+def synthesize_stems(
+    seed: str,
+    seconds: float = 20.0,
+    stems: Sequence[str] = ("vocals", "instrumental"),
+    *,
+    sample_rate: int = 22050,
+    instrumental: bool = False,
+) -> dict[str, bytes]:
+    """The separate parts of exactly the song synthesize_song(seed, seconds, ...) makes, each a WAV of the same length.
+
+    "instrumental" is everything but the lead voice; the other names are the
+    split_stem parts (SPLIT_STEMS).  Parts the arrangement does not have are left
+    out of the result (so the caller learns which stems exist); the result keeps
+    the order of ``stems``.  The parts line up sample for sample with the song and
+    share its scale, so vocals + instrumental, or the sum of the split parts, is
+    the song to within a few LSB (stems are rounded to nearest, the song truncated).
+
+    Voices map to stems as: sung lead -> "vocals"; the pluck lead of an
+    instrumental song -> "synth" (and there is no "vocals"); chord pad ->
+    "strings"; bass -> "bass"; kick and snare -> "drums"; hi-hat -> "percussion".
+    A typical song has vocals, drums, bass, percussion and strings; an
+    instrumental one has drums, bass, percussion, strings and synth.  For an
+    instrumental song "instrumental" is the song itself, byte for byte.
+    """
+    _validate_song_args(seed, seconds, sample_rate)
+    if isinstance(stems, (str, bytes)) or not isinstance(stems, Iterable):
+        raise TypeError(f"stems must be a sequence of stem names, not {type(stems).__name__}")
+    names = list(dict.fromkeys(stems))
+    for name in names:
+        if name not in _STEM_NAMES:
+            valid = ", ".join(("instrumental",) + SPLIT_STEMS)
+            raise ValueError(f"unknown stem {name!r}; expected one of: {valid}")
+    arrangement = _arrange(seed, seconds, sample_rate, instrumental)
+    total = arrangement.total
+    song, parts = _render(arrangement, names)
+    gain = _Faded(song, total, sample_rate).gain()
+    result: dict[str, bytes] = {}
+    for name in names:
+        track = parts.get(name)
+        if track is None or not track.audible(total):
+            continue
+        # The song itself (an instrumental's "instrumental") keeps synthesize_song's exact bytes.
+        pcm = _Faded(track, total, sample_rate).pcm(gain, rounded=track is not song)
+        result[name] = _wav_bytes(pcm, sample_rate)
+    return result
 
 
 def wav_duration(data: bytes) -> float:
@@ -668,8 +935,7 @@ def _png_chunk(tag: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
 
 
-def cover_png(seed: str, size: int = 512) -> bytes:
-    """A deterministic cover image as a valid PNG (8-bit RGB, non-interlaced)."""
+def _validate_cover_args(seed: str, size: int) -> None:
     if not isinstance(seed, str):
         raise TypeError(f"seed must be a str, not {type(seed).__name__}")
     if isinstance(size, bool) or not isinstance(size, int):
@@ -677,6 +943,9 @@ def cover_png(seed: str, size: int = 512) -> bytes:
     if not MIN_COVER_SIZE <= size <= MAX_COVER_SIZE:
         raise ValueError(f"size must be between {MIN_COVER_SIZE} and {MAX_COVER_SIZE} pixels, got {size}")
 
+
+def _cover_rows(seed: str, size: int) -> list[bytearray]:
+    """The cover picture as ``size`` rows of 8-bit RGB pixels, top row first (arguments already checked)."""
     rng = _Rng(seed, "chorus-sandbox-cover")
     w = h = size
     hue = rng.uniform(0.0, 1.0)
@@ -773,22 +1042,34 @@ def cover_png(seed: str, size: int = 512) -> bytes:
     for fill, y, x0, x1 in commands:
         by_row[y].append((fill, x0, x1))
 
-    raw = bytearray()
+    rows = []
     for y in range(h):
         # Row pixel x sits at strip index x + y (or, mirrored, at (h-1-y) + x of the reversed strip).
         offset = 3 * (h - 1 - y if mirrored else y)
         row = bytearray(background[offset : offset + 3 * w])
         for fill, x0, x1 in by_row[y]:
             row[3 * x0 : 3 * x1 + 3] = fill[offset + 3 * x0 : offset + 3 * x1 + 3]
-        raw.append(0)  # filter type: None
-        raw += row
+        rows.append(row)
+    return rows
 
+
+def cover_rgb(seed: str, size: int = 512) -> bytes:
+    """The same picture as cover_png(seed, size), as raw 8-bit RGB rows (size*size*3 bytes, top row first)."""
+    _validate_cover_args(seed, size)
+    return b"".join(_cover_rows(seed, size))
+
+
+def cover_png(seed: str, size: int = 512) -> bytes:
+    """A deterministic cover image as a valid PNG (8-bit RGB, non-interlaced); its pixels are cover_rgb's."""
+    _validate_cover_args(seed, size)
+    w = h = size
+    raw = b"\x00".join([b"", *_cover_rows(seed, size)])  # each row preceded by filter type 0 (None)
     header = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)
     return b"".join(
         (
             _PNG_SIGNATURE,
             _png_chunk(b"IHDR", header),
-            _png_chunk(b"IDAT", zlib.compress(bytes(raw), 6)),
+            _png_chunk(b"IDAT", zlib.compress(raw, 6)),
             _png_chunk(b"IEND", b""),
         )
     )

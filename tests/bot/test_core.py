@@ -16,13 +16,14 @@ from tests.support.discord_fake import FakeDiscord, route
 
 COMMANDS = route("PUT", r"/applications/\d+/commands")
 GUILD_COMMANDS = route("PUT", r"/applications/\d+/guilds/\d+/commands")
+ALL_COMMANDS = {"generate", "compose", "extend", "cover", "lyrics", "stems", "export", "tracks", "track"}
 
 
 async def test_the_registered_commands_carry_their_limits(make_bot: BotFactory, discord_fake: FakeDiscord) -> None:
     await make_bot()
     sync = await discord_fake.wait_for(COMMANDS)
     commands = {command["name"]: command for command in sync.json}
-    assert set(commands) == {"generate", "compose"}
+    assert set(commands) == ALL_COMMANDS
     generate = {option["name"]: option for option in commands["generate"]["options"]}
     assert generate["prompt"]["required"] and generate["prompt"]["max_length"] == 500
     assert [choice["value"] for choice in generate["model"]["choices"]] == ["V5", "V4_5PLUS", "V4_5ALL", "V4_5", "V4"]
@@ -31,6 +32,16 @@ async def test_the_registered_commands_carry_their_limits(make_bot: BotFactory, 
     assert all(command.get("contexts") == [0] for command in commands.values())  # servers only
     compose = {option["name"]: option for option in commands["compose"]["options"]}
     assert [c["value"] for c in compose["vocal_gender"]["choices"]] == ["m", "f"]
+    extend = {option["name"]: option for option in commands["extend"]["options"]}
+    assert extend["track"]["autocomplete"] and extend["audio"]["type"] == 11  # an attachment
+    assert not extend["track"]["required"] and not extend["audio"]["required"]
+    assert commands["lyrics"]["options"][0]["max_length"] == 200
+    stems = {option["name"]: option for option in commands["stems"]["options"]}
+    assert [c["value"] for c in stems["mode"]["choices"]] == ["vocals", "all"]
+    cover = {option["name"]: option for option in commands["cover"]["options"]}
+    assert cover["style"]["required"]
+    show = commands["track"]["options"][0]
+    assert show["name"] == "show" and show["options"][0]["autocomplete"]
 
 
 async def test_commands_are_synced_only_when_they_change(make_bot: BotFactory, discord_fake: FakeDiscord) -> None:
@@ -43,7 +54,7 @@ async def test_commands_are_synced_only_when_they_change(make_bot: BotFactory, d
 async def test_dev_guild_gets_the_commands_at_once(make_bot: BotFactory, discord_fake: FakeDiscord) -> None:
     await make_bot(dev_guild_id=discord_fake.guild_id)
     sync = await discord_fake.wait_for(GUILD_COMMANDS)
-    assert {command["name"] for command in sync.json} == {"generate", "compose"}
+    assert {command["name"] for command in sync.json} == ALL_COMMANDS
     assert not any(COMMANDS(call) for call in discord_fake.calls)
 
 

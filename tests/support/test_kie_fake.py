@@ -466,3 +466,820 @@ async def test_poll_rate_limit_with_injected_clock(kie: FakeKie, http: aiohttp.C
     clock.advance(1.0)
     assert (await record_info(http, kie, task_id))["code"] == 200
     assert kie.polls == {task_id: 5, other: 1}
+
+
+# ===========================================================================
+# Extended surface: extend / upload-extend / upload-cover / lyrics / separation / wav / mp4
+# ===========================================================================
+
+NOWHERE = "http://127.0.0.1:1/cb"
+SONG = bytes(range(256)) * 50  # 12_800 bytes served by the upload fixture
+
+
+async def call(
+    http: aiohttp.ClientSession, fake: FakeKie, path: str, body: Any = None, *, params: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """POST ``body`` (or GET with ``params`` when body is None); HTTP must be 200."""
+    if body is None:
+        request = http.get(f"{fake.base_url}{path}", params=params, headers=auth(fake))
+    else:
+        request = http.post(f"{fake.base_url}{path}", json=body, headers=auth(fake))
+    async with request as resp:
+        assert resp.status == 200
+        payload: dict[str, Any] = await resp.json()
+        return payload
+
+
+async def poll_info(http: aiohttp.ClientSession, fake: FakeKie, path: str, task_id: str) -> dict[str, Any]:
+    payload = await call(http, fake, path, params={"taskId": task_id})
+    assert (payload["code"], payload["msg"]) == (200, "success"), payload
+    data: dict[str, Any] = payload["data"]
+    return data
+
+
+async def accepted(http: aiohttp.ClientSession, fake: FakeKie, path: str, body: dict[str, Any]) -> str:
+    payload = await call(http, fake, path, body)
+    assert (payload["code"], payload["msg"]) == (200, "success"), payload
+    return str(payload["data"]["taskId"])
+
+
+async def finished_music(http: aiohttp.ClientSession, fake: FakeKie, model: str = "V5") -> tuple[str, list[str]]:
+    """A generate task at SUCCESS (no callbacks sent); returns (taskId, [audioId, audioId])."""
+    auto, fake.auto_callbacks = fake.auto_callbacks, False
+    try:
+        task_id = await submit(http, fake, NOWHERE, model=model)
+        await fake.advance(task_id, "complete", deliver=False)
+    finally:
+        fake.auto_callbacks = auto
+    return task_id, [t.audio_id for t in fake.task(task_id).tracks]
+
+
+@pytest.fixture
+async def uploads() -> AsyncIterator[str]:
+    """A tiny file host: GET /song.mp3 -> SONG, anything else 404. Yields its base URL."""
+
+    async def song(request: web.Request) -> web.Response:
+        return web.Response(body=SONG, content_type="audio/mpeg")
+
+    async def empty(request: web.Request) -> web.Response:
+        return web.Response(body=b"", content_type="audio/mpeg")
+
+    app = web.Application()
+    app.router.add_get("/song.mp3", song)
+    app.router.add_get("/empty.mp3", empty)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    yield f"http://127.0.0.1:{int(runner.addresses[0][1])}"
+    await runner.cleanup()
+
+
+def extend_body(audio_id: str, **extra: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "defaultParamFlag": True,
+        "audioId": audio_id,
+        "model": "V5",
+        "callBackUrl": NOWHERE,
+        "prompt": "[Verse] more rain",
+        "style": "ambient piano",
+        "title": "Rain, Part 2",
+        "continueAt": 60,
+    }
+    body.update(extra)
+    return body
+
+
+def upload_extend_body(url: str, **extra: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "uploadUrl": url,
+        "defaultParamFlag": True,
+        "instrumental": False,
+        "continueAt": 30.5,
+        "model": "V5",
+        "callBackUrl": NOWHERE,
+        "prompt": "[Verse] keep going",
+        "style": "lofi",
+        "title": "Continued",
+    }
+    body.update(extra)
+    return body
+
+
+def upload_cover_body(url: str, **extra: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "uploadUrl": url,
+        "customMode": True,
+        "instrumental": True,
+        "model": "V4_5PLUS",
+        "callBackUrl": NOWHERE,
+        "style": "jazz",
+        "title": "Jazz Cover",
+    }
+    body.update(extra)
+    return body
+
+
+def drop(body: dict[str, Any], *names: str) -> dict[str, Any]:
+    return {k: v for k, v in body.items() if k not in names}
+
+
+EXTEND_TRACK_KEYS = {
+    "id", "audio_url", "stream_audio_url", "image_url", "prompt",
+    "model_name", "title", "tags", "createTime", "duration",
+}  # fmt: skip
+SOURCE_KEYS = {"source_audio_url", "source_stream_audio_url", "source_image_url"}
+
+
+# --------------------------------------------------------------------------- extend
+
+
+@pytest.mark.parametrize(
+    ("mutate", "fragment"),
+    [
+        (lambda b: drop(b, "defaultParamFlag"), "defaultParamFlag is required"),
+        (lambda b: drop(b, "audioId"), "audioId is required"),
+        (lambda b: drop(b, "model"), "model is required"),
+        (lambda b: drop(b, "callBackUrl"), "callBackUrl is required"),
+        (lambda b: {**b, "defaultParamFlag": "true"}, "defaultParamFlag must be a boolean"),
+        (lambda b: drop(b, "prompt"), "prompt is required"),
+        (lambda b: drop(b, "style"), "style is required"),
+        (lambda b: drop(b, "title"), "title is required"),
+        (lambda b: drop(b, "continueAt"), "continueAt is required"),
+        (lambda b: {**b, "continueAt": 0}, "greater than 0"),
+        (lambda b: {**b, "continueAt": 198.44}, "less than the source audio's duration"),
+        (lambda b: {**b, "title": "T" * 101}, "title exceeds 100"),
+        (lambda b: {**b, "style": "s" * 1001}, "style exceeds 1000"),
+        (lambda b: {**b, "model": "V3_5"}, "model must be one of"),
+    ],
+)
+async def test_extend_validation(
+    kie: FakeKie, http: aiohttp.ClientSession, mutate: Any, fragment: str
+) -> None:
+    _, (audio_id, _) = await finished_music(http, kie)
+    payload = await call(http, kie, "/api/v1/generate/extend", mutate(extend_body(audio_id)))
+    assert payload["code"] == 422 and payload["data"] is None
+    assert fragment in payload["msg"]
+    assert kie.submissions_of("extend") == []
+
+
+async def test_extend_unknown_audio_is_404_and_model_must_match(kie: FakeKie, http: aiohttp.ClientSession) -> None:
+    _, (audio_id, _) = await finished_music(http, kie, model="V4_5")
+    payload = await call(http, kie, "/api/v1/generate/extend", extend_body("no-such-audio", model="V4_5"))
+    assert payload["code"] == 404 and "audioId not found" in payload["msg"]
+    payload = await call(http, kie, "/api/v1/generate/extend", extend_body(audio_id, model="V5"))
+    assert payload == {"code": 422, "msg": "Model version must match the source audio's model version", "data": None}
+    # V4 titles stay at 80 even on extend (§1.1).
+    _, (v4_audio, _) = await finished_music(http, kie, model="V4")
+    payload = await call(http, kie, "/api/v1/generate/extend", extend_body(v4_audio, model="V4", title="T" * 81))
+    assert payload["code"] == 422 and "title exceeds 80" in payload["msg"]
+    assert kie.submissions_of("extend") == []
+
+
+async def test_extend_flow_callbacks_and_record_info(
+    kie: FakeKie, http: aiohttp.ClientSession, receiver: Receiver
+) -> None:
+    source_task, (audio_id, _) = await finished_music(http, kie)
+    body = extend_body(audio_id, callBackUrl=receiver.url, title="T" * 100)  # 100 is fine for V5 on extend
+    task_id = await accepted(http, kie, "/api/v1/generate/extend", body)
+    got = [await receiver.next() for _ in range(3)]
+    await kie.drain()
+
+    assert [g.body["data"]["callbackType"] for g in got] == ["text", "first", "complete"]
+    complete = got[2].body
+    assert complete["code"] == 200 and complete["data"]["task_id"] == task_id
+    assert len(complete["data"]["data"]) == 2
+    for track in complete["data"]["data"]:
+        assert set(track) == EXTEND_TRACK_KEYS
+        assert (track["title"], track["tags"], track["model_name"]) == ("T" * 100, "ambient piano", "chirp-v5")
+        assert track["audio_url"].endswith(".mp3")
+
+    assert kie.task(task_id).kind == "extend"
+    assert [s.kind for s in kie.submissions] == ["generate", "extend"]
+    assert kie.last_task_id == task_id
+    data = await poll_info(http, kie, "/api/v1/generate/record-info", task_id)
+    assert (data["status"], data["operationType"], data["parentMusicId"]) == ("SUCCESS", "extend", audio_id)
+    assert json.loads(data["param"]) == body
+    assert [t["id"] for t in data["response"]["sunoData"]] == [t["id"] for t in complete["data"]["data"]]
+    # The generate task's record-info is unchanged.
+    data = await poll_info(http, kie, "/api/v1/generate/record-info", source_task)
+    assert (data["operationType"], data["parentMusicId"]) == ("generate", "")
+
+
+async def test_extend_default_params_inherits_and_extensions_chain(kie: FakeKie, http: aiohttp.ClientSession) -> None:
+    kie.auto_callbacks = False
+    source_task, (_, audio_id) = await finished_music(http, kie)
+    body = {"defaultParamFlag": False, "audioId": audio_id, "model": "V5", "callBackUrl": NOWHERE}
+    task_id = await accepted(http, kie, "/api/v1/generate/extend", body)
+    source = kie.task(source_task).tracks[1]
+    assert [(t.title, t.tags) for t in kie.task(task_id).tracks] == [(source.title, source.tags)] * 2
+    # A track of an extension can itself be extended.
+    await kie.advance(task_id, "complete", deliver=False)
+    again = await accepted(
+        http, kie, "/api/v1/generate/extend", {**body, "audioId": kie.task(task_id).tracks[0].audio_id}
+    )
+    assert kie.task(again).source_audio_id == kie.task(task_id).tracks[0].audio_id
+    assert kie.find_track(audio_id) == (kie.task(source_task), source)
+
+
+async def test_extend_error_callback_data_variants(
+    kie: FakeKie, http: aiohttp.ClientSession, receiver: Receiver
+) -> None:
+    kie.auto_callbacks = False
+    _, (audio_id, _) = await finished_music(http, kie)
+    task_id = await accepted(http, kie, "/api/v1/generate/extend", extend_body(audio_id, callBackUrl=receiver.url))
+    await kie.fail(task_id)
+    assert receiver.received[-1].body == {
+        "code": 501,
+        "msg": "Audio generation failed",
+        "data": {"callbackType": "error", "task_id": task_id, "data": None},
+    }
+    kie.extend_error_data_list = True
+    assert kie.callback_body(task_id, "error")["data"]["data"] == []
+    data = await poll_info(http, kie, "/api/v1/generate/record-info", task_id)
+    assert (data["status"], data["errorCode"]) == ("GENERATE_AUDIO_FAILED", 501)
+
+
+# --------------------------------------------------------------------------- upload-extend / upload-cover
+
+
+@pytest.mark.parametrize(
+    ("mutate", "fragment"),
+    [
+        (lambda b: drop(b, "uploadUrl"), "uploadUrl is required"),
+        (lambda b: {**b, "uploadUrl": "ftp://x/y.mp3"}, "uploadUrl must be an http(s) URL"),
+        (lambda b: drop(b, "instrumental"), "instrumental is required"),
+        (lambda b: drop(b, "continueAt"), "continueAt is required"),
+        (lambda b: drop(b, "defaultParamFlag"), "defaultParamFlag is required"),
+        (lambda b: {**b, "continueAt": -1}, "greater than 0"),
+        (lambda b: drop(b, "style"), "style is required"),
+        (lambda b: drop(b, "title"), "title is required"),
+        (lambda b: drop(b, "prompt"), "prompt is required"),
+        (lambda b: drop({**b, "defaultParamFlag": False}, "prompt"), "prompt is required"),
+        (lambda b: {**b, "continueAt": 180.0}, "less than the source audio's duration"),  # after the fetch
+    ],
+)
+async def test_upload_extend_validation(
+    kie: FakeKie, http: aiohttp.ClientSession, uploads: str, mutate: Any, fragment: str
+) -> None:
+    payload = await call(http, kie, "/api/v1/generate/upload-extend", mutate(upload_extend_body(f"{uploads}/song.mp3")))
+    assert payload["code"] == 422 and fragment in payload["msg"], payload
+    assert kie.submissions == []
+
+
+@pytest.mark.parametrize("path", ["/api/v1/generate/upload-extend", "/api/v1/generate/upload-cover"])
+async def test_upload_fetch_failure_is_451(
+    kie: FakeKie, http: aiohttp.ClientSession, uploads: str, path: str
+) -> None:
+    make = upload_extend_body if path.endswith("extend") else upload_cover_body
+    bad = [f"{uploads}/missing.mp3", "http://127.0.0.1:1/song.mp3", f"{uploads}/empty.mp3"]
+    for url in bad:
+        payload = await call(http, kie, path, make(url))
+        assert (payload["code"], payload["data"]) == (451, None)
+        assert payload["msg"].startswith("Failed to fetch the music data")
+    assert kie.submissions == [] and kie.tasks == {}
+    assert [(u.url, u.status) for u in kie.uploads] == [(bad[0], 404), (bad[1], 0), (bad[2], 200)]
+    assert all(u.error for u in kie.uploads)
+
+
+async def test_upload_extend_flow(
+    kie: FakeKie, http: aiohttp.ClientSession, uploads: str, receiver: Receiver
+) -> None:
+    kie.auto_callbacks = False
+    body = upload_extend_body(f"{uploads}/song.mp3", callBackUrl=receiver.url)
+    task_id = await accepted(http, kie, "/api/v1/generate/upload-extend", body)
+    task = kie.task(task_id)
+    assert (task.kind, task.upload_size, kie.uploads[-1].size) == ("upload_extend", len(SONG), len(SONG))
+
+    await kie.advance(task_id, "first")
+    await kie.advance(task_id, "complete")
+    first, complete = (r.body["data"]["data"] for r in receiver.received)
+    assert len(first) == 1 and len(complete) == 2
+    for track in (*first, *complete):
+        assert set(track) == EXTEND_TRACK_KEYS | SOURCE_KEYS
+        assert track["source_audio_url"] == kie.source_audio_url(task_id)
+        assert track["source_stream_audio_url"] == kie.source_stream_url(task_id)
+        assert track["source_image_url"] == kie.source_image_url(task_id)
+    async with http.get(complete[0]["source_audio_url"]) as r:
+        assert (r.status, await r.read()) == (200, SONG)
+    async with http.get(complete[0]["source_stream_audio_url"]) as r:
+        assert await r.read() == SONG
+    async with http.get(complete[0]["source_image_url"]) as r:
+        assert (r.status, r.content_type) == (200, "image/jpeg")
+    assert kie.file_bytes(complete[0]["source_audio_url"]) == SONG
+
+    data = await poll_info(http, kie, "/api/v1/generate/record-info", task_id)
+    assert (data["status"], data["operationType"], data["parentMusicId"]) == ("SUCCESS", "upload_extend", "")
+    assert len(data["response"]["sunoData"]) == 2
+
+
+async def test_upload_cover_validation_and_flow(
+    kie: FakeKie, http: aiohttp.ClientSession, uploads: str, receiver: Receiver
+) -> None:
+    url = f"{uploads}/song.mp3"
+    cases = [
+        (drop(upload_cover_body(url), "uploadUrl"), "uploadUrl is required"),
+        (drop(upload_cover_body(url), "customMode"), "customMode is required"),
+        (drop(upload_cover_body(url), "style"), "style is required in custom mode"),
+        (upload_cover_body(url, instrumental=False), "prompt (lyrics) is required"),
+        (upload_cover_body(url, title="T" * 101), "title exceeds 100"),
+        (upload_cover_body(url, customMode=False, prompt="p" * 501), "prompt exceeds 500"),
+        (upload_cover_body(url, customMode=False), "prompt is required in non-custom mode"),
+    ]
+    for body, fragment in cases:
+        payload = await call(http, kie, "/api/v1/generate/upload-cover", body)
+        assert payload["code"] == 422 and fragment in payload["msg"], (fragment, payload)
+    assert kie.uploads == []  # validation comes before the fetch
+
+    task_id = await accepted(
+        http, kie, "/api/v1/generate/upload-cover", upload_cover_body(url, callBackUrl=receiver.url, title="T" * 100)
+    )
+    got = [await receiver.next() for _ in range(3)]
+    await kie.drain()
+    assert [g.body["data"]["callbackType"] for g in got] == ["text", "first", "complete"]
+    for track in got[2].body["data"]["data"]:
+        assert set(track) == EXTEND_TRACK_KEYS | SOURCE_KEYS
+        assert track["model_name"] == "chirp-v4-5plus"
+    assert kie.task(task_id).upload_size == len(SONG)
+    data = await poll_info(http, kie, "/api/v1/generate/record-info", task_id)
+    assert (data["status"], data["operationType"]) == ("SUCCESS", "upload_cover")
+
+
+# --------------------------------------------------------------------------- lyrics
+
+
+@pytest.mark.parametrize(
+    ("body", "code", "fragment"),
+    [
+        ({"callBackUrl": NOWHERE}, 400, "prompt is required"),
+        ({"prompt": "", "callBackUrl": NOWHERE}, 400, "prompt is required"),
+        ({"prompt": "x" * 201, "callBackUrl": NOWHERE}, 413, "exceeds 200"),
+        ({"prompt": "rain"}, 400, "callBackUrl is required"),
+        ({"prompt": "rain", "callBackUrl": "nope"}, 400, "callBackUrl must be"),
+    ],
+)
+async def test_lyrics_validation_uses_lyrics_code_table(
+    kie: FakeKie, http: aiohttp.ClientSession, body: dict[str, Any], code: int, fragment: str
+) -> None:
+    payload = await call(http, kie, "/api/v1/lyrics", body)
+    assert payload["code"] == code and fragment in payload["msg"]
+    assert kie.submissions == []
+
+
+async def test_lyrics_flow_callback_and_record_info(
+    kie: FakeKie, http: aiohttp.ClientSession, receiver: Receiver
+) -> None:
+    kie.auto_callbacks = False
+    body = {"prompt": "p" * 200, "callBackUrl": receiver.url}
+    task_id = await accepted(http, kie, "/api/v1/lyrics", body)
+    assert kie.submissions[-1].kind == "lyrics"
+
+    data = await poll_info(http, kie, "/api/v1/lyrics/record-info", task_id)
+    assert set(data) == {"taskId", "param", "response", "status", "type", "errorCode", "errorMessage"}
+    assert (data["taskId"], data["status"], data["type"], data["response"]) == (task_id, "PENDING", "LYRICS", None)
+    assert json.loads(data["param"]) == body
+
+    with pytest.raises(ValueError, match="music-only"):
+        await kie.advance(task_id, "text")
+    with pytest.raises(ValueError):
+        kie.callback_body(task_id, "first")
+
+    kie.task(task_id).lyrics[1].status = "failed"
+    kie.task(task_id).lyrics[1].error_message = "Unable to generate lyrics"
+    await kie.advance(task_id, "complete")
+    cb = receiver.received[-1].body
+    assert cb["code"] == 200 and isinstance(cb["msg"], str)
+    assert (cb["data"]["callbackType"], cb["data"]["task_id"]) == ("complete", task_id)
+    variants = cb["data"]["data"]
+    assert len(variants) == 2
+    assert all(set(v) == {"text", "title", "status", "error_message"} for v in variants)
+    assert [(v["status"], v["error_message"]) for v in variants] == [
+        ("complete", ""),
+        ("failed", "Unable to generate lyrics"),
+    ]
+    assert variants[0]["text"] and variants[0]["title"]
+
+    data = await poll_info(http, kie, "/api/v1/lyrics/record-info", task_id)
+    assert data["status"] == "SUCCESS"
+    assert data["response"]["taskId"] == task_id
+    assert data["response"]["data"] == [
+        {"text": v["text"], "title": v["title"], "status": v["status"], "errorMessage": v["error_message"]}
+        for v in variants
+    ]
+    # A lyrics task is not visible on the music record-info endpoint.
+    payload = await call(http, kie, "/api/v1/generate/record-info", params={"taskId": task_id})
+    assert payload["code"] == 404
+
+
+async def test_lyrics_failure_and_three_variants(
+    kie: FakeKie, http: aiohttp.ClientSession, receiver: Receiver
+) -> None:
+    kie.lyrics_variants = 3
+    kie.fail_next_task(kind="lyrics")
+    failed = await accepted(http, kie, "/api/v1/lyrics", {"prompt": "rain", "callBackUrl": receiver.url})
+    assert (await receiver.next()).body == {
+        "code": 400,
+        "msg": "Song Description flagged for moderation",
+        "data": {"callbackType": "complete", "task_id": failed, "data": None},
+    }
+    data = await poll_info(http, kie, "/api/v1/lyrics/record-info", failed)
+    assert (data["status"], data["errorCode"], data["errorMessage"], data["response"]) == (
+        "GENERATE_LYRICS_FAILED", 400, "Song Description flagged for moderation", None,
+    )  # fmt: skip
+
+    ok = await accepted(http, kie, "/api/v1/lyrics", {"prompt": "sun", "callBackUrl": receiver.url})
+    got = await receiver.next()
+    await kie.drain()
+    assert got.body["data"]["task_id"] == ok and len(got.body["data"]["data"]) == 3
+    assert kie.callback_results == [(failed, "error", 200), (ok, "complete", 200)]
+
+    with pytest.raises(ValueError, match="not a failure status for lyrics"):
+        await kie.fail(ok, status="GENERATE_AUDIO_FAILED")
+    await kie.fail(ok, code=500, msg="server error", status="CALLBACK_EXCEPTION", deliver=False)
+    assert kie.task(ok).status == "CALLBACK_EXCEPTION"
+
+
+async def test_lyrics_rate_limit_code(kie: FakeKie, http: aiohttp.ClientSession) -> None:
+    kie.clock = ManualClock()
+    kie.auto_callbacks = False
+    kie.submit_rate_limit = (1, 10.0)
+    await accepted(http, kie, "/api/v1/lyrics", {"prompt": "rain", "callBackUrl": NOWHERE})
+    assert (await call(http, kie, "/api/v1/lyrics", {"prompt": "rain", "callBackUrl": NOWHERE}))["code"] == 430
+    kie.lyrics_rate_limit_code = 405
+    assert (await call(http, kie, "/api/v1/lyrics", {"prompt": "rain", "callBackUrl": NOWHERE}))["code"] == 405
+    assert (await post_generate(http, kie, simple_body(NOWHERE)))[1]["code"] == 429
+
+
+# --------------------------------------------------------------------------- separation
+
+
+async def test_separation_validation(kie: FakeKie, http: aiohttp.ClientSession) -> None:
+    kie.auto_callbacks = False
+    task_id, (audio_id, _) = await finished_music(http, kie)
+    pending = await submit(http, kie, NOWHERE)
+    pending_audio = kie.task(pending).tracks[0].audio_id
+    base = {"taskId": task_id, "audioId": audio_id, "type": "separate_vocal", "callBackUrl": NOWHERE}
+    cases = [
+        (drop(base, "type"), 422, "type is required"),
+        (drop(base, "taskId"), 422, "taskId is required"),
+        (drop(base, "audioId"), 422, "audioId is required"),
+        (drop(base, "callBackUrl"), 422, "callBackUrl is required"),
+        ({**base, "type": "split_stem_advanced"}, 422, "type must be one of"),
+        ({**base, "taskId": "nope"}, 404, "Task not found"),
+        ({**base, "audioId": pending_audio}, 404, "not found in task"),
+        ({**base, "taskId": pending, "audioId": pending_audio}, 422, "has not completed"),
+    ]
+    for body, code, fragment in cases:
+        payload = await call(http, kie, "/api/v1/vocal-removal/generate", body)
+        assert payload["code"] == code and fragment in payload["msg"], (fragment, payload)
+    assert kie.separations == []
+
+
+async def test_separate_vocal_callback_record_info_and_files(
+    kie: FakeKie, http: aiohttp.ClientSession, receiver: Receiver
+) -> None:
+    task_id, (_, audio_id) = await finished_music(http, kie)
+    kie.stem_size = 5000
+    kie.clock = clock = ManualClock()
+    kie.auto_callbacks = False
+    body = {"taskId": task_id, "audioId": audio_id, "type": "separate_vocal", "callBackUrl": receiver.url}
+    sep = await accepted(http, kie, "/api/v1/vocal-removal/generate", body)
+
+    data = await poll_info(http, kie, "/api/v1/vocal-removal/record-info", sep)
+    assert set(data) == {
+        "taskId", "musicId", "callbackUrl", "musicIndex", "completeTime", "response",
+        "successFlag", "createTime", "errorCode", "errorMessage",
+    }  # fmt: skip
+    assert (data["taskId"], data["musicId"], data["musicIndex"], data["callbackUrl"]) == (
+        sep, audio_id, 1, receiver.url,
+    )  # fmt: skip
+    assert (data["successFlag"], data["response"], data["completeTime"]) == ("PENDING", None, None)
+    assert isinstance(data["createTime"], int)
+
+    await kie.advance(sep, "complete")
+    cb = receiver.received[-1].body
+    assert cb == {
+        "code": 200,
+        "msg": "vocal Removal generated successfully.",
+        "data": {
+            "task_id": sep,
+            "vocal_separation_info": {
+                "instrumental_url": kie.stem_url(sep, "instrumental"),
+                "origin_url": "",
+                "vocal_url": kie.stem_url(sep, "vocal"),
+            },
+        },
+    }
+    clock.advance(1)
+    data = await poll_info(http, kie, "/api/v1/vocal-removal/record-info", sep)
+    assert data["successFlag"] == "SUCCESS" and isinstance(data["completeTime"], int)
+    response = data["response"]
+    assert (response["instrumentalUrl"], response["vocalUrl"]) == (kie.stem_url(sep, "instrumental"),
+                                                                   kie.stem_url(sep, "vocal"))  # fmt: skip
+    for key in ("backingVocalsUrl", "drumsUrl", "bassUrl", "guitarUrl", "pianoUrl", "keyboardUrl",
+                "percussionUrl", "stringsUrl", "synthUrl", "fxUrl", "brassUrl", "woodwindsUrl"):  # fmt: skip
+        assert response[key] is None
+    assert [o["stem_type_group_name"] for o in response["originData"]] == ["Instrumental", "Vocals"]
+    assert {"id", "audio_url", "duration", "stem_type_group_name"} == set(response["originData"][0])
+
+    for url in (kie.stem_url(sep, "vocal"), kie.stem_url(sep, "instrumental")):
+        async with http.get(url) as r:
+            assert (r.status, r.content_type, r.headers["Content-Length"]) == (200, "audio/mpeg", "5000")
+            assert await r.read() == kie.file_bytes(url)
+    async with http.get(kie.stem_url(sep, "drums")) as r:
+        assert r.status == 404
+    assert kie.downloads == [f"/files/{sep}/vocal.mp3", f"/files/{sep}/instrumental.mp3"]
+    assert kie.file_urls(sep) == [kie.stem_url(sep, "instrumental"), kie.stem_url(sep, "vocal")]
+
+
+async def test_split_stem_subset_key_and_failure(
+    kie: FakeKie, http: aiohttp.ClientSession, receiver: Receiver
+) -> None:
+    task_id, (audio_id, _) = await finished_music(http, kie)
+    kie.auto_callbacks = False
+    kie.split_stems = ("vocal", "drums", "bass")
+    kie.separation_key = "vocal_removal_info"
+    body = {"taskId": task_id, "audioId": audio_id, "type": "split_stem", "callBackUrl": receiver.url}
+    sep = await accepted(http, kie, "/api/v1/vocal-removal/generate", body)
+    await kie.advance(sep, "complete")
+    info = receiver.received[-1].body["data"]["vocal_removal_info"]
+    assert set(info) == {
+        "origin_url", "vocal_url", "backing_vocals_url", "bass_url", "brass_url", "drums_url", "fx_url",
+        "guitar_url", "keyboard_url", "percussion_url", "strings_url", "synth_url", "woodwinds_url",
+    }  # fmt: skip
+    present = {k: v for k, v in info.items() if v}
+    assert present == {
+        "vocal_url": kie.stem_url(sep, "vocal"),
+        "drums_url": kie.stem_url(sep, "drums"),
+        "bass_url": kie.stem_url(sep, "bass"),
+    }
+    kie.omit_absent_stems = True
+    assert set(kie.callback_body(sep, "complete")["data"]["vocal_removal_info"]) == {
+        "origin_url", "vocal_url", "drums_url", "bass_url",
+    }  # fmt: skip
+    data = await poll_info(http, kie, "/api/v1/vocal-removal/record-info", sep)
+    assert data["response"]["instrumentalUrl"] is None
+    assert data["response"]["drumsUrl"] == kie.stem_url(sep, "drums")
+    assert [o["stem_type_group_name"] for o in data["response"]["originData"]] == ["Vocals", "Bass", "Drums"]
+
+    again = await accepted(http, kie, "/api/v1/vocal-removal/generate", body)
+    await kie.fail(again)
+    assert receiver.received[-1].body == {
+        "code": 500,
+        "msg": "Instrument separation failed",
+        "data": {"task_id": again, "vocal_removal_info": None},
+    }
+    data = await poll_info(http, kie, "/api/v1/vocal-removal/record-info", again)
+    assert (data["successFlag"], data["errorCode"], data["errorMessage"], data["response"]) == (
+        "GENERATE_AUDIO_FAILED", 500, "Instrument separation failed", None,
+    )  # fmt: skip
+
+
+async def test_separation_counting(kie: FakeKie, http: aiohttp.ClientSession) -> None:
+    kie.auto_callbacks = False
+    task_id, (a, b) = await finished_music(http, kie)
+
+    async def separate(audio_id: str, kind: str) -> None:
+        body = {"taskId": task_id, "audioId": audio_id, "type": kind, "callBackUrl": NOWHERE}
+        await accepted(http, kie, "/api/v1/vocal-removal/generate", body)
+
+    await separate(a, "separate_vocal")
+    await separate(a, "split_stem")
+    await separate(a, "separate_vocal")  # accepted (and billed again) - the fake only counts
+    await separate(b, "split_stem")
+    assert len(kie.separations) == 4
+    assert all(s.kind == "separation" for s in kie.separations)
+    assert kie.separation_count(a) == 3
+    assert kie.separation_count(a, "separate_vocal") == 2
+    assert kie.separation_count(b, "separate_vocal") == 0
+    assert kie.separation_counts() == {(a, "separate_vocal"): 2, (a, "split_stem"): 1, (b, "split_stem"): 1}
+
+
+# --------------------------------------------------------------------------- wav
+
+
+async def test_wav_flow_409_and_failure(kie: FakeKie, http: aiohttp.ClientSession, receiver: Receiver) -> None:
+    task_id, (a, b) = await finished_music(http, kie)
+    kie.auto_callbacks = False
+    body = {"taskId": task_id, "audioId": a, "callBackUrl": receiver.url}
+    wav = await accepted(http, kie, "/api/v1/wav/generate", body)
+    assert await call(http, kie, "/api/v1/wav/generate", body) == {
+        "code": 409, "msg": "WAV record already exists", "data": None,
+    }  # fmt: skip
+    assert (await call(http, kie, "/api/v1/wav/generate", {**body, "taskId": "x"}))["code"] == 404
+    assert (await call(http, kie, "/api/v1/wav/generate", drop(body, "audioId")))["code"] == 422
+
+    data = await poll_info(http, kie, "/api/v1/wav/record-info", wav)
+    assert (data["successFlag"], data["response"], data["musicId"]) == ("PENDING", None, a)
+    await kie.advance(wav, "complete")
+    assert receiver.received[-1].body == {
+        "code": 200, "msg": "success", "data": {"audioWavUrl": kie.wav_url(wav), "task_id": wav},
+    }  # fmt: skip
+    data = await poll_info(http, kie, "/api/v1/wav/record-info", wav)
+    assert (data["successFlag"], data["response"]) == ("SUCCESS", {"audioWavUrl": kie.wav_url(wav)})
+    assert (await call(http, kie, "/api/v1/wav/generate", body))["code"] == 409  # still exists
+
+    other = await accepted(http, kie, "/api/v1/wav/generate", {**body, "audioId": b})
+    await kie.fail(other)
+    assert receiver.received[-1].body == {
+        "code": 500, "msg": "WAV generation failed", "data": {"audioWavUrl": None, "task_id": other},
+    }  # fmt: skip
+    data = await poll_info(http, kie, "/api/v1/wav/record-info", other)
+    assert (data["successFlag"], data["errorCode"], data["response"]) == ("GENERATE_WAV_FAILED", 500, None)
+    # After a failed conversion a new request is accepted.
+    await accepted(http, kie, "/api/v1/wav/generate", {**body, "audioId": b})
+    assert [s.kind for s in kie.submissions_of("wav")] == ["wav"] * 3
+
+
+# --------------------------------------------------------------------------- mp4
+
+
+async def test_mp4_validation_flow_and_success_code(
+    kie: FakeKie, http: aiohttp.ClientSession, receiver: Receiver
+) -> None:
+    task_id, (a, _) = await finished_music(http, kie)
+    kie.auto_callbacks = False
+    body = {"taskId": task_id, "audioId": a, "callBackUrl": receiver.url, "author": "A" * 50, "domainName": "d" * 50}
+    for bad, fragment in [({"author": "A" * 51}, "author exceeds 50"), ({"domainName": "d" * 51}, "domainName"),
+                          ({"author": 5}, "author must be a string")]:  # fmt: skip
+        payload = await call(http, kie, "/api/v1/mp4/generate", {**body, **bad})
+        assert payload["code"] == 422 and fragment in payload["msg"]
+    mp4 = await accepted(http, kie, "/api/v1/mp4/generate", body)
+    second = await accepted(http, kie, "/api/v1/mp4/generate", drop(body, "author", "domainName"))
+
+    await kie.advance(mp4, "complete")
+    assert receiver.received[-1].body == {
+        "code": 200, "msg": "success", "data": {"task_id": mp4, "video_url": kie.video_url(mp4)},
+    }  # fmt: skip
+    kie.mp4_success_code = 0
+    await kie.resend(mp4, "complete")
+    assert receiver.received[-1].body["code"] == 0
+    data = await poll_info(http, kie, "/api/v1/mp4/record-info", mp4)
+    assert (data["successFlag"], data["response"]) == ("SUCCESS", {"videoUrl": kie.video_url(mp4)})
+
+    await kie.fail(second)
+    assert receiver.received[-1].body == {
+        "code": 500, "msg": "MP4 generation failed", "data": {"task_id": second, "video_url": None},
+    }  # fmt: skip
+    data = await poll_info(http, kie, "/api/v1/mp4/record-info", second)
+    assert (data["successFlag"], data["errorCode"]) == ("GENERATE_MP4_FAILED", 500)
+    with pytest.raises(ValueError, match="not a failure status for mp4"):
+        await kie.fail(second, status="CALLBACK_EXCEPTION")
+
+
+# --------------------------------------------------------------------------- every kind
+
+
+def kind_request(kind: str, task_id: str, audio_id: str, callback: str) -> tuple[str, dict[str, Any]]:
+    ref = {"taskId": task_id, "audioId": audio_id, "callBackUrl": callback}
+    return {
+        "lyrics": ("/api/v1/lyrics", {"prompt": "rain", "callBackUrl": callback}),
+        "separation": ("/api/v1/vocal-removal/generate", {**ref, "type": "separate_vocal"}),
+        "wav": ("/api/v1/wav/generate", ref),
+        "mp4": ("/api/v1/mp4/generate", ref),
+        "extend": ("/api/v1/generate/extend", extend_body(audio_id, callBackUrl=callback)),
+    }[kind]
+
+
+RECORD_INFO = {
+    "lyrics": "/api/v1/lyrics/record-info",
+    "separation": "/api/v1/vocal-removal/record-info",
+    "wav": "/api/v1/wav/record-info",
+    "mp4": "/api/v1/mp4/record-info",
+}
+
+
+@pytest.mark.parametrize("kind", ["lyrics", "separation", "wav", "mp4"])
+async def test_auto_callbacks_and_failure_plans_for_every_kind(
+    kie: FakeKie, http: aiohttp.ClientSession, receiver: Receiver, kind: str
+) -> None:
+    task_id, (a, b) = await finished_music(http, kie)
+    path, body = kind_request(kind, task_id, a, receiver.url)
+    ok = await accepted(http, kie, path, body)
+    got = await receiver.next()
+    assert got.body == kie.callback_body(ok, "complete")
+    assert got.body["data"]["task_id"] == ok
+
+    kie.fail_next_task(kind=kind)
+    path, body = kind_request(kind, task_id, b, receiver.url)
+    bad = await accepted(http, kie, path, body)
+    got = await receiver.next()
+    await kie.drain()
+    assert got.body == kie.callback_body(bad, "error")
+    assert kie.callback_results == [(ok, "complete", 200), (bad, "error", 200)]
+    status_key = "status" if kind == "lyrics" else "successFlag"
+    assert (await poll_info(http, kie, RECORD_INFO[kind], ok))[status_key] == "SUCCESS"
+    failed = (await poll_info(http, kie, RECORD_INFO[kind], bad))[status_key]
+    assert failed == {"lyrics": "GENERATE_LYRICS_FAILED", "separation": "GENERATE_AUDIO_FAILED",
+                      "wav": "GENERATE_WAV_FAILED", "mp4": "GENERATE_MP4_FAILED"}[kind]  # fmt: skip
+    # Record-info endpoints only see their own kind.
+    assert (await call(http, kie, "/api/v1/generate/record-info", params={"taskId": ok}))["code"] == 404
+    with pytest.raises(ValueError):
+        await kie.advance(ok, "first")
+
+
+async def test_kind_filtered_failure_plans_and_canned_errors(
+    kie: FakeKie, http: aiohttp.ClientSession, receiver: Receiver
+) -> None:
+    task_id, (a, _) = await finished_music(http, kie)
+    kie.fail_next_task(kind="mp4")
+    kie.fail_next_submit(402, "insufficient credits", kind="wav")
+    kie.fail_next_poll(500, "server error", kind="wav")
+
+    lyr = await accepted(http, kie, *kind_request("lyrics", task_id, a, receiver.url))
+    assert (await receiver.next()).body["data"]["data"] is not None  # not failed: plan is for mp4
+    path, body = kind_request("wav", task_id, a, receiver.url)
+    assert await call(http, kie, path, body) == {"code": 402, "msg": "insufficient credits", "data": None}
+    wav = await accepted(http, kie, path, body)
+    await receiver.next()
+    assert (await poll_info(http, kie, "/api/v1/lyrics/record-info", lyr))["status"] == "SUCCESS"
+    assert (await call(http, kie, "/api/v1/wav/record-info", params={"taskId": wav}))["code"] == 500
+    mp4 = await accepted(http, kie, *kind_request("mp4", task_id, a, receiver.url))
+    assert (await receiver.next()).body["data"]["video_url"] is None
+    await kie.drain()
+    assert kie.task(mp4).status == "GENERATE_MP4_FAILED"
+    with pytest.raises(ValueError):
+        kie.fail_next_task(kind="wav", status="GENERATE_MP4_FAILED")
+    with pytest.raises(ValueError):
+        kie.fail_next_submit(400, "x", kind="nope")
+
+
+async def test_hmac_signs_every_kind(http: aiohttp.ClientSession, receiver: Receiver) -> None:
+    key = b"k3y"
+    async with FakeKie(hmac_key=key, wall_clock=lambda: 1_700_000_123.9) as kie:
+        kie.auto_callbacks = False
+        task_id, (a, b) = await finished_music(http, kie)
+        ids = []
+        for kind in ("extend", "lyrics", "separation", "wav", "mp4"):
+            ids.append(await accepted(http, kie, *kind_request(kind, task_id, a, receiver.url)))
+        for tid in ids:
+            await kie.advance(tid, "complete")
+            await kie.fail(tid)
+    assert len(receiver.received) == 10
+    for got in receiver.received:
+        tid = got.body["data"]["task_id"]
+        assert tid in ids
+        ts = got.headers["X-Webhook-Timestamp"]
+        expected = base64.b64encode(hmac.new(key, f"{tid}.{ts}".encode(), hashlib.sha256).digest()).decode()
+        assert (ts, got.headers["X-Webhook-Signature"]) == ("1700000123", expected)
+
+
+async def test_rate_limit_window_is_shared_by_every_submit_endpoint(
+    kie: FakeKie, http: aiohttp.ClientSession, uploads: str
+) -> None:
+    kie.clock = clock = ManualClock()
+    kie.auto_callbacks = False
+    task_id, (a, _) = await finished_music(http, kie)  # 1 request in the window
+    requests = [kind_request(k, task_id, a, NOWHERE) for k in ("lyrics", "separation", "mp4", "extend")]
+    requests.append(("/api/v1/generate/upload-cover", upload_cover_body(f"{uploads}/song.mp3")))
+    for i in range(19):
+        await accepted(http, kie, *requests[i % len(requests)])
+    assert len(kie.submissions) == 20
+    path, body = kind_request("wav", task_id, a, NOWHERE)
+    assert (await call(http, kie, path, body))["code"] == 429
+    assert (await call(http, kie, *requests[0]))["code"] == 430  # lyrics: its own code table
+    fetches = len(kie.uploads)
+    assert (await call(http, kie, *requests[4]))["code"] == 429
+    assert len(kie.uploads) == fetches  # rejected before fetching
+    clock.advance(10.0)
+    await accepted(http, kie, path, body)
+
+
+async def test_result_file_sizes_overrides_and_downloads(kie: FakeKie, http: aiohttp.ClientSession) -> None:
+    task_id, (a, b) = await finished_music(http, kie)
+    kie.auto_callbacks = False
+    kie.wav_size = 11 * 1024 * 1024
+    kie.video_size = 3000
+    wav = await accepted(http, kie, *kind_request("wav", task_id, a, NOWHERE))
+    mp4 = await accepted(http, kie, *kind_request("mp4", task_id, a, NOWHERE))
+    kie.wav_size = 10
+    assert kie.task(wav).file_size == 11 * 1024 * 1024  # captured at creation
+
+    async with http.get(kie.wav_url(wav)) as r:
+        assert (r.content_type, r.headers["Content-Length"]) == ("audio/wav", str(11 * 1024 * 1024))
+        data = await r.read()
+    assert data[:4] == b"RIFF" and data[8:12] == b"WAVE" and data == kie.file_bytes(kie.wav_url(wav))
+    async with http.get(kie.video_url(mp4)) as r:
+        assert (r.content_type, len(await r.read())) == ("video/mp4", 3000)
+    assert kie.file_bytes(kie.video_url(mp4))[4:8] == b"ftyp"
+
+    kie.set_file_size(kie.video_url(mp4), 11 * 1024 * 1024)
+    async with http.get(kie.video_url(mp4)) as r:
+        assert r.headers["Content-Length"] == str(11 * 1024 * 1024)
+        await r.read()
+    kie.set_file_bytes(kie.wav_url(wav), b"RIFFtiny")
+    assert kie.file_bytes(kie.wav_url(wav)) == b"RIFFtiny"
+    kie.set_file_size(kie.audio_url(task_id, 1), 7)
+    assert kie.audio_bytes(task_id, 1) == kie.file_bytes(f"/stream/{task_id}/1")
+    assert len(kie.file_bytes(kie.audio_url(task_id, 1))) == 7
+    kie.set_file_bytes(kie.image_url(task_id, 0), b"img")
+    assert kie.image_bytes(task_id, 0) == b"img"
+
+    for bad in (f"/files/{wav}/video.mp4", f"/files/{mp4}/audio.wav", f"/files/{wav}/0.mp3", f"/stream/{wav}/0",
+                f"/stream/{task_id}/source"):  # fmt: skip
+        async with http.get(kie.base_url + bad) as r:
+            assert r.status == 404
+        with pytest.raises(KeyError):
+            kie.file_bytes(bad)
+    assert kie.downloads == [f"/files/{wav}/audio.wav", f"/files/{mp4}/video.mp4", f"/files/{mp4}/video.mp4"]
+    assert kie.file_urls(wav) == [kie.wav_url(wav)] and kie.file_urls(mp4) == [kie.video_url(mp4)]

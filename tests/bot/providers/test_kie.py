@@ -7,9 +7,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.models import MusicRequest, TaskState
+from bot.models import MusicRequest, TaskKind, TaskState
 from bot.providers import errors
-from bot.providers.kie import KieClient, MalformedCallback, RetryPolicy, parse_callback, parse_record_info
+from bot.providers.kie import KieClient, MalformedCallback, RetryPolicy, validate_request
+from bot.providers.kie_parsing import parse_callback, parse_status
 from bot.providers.ratelimit import SlidingWindow
 from tests.support.kie_fake import FakeKie, ManualClock
 
@@ -53,13 +54,13 @@ async def test_invalid_input_is_refused_before_any_request(
     kie: FakeKie, client: KieClient, request_: MusicRequest, needle: str
 ) -> None:
     with pytest.raises(errors.InputError) as caught:
-        await client.generate(request_, CALLBACK)
+        await client.submit(request_, CALLBACK)
     assert needle.lower() in caught.value.user_message.lower()
     assert kie.api_calls == []
 
 
 def test_limits_accept_the_documented_maximums() -> None:
-    client_validate = KieClient.validate.__get__(object())  # pure function of the request
+    client_validate = validate_request
     client_validate(MusicRequest(prompt="x" * 500))
     client_validate(MusicRequest(custom_mode=True, title="t" * 80, style="s" * 1000, prompt="l" * 5000))
     client_validate(MusicRequest(custom_mode=True, title="t", style="s" * 200, prompt="l" * 3000, model="V4"))
@@ -70,7 +71,7 @@ def test_limits_accept_the_documented_maximums() -> None:
 
 
 async def test_simple_generate_sends_only_the_simple_mode_fields(kie: FakeKie, client: KieClient) -> None:
-    task_id = await client.generate(MusicRequest(prompt="  a song about rain  ", instrumental=True), CALLBACK)
+    task_id = await client.submit(MusicRequest(prompt="  a song about rain  ", instrumental=True), CALLBACK)
     assert task_id == kie.last_task_id
     assert kie.submissions[-1].body == {
         "customMode": False, "instrumental": True, "model": "V5", "callBackUrl": CALLBACK, "prompt": "a song about rain",
@@ -80,7 +81,7 @@ async def test_simple_generate_sends_only_the_simple_mode_fields(kie: FakeKie, c
 async def test_custom_generate_sends_lyrics_style_title(kie: FakeKie, client: KieClient) -> None:
     request = MusicRequest(custom_mode=True, title="Rain", style="lo-fi", prompt="[Verse] drip", model="V4_5PLUS",
                            negative_tags="metal", vocal_gender="f")
-    await client.generate(request, CALLBACK)
+    await client.submit(request, CALLBACK)
     assert kie.submissions[-1].body == {
         "customMode": True, "instrumental": False, "model": "V4_5PLUS", "callBackUrl": CALLBACK,
         "style": "lo-fi", "title": "Rain", "prompt": "[Verse] drip", "negativeTags": "metal", "vocalGender": "f",
@@ -88,7 +89,7 @@ async def test_custom_generate_sends_lyrics_style_title(kie: FakeKie, client: Ki
 
 
 async def test_custom_instrumental_sends_no_lyrics(kie: FakeKie, client: KieClient) -> None:
-    await client.generate(MusicRequest(custom_mode=True, instrumental=True, title="T", style="ambient"), CALLBACK)
+    await client.submit(MusicRequest(custom_mode=True, instrumental=True, title="T", style="ambient"), CALLBACK)
     assert "prompt" not in kie.submissions[-1].body
 
 
@@ -111,7 +112,7 @@ async def test_submit_errors_become_typed_errors_with_advice(
 ) -> None:
     kie.fail_next_submit(code, msg)
     with pytest.raises(errors.ProviderError) as caught:
-        await client.generate(MusicRequest(prompt="a song"), CALLBACK)
+        await client.submit(MusicRequest(prompt="a song"), CALLBACK)
     assert type(caught.value) is kind
     assert caught.value.code == code
     assert needle.lower() in caught.value.user_message.lower()
@@ -122,7 +123,7 @@ async def test_a_bad_key_is_reported_as_configuration(kie: FakeKie) -> None:
     client = KieClient(api_key="wrong", base_url=kie.base_url, retry=NO_WAIT)
     try:
         with pytest.raises(errors.ProviderAuthError):
-            await client.generate(MusicRequest(prompt="a song"), CALLBACK)
+            await client.submit(MusicRequest(prompt="a song"), CALLBACK)
     finally:
         await client.close()
 
@@ -130,7 +131,7 @@ async def test_a_bad_key_is_reported_as_configuration(kie: FakeKie) -> None:
 @pytest.mark.parametrize(("code", "http_status"), [(429, 200), (455, 200), (500, 500)])
 async def test_refusals_that_took_nothing_are_retried(kie: FakeKie, client: KieClient, code: int, http_status: int) -> None:
     kie.fail_next_submit(code, "try later", http_status=http_status)
-    task_id = await client.generate(MusicRequest(prompt="a song"), CALLBACK)
+    task_id = await client.submit(MusicRequest(prompt="a song"), CALLBACK)
     assert [s.task_id for s in kie.submissions] == [task_id]
     assert len([c for c in kie.api_calls if c.method == "POST"]) == 2
 
@@ -139,7 +140,7 @@ async def test_retries_stop_and_report(kie: FakeKie, client: KieClient) -> None:
     for _ in range(3):
         kie.fail_next_submit(455, "maintenance")
     with pytest.raises(errors.Maintenance) as caught:
-        await client.generate(MusicRequest(prompt="a song"), CALLBACK)
+        await client.submit(MusicRequest(prompt="a song"), CALLBACK)
     assert "maintenance" in caught.value.user_message
     assert len([c for c in kie.api_calls if c.method == "POST"]) == 3
 
@@ -147,7 +148,7 @@ async def test_retries_stop_and_report(kie: FakeKie, client: KieClient) -> None:
 async def test_a_failed_generation_answer_is_never_resubmitted(kie: FakeKie, client: KieClient) -> None:
     kie.fail_next_submit(501, "Audio generation failed")
     with pytest.raises(errors.GenerationFailed):
-        await client.generate(MusicRequest(prompt="a song"), CALLBACK)
+        await client.submit(MusicRequest(prompt="a song"), CALLBACK)
     assert len([c for c in kie.api_calls if c.method == "POST"]) == 1
 
 
@@ -155,7 +156,7 @@ async def test_an_unreachable_provider_is_unavailable_not_a_crash() -> None:
     client = KieClient(api_key="k", base_url="http://127.0.0.1:9", retry=NO_WAIT)
     try:
         with pytest.raises(errors.ProviderUnavailable):
-            await client.generate(MusicRequest(prompt="a song"), CALLBACK)
+            await client.submit(MusicRequest(prompt="a song"), CALLBACK)
     finally:
         await client.close()
 
@@ -182,16 +183,16 @@ async def test_submissions_stay_within_20_per_10_seconds() -> None:
 
 async def test_record_info_is_read_at_every_stage(kie: FakeKie, client: KieClient) -> None:
     kie.clock = clock = ManualClock()
-    task_id = await client.generate(MusicRequest(prompt="a song"), CALLBACK)
-    assert (await client.music_status(task_id)).state is TaskState.QUEUED
+    task_id = await client.submit(MusicRequest(prompt="a song"), CALLBACK)
+    assert (await client.status(TaskKind.GENERATE, task_id)).state is TaskState.QUEUED
     await kie.advance(task_id, "text", deliver=False)
-    assert (await client.music_status(task_id)).state is TaskState.TEXT
+    assert (await client.status(TaskKind.GENERATE, task_id)).state is TaskState.TEXT
     await kie.advance(task_id, "first", deliver=False)
     clock.advance(1.0)  # the fake enforces the documented 3 polls per second per task
-    first = await client.music_status(task_id)
+    first = await client.status(TaskKind.GENERATE, task_id)
     assert first.state is TaskState.FIRST and first.tracks[0].stream_url == kie.stream_url(task_id, 0)
     await kie.advance(task_id, "complete", deliver=False)
-    done = await client.music_status(task_id)
+    done = await client.status(TaskKind.GENERATE, task_id)
     assert done.state is TaskState.SUCCEEDED
     assert [t.audio_url for t in done.tracks] == [kie.audio_url(task_id, 0), kie.audio_url(task_id, 1)]
     assert done.tracks[0].duration == kie.task(task_id).tracks[0].duration
@@ -199,10 +200,10 @@ async def test_record_info_is_read_at_every_stage(kie: FakeKie, client: KieClien
 
 
 async def test_record_info_failure_carries_the_reason(kie: FakeKie, client: KieClient) -> None:
-    task_id = await client.generate(MusicRequest(prompt="a song"), CALLBACK)
+    task_id = await client.submit(MusicRequest(prompt="a song"), CALLBACK)
     await kie.fail(task_id, code=400, msg="Song Description flagged for moderation", status="SENSITIVE_WORD_ERROR",
                    deliver=False)
-    update = await client.music_status(task_id)
+    update = await client.status(TaskKind.GENERATE, task_id)
     assert update.state is TaskState.FAILED
     assert "flagged" in (update.error_message or "")
 
@@ -215,14 +216,14 @@ def test_callback_and_record_info_give_the_same_tracks() -> None:
     camel = {"taskId": "t1", "status": "SUCCESS", "response": {"sunoData": [{"id": "a1", "audioUrl": "https://x/a.mp3",
              "streamAudioUrl": "https://x/s", "imageUrl": "https://x/i.jpeg", "prompt": "[Verse] la", "modelName":
              "chirp-v5", "title": "T", "tags": "pop", "createTime": "2025-01-01 00:00:00", "duration": 198.44}]}}
-    from_callback = parse_callback(snake)
-    from_poll = parse_record_info("t1", camel)
+    from_callback = parse_callback(TaskKind.GENERATE, snake)
+    from_poll = parse_status(TaskKind.GENERATE, "t1", camel)
     assert from_callback == from_poll
     assert from_callback.tracks[0].duration == 198.44
 
 
 def test_record_info_with_the_quickstart_data_shape() -> None:
-    update = parse_record_info("t", {"status": "SUCCESS", "response": {"data": [{"id": "a", "audio_url": "u"}]}})
+    update = parse_status(TaskKind.GENERATE, "t", {"status": "SUCCESS", "response": {"data": [{"id": "a", "audio_url": "u"}]}})
     assert update.tracks[0].audio_url == "u"
 
 
@@ -238,12 +239,12 @@ def test_record_info_with_the_quickstart_data_shape() -> None:
 )
 def test_malformed_callbacks_are_rejected(body: object) -> None:
     with pytest.raises(MalformedCallback):
-        parse_callback(body)
+        parse_callback(TaskKind.GENERATE, body)
 
 
 @pytest.mark.parametrize("data", [None, []])
 def test_error_callbacks_in_both_documented_shapes(data: object) -> None:
-    update = parse_callback({"code": 501, "msg": "Audio generation failed",
+    update = parse_callback(TaskKind.GENERATE, {"code": 501, "msg": "Audio generation failed",
                              "data": {"callbackType": "error", "task_id": "t", "data": data}})
     assert update.state is TaskState.FAILED and update.error_code == 501
 
@@ -270,4 +271,4 @@ def test_task_id_is_read_from_every_documented_place() -> None:
         {"code": 200, "data": {"callbackType": "text", "taskId": "a", "data": []}},
         {"code": 200, "taskId": "a", "data": {"callbackType": "text", "data": []}},
     ):
-        assert parse_callback(body).task_id == "a"
+        assert parse_callback(TaskKind.GENERATE, body).task_id == "a"

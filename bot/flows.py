@@ -1,0 +1,206 @@
+"""Interaction flows every feature shares: starting a task from a command, a modal or a button; finding the
+track a member means; taking an uploaded audio file. Cogs call these; they call the song service."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord import app_commands
+
+from bot.delivery import AUDIO_SUFFIXES, DEFAULT_UPLOAD_LIMIT
+from bot.formatting import quote_block, shorten
+from bot.models import Request, Task, TaskKind, Track
+from bot.permissions import may_spend_on, not_yours
+from bot.providers.errors import InputError, ProviderError
+from bot.replies import send_ephemeral
+from bot.songs import Origin
+
+if TYPE_CHECKING:
+    from bot.core import ChorusBot
+
+REQUIRED_PERMISSIONS = ("view_channel", "send_messages", "embed_links", "attach_files", "read_message_history")
+DRAFT_TIMEOUT = 14 * 60  # the "edit and retry" button lives as long as the interaction token
+ModalFactory = Callable[[Any], discord.ui.Modal]
+
+ON_IT = {
+    TaskKind.GENERATE: "Suno is making your song",
+    TaskKind.COMPOSE: "Suno is making your song",
+    TaskKind.EXTEND: "Suno is extending the track",
+    TaskKind.UPLOAD_EXTEND: "Suno is extending your upload",
+    TaskKind.COVER: "Suno is recording the cover",
+    TaskKind.LYRICS: "Suno is writing your lyrics",
+    TaskKind.STEMS: "Suno is separating the stems",
+    TaskKind.WAV: "Suno is rendering the WAV",
+    TaskKind.VIDEO: "Suno is making the music video",
+}
+
+
+@dataclass(frozen=True)
+class SourceTrack:
+    """A finished track a member picked, with the task that made it."""
+
+    task: Task
+    position: int
+
+    @property
+    def track(self) -> Track:
+        return self.task.tracks[self.position]
+
+
+def jump_url(guild_id: int | None, channel_id: int, message_id: int | None) -> str:
+    return f"https://discord.com/channels/{guild_id or '@me'}/{channel_id}/{message_id or ''}".rstrip("/")
+
+
+async def start_task(
+    interaction: discord.Interaction[ChorusBot],
+    request: Request,
+    *,
+    retry: ModalFactory | None = None,
+) -> None:
+    """The path every request takes: validate, check the channel, defer privately, submit (or reuse a stored
+    result), and tell the member where to look. Every refusal is private and says what to change."""
+    bot = interaction.client
+    if interaction.guild_id is None or interaction.channel_id is None:
+        # Discord hides guild-only commands in DMs; this covers clients that do not.
+        await send_ephemeral(interaction, "Use this in a server channel: that's where I post the results.")
+        return
+    try:
+        bot.songs.validate(request)
+    except InputError as error:
+        await refuse(interaction, error.user_message, request, retry)
+        return
+    missing = missing_permissions(interaction)
+    if missing:
+        needed = ", ".join(name.replace("_", " ").title() for name in missing)
+        await refuse(interaction, f"I can't post results in this channel: I need {needed}. "
+                     "Ask a server admin, or try another channel.", request, retry)
+        return
+    if not interaction.response.is_done():
+        await interaction.response.defer(ephemeral=True, thinking=True)
+    origin = Origin(
+        guild_id=interaction.guild_id,
+        channel_id=interaction.channel_id,
+        user_id=interaction.user.id,
+        upload_limit=interaction.filesize_limit or DEFAULT_UPLOAD_LIMIT,
+    )
+    try:
+        started = await bot.songs.submit(request, origin)
+    except ProviderError as error:
+        await refuse(interaction, error.user_message, request, retry)
+        return
+    except discord.Forbidden:
+        await refuse(interaction, "I can't post in this channel. Ask a server admin to let me send messages "
+                     "here, or try another channel.", request, retry)
+        return
+    task = started.task
+    if started.reposted_message_id is not None:
+        link = jump_url(origin.guild_id, origin.channel_id, started.reposted_message_id)
+        await send_ephemeral(interaction, f"\u267b\ufe0f This was made before, so here it is again (no new "
+                             f"request to Suno): {link}")
+    elif started.reused:
+        link = jump_url(task.guild_id, task.channel_id, task.status_message_id)
+        await send_ephemeral(interaction, f"\u23f3 This is already being made: {link}")
+    else:
+        link = jump_url(task.guild_id, task.channel_id, task.status_message_id)
+        await send_ephemeral(
+            interaction,
+            f"\U0001f3b6 On it! {ON_IT[task.task_kind]}. Follow along here: {link}\n"
+            "I'll post the result in this channel and mention you when it's ready.",
+        )
+
+
+def missing_permissions(interaction: discord.Interaction[Any]) -> list[str]:
+    """What the bot lacks in this channel to post results (threads need "send messages in threads")."""
+    needed = list(REQUIRED_PERMISSIONS)
+    if isinstance(interaction.channel, discord.Thread):
+        needed[needed.index("send_messages")] = "send_messages_in_threads"
+    return [name for name in needed if not getattr(interaction.app_permissions, name)]
+
+
+async def refuse(
+    interaction: discord.Interaction[ChorusBot],
+    message: str,
+    request: Request | None = None,
+    retry: ModalFactory | None = None,
+) -> None:
+    """Say what to change, and give back what the member wrote so nothing is lost."""
+    extra: dict[str, Any] = {}
+    text = str(getattr(request, "prompt", "") or "")
+    if retry is not None and request is not None:
+        extra["view"] = RetryView(request, retry)
+        if text.strip():
+            extra["file"] = discord.File(io.BytesIO(text.encode()), filename="lyrics.txt")
+        message += "\nYour text is kept: press **Edit and try again**, or copy the attached lyrics."
+    elif text.strip():
+        message += f"\nYour text, to copy and adjust:\n{quote_block(text, 1500)}"
+    await send_ephemeral(interaction, message, **extra)
+
+
+class RetryView(discord.ui.View):
+    """An "Edit and try again" button that reopens the form with everything the member typed."""
+
+    def __init__(self, request: Request, modal: ModalFactory) -> None:
+        super().__init__(timeout=DRAFT_TIMEOUT)
+        self.request = request
+        self.modal = modal
+
+    @discord.ui.button(label="Edit and try again", style=discord.ButtonStyle.primary, emoji="\u270f\ufe0f")
+    async def edit(self, interaction: discord.Interaction[ChorusBot], button: discord.ui.Button[Any]) -> None:
+        await interaction.response.send_modal(self.modal(self.request))
+
+
+# ----- picking a source: one of the member's tracks, or an uploaded file -----------------------------------
+
+
+async def resolve_track(interaction: discord.Interaction[ChorusBot], audio_id: str) -> SourceTrack:
+    """The finished track ``audio_id`` in this server, if the member may use it; else InputError."""
+    found = await interaction.client.store.track_by_audio_id(audio_id.strip())
+    if found is None or found[0].guild_id != interaction.guild_id:
+        raise InputError("I can't find that track in this server. Pick one from the list as you type.")
+    source = SourceTrack(*found)
+    if not may_spend_on(interaction, source.task):
+        raise InputError(not_yours(source.task))
+    return source
+
+
+async def track_autocomplete(
+    interaction: discord.Interaction[ChorusBot], current: str
+) -> list[app_commands.Choice[str]]:
+    """The member's own finished tracks, newest first, shown by title and date; the value is the audio id."""
+    if interaction.guild_id is None:
+        return []
+    found = await interaction.client.store.finished_tracks(interaction.guild_id, interaction.user.id,
+                                                           query=current.strip(), limit=25)
+    choices = []
+    for track, made in found:
+        name = f"{shorten(track.title or 'Untitled', 80)} \u00b7 {_day(made)}"
+        choices.append(app_commands.Choice(name=name[:100], value=track.audio_id))
+    return choices
+
+
+def _day(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, tz=timezone.utc).strftime("%Y-%m-%d %H:%M")
+
+
+def one_source(track: str | None, audio: discord.Attachment | None) -> None:
+    """Exactly one of a track or an uploaded file."""
+    if (track is None) == (audio is None):
+        raise InputError("Choose exactly one source: `track` (one of your songs) or `audio` (upload a file).")
+
+
+def audio_upload(attachment: discord.Attachment) -> tuple[str, str]:
+    """The URL the provider fetches an uploaded file from, and a title from its file name."""
+    suffix = PurePosixPath(attachment.filename).suffix.lower()
+    content_type = (attachment.content_type or "").split(";")[0]
+    if not content_type.startswith("audio/") and suffix not in AUDIO_SUFFIXES:
+        raise InputError(
+            f"`{attachment.filename}` isn't an audio file. Upload an MP3, WAV, M4A, OGG or FLAC (up to 8 minutes)."
+        )
+    title = PurePosixPath(attachment.filename).stem.replace("_", " ").strip()[:80] or "Upload"
+    return attachment.url, title

@@ -1,0 +1,23 @@
+"""Who may do what: spending actions on a task belong to its owner and to moderators."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import discord
+
+from bot.models import Task
+
+
+def is_moderator(interaction: discord.Interaction[Any]) -> bool:
+    """Members with Manage Server."""
+    permissions = getattr(interaction.user, "guild_permissions", None) or interaction.permissions
+    return bool(permissions.manage_guild)
+
+
+def may_spend_on(interaction: discord.Interaction[Any], task: Task) -> bool:
+    return interaction.user.id == task.user_id or is_moderator(interaction)
+
+
+def not_yours(task: Task) -> str:
+    return f"This belongs to <@{task.user_id}>: only they (or a moderator) can do that."

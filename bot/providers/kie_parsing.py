@@ -1,0 +1,242 @@
+"""Normalizing kie.ai callbacks (contract §3) and record-info answers (§4) into TaskUpdates.
+
+Callbacks use snake_case (``audio_url``), record-info camelCase (``audioUrl``); both are accepted everywhere,
+as are sunoapi.org's variants (``vocal_removal_info``, ``lyricsData``). Anything without the documented shape
+raises :class:`MalformedCallback`, so it changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from bot.models import Lyrics, ResultFile, TaskKind, TaskState, TaskUpdate, Track
+
+
+class MalformedCallback(ValueError):
+    """A callback body that does not have the documented shape."""
+
+
+_MUSIC_STATES = {
+    "PENDING": TaskState.QUEUED,
+    "TEXT_SUCCESS": TaskState.TEXT,
+    "FIRST_SUCCESS": TaskState.FIRST,
+    "SUCCESS": TaskState.SUCCEEDED,
+}
+_CALLBACK_STAGES = {"text": TaskState.TEXT, "first": TaskState.FIRST, "complete": TaskState.SUCCEEDED}
+
+# Separation result fields (callback snake_case key → stem name); record-info uses the camelCase of the same.
+STEM_FIELDS = {
+    "vocal_url": "Vocals",
+    "instrumental_url": "Instrumental",
+    "backing_vocals_url": "Backing vocals",
+    "drums_url": "Drums",
+    "bass_url": "Bass",
+    "guitar_url": "Guitar",
+    "piano_url": "Piano",
+    "keyboard_url": "Keyboard",
+    "percussion_url": "Percussion",
+    "strings_url": "Strings",
+    "synth_url": "Synth",
+    "fx_url": "FX",
+    "brass_url": "Brass",
+    "woodwinds_url": "Woodwinds",
+}
+_EXPORT_FIELDS = {
+    TaskKind.WAV: (("audioWavUrl", "audio_wav_url"), "WAV"),
+    TaskKind.VIDEO: (("video_url", "videoUrl"), "Video"),
+}
+
+
+# ----- callbacks -------------------------------------------------------------------------------------------
+
+
+def parse_callback(kind: TaskKind, body: Any) -> TaskUpdate:
+    """Normalize a callback for a task of ``kind``."""
+    if not isinstance(body, Mapping):
+        raise MalformedCallback("body is not a JSON object")
+    data = body.get("data")
+    if not isinstance(data, Mapping):
+        raise MalformedCallback("missing data object")
+    task_id = first_str(data, "task_id", "taskId") or first_str(body, "taskId", "task_id")
+    if not task_id:
+        raise MalformedCallback("missing task id")
+    code = as_int(body.get("code"))
+    if code is None:
+        raise MalformedCallback("missing code")
+    message = body.get("msg") if isinstance(body.get("msg"), str) else None
+    if code not in (200, 0) or first_str(data, "callbackType", "callback_type") == "error":
+        detail = message or (data.get("error") if isinstance(data.get("error"), str) else None)
+        return TaskUpdate(task_id, TaskState.FAILED, error_code=code, error_message=detail)
+    if kind.makes_music:
+        return _music_callback(task_id, data)
+    if kind is TaskKind.LYRICS:
+        return _lyrics_update(task_id, data.get("data"), "error_message", required=True)
+    if kind is TaskKind.STEMS:
+        info = data.get("vocal_separation_info") or data.get("vocal_removal_info")
+        return _files_update(task_id, _stems(info, snake=True), code=code, message=message, required=True)
+    keys, name = _EXPORT_FIELDS[kind]
+    url = first_str(data, *keys)
+    return _files_update(task_id, (ResultFile(name, url),) if url else (), code=code, message=message,
+                         required=True)
+
+
+def _music_callback(task_id: str, data: Mapping[str, Any]) -> TaskUpdate:
+    stage = first_str(data, "callbackType", "callback_type")
+    if stage not in _CALLBACK_STAGES:
+        raise MalformedCallback(f"unknown callbackType {stage!r}")
+    items = data.get("data")
+    if items is None:
+        items = []
+    if not isinstance(items, list):
+        raise MalformedCallback("data.data is not a list")
+    tracks = parse_tracks(items)
+    state = _CALLBACK_STAGES[stage]
+    if state is TaskState.SUCCEEDED and not tracks:
+        raise MalformedCallback("complete callback without tracks")
+    return TaskUpdate(task_id, state, tracks)
+
+
+def _lyrics_update(task_id: str, items: Any, error_key: str, *, required: bool) -> TaskUpdate:
+    """Lyrics variants; variants that failed are left out, and a task with none left failed."""
+    if not isinstance(items, list):
+        if required:
+            raise MalformedCallback("lyrics callback without a list of variants")
+        return TaskUpdate(task_id, TaskState.QUEUED)
+    variants, errors = [], []
+    for item in items:
+        if not isinstance(item, Mapping):
+            continue
+        text = first_str(item, "text")
+        if first_str(item, "status") == "failed" or not text:
+            errors.append(first_str(item, error_key, "error_message", "errorMessage"))
+            continue
+        variants.append(Lyrics(title=first_str(item, "title"), text=text))
+    if not variants:
+        return TaskUpdate(task_id, TaskState.FAILED, error_message=next(filter(None, errors), "no lyrics returned"))
+    return TaskUpdate(task_id, TaskState.SUCCEEDED, lyrics=tuple(variants))
+
+
+def _files_update(
+    task_id: str, files: tuple[ResultFile, ...], *, code: int | None, message: str | None, required: bool
+) -> TaskUpdate:
+    if files:
+        return TaskUpdate(task_id, TaskState.SUCCEEDED, files=files)
+    if required:  # a success callback without a result is a failure report in disguise (contract §3.2)
+        return TaskUpdate(task_id, TaskState.FAILED, error_code=code if code not in (200, 0) else 500,
+                          error_message=message or "no result")
+    return TaskUpdate(task_id, TaskState.QUEUED)
+
+
+def _stems(info: Any, *, snake: bool) -> tuple[ResultFile, ...]:
+    if not isinstance(info, Mapping):
+        return ()
+    stems = []
+    for key, name in STEM_FIELDS.items():
+        url = first_str(info, key if snake else _camel(key), _camel(key) if snake else key)
+        if url:
+            stems.append(ResultFile(name, url))
+    return tuple(stems)
+
+
+def _camel(snake: str) -> str:
+    head, *rest = snake.split("_")
+    return head + "".join(part.capitalize() for part in rest)
+
+
+# ----- record-info -----------------------------------------------------------------------------------------
+
+
+def parse_status(kind: TaskKind, task_id: str, data: Mapping[str, Any]) -> TaskUpdate:
+    """Normalize a record-info ``data`` object for a task of ``kind`` (contract §4)."""
+    task_id = first_str(data, "taskId") or task_id
+    status = first_str(data, "status", "successFlag").upper()
+    if _failed(status):
+        message = data.get("errorMessage") if isinstance(data.get("errorMessage"), str) else None
+        return TaskUpdate(task_id, TaskState.FAILED, error_code=as_int(data.get("errorCode")),
+                          error_message=message or status)
+    response = data.get("response")
+    response = response if isinstance(response, Mapping) else {}
+    if kind.makes_music:
+        items = response.get("sunoData") or response.get("data") or []
+        tracks = parse_tracks(items if isinstance(items, list) else [])
+        state = _MUSIC_STATES.get(status, TaskState.QUEUED)
+        if state is TaskState.SUCCEEDED and not tracks:
+            state = TaskState.FIRST  # keep polling until the tracks are listed
+        return TaskUpdate(task_id, state, tracks)
+    if status != "SUCCESS":
+        return TaskUpdate(task_id, TaskState.QUEUED)
+    if kind is TaskKind.LYRICS:
+        return _lyrics_update(task_id, response.get("data") or response.get("lyricsData"), "errorMessage",
+                              required=False)
+    if kind is TaskKind.STEMS:
+        return _files_update(task_id, _stems(response, snake=False), code=None, message=None, required=False)
+    keys, name = _EXPORT_FIELDS[kind]
+    url = first_str(response, *keys)
+    return _files_update(task_id, (ResultFile(name, url),) if url else (), code=None, message=None,
+                         required=False)
+
+
+def _failed(status: str) -> bool:
+    return "FAILED" in status or "EXCEPTION" in status or status == "SENSITIVE_WORD_ERROR"
+
+
+def parse_tracks(items: Sequence[Any]) -> tuple[Track, ...]:
+    tracks = []
+    for item in items:
+        if not isinstance(item, Mapping):
+            continue
+        audio_id = first_str(item, "id", "audioId", "audio_id")
+        if not audio_id:
+            continue
+        tracks.append(
+            Track(
+                audio_id=audio_id,
+                audio_url=first_str(item, "audio_url", "audioUrl"),
+                stream_url=first_str(item, "stream_audio_url", "streamAudioUrl"),
+                image_url=first_str(item, "image_url", "imageUrl"),
+                title=first_str(item, "title"),
+                tags=first_str(item, "tags"),
+                duration=as_float(item.get("duration")),
+                lyrics=first_str(item, "prompt", "lyrics"),
+                model_name=first_str(item, "model_name", "modelName"),
+                created=first_str(item, "createTime", "create_time"),
+            )
+        )
+    return tuple(tracks)
+
+
+# ----- lenient field access --------------------------------------------------------------------------------
+
+
+def first_str(mapping: Mapping[str, Any], *keys: str) -> str:
+    for key in keys:
+        value = mapping.get(key)
+        if isinstance(value, str) and value:
+            return value
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)
+    return ""
+
+
+def as_int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    return None
+
+
+def as_float(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None

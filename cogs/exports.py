@@ -1,0 +1,71 @@
+"""/export and the WAV and Video buttons: a track as a WAV file or as a music video (MP4).
+An export already made (or being made) for the same track is reused, never paid for twice."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.flows import SourceTrack, resolve_track, start_task, track_autocomplete
+from bot.models import ExportRequest, Task
+from bot.providers.errors import InputError
+from bot.providers.kie import VIDEO_AUTHOR_LIMIT
+from bot.views import ActionHandler
+
+if TYPE_CHECKING:
+    from bot.core import ChorusBot
+
+FORMAT_CHOICES = [
+    app_commands.Choice(name="WAV (lossless audio)", value="wav"),
+    app_commands.Choice(name="Music video (MP4)", value="video"),
+]
+
+
+class Exports(commands.Cog):
+    """Export songs."""
+
+    def __init__(self, bot: ChorusBot) -> None:
+        self.bot = bot
+
+    async def cog_load(self) -> None:
+        self.bot.actions["wav"] = export_button("wav")
+        self.bot.actions["video"] = export_button("video")
+
+    async def cog_unload(self) -> None:
+        self.bot.actions.pop("wav", None)
+        self.bot.actions.pop("video", None)
+
+    @app_commands.command(name="export", description="Get one of your tracks as a WAV file or a music video")
+    @app_commands.describe(track="One of your tracks (start typing its title)", format="WAV or music video")
+    @app_commands.autocomplete(track=track_autocomplete)
+    @app_commands.choices(format=FORMAT_CHOICES)
+    @app_commands.guild_only()
+    async def export(self, interaction: discord.Interaction[ChorusBot], track: str, format: str) -> None:  # noqa: A002
+        source = await resolve_track(interaction, track)
+        await start_task(interaction, export_request(interaction, source, format))
+
+
+def export_request(interaction: discord.Interaction[ChorusBot], source: SourceTrack, fmt: str) -> ExportRequest:
+    if not source.task.provider_task_id:
+        raise InputError("This track can't be exported: Suno's record of it is missing.")
+    return ExportRequest(source_task_id=source.task.provider_task_id, audio_id=source.track.audio_id, format=fmt,
+                         source_title=source.track.title,
+                         author=interaction.user.display_name[:VIDEO_AUTHOR_LIMIT] if fmt == "video" else "")
+
+
+def export_button(fmt: str) -> ActionHandler:
+    """The WAV or Video button under a track."""
+
+    async def export(interaction: discord.Interaction[ChorusBot], task: Task, position: int, arg: str | None) -> None:
+        if position >= len(task.tracks):
+            raise InputError("I no longer have this track in my records.")
+        await start_task(interaction, export_request(interaction, SourceTrack(task, position), fmt))
+
+    return export
+
+
+async def setup(bot: ChorusBot) -> None:
+    await bot.add_cog(Exports(bot))

@@ -1,0 +1,52 @@
+"""/lyrics: lyrics only, each variant with a "Make a song" button that opens the compose form prefilled."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.flows import start_task
+from bot.models import LyricsRequest, MusicRequest, Task
+from bot.providers.errors import InputError
+from bot.providers.kie import LYRICS_PROMPT_LIMIT
+from cogs.generate import ComposeModal
+
+if TYPE_CHECKING:
+    from bot.core import ChorusBot
+
+
+class LyricsCog(commands.Cog, name="Lyrics"):
+    """Write lyrics."""
+
+    def __init__(self, bot: ChorusBot) -> None:
+        self.bot = bot
+
+    async def cog_load(self) -> None:
+        self.bot.actions["song"] = open_song_form
+
+    async def cog_unload(self) -> None:
+        self.bot.actions.pop("song", None)
+
+    @app_commands.command(name="lyrics", description="Have Suno write lyrics (two or three versions) to use in a song")
+    @app_commands.describe(prompt="What the lyrics should be about (up to 200 characters)")
+    @app_commands.guild_only()
+    async def lyrics(
+        self, interaction: discord.Interaction[ChorusBot], prompt: app_commands.Range[str, 1, LYRICS_PROMPT_LIMIT]
+    ) -> None:
+        await start_task(interaction, LyricsRequest(prompt=prompt))
+
+
+async def open_song_form(interaction: discord.Interaction[ChorusBot], task: Task, position: int, arg: str | None) -> None:
+    """"Make a song" under a lyrics variant: the custom-mode form with those lyrics and title filled in."""
+    if position >= len(task.lyrics):
+        raise InputError("I no longer have these lyrics in my records.")
+    variant = task.lyrics[position]
+    await interaction.response.send_modal(ComposeModal(MusicRequest(custom_mode=True, title=variant.title,
+                                                                    prompt=variant.text)))
+
+
+async def setup(bot: ChorusBot) -> None:
+    await bot.add_cog(LyricsCog(bot))

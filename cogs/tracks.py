@@ -1,0 +1,158 @@
+"""Your tracks: /tracks (recent requests and their state, paginated), /track show (re-post a finished
+track with its buttons), and the Info button on every track."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.delivery import DEFAULT_UPLOAD_LIMIT, Destination
+from bot.flows import jump_url, missing_permissions, track_autocomplete
+from bot.formatting import shorten
+from bot.models import Task, TaskKind, TaskState
+from bot.replies import report_unexpected, send_ephemeral
+from bot.views import info_embed
+
+if TYPE_CHECKING:
+    from bot.core import ChorusBot
+
+PAGE_SIZE = 10
+STATE_ICONS = {
+    TaskState.SUBMITTING: "\u23f3",
+    TaskState.QUEUED: "\u23f3",
+    TaskState.TEXT: "\u270d\ufe0f",
+    TaskState.FIRST: "\U0001f3a7",
+    TaskState.SUCCEEDED: "\u2705",
+    TaskState.FAILED: "\u274c",
+}
+KIND_ICONS = {
+    TaskKind.GENERATE: "\U0001f3b5",
+    TaskKind.COMPOSE: "\U0001f3bc",
+    TaskKind.EXTEND: "\u2795",
+    TaskKind.UPLOAD_EXTEND: "\u2795",
+    TaskKind.COVER: "\U0001f3a4",
+    TaskKind.LYRICS: "\U0001f4dd",
+    TaskKind.STEMS: "\U0001f39a\ufe0f",
+    TaskKind.WAV: "\U0001f4be",
+    TaskKind.VIDEO: "\U0001f3ac",
+}
+
+
+class Tracks(commands.Cog):
+    """Find, re-post and inspect your tracks."""
+
+    track = app_commands.Group(
+        name="track", description="One of your tracks", allowed_contexts=app_commands.AppCommandContext(guild=True)
+    )
+
+    def __init__(self, bot: ChorusBot) -> None:
+        self.bot = bot
+
+    async def cog_load(self) -> None:
+        self.bot.add_dynamic_items(PageButton)
+        self.bot.actions["info"] = show_info
+
+    async def cog_unload(self) -> None:
+        self.bot.remove_dynamic_items(PageButton)
+        self.bot.actions.pop("info", None)
+
+    @app_commands.command(name="tracks", description="Your recent requests and tracks, with their state")
+    @app_commands.guild_only()
+    async def tracks(self, interaction: discord.Interaction[ChorusBot]) -> None:
+        embed, view = await tracks_page(interaction.client, interaction.guild_id or 0, interaction.user.id, 0)
+        await interaction.response.send_message(embed=embed, view=view, ephemeral=True)
+
+    @track.command(name="show", description="Post one of your finished tracks here again, with its buttons")
+    @app_commands.describe(id="The track (start typing its title)")
+    @app_commands.autocomplete(id=track_autocomplete)
+    async def show(self, interaction: discord.Interaction[ChorusBot], id: str) -> None:  # noqa: A002
+        found = await self.bot.store.track_by_audio_id(id.strip())
+        if found is None or found[0].guild_id != interaction.guild_id:
+            await send_ephemeral(interaction, "I can't find that track in this server. Pick one from the list.")
+            return
+        missing = missing_permissions(interaction)
+        if missing:
+            needed = ", ".join(name.replace("_", " ").title() for name in missing)
+            await send_ephemeral(interaction, f"I can't post here: I need {needed} in this channel.")
+            return
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        task, position = found
+        destination = Destination(interaction.guild_id, interaction.channel_id or 0, interaction.user.id,
+                                  interaction.filesize_limit or DEFAULT_UPLOAD_LIMIT)
+        message = await self.bot.delivery.post_track(
+            task, position, destination, content=f"\U0001f501 Shared by <@{interaction.user.id}>"
+        )
+        await send_ephemeral(interaction, f"Posted: {message.jump_url}")
+
+
+async def show_info(interaction: discord.Interaction[ChorusBot], task: Task, position: int, arg: str | None) -> None:
+    """The Info button: a track's details, privately, to whoever clicks."""
+    if position >= len(task.tracks):
+        await send_ephemeral(interaction, "I no longer have this track in my records.")
+        return
+    embed, lyrics_file = info_embed(task, task.tracks[position])
+    if lyrics_file is None:
+        await send_ephemeral(interaction, embed=embed)
+    else:
+        await send_ephemeral(interaction, embed=embed, file=lyrics_file)
+
+
+async def tracks_page(bot: ChorusBot, guild_id: int, user_id: int, page: int) -> tuple[discord.Embed, discord.ui.View]:
+    total = await bot.store.count_tasks(guild_id, user_id)
+    pages = max(1, -(-total // PAGE_SIZE))
+    page = min(max(page, 0), pages - 1)
+    tasks = await bot.store.recent_tasks(guild_id, user_id, limit=PAGE_SIZE, offset=page * PAGE_SIZE)
+    embed = discord.Embed(title="Your tracks", colour=discord.Colour.blurple())
+    embed.description = "\n".join(task_line(task) for task in tasks) or (
+        "Nothing yet. Try `/generate` with an idea, or `/compose` with your own lyrics."
+    )
+    embed.set_footer(text=f"Page {page + 1} of {pages} \u00b7 {total} request{'s' if total != 1 else ''}")
+    view = discord.ui.View(timeout=None)
+    view.add_item(PageButton(user_id, page - 1, "\u25c0 Newer", disabled=page == 0))
+    view.add_item(PageButton(user_id, page + 1, "Older \u25b6", disabled=page >= pages - 1))
+    return embed, view
+
+
+def task_line(task: Task) -> str:
+    """One line of /tracks: state, kind, what, when, and a link to the result (or the status message)."""
+    message_id = next((t.message_id for t in task.tracks if t.message_id), None) or task.status_message_id
+    link = f" \u00b7 [open]({jump_url(task.guild_id, task.channel_id, message_id)})" if message_id else ""
+    state = STATE_ICONS[task.state]
+    what = discord.utils.escape_markdown(shorten(task.request.summary, 60))
+    titles = ", ".join(shorten(t.title, 30) for t in task.tracks if t.title)
+    detail = f" \u2014 {discord.utils.escape_markdown(titles)}" if titles and task.state is TaskState.SUCCEEDED else ""
+    return f"{state} {KIND_ICONS[task.task_kind]} **#{task.id}** {what}{detail} <t:{int(task.created_at)}:R>{link}"
+
+
+class PageButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"chorus-tracks:(?P<user>[0-9]+):(?P<page>-?[0-9]+)"):
+    """Newer / Older on /tracks. The page lives in the custom_id, so paging works after a restart."""
+
+    def __init__(self, user_id: int, page: int, label: str = "", *, disabled: bool = False) -> None:
+        super().__init__(discord.ui.Button(label=label or "Page", style=discord.ButtonStyle.secondary,
+                                           custom_id=f"chorus-tracks:{user_id}:{page}", disabled=disabled))
+        self.user_id = user_id
+        self.page = page
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Button[Any], match: re.Match[str]
+    ) -> PageButton:
+        return cls(int(match["user"]), int(match["page"]))
+
+    async def callback(self, interaction: discord.Interaction[ChorusBot]) -> None:
+        try:
+            if interaction.user.id != self.user_id:
+                await send_ephemeral(interaction, "Use `/tracks` to see your own tracks.")
+                return
+            embed, view = await tracks_page(interaction.client, interaction.guild_id or 0, self.user_id, self.page)
+            await interaction.response.edit_message(embed=embed, view=view)
+        except Exception as error:
+            await report_unexpected(interaction, error, "tracks page")
+
+
+async def setup(bot: ChorusBot) -> None:
+    await bot.add_cog(Tracks(bot))
