@@ -20,7 +20,7 @@ from bot.core import ChorusBot
 from bot.providers.kie import RetryPolicy
 from bot.settings import Settings
 from tests.support.discord_fake import DEFAULT_CHANNEL_ID, FakeDiscord, followup_for
-from tests.support.interactions import discord_api, inject, slash_command
+from tests.support.interactions import component, discord_api, inject, slash_command
 from tests.support.kie_fake import FakeKie
 
 NO_WAIT = RetryPolicy(rate_limited=(0.0, 0.0), server_error=(0.0, 0.0))
@@ -135,6 +135,31 @@ class Harness:
         await self.discord.wait_for_message(self.channel_id, lambda m: len(self.track_messages()) >= count)
         await self.bot.tracker.idle()
         return self.track_messages()
+
+    async def song(self, prompt: str = "a cheerful song about rain", **options: Any) -> tuple[str, list[dict[str, Any]]]:
+        """A finished song: the provider's task id and its two track messages."""
+        before = len(self.track_messages())
+        _, task_id = await self.generate(prompt, **options)
+        await self.kie.advance(task_id, "complete")
+        tracks = await self.wait_for_tracks(before + 2)
+        return task_id, tracks[before:]
+
+    def click(self, message: dict[str, Any], label: str, **context: Any) -> dict[str, Any]:
+        """Click the button labelled ``label`` on a message the bot posted (or sent privately)."""
+        button = next(b for row in message.get("components") or [] for b in row["components"]
+                      if b.get("label") == label)
+        payload = component(button["custom_id"], message=message, **context)
+        inject(self.bot, payload, fake=self.discord)
+        return payload
+
+    async def finished(self, payload: dict[str, Any], kind: str) -> str:
+        """After a command that starts a task: the private "On it" answer arrived; returns the provider task id."""
+        reply = await self.reply_to(payload)
+        assert "On it" in (reply.get("content") or ""), reply
+        return self.kie.submissions_of(kind)[-1].task_id
+
+    def new_messages(self, since: int) -> list[dict[str, Any]]:
+        return self.messages()[since:]
 
 
 @pytest.fixture

@@ -5,6 +5,13 @@ real files to upload: a playable song and a cover image.  Everything here is
 derived from a *seed* string (e.g. the prompt plus the track index) through
 SHA-256, so the same seed always yields the same bytes.
 
+* :func:`synthesize_song` renders the song as a WAV file;
+* :func:`synthesize_stems` renders the separate parts of that same song (for
+  stem separation): each voice is rendered once and the stems are gathered
+  from the same voices the song is mixed from, at the song's scale;
+* :func:`cover_png` draws the cover, and :func:`cover_rgb` gives the same
+  picture as raw RGB pixels (for the music-video encoder).
+
 Only the standard library is used, and the synthesiser is written for speed
 in pure Python:
 
@@ -17,7 +24,7 @@ in pure Python:
   tracks are concatenated rather than mixed sample by sample;
 * the song is a four-bar accompaniment loop under melody phrases A A B C, so
   each distinct four-bar slot is mixed, measured and converted to PCM once and
-  repeats are plain copies.
+  repeats are plain copies (likewise each distinct bar or loop of a stem).
 """
 
 from __future__ import annotations

@@ -9,10 +9,12 @@ import sys
 import wave
 import zlib
 from array import array
+from operator import sub
 
 import pytest
 
-from bot.sandbox.media import cover_png, synthesize_song, wav_duration
+from bot.sandbox import media
+from bot.sandbox.media import SPLIT_STEMS, cover_png, cover_rgb, synthesize_song, synthesize_stems, wav_duration
 
 FULL_SCALE = 32767
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -193,7 +195,172 @@ def test_invalid_sample_rate_raises_value_error(sample_rate: object) -> None:
 
 
 # --------------------------------------------------------------------------
-# cover_png
+# synthesize_stems
+# --------------------------------------------------------------------------
+
+STEMS_SEED = "stems: a lofi song about rain#0"
+STEMS_SECONDS = 3.0
+STEMS_RATE = 11025
+VOCAL_SONG_STEMS = {"vocals", "drums", "bass", "percussion", "strings"}
+INSTRUMENTAL_SONG_STEMS = {"synth", "drums", "bass", "percussion", "strings"}
+
+
+@pytest.fixture(scope="module", params=[False, True], ids=["vocal", "instrumental"])
+def song_and_stems(request: pytest.FixtureRequest) -> tuple[bool, bytes, dict[str, bytes]]:
+    """A short song and all of its stems (both separations at once)."""
+    instrumental = request.param
+    song = synthesize_song(STEMS_SEED, STEMS_SECONDS, sample_rate=STEMS_RATE, instrumental=instrumental)
+    stems = synthesize_stems(
+        STEMS_SEED,
+        STEMS_SECONDS,
+        ("instrumental", *SPLIT_STEMS),
+        sample_rate=STEMS_RATE,
+        instrumental=instrumental,
+    )
+    return instrumental, song, stems
+
+
+def max_difference(song: array, parts: list[array]) -> int:
+    """Largest per-sample difference between ``song`` and the sum of ``parts``."""
+    return max(map(abs, map(sub, map(sum, zip(*parts)), song)))
+
+
+def test_split_stems_constant() -> None:
+    assert SPLIT_STEMS == (
+        "vocals",
+        "backing_vocals",
+        "drums",
+        "bass",
+        "guitar",
+        "keyboard",
+        "percussion",
+        "strings",
+        "synth",
+        "fx",
+        "brass",
+        "woodwinds",
+    )
+
+
+def test_stems_are_wavs_as_long_as_the_song(song_and_stems: tuple[bool, bytes, dict[str, bytes]]) -> None:
+    _, song, stems = song_and_stems
+    song_params, _ = read_wav(song)
+    assert stems, "a song has stems"
+    for name, data in stems.items():
+        params, samples = read_wav(data)
+        assert data[:4] == b"RIFF" and data[8:12] == b"WAVE", name
+        assert (params.nchannels, params.sampwidth, params.framerate) == (1, 2, STEMS_RATE), name
+        assert params.nframes == song_params.nframes, name
+        assert len(samples) == params.nframes, name
+        assert len(data) == len(song), name
+        assert wav_duration(data) == wav_duration(song)
+
+
+def test_which_stems_exist(song_and_stems: tuple[bool, bytes, dict[str, bytes]]) -> None:
+    instrumental, _, stems = song_and_stems
+    expected = INSTRUMENTAL_SONG_STEMS if instrumental else VOCAL_SONG_STEMS
+    assert set(stems) == expected | {"instrumental"}
+    # The result follows the order asked for.
+    assert list(stems) == [name for name in ("instrumental", *SPLIT_STEMS) if name in stems]
+    for name, data in stems.items():
+        peak, _ = peak_and_rms(read_wav(data)[1])
+        assert peak > 0.02 * FULL_SCALE, f"{name} is (nearly) silent"
+    assert len(set(stems.values())) == len(stems)
+
+
+def test_vocals_plus_instrumental_is_the_song(song_and_stems: tuple[bool, bytes, dict[str, bytes]]) -> None:
+    instrumental, song, stems = song_and_stems
+    _, mix = read_wav(song)
+    _, accompaniment = read_wav(stems["instrumental"])
+    if instrumental:
+        # Nothing is sung: the instrumental part is the whole song, byte for byte.
+        assert "vocals" not in stems
+        assert stems["instrumental"] == song
+        return
+    _, vocals = read_wav(stems["vocals"])
+    assert max_difference(mix, [vocals, accompaniment]) <= 2
+    # ... and that is a real split, not one part holding everything.
+    assert max_difference(mix, [accompaniment]) > 0.1 * FULL_SCALE
+    assert max_difference(mix, [vocals]) > 0.1 * FULL_SCALE
+
+
+def test_split_stems_add_up_to_the_song(song_and_stems: tuple[bool, bytes, dict[str, bytes]]) -> None:
+    _, song, stems = song_and_stems
+    _, mix = read_wav(song)
+    parts = [read_wav(data)[1] for name, data in stems.items() if name != "instrumental"]
+    assert max_difference(mix, parts) <= 4
+    # Leaving any one part out makes a clear difference.
+    for i in range(len(parts)):
+        assert max_difference(mix, parts[:i] + parts[i + 1 :]) > 100
+
+
+def test_stems_add_up_over_a_long_song() -> None:
+    # Several passes through the loop and every melody phrase, at a low rate to stay quick.
+    seconds, rate = 21.0, 8000
+    _, mix = read_wav(synthesize_song("long stems", seconds, sample_rate=rate))
+    stems = synthesize_stems("long stems", seconds, ("instrumental", *SPLIT_STEMS), sample_rate=rate)
+    samples = {name: read_wav(data)[1] for name, data in stems.items()}
+    assert set(samples) == VOCAL_SONG_STEMS | {"instrumental"}
+    assert all(len(part) == len(mix) == seconds * rate for part in samples.values())
+    assert max_difference(mix, [samples["vocals"], samples["instrumental"]]) <= 2
+    assert max_difference(mix, [part for name, part in samples.items() if name != "instrumental"]) <= 4
+
+
+def test_instrumental_song_has_no_vocals() -> None:
+    stems = synthesize_stems("no voice", 2.0, sample_rate=8000, instrumental=True)
+    assert list(stems) == ["instrumental"]
+    assert stems["instrumental"] == synthesize_song("no voice", 2.0, sample_rate=8000, instrumental=True)
+    assert synthesize_stems("no voice", 2.0, ("vocals",), sample_rate=8000, instrumental=True) == {}
+
+
+def test_default_stems_are_the_vocal_separation() -> None:
+    stems = synthesize_stems("two stems", 2.0, sample_rate=8000)
+    assert list(stems) == ["vocals", "instrumental"]
+
+
+def test_absent_stems_are_left_out_and_order_is_kept() -> None:
+    stems = synthesize_stems("subset", 2.0, ("guitar", "bass", "fx", "drums", "bass", "backing_vocals"), sample_rate=8000)
+    assert list(stems) == ["bass", "drums"]
+    assert synthesize_stems("subset", 2.0, (), sample_rate=8000) == {}
+
+
+def test_stems_are_deterministic_and_seed_dependent() -> None:
+    first = synthesize_stems("same stems", 2.0, SPLIT_STEMS, sample_rate=8000)
+    assert synthesize_stems("same stems", 2.0, SPLIT_STEMS, sample_rate=8000) == first
+    other = synthesize_stems("other stems", 2.0, SPLIT_STEMS, sample_rate=8000)
+    assert set(other) == set(first)
+    assert all(other[name] != first[name] for name in first)
+
+
+@pytest.mark.parametrize("stem", ["Vocals", "lead", "", "guitars", "instrumentals"])
+def test_unknown_stem_raises_value_error(stem: str) -> None:
+    with pytest.raises(ValueError, match="stem"):
+        synthesize_stems("seed", 1.0, ("vocals", stem))
+
+
+@pytest.mark.parametrize("stems", ["vocals", None, 3])
+def test_stems_must_be_a_sequence_of_names(stems: object) -> None:
+    with pytest.raises(TypeError):
+        synthesize_stems("seed", 1.0, stems)  # type: ignore[arg-type]
+
+
+def test_stems_validate_the_song_arguments() -> None:
+    with pytest.raises(ValueError, match="seconds"):
+        synthesize_stems("seed", 0)
+    with pytest.raises(ValueError, match="sample_rate"):
+        synthesize_stems("seed", 1.0, sample_rate=7999)
+    with pytest.raises(TypeError):
+        synthesize_stems(b"seed", 1.0)  # type: ignore[arg-type]
+
+
+def test_pcm_conversion_clamps_out_of_range_samples() -> None:
+    # A stem could in principle peak above the mix it is part of; it is clamped, not an error.
+    assert media._to_pcm(iter([40000.0, -40000.0, 1.4, -2.6]), True).tolist() == [32767, -32768, 1, -3]
+    assert media._to_pcm(iter([1.9, -1.9]), False).tolist() == [1, -1]
+
+
+# --------------------------------------------------------------------------
+# cover_png / cover_rgb
 # --------------------------------------------------------------------------
 
 
@@ -255,3 +422,34 @@ def test_seed_must_be_a_string() -> None:
         synthesize_song(123, 1.0)  # type: ignore[arg-type]
     with pytest.raises(TypeError):
         cover_png(b"bytes")  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        cover_rgb(b"bytes")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("size", [16, 100, 128])
+def test_cover_rgb_is_size_squared_rgb(size: int) -> None:
+    assert len(cover_rgb("a lofi song about rain#0", size)) == size * size * 3
+
+
+@pytest.mark.parametrize(("seed", "size"), [("a lofi song about rain#0", 64), ("x#1", 100), ("", 16), ("ünïcødé 🎵", 128)])
+def test_cover_png_pixels_are_cover_rgb(seed: str, size: int) -> None:
+    width, height, rows = decode_png(cover_png(seed, size))
+    assert (width, height) == (size, size)
+    assert all(row[0] == 0 for row in rows)  # unfiltered rows
+    assert b"".join(row[1:] for row in rows) == cover_rgb(seed, size)
+
+
+def test_cover_rgb_default_size_matches_png() -> None:
+    _, _, rows = decode_png(cover_png("default"))
+    assert b"".join(row[1:] for row in rows) == cover_rgb("default")
+
+
+def test_cover_rgb_is_deterministic_and_seed_dependent() -> None:
+    assert cover_rgb("seed one", 32) == cover_rgb("seed one", 32)
+    assert cover_rgb("seed one", 32) != cover_rgb("seed two", 32)
+
+
+@pytest.mark.parametrize("size", [0, 15, 2049, 512.0, "512", None, True])
+def test_invalid_cover_rgb_size_raises_value_error(size: object) -> None:
+    with pytest.raises(ValueError, match="size"):
+        cover_rgb("seed", size)  # type: ignore[arg-type]

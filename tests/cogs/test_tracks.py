@@ -1,0 +1,95 @@
+"""Buttons on every track (ownership, restarts), /tracks and /track show."""
+
+from __future__ import annotations
+
+from tests.conftest import BotFactory, Harness
+from tests.support.interactions import MODERATOR_PERMS, inject, slash_command
+
+
+async def test_every_track_has_the_six_buttons(harness: Harness) -> None:
+    _, tracks = await harness.song()
+    for message in tracks:
+        labels = [[b["label"] for b in row["components"]] for row in message["components"]]
+        assert labels == [["Extend", "Cover", "Stems"], ["WAV", "Video", "Info"]]
+
+
+async def test_spending_buttons_belong_to_the_owner(harness: Harness) -> None:
+    h = harness
+    _, tracks = await h.song()
+    for label in ("Extend", "Cover", "Stems", "WAV", "Video"):
+        reply = await h.reply_to(h.click(tracks[0], label, user_id=777))
+        assert "belongs to <@" in reply["content"] and reply["flags"] & 64, label
+    info = await h.reply_to(h.click(tracks[0], "Info", user_id=777))  # reading is for everyone
+    assert info["embeds"][0]["title"]
+    assert h.kie.submissions_of("wav") == [] and h.kie.submissions_of("mp4") == []
+
+
+async def test_a_moderator_may_act_on_any_track(harness: Harness) -> None:
+    h = harness
+    _, tracks = await h.song()
+    task_id = await h.finished(h.click(tracks[0], "WAV", user_id=778, permissions=MODERATOR_PERMS), "wav")
+    assert task_id
+
+
+async def test_buttons_work_after_a_restart(harness: Harness, make_bot: BotFactory) -> None:
+    h = harness
+    _, tracks = await h.song()
+    await h.bot.close()
+    h.bot = await make_bot()
+    click = h.click(tracks[1], "Extend")
+    assert (await h.discord.wait_for_callback(int(click["id"]))).json["type"] == 9
+    await h.finished(h.click(tracks[1], "Video"), "mp4")
+
+
+async def test_info_shows_details_privately(harness: Harness) -> None:
+    h = harness
+    source_id, tracks = await h.song("a lullaby for a cat")
+    data = await h.reply_to(h.click(tracks[1], "Info"))
+    assert data["flags"] & 64
+    embed = data["embeds"][0]
+    assert embed["description"] == h.kie.task(source_id).tracks[1].prompt
+    assert "a lullaby for a cat" in str(embed["fields"])
+
+
+async def test_tracks_lists_my_requests_with_their_state_paginated(harness: Harness) -> None:
+    h = harness
+    for n in range(11):
+        await h.generate(f"song number {n}")
+    finished_id, _ = await h.song("the finished one")
+    payload = h.command("tracks")
+    page = await h.reply_to(payload)
+    assert page["flags"] & 64
+    lines = page["embeds"][0]["description"].splitlines()
+    assert len(lines) == 10
+    assert lines[0].startswith("\u2705") and "the finished one" in lines[0] and "[open](" in lines[0]
+    assert lines[1].startswith("\u23f3") and "song number 10" in lines[1]
+    assert page["embeds"][0]["footer"]["text"] == "Page 1 of 2 \u00b7 12 requests"
+    message = h.discord.original_response(int(payload["id"]))
+    older = h.click(message, "Older \u25b6")
+    edited = (await h.discord.wait_for_callback(int(older["id"]))).json
+    assert edited["type"] == 7
+    assert "Page 2 of 2" in edited["data"]["embeds"][0]["footer"]["text"]
+    assert "song number 1" in edited["data"]["embeds"][0]["description"]
+    other = await h.reply_to(h.command("tracks", user_id=555))
+    assert "Nothing yet" in other["embeds"][0]["description"]
+
+
+async def test_track_show_reposts_with_buttons(harness: Harness) -> None:
+    h = harness
+    source_id, _ = await h.song()
+    audio_id = h.kie.task(source_id).tracks[0].audio_id
+    payload = slash_command("track", {"id": audio_id}, subcommand="show", user_id=4242)
+    inject(h.bot, payload, fake=h.discord)
+    reply = await h.reply_to(payload)
+    assert "Posted:" in reply["content"]
+    shown = h.messages()[-1]
+    assert "Shared by <@4242>" in shown["content"]
+    assert shown["embeds"][0]["title"] == h.kie.task(source_id).tracks[0].title
+    assert any(a["filename"].endswith(".mp3") for a in shown["attachments"])
+    assert len(shown["components"]) == 2
+
+
+async def test_track_show_of_an_unknown_track(harness: Harness) -> None:
+    payload = slash_command("track", {"id": "nope"}, subcommand="show")
+    inject(harness.bot, payload, fake=harness.discord)
+    assert "can't find that track" in (await harness.reply_to(payload))["content"]
