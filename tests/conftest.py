@@ -158,8 +158,12 @@ class Harness:
         assert "On it" in (reply.get("content") or ""), reply
         return self.kie.submissions_of(kind)[-1].task_id
 
-    def new_messages(self, since: int) -> list[dict[str, Any]]:
-        return self.messages()[since:]
+    async def audio_id(self, message: dict[str, Any]) -> str:
+        """The audio id of the track a track message shows (from its footer: "Task #3 · track 1 of 2")."""
+        footer = message["embeds"][0]["footer"]["text"]
+        task = await self.bot.store.get_task(int(footer.split("#")[1].split()[0]))
+        assert task is not None
+        return task.tracks[int(footer.split("track ")[1].split()[0]) - 1].audio_id
 
 
 @pytest.fixture

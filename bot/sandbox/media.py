@@ -495,15 +495,16 @@ SPLIT_STEMS: tuple[str, ...] = (
 _STEM_NAMES = frozenset(SPLIT_STEMS) | {"instrumental"}
 
 # How the synthesiser's voices map onto stem names:
-#   sung lead (a normal song)          -> "vocals"
+#   sung lead (a normal song)           -> "vocals"
 #   bell-like pluck lead (instrumental) -> "synth"   (there is no "vocals" then)
-#   sustained just-intonation pad      -> "strings" (a soft, bowed-like string pad)
-#   bass                               -> "bass"
-#   kick and snare                     -> "drums"
-#   hi-hat                             -> "percussion"
+#   sustained just-intonation pad       -> "strings" (a soft, slow-attack string pad)
+#   bass                                -> "bass"
+#   kick and snare                      -> "drums"
+#   hi-hat                              -> "percussion"
 # "instrumental" is everything but the sung lead (for an instrumental song: the
 # whole song).  backing_vocals, guitar, keyboard, fx, brass and woodwinds are
-# never part of the arrangement, so they are never returned.
+# not in the arrangement (a harmony line would change every existing song), so
+# they are never returned.
 _DRUM_STEMS = ("drums", "drums", "percussion")  # kick, snare, hi-hat (the order of _drum_kit)
 
 _FORM = (0, 0, 1, 2)  # melody phrases A A B C, the last one coming home to the tonic
@@ -607,10 +608,10 @@ def _drum_hits(a: _Arrangement) -> list[tuple[str, int, Sequence[float]]]:
 def _lead(a: _Arrangement, phrase_no: int, length: int, cache: dict[tuple[int, int], list[float]]) -> list[float]:
     """The first ``length`` samples of a melody phrase, sung (or plucked, for an instrumental)."""
     lead: list[float] = []
-    for start, notes, idx in a.phrases[phrase_no]:
+    for start, eighths, idx in a.phrases[phrase_no]:
         if start * a.eighth >= length:
             break
-        note = (a.lead_tonic + 12 * (idx // 7) + a.scale[idx % 7], notes * a.eighth)
+        note = (a.lead_tonic + 12 * (idx // 7) + a.scale[idx % 7], eighths * a.eighth)
         if note not in cache:
             if a.instrumental:
                 cache[note] = _note("pluck", note[0], note[1], a.sr)
@@ -769,7 +770,8 @@ class _Faded:
     """A track over the song's length, cut into fade-in, body and fade-out, ready to scale to PCM.
 
     Between the fades the song is made of slots; a block that appears whole
-    somewhere is measured and converted once, and other pieces of it reuse that.
+    somewhere is measured once, a block used at least once over is converted
+    once, and the pieces of it reuse that.
     """
 
     def __init__(self, track: _Track, total: int, sr: int) -> None:
@@ -779,6 +781,12 @@ class _Faded:
         self.tail = track.samples(total - fade_out, total) if fade_out else []
         self.body = list(track.pieces(fade_in, total - fade_out)) if total - fade_out > fade_in else []
         self.whole = {key for key, a, b in self.body if a == 0 and b == len(self.blocks[key])}
+        # Convert a block in one go when its pieces add up to at least the block
+        # (e.g. a slow song's loop cut by both fades): the pieces are then slices.
+        covered: dict[Hashable, int] = {}
+        for key, a, b in self.body:
+            covered[key] = covered.get(key, 0) + b - a
+        self.convert_whole = {key for key, n in covered.items() if n >= len(self.blocks[key])}
         self._faded: tuple[list[float], list[float]] | None = None
 
     def faded_ends(self) -> tuple[list[float], list[float]]:
@@ -815,7 +823,7 @@ class _Faded:
             faded_head, faded_tail = self.faded_ends()
             head = map(mul, faded_head, scale)
             tail = map(mul, faded_tail, scale)
-        converted = {key: _to_pcm(map(mul, self.blocks[key], scale), rounded) for key in self.whole}
+        converted = {key: _to_pcm(map(mul, self.blocks[key], scale), rounded) for key in self.convert_whole}
         pcm = _to_pcm(head, rounded)
         for key, a, b in self.body:
             if key in converted:

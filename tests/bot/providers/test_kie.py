@@ -7,9 +7,18 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.models import MusicRequest, TaskKind, TaskState
+from bot.models import (
+    CoverRequest,
+    ExportRequest,
+    ExtendRequest,
+    LyricsRequest,
+    MusicRequest,
+    StemsRequest,
+    TaskKind,
+    TaskState,
+)
 from bot.providers import errors
-from bot.providers.kie import KieClient, MalformedCallback, RetryPolicy, validate_request
+from bot.providers.kie import KieClient, MalformedCallback, RetryPolicy, request_body, validate_request
 from bot.providers.kie_parsing import parse_callback, parse_status
 from bot.providers.ratelimit import SlidingWindow
 from tests.support.kie_fake import FakeKie, ManualClock
@@ -272,3 +281,92 @@ def test_task_id_is_read_from_every_documented_place() -> None:
         {"code": 200, "taskId": "a", "data": {"callbackType": "text", "data": []}},
     ):
         assert parse_callback(TaskKind.GENERATE, body).task_id == "a"
+
+
+# ----- the other operations (contract §2–4) ------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("request_", "needle"),
+    [
+        (ExtendRequest(audio_id="a", default_params=True, prompt="la", style="pop", title="T"), "continue_at"),
+        (ExtendRequest(audio_id="a", continue_at=0.0), "more than 0"),
+        (ExtendRequest(audio_id="a", continue_at=200.0, source_duration=120.0, default_params=True, prompt="l",
+                       style="s", title="t"), "less than the track's length (120 s)"),
+        (ExtendRequest(audio_id="a", default_params=True, continue_at=5.0, style="s", title="t"), "lyrics"),
+        (ExtendRequest(upload_url="https://x/a.mp3", prompt="la"), "continue_at"),
+        (CoverRequest(upload_url="u", style="", title="t", prompt="la"), "style"),
+        (CoverRequest(upload_url="u", custom_mode=False, prompt="x" * 501), "at most 500"),
+        (LyricsRequest(prompt="x" * 201), "at most 200"),
+        (LyricsRequest(prompt=" "), "about"),
+        (StemsRequest(source_task_id="t", audio_id="a", mode="drums"), "vocals"),
+        (ExportRequest(source_task_id="t", audio_id="a", format="video", author="x" * 51), "author"),
+    ],
+)
+def test_every_operation_is_validated_before_any_request(request_: object, needle: str) -> None:
+    with pytest.raises(errors.InputError) as caught:
+        validate_request(request_)  # type: ignore[arg-type]
+    assert needle.lower() in caught.value.user_message.lower()
+
+
+def test_request_bodies_follow_the_contract() -> None:
+    cb = "https://bot/callbacks/x"
+    assert request_body(ExtendRequest(audio_id="a", model="V4"), cb) == {
+        "defaultParamFlag": False, "model": "V4", "callBackUrl": cb, "audioId": "a"}
+    assert request_body(ExtendRequest(upload_url="u", continue_at=3.0, prompt="la"), cb) == {
+        "defaultParamFlag": False, "model": "V5", "callBackUrl": cb, "uploadUrl": "u", "instrumental": False,
+        "continueAt": 3.0, "prompt": "la"}
+    assert request_body(LyricsRequest(prompt=" rain "), cb) == {"prompt": "rain", "callBackUrl": cb}
+    assert request_body(StemsRequest(source_task_id="t", audio_id="a", mode="all"), cb) == {
+        "taskId": "t", "audioId": "a", "type": "split_stem", "callBackUrl": cb}
+    assert request_body(ExportRequest(source_task_id="t", audio_id="a", format="video", author="Ann"), cb) == {
+        "taskId": "t", "audioId": "a", "callBackUrl": cb, "author": "Ann"}
+    assert request_body(CoverRequest(upload_url="u", custom_mode=False, prompt="jazz"), cb) == {
+        "uploadUrl": "u", "customMode": False, "instrumental": False, "model": "V5", "callBackUrl": cb,
+        "prompt": "jazz"}
+
+
+@pytest.mark.parametrize("key", ["vocal_separation_info", "vocal_removal_info"])
+def test_separation_callbacks_under_either_documented_key(key: str) -> None:
+    update = parse_callback(TaskKind.STEMS, {"code": 200, "msg": "ok", "data": {"task_id": "t", key: {
+        "instrumental_url": "https://x/i.mp3", "origin_url": "", "vocal_url": "https://x/v.mp3", "bass_url": None}}})
+    assert update.state is TaskState.SUCCEEDED
+    assert [(f.name, f.url) for f in update.files] == [("Vocals", "https://x/v.mp3"), ("Instrumental", "https://x/i.mp3")]
+
+
+def test_separation_failure_and_record_info() -> None:
+    failed = parse_callback(TaskKind.STEMS, {"code": 500, "msg": "Vocal separation failed",
+                                             "data": {"task_id": "t", "vocal_separation_info": None}})
+    assert failed.state is TaskState.FAILED and failed.error_code == 500
+    polled = parse_status(TaskKind.STEMS, "t", {"taskId": "t", "successFlag": "SUCCESS", "response": {
+        "vocalUrl": "https://x/v.mp3", "drumsUrl": "https://x/d.mp3", "pianoUrl": None}})
+    assert [f.name for f in polled.files] == ["Vocals", "Drums"]
+    pending = parse_status(TaskKind.STEMS, "t", {"successFlag": "PENDING", "response": None})
+    assert pending.state is TaskState.QUEUED
+
+
+@pytest.mark.parametrize("code", [200, 0])
+def test_exports_accept_both_success_codes(code: int) -> None:
+    video = parse_callback(TaskKind.VIDEO, {"code": code, "msg": "success",
+                                            "data": {"task_id": "t", "video_url": "https://x/v.mp4"}})
+    assert video.state is TaskState.SUCCEEDED and video.files[0].url == "https://x/v.mp4"
+    wav = parse_callback(TaskKind.WAV, {"code": 200, "msg": "success",
+                                        "data": {"audioWavUrl": "https://x/a.wav", "task_id": "t"}})
+    assert wav.files[0].name == "WAV"
+    assert parse_status(TaskKind.WAV, "t", {"successFlag": "GENERATE_WAV_FAILED"}).state is TaskState.FAILED
+    assert parse_status(TaskKind.VIDEO, "t", {"successFlag": "SUCCESS", "response": {"videoUrl": "u"}}).files
+
+
+def test_lyrics_keep_the_variants_that_worked() -> None:
+    update = parse_callback(TaskKind.LYRICS, {"code": 200, "msg": "ok", "data": {"callbackType": "complete",
+        "task_id": "t", "data": [{"text": "[Verse] hi", "title": "Hi", "status": "complete", "error_message": ""},
+                                 {"text": "", "title": "", "status": "failed", "error_message": "flagged"}]}})
+    assert [v.title for v in update.lyrics] == ["Hi"]
+    none = parse_callback(TaskKind.LYRICS, {"code": 200, "msg": "ok", "data": {"callbackType": "complete",
+        "task_id": "t", "data": [{"text": "", "status": "failed", "error_message": "flagged for moderation"}]}})
+    assert none.state is TaskState.FAILED and "flagged" in (none.error_message or "")
+    polled = parse_status(TaskKind.LYRICS, "t", {"status": "SUCCESS", "response": {"lyricsData": [
+        {"text": "words", "title": "T", "status": "complete"}]}})
+    assert polled.lyrics[0].text == "words"
+    refused = parse_callback(TaskKind.LYRICS, {"code": 400, "msg": "Song Description flagged for moderation",
+                                               "data": {"callbackType": "complete", "task_id": "t", "data": None}})
+    assert refused.state is TaskState.FAILED and refused.error_code == 400

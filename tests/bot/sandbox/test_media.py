@@ -319,7 +319,8 @@ def test_default_stems_are_the_vocal_separation() -> None:
 
 
 def test_absent_stems_are_left_out_and_order_is_kept() -> None:
-    stems = synthesize_stems("subset", 2.0, ("guitar", "bass", "fx", "drums", "bass", "backing_vocals"), sample_rate=8000)
+    asked = ("guitar", "bass", "fx", "drums", "bass", "backing_vocals")
+    stems = synthesize_stems("subset", 2.0, asked, sample_rate=8000)
     assert list(stems) == ["bass", "drums"]
     assert synthesize_stems("subset", 2.0, (), sample_rate=8000) == {}
 
@@ -431,7 +432,9 @@ def test_cover_rgb_is_size_squared_rgb(size: int) -> None:
     assert len(cover_rgb("a lofi song about rain#0", size)) == size * size * 3
 
 
-@pytest.mark.parametrize(("seed", "size"), [("a lofi song about rain#0", 64), ("x#1", 100), ("", 16), ("ünïcødé 🎵", 128)])
+@pytest.mark.parametrize(
+    ("seed", "size"), [("a lofi song about rain#0", 64), ("x#1", 100), ("", 16), ("ünïcødé 🎵", 128)]
+)
 def test_cover_png_pixels_are_cover_rgb(seed: str, size: int) -> None:
     width, height, rows = decode_png(cover_png(seed, size))
     assert (width, height) == (size, size)

@@ -82,3 +82,84 @@ async def test_sandbox_tasks_survive_a_restart(make_bot: BotFactory, discord_fak
     await first.bot.close()
     second = Harness(await sandbox_bot(make_bot, sandbox_stage_seconds=0.3, web_port=port), discord_fake, kie, clock)
     assert len(await second.wait_for_tracks()) == 2
+
+
+# ----- every other operation, end to end on the sandbox --------------------------------------------------------
+
+
+async def _sandbox_song(h: Harness) -> list[dict]:
+    await h.reply_to(h.command("generate", {"prompt": "a song to build on"}))
+    return await h.wait_for_tracks()
+
+
+def _wav_seconds(data: bytes) -> float:
+    with wave.open(io.BytesIO(data)) as song:
+        return song.getnframes() / song.getframerate()
+
+
+def _files(h: Harness, since: int) -> dict[str, bytes]:
+    return {f.filename: f.data for c in h.discord.calls[since:] if c.method == "POST" and "/channels/" in c.path
+            for f in c.files}
+
+
+async def test_extend_cover_lyrics_stems_and_exports_on_the_sandbox(
+    make_bot: BotFactory, discord_fake, kie, clock
+) -> None:
+    h = Harness(await sandbox_bot(make_bot), discord_fake, kie, clock)
+    tracks = await _sandbox_song(h)
+    minutes, seconds = next(f["value"] for f in tracks[0]["embeds"][0]["fields"] if f["name"] == "Duration").split(":")
+    first_seconds = 60 * int(minutes) + int(seconds)
+
+    mark = len(discord_fake.calls)
+    await h.reply_to(h.click(tracks[0], "WAV"))
+    await discord_fake.wait_for_message(h.channel_id, lambda m: "WAV is ready" in (m["content"] or ""))
+    wav = next(data for name, data in _files(h, mark).items() if name.endswith(".wav"))
+    assert abs(_wav_seconds(wav) - first_seconds) <= 1  # the song itself, as a real WAV
+
+    mark = len(discord_fake.calls)
+    await h.reply_to(h.click(tracks[0], "Video"))
+    await discord_fake.wait_for_message(h.channel_id, lambda m: "music video is ready" in (m["content"] or ""))
+    mp4 = next(data for name, data in _files(h, mark).items() if name.endswith(".mp4"))
+    assert mp4[4:8] == b"ftyp" and b"avc1" in mp4[:4096] and b"fLaC" in mp4[:4096]
+
+    mark = len(discord_fake.calls)
+    await h.reply_to(h.command("stems", {"track": await h.audio_id(tracks[0]), "mode": "vocals"}))
+    await discord_fake.wait_for_message(h.channel_id, lambda m: "stems are ready" in (m["content"] or ""))
+    stems = _files(h, mark)
+    assert sorted(name.rsplit("-", 1)[1] for name in stems) == ["Instrumental.wav", "Vocals.wav"]
+    assert len({_wav_seconds(data) for data in stems.values()}) == 1
+
+    await h.bot.tracker.idle()
+    before = len(h.track_messages())
+    await h.reply_to(h.command("extend", {"track": await h.audio_id(tracks[1])}))
+    await h.wait_for_tracks(before + 2)
+    await h.reply_to(h.command("cover", {"track": await h.audio_id(tracks[1]), "style": "bossa nova"}))
+    await h.wait_for_tracks(before + 4)
+
+    await h.reply_to(h.command("lyrics", {"prompt": "a lighthouse"}))
+    await discord_fake.wait_for_message(h.channel_id, lambda m: "lyrics 2 of 2" in str(m["embeds"]))
+    assert kie.api_calls == []
+
+
+async def test_all_stems_on_the_sandbox_are_the_parts_the_song_has(
+    make_bot: BotFactory, discord_fake, kie, clock
+) -> None:
+    h = Harness(await sandbox_bot(make_bot), discord_fake, kie, clock)
+    tracks = await _sandbox_song(h)
+    mark = len(discord_fake.calls)
+    await h.reply_to(h.command("stems", {"track": await h.audio_id(tracks[0]), "mode": "all"}))
+    await discord_fake.wait_for_message(h.channel_id, lambda m: "stems are ready" in (m["content"] or ""))
+    names = sorted(name.rsplit("-", 1)[1].removesuffix(".wav") for name in _files(h, mark))
+    assert names == ["Bass", "Drums", "Percussion", "Strings", "Vocals"]
+
+
+async def test_the_sandbox_fetches_uploads_like_the_provider(make_bot: BotFactory, discord_fake, kie, clock) -> None:
+    h = Harness(await sandbox_bot(make_bot), discord_fake, kie, clock)
+    audio = discord_fake.host_file("demo.wav", b"RIFF" + b"\0" * 5000, content_type="audio/wav")
+    payload = h.command("extend", {"audio": {**audio, "content_type": "audio/wav"}, "continue_at": 3.0,
+                                   "lyrics": "[Verse] more"})
+    assert "On it" in (await h.reply_to(payload))["content"]
+    assert len(await h.wait_for_tracks()) == 2
+    gone = {**audio, "url": f"{discord_fake.origin}/attachments/1/2/gone.wav", "content_type": "audio/wav"}
+    reply = await h.reply_to(h.command("cover", {"audio": gone, "style": "jazz"}))
+    assert "could not download" in reply["content"]
