@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
+from discord.ext import commands
 
 from bot.delivery import AUDIO_SUFFIXES, DEFAULT_UPLOAD_LIMIT
 from bot.formatting import quote_block, shorten
@@ -20,6 +21,7 @@ from bot.permissions import may_spend_on, not_yours
 from bot.providers.errors import InputError, ProviderError
 from bot.replies import send_ephemeral
 from bot.songs import Origin
+from bot.views import ActionHandler
 
 if TYPE_CHECKING:
     from bot.core import ChorusBot
@@ -39,6 +41,24 @@ ON_IT = {
     TaskKind.WAV: "Suno is rendering the WAV",
     TaskKind.VIDEO: "Suno is making the music video",
 }
+
+
+class Feature(commands.Cog):
+    """A feature's cog. The result-button actions it handles (``buttons``) are registered with the bot while
+    the cog is loaded."""
+
+    def __init__(self, bot: ChorusBot) -> None:
+        self.bot = bot
+
+    def buttons(self) -> dict[str, ActionHandler]:
+        return {}
+
+    async def cog_load(self) -> None:
+        self.bot.actions.update(self.buttons())
+
+    async def cog_unload(self) -> None:
+        for action in self.buttons():
+            self.bot.actions.pop(action, None)
 
 
 @dataclass(frozen=True)

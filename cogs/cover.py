@@ -6,9 +6,9 @@ from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
-from discord.ext import commands
 
 from bot.flows import (
+    Feature,
     SourceTrack,
     audio_upload,
     one_source,
@@ -21,6 +21,7 @@ from bot.models import DEFAULT_MODEL, CoverRequest, Task
 from bot.providers.errors import InputError
 from bot.providers.kie import LYRICS_LIMITS, STYLE_LIMITS, TITLE_LIMIT
 from bot.replies import report_unexpected
+from bot.views import ActionHandler
 from cogs.extend import INSTRUMENTAL_MARK
 from cogs.generate import MODAL_TEXT_LIMIT, MODEL_CHOICES
 
@@ -28,17 +29,11 @@ if TYPE_CHECKING:
     from bot.core import ChorusBot
 
 
-class Cover(commands.Cog):
+class Cover(Feature):
     """Re-style songs."""
 
-    def __init__(self, bot: ChorusBot) -> None:
-        self.bot = bot
-
-    async def cog_load(self) -> None:
-        self.bot.actions["cover"] = open_cover_modal
-
-    async def cog_unload(self) -> None:
-        self.bot.actions.pop("cover", None)
+    def buttons(self) -> dict[str, ActionHandler]:
+        return {"cover": open_cover_modal}
 
     @app_commands.command(name="cover", description="Re-perform one of your tracks, or an uploaded file, in a new style")
     @app_commands.describe(

@@ -7,9 +7,8 @@ from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
-from discord.ext import commands
 
-from bot.flows import SourceTrack, resolve_track, start_task, track_autocomplete
+from bot.flows import Feature, SourceTrack, resolve_track, start_task, track_autocomplete
 from bot.models import ExportRequest, Task
 from bot.providers.errors import InputError
 from bot.providers.kie import VIDEO_AUTHOR_LIMIT
@@ -24,19 +23,11 @@ FORMAT_CHOICES = [
 ]
 
 
-class Exports(commands.Cog):
+class Exports(Feature):
     """Export songs."""
 
-    def __init__(self, bot: ChorusBot) -> None:
-        self.bot = bot
-
-    async def cog_load(self) -> None:
-        self.bot.actions["wav"] = export_button("wav")
-        self.bot.actions["video"] = export_button("video")
-
-    async def cog_unload(self) -> None:
-        self.bot.actions.pop("wav", None)
-        self.bot.actions.pop("video", None)
+    def buttons(self) -> dict[str, ActionHandler]:
+        return {"wav": export_button("wav"), "video": export_button("video")}
 
     @app_commands.command(name="export", description="Get one of your tracks as a WAV file or a music video")
     @app_commands.describe(track="One of your tracks (start typing its title)", format="WAV or music video")

@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
-from discord.ext import commands
 
 from bot.flows import (
+    Feature,
     SourceTrack,
     audio_upload,
     one_source,
@@ -23,6 +23,7 @@ from bot.models import DEFAULT_MODEL, MODELS, ExtendRequest, Task
 from bot.providers.errors import InputError
 from bot.providers.kie import LYRICS_LIMITS, STYLE_LIMITS, TITLE_LIMIT
 from bot.replies import report_unexpected
+from bot.views import ActionHandler
 from cogs.generate import MODAL_TEXT_LIMIT, MODEL_CHOICES
 
 if TYPE_CHECKING:
@@ -31,17 +32,11 @@ if TYPE_CHECKING:
 INSTRUMENTAL_MARK = "[instrumental]"
 
 
-class Extend(commands.Cog):
+class Extend(Feature):
     """Continue songs."""
 
-    def __init__(self, bot: ChorusBot) -> None:
-        self.bot = bot
-
-    async def cog_load(self) -> None:
-        self.bot.actions["extend"] = open_extend_modal
-
-    async def cog_unload(self) -> None:
-        self.bot.actions.pop("extend", None)
+    def buttons(self) -> dict[str, ActionHandler]:
+        return {"extend": open_extend_modal}
 
     @app_commands.command(name="extend", description="Continue one of your tracks, or an audio file you upload")
     @app_commands.describe(

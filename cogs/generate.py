@@ -6,9 +6,8 @@ from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
-from discord.ext import commands
 
-from bot.flows import start_task
+from bot.flows import Feature, start_task
 from bot.models import DEFAULT_MODEL, MODELS, MusicRequest
 from bot.providers.errors import InputError
 from bot.providers.kie import LYRICS_LIMITS, NON_CUSTOM_PROMPT_LIMIT, STYLE_LIMITS, TITLE_LIMIT
@@ -22,11 +21,8 @@ MODAL_TEXT_LIMIT = 4000  # Discord's maximum for one text input
 NEGATIVE_TAGS_LIMIT = 200
 
 
-class Generate(commands.Cog):
+class Generate(Feature):
     """Make songs."""
-
-    def __init__(self, bot: ChorusBot) -> None:
-        self.bot = bot
 
     @app_commands.command(name="generate", description="Make a song from an idea; Suno writes the lyrics and music")
     @app_commands.describe(

@@ -6,29 +6,23 @@ from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
-from discord.ext import commands
 
-from bot.flows import start_task
+from bot.flows import Feature, start_task
 from bot.models import LyricsRequest, MusicRequest, Task
 from bot.providers.errors import InputError
 from bot.providers.kie import LYRICS_PROMPT_LIMIT
+from bot.views import ActionHandler
 from cogs.generate import ComposeModal
 
 if TYPE_CHECKING:
     from bot.core import ChorusBot
 
 
-class LyricsCog(commands.Cog, name="Lyrics"):
+class LyricsCog(Feature, name="Lyrics"):
     """Write lyrics."""
 
-    def __init__(self, bot: ChorusBot) -> None:
-        self.bot = bot
-
-    async def cog_load(self) -> None:
-        self.bot.actions["song"] = open_song_form
-
-    async def cog_unload(self) -> None:
-        self.bot.actions.pop("song", None)
+    def buttons(self) -> dict[str, ActionHandler]:
+        return {"song": open_song_form}
 
     @app_commands.command(name="lyrics", description="Have Suno write lyrics (two or three versions) to use in a song")
     @app_commands.describe(prompt="What the lyrics should be about (up to 200 characters)")

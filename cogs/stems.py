@@ -7,13 +7,12 @@ from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
-from discord.ext import commands
 
-from bot.flows import SourceTrack, resolve_track, start_task, track_autocomplete
+from bot.flows import Feature, SourceTrack, resolve_track, start_task, track_autocomplete
 from bot.models import StemsRequest, Task
 from bot.providers.errors import InputError
 from bot.replies import send_ephemeral
-from bot.views import ResultButton
+from bot.views import ActionHandler, ResultButton
 
 if TYPE_CHECKING:
     from bot.core import ChorusBot
@@ -24,19 +23,11 @@ MODE_CHOICES = [
 ]
 
 
-class Stems(commands.Cog):
+class Stems(Feature):
     """Separate songs."""
 
-    def __init__(self, bot: ChorusBot) -> None:
-        self.bot = bot
-
-    async def cog_load(self) -> None:
-        self.bot.actions["stems"] = ask_mode
-        self.bot.actions["stemsmode"] = separate_from_button
-
-    async def cog_unload(self) -> None:
-        self.bot.actions.pop("stems", None)
-        self.bot.actions.pop("stemsmode", None)
+    def buttons(self) -> dict[str, ActionHandler]:
+        return {"stems": ask_mode, "stemsmode": separate_from_button}
 
     @app_commands.command(name="stems", description="Split one of your tracks into stems")
     @app_commands.describe(track="One of your tracks (start typing its title)", mode="What to separate")

@@ -8,14 +8,13 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
-from discord.ext import commands
 
 from bot.delivery import DEFAULT_UPLOAD_LIMIT, Destination
-from bot.flows import jump_url, missing_permissions, track_autocomplete
+from bot.flows import Feature, jump_url, missing_permissions, track_autocomplete
 from bot.formatting import shorten
 from bot.models import Task, TaskKind, TaskState
 from bot.replies import report_unexpected, send_ephemeral
-from bot.views import info_embed
+from bot.views import ActionHandler, info_embed
 
 if TYPE_CHECKING:
     from bot.core import ChorusBot
@@ -42,23 +41,23 @@ KIND_ICONS = {
 }
 
 
-class Tracks(commands.Cog):
+class Tracks(Feature):
     """Find, re-post and inspect your tracks."""
 
     track = app_commands.Group(
         name="track", description="One of your tracks", allowed_contexts=app_commands.AppCommandContext(guild=True)
     )
 
-    def __init__(self, bot: ChorusBot) -> None:
-        self.bot = bot
+    def buttons(self) -> dict[str, ActionHandler]:
+        return {"info": show_info}
 
     async def cog_load(self) -> None:
+        await super().cog_load()
         self.bot.add_dynamic_items(PageButton)
-        self.bot.actions["info"] = show_info
 
     async def cog_unload(self) -> None:
+        await super().cog_unload()
         self.bot.remove_dynamic_items(PageButton)
-        self.bot.actions.pop("info", None)
 
     @app_commands.command(name="tracks", description="Your recent requests and tracks, with their state")
     @app_commands.guild_only()

@@ -200,16 +200,11 @@ def validate_request(request: Request) -> None:
 
 def _validate_music(request: MusicRequest) -> None:
     if not request.custom_mode:
-        prompt = request.prompt.strip()
-        if not prompt:
-            raise InputError("Describe the song you want, for example \u201ca cheerful ukulele song about Mondays\u201d.")
-        _check_length("Your idea", prompt, NON_CUSTOM_PROMPT_LIMIT)
+        _check_idea(request.prompt, "Your idea",
+                    "Describe the song you want, for example \u201ca cheerful ukulele song about Mondays\u201d.")
         return
-    _require_title_and_style(request.title, request.style, request.model)
-    if not request.instrumental:
-        if not request.prompt.strip():
-            raise InputError("Write the lyrics, or choose instrumental if the song should have no vocals.")
-        _check_length(f"The lyrics (model {request.model})", request.prompt, LYRICS_LIMITS[request.model])
+    _check_custom(request.title, request.style, request.prompt, request.instrumental, request.model,
+                  "Write the lyrics, or choose instrumental if the song should have no vocals.")
     if request.vocal_gender not in (None, "m", "f"):
         raise InputError("Vocal gender must be male or female.")
 
@@ -241,16 +236,27 @@ def _validate_extend(request: ExtendRequest) -> None:
 
 def _validate_cover(request: CoverRequest) -> None:
     if not request.custom_mode:
-        prompt = request.prompt.strip()
-        if not prompt:
-            raise InputError("Describe the new style, for example \u201cacoustic bossa nova, soft male vocals\u201d.")
-        _check_length("The style description", prompt, NON_CUSTOM_PROMPT_LIMIT)
+        _check_idea(request.prompt, "The style description",
+                    "Describe the new style, for example \u201cacoustic bossa nova, soft male vocals\u201d.")
         return
-    _require_title_and_style(request.title, request.style, request.model)
-    if not request.instrumental:
-        if not request.prompt.strip():
-            raise InputError("Give the lyrics to sing, or choose instrumental.")
-        _check_length(f"The lyrics (model {request.model})", request.prompt, LYRICS_LIMITS[request.model])
+    _check_custom(request.title, request.style, request.prompt, request.instrumental, request.model,
+                  "Give the lyrics to sing, or choose instrumental.")
+
+
+def _check_idea(prompt: str, what: str, missing: str) -> None:
+    """Simple mode: a description of at most 500 characters."""
+    if not prompt.strip():
+        raise InputError(missing)
+    _check_length(what, prompt.strip(), NON_CUSTOM_PROMPT_LIMIT)
+
+
+def _check_custom(title: str, style: str, lyrics: str, instrumental: bool, model: str, missing: str) -> None:
+    """Custom mode: title and style, and lyrics unless instrumental, within the model's limits."""
+    _require_title_and_style(title, style, model)
+    if not instrumental:
+        if not lyrics.strip():
+            raise InputError(missing)
+        _check_length(f"The lyrics (model {model})", lyrics, LYRICS_LIMITS[model])
 
 
 def _require_title_and_style(title: str, style: str, model: str) -> None:

@@ -140,3 +140,18 @@ async def test_a_song_finished_during_a_long_downtime_is_posted_not_timed_out(
     again = Harness(await make_bot(), discord_fake, kie, clock)
     assert len(await again.wait_for_tracks()) == 2
     assert not any("could not be made" in (m["content"] or "") for m in again.messages())
+
+
+async def test_every_kind_of_task_is_polled_when_its_callback_is_lost(
+    make_bot: BotFactory, discord_fake, kie, clock
+) -> None:
+    h = Harness(await make_bot(poll_interval=0.5), discord_fake, kie, clock)
+    _, tracks = await h.song()
+    wav = await h.finished(h.click(tracks[0], "WAV"), "wav")
+    lyrics = await h.finished(h.command("lyrics", {"prompt": "tides"}), "lyrics")
+    stems = await h.finished(h.command("stems", {"track": await h.audio_id(tracks[1])}), "separation")
+    for task_id in (wav, lyrics, stems):
+        await h.kie.advance(task_id, "complete", deliver=False)
+    for ready in ("WAV is ready", "lyrics are ready", "stems are ready"):
+        await h.discord.wait_for_message(h.channel_id, lambda m, ready=ready: ready in (m["content"] or ""))
+    assert all(h.kie.polls[task_id] >= 1 for task_id in (wav, lyrics, stems))
