@@ -207,29 +207,41 @@ class Delivery:
 
     async def post_files(self, task: Task, destination: Destination, *, resume: bool = False) -> int:
         """Stems, a WAV or a video: uploads in as many messages as needed (≤ 10 files and ≤ 25 MiB each),
-        files over the upload limit as links in the first message. Returns the first message's id."""
+        downloaded one batch at a time; files over the upload limit are links in the last message's listing.
+        With ``resume``, messages already posted for ``task`` are skipped. Returns the first message's id."""
         title = getattr(task.request, "source_title", "") or "track"
-        downloads = [await self._download(file.url, destination.upload_limit, file_stem(title, file))
-                     for file in task.files]
-        batches = batch_uploads([d for d in downloads if d.data is not None])
-        linked = [(file, d) for file, d in zip(task.files, downloads, strict=True) if d.data is None]
         channel = self._channel(destination)
-        first_id = 0
-        for index, batch in enumerate(batches or [[]]):
-            if resume and index < task.posted_parts:
-                continue
-            first = index == 0
-            message = await channel.send(
-                content=f"<@{destination.user_id}> {READY[task.task_kind]}!" if first else None,
-                embed=files_embed(task, downloads, linked, destination.upload_limit) if first else None,
+        posted: list[discord.Message | None] = []  # None: posted before the delivery was cut short
+        uploaded: list[Download] = []
+        linked: list[tuple[ResultFile, Download]] = []
+        batch: list[Download] = []
+
+        async def send(last: bool) -> None:
+            index = len(posted)
+            skip = resume and index < task.posted_parts
+            message = None if skip else await channel.send(
+                content=f"<@{destination.user_id}> {READY[task.task_kind]}!" if index == 0 else None,
+                embed=files_embed(task, uploaded, linked, destination.upload_limit) if last else None,
                 files=[d.file() for d in batch],
-                reference=destination.reference() if first else None,
+                reference=destination.reference() if index == 0 else None,
                 allowed_mentions=destination.mention(),
             )
-            first_id = first_id or message.id
-            if resume:
+            posted.append(message)
+            if message is not None and resume:
                 await self._store.set_posted_parts(task.id, index + 1)
-        return first_id
+            batch.clear()
+
+        for file in task.files:
+            download = await self._download(file.url, destination.upload_limit, file_stem(title, file))
+            if download.data is None:
+                linked.append((file, download))
+                continue
+            if batch and (len(batch) == FILES_PER_MESSAGE or _size(batch) + len(download.data) > REQUEST_BODY_LIMIT):
+                await send(last=False)
+            batch.append(download)
+            uploaded.append(download)
+        await send(last=True)
+        return next((message.id for message in posted if message is not None), 0)
 
     async def _post_failure(self, task: Task, destination: Destination) -> None:
         reason = failure_reason(task)
@@ -269,21 +281,8 @@ def _as_link(download: Download) -> Download:
     return Download(None, download.filename, download.size, too_large=True)
 
 
-def batch_uploads(downloads: Sequence[Download]) -> list[list[Download]]:
-    """Group files into messages of at most 10 files and at most 25 MiB (Discord's limits)."""
-    batches: list[list[Download]] = []
-    current: list[Download] = []
-    total = 0
-    for download in downloads:
-        size = len(download.data or b"")
-        if current and (len(current) == FILES_PER_MESSAGE or total + size > REQUEST_BODY_LIMIT):
-            batches.append(current)
-            current, total = [], 0
-        current.append(download)
-        total += size
-    if current:
-        batches.append(current)
-    return batches
+def _size(batch: Sequence[Download]) -> int:
+    return sum(len(d.data or b"") for d in batch)
 
 
 # ----- rendering (pure functions) -----------------------------------------------------------------------------
@@ -398,11 +397,11 @@ def lyrics_embed(task: Task, variant: Lyrics, index: int) -> tuple[discord.Embed
 
 
 def files_embed(
-    task: Task, downloads: Sequence[Download], linked: Sequence[tuple[ResultFile, Download]], limit: int
+    task: Task, uploaded: Sequence[Download], linked: Sequence[tuple[ResultFile, Download]], limit: int
 ) -> discord.Embed:
+    """The listing of a files result: what was uploaded, and links for what was too large."""
     embed = discord.Embed(title=shorten(task.request.summary, 256), colour=COLOR_DONE)
-    uploaded = [d.filename for d in downloads if d.data is not None]
-    lines = [f"\U0001f4ce {name}" for name in uploaded]
+    lines = [f"\U0001f4ce {d.filename}" for d in uploaded]
     lines += [f"\U0001f517 {file.name}: {_link(file.url, download, limit, 'download')}" for file, download in linked]
     embed.description = shorten("\n".join(lines), EMBED_TEXT_LIMIT) if lines else None
     embed.set_footer(text=f"Task #{task.id} \u00b7 files are kept by Suno for 14 days")

@@ -302,18 +302,9 @@ def request_body(request: Request, callback_url: str) -> dict[str, Any]:
 
 def _music_body(request: MusicRequest, callback_url: str) -> dict[str, Any]:
     """POST /api/v1/generate (contract §2.1 mode rules)."""
-    body: dict[str, Any] = {
-        "customMode": request.custom_mode,
-        "instrumental": request.instrumental,
-        "model": request.model,
-        "callBackUrl": callback_url,
-    }
-    if not request.custom_mode:
-        body["prompt"] = request.prompt.strip()
-        return body
-    body.update(_custom_fields(request.style, request.title, request.prompt, request.instrumental,
-                               request.negative_tags))
-    if request.vocal_gender:
+    body = _with_mode({"model": request.model, "callBackUrl": callback_url}, request.custom_mode, request.prompt,
+                      request.style, request.title, request.instrumental, request.negative_tags)
+    if request.custom_mode and request.vocal_gender:
         body["vocalGender"] = request.vocal_gender
     return body
 
@@ -339,18 +330,20 @@ def _extend_body(request: ExtendRequest, callback_url: str) -> dict[str, Any]:
 
 def _cover_body(request: CoverRequest, callback_url: str) -> dict[str, Any]:
     """POST /api/v1/generate/upload-cover (contract §2 row 3, §2.1 mode rules)."""
-    body: dict[str, Any] = {
-        "uploadUrl": request.upload_url,
-        "customMode": request.custom_mode,
-        "instrumental": request.instrumental,
-        "model": request.model,
-        "callBackUrl": callback_url,
-    }
-    if not request.custom_mode:
-        body["prompt"] = request.prompt.strip()
-        return body
-    body.update(_custom_fields(request.style, request.title, request.prompt, request.instrumental,
-                               request.negative_tags))
+    return _with_mode({"uploadUrl": request.upload_url, "model": request.model, "callBackUrl": callback_url},
+                      request.custom_mode, request.prompt, request.style, request.title, request.instrumental,
+                      request.negative_tags)
+
+
+def _with_mode(
+    body: dict[str, Any], custom: bool, prompt: str, style: str, title: str, instrumental: bool, negative_tags: str
+) -> dict[str, Any]:
+    """Simple mode sends only the description; custom mode style, title and (unless instrumental) lyrics."""
+    body.update(customMode=custom, instrumental=instrumental)
+    if not custom:
+        body["prompt"] = prompt.strip()
+    else:
+        body.update(_custom_fields(style, title, prompt, instrumental, negative_tags))
     return body
 
 
