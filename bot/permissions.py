@@ -6,7 +6,7 @@ from typing import Any
 
 import discord
 
-from bot.models import Task
+from bot.models import Task, TaskKind
 
 
 def is_moderator(interaction: discord.Interaction[Any]) -> bool:
@@ -20,4 +20,5 @@ def may_spend_on(interaction: discord.Interaction[Any], task: Task) -> bool:
 
 
 def not_yours(task: Task) -> str:
-    return f"This belongs to <@{task.user_id}>: only they (or a moderator) can do that."
+    what = "These lyrics belong" if task.kind == TaskKind.LYRICS else "This track belongs"
+    return f"{what} to <@{task.user_id}>: only they (or a moderator with Manage Server) can do that."

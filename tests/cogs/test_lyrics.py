@@ -60,3 +60,12 @@ async def test_moderated_lyrics_fail_with_the_reason(harness: Harness) -> None:
     await h.kie.fail(task_id)
     notice = await h.discord.wait_for_message(h.channel_id, lambda m: "could not be made" in (m["content"] or ""))
     assert "content filter" in notice["content"]
+
+
+async def test_make_a_song_belongs_to_whoever_asked_for_the_lyrics(harness: Harness) -> None:
+    h = harness
+    task_id = await h.finished(h.command("lyrics", {"prompt": "a kettle"}), "lyrics")
+    await h.kie.advance(task_id, "complete")
+    message = await h.discord.wait_for_message(h.channel_id, lambda m: "lyrics 1 of" in str(m["embeds"]))
+    reply = await h.reply_to(h.click(message, "Make a song", user_id=31337))
+    assert "These lyrics belong to" in reply["content"]

@@ -18,7 +18,7 @@ async def test_spending_buttons_belong_to_the_owner(harness: Harness) -> None:
     _, tracks = await h.song()
     for label in ("Extend", "Cover", "Stems", "WAV", "Video"):
         reply = await h.reply_to(h.click(tracks[0], label, user_id=777))
-        assert "belongs to <@" in reply["content"] and reply["flags"] & 64, label
+        assert "This track belongs to <@" in reply["content"] and reply["flags"] & 64, label
     info = await h.reply_to(h.click(tracks[0], "Info", user_id=777))  # reading is for everyone
     assert info["embeds"][0]["title"]
     assert h.kie.submissions_of("wav") == [] and h.kie.submissions_of("mp4") == []
