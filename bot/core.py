@@ -15,6 +15,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.audit import AuditLog
 from bot.delivery import Delivery
 from bot.providers.errors import InputError
 from bot.providers.kie import KieClient
@@ -71,6 +72,7 @@ class ChorusBot(commands.Bot):
     """The bot. ``await bot.login(token)`` opens everything (so it can be driven without the gateway)."""
 
     store: Store
+    audit: AuditLog
     provider: KieClient
     delivery: Delivery
     tracker: Tracker
@@ -129,14 +131,17 @@ class ChorusBot(commands.Bot):
         self._downloads = aiohttp.ClientSession(timeout=DOWNLOAD_TIMEOUT)
 
         self.delivery = Delivery(self, self._downloads, self.store, clock=self.clock)
+        self.audit = AuditLog(self, self.store)
         self.tracker = Tracker(
-            self.store, self.provider, self.delivery, poll_interval=settings.poll_interval, clock=self.clock
+            self.store, self.provider, self.delivery, poll_interval=settings.poll_interval, clock=self.clock,
+            on_finished=self.audit.task_finished,
         )
         callback_base = settings.public_base_url
         if callback_base is None and settings.uses_sandbox:
             callback_base = self.web.local_url  # the sandbox runs in this process: loopback reaches us
         self.songs = SongService(
-            self.store, self.provider, self.tracker, self.delivery, callback_base=callback_base, clock=self.clock
+            self.store, self.provider, self.tracker, self.delivery, self.audit, callback_base=callback_base,
+            clock=self.clock,
         )
         callbacks.attach(self.provider, self.tracker)
 

@@ -103,15 +103,10 @@ async def start_task(
         return
     if not interaction.response.is_done():
         await interaction.response.defer(ephemeral=True, thinking=True)
-    origin = Origin(
-        guild_id=interaction.guild_id,
-        channel_id=interaction.channel_id,
-        user_id=interaction.user.id,
-        upload_limit=interaction.filesize_limit or DEFAULT_UPLOAD_LIMIT,
-    )
+    origin = origin_of(interaction)
     try:
         started = await bot.songs.submit(request, origin)
-    except ProviderError as error:
+    except (ProviderError, InputError) as error:
         await refuse(interaction, error.user_message, request, retry)
         return
     except discord.Forbidden:
@@ -133,6 +128,19 @@ async def start_task(
             f"\U0001f3b6 On it! {ON_IT[task.task_kind]}. Follow along here: {link}\n"
             "I'll post the result in this channel and mention you when it's ready.",
         )
+
+
+def origin_of(interaction: discord.Interaction[Any]) -> Origin:
+    """Where a request comes from: channel (and a thread's parent), member, roles, upload limit."""
+    channel = interaction.channel
+    return Origin(
+        guild_id=interaction.guild_id,
+        channel_id=interaction.channel_id or 0,
+        user_id=interaction.user.id,
+        upload_limit=interaction.filesize_limit or DEFAULT_UPLOAD_LIMIT,
+        role_ids=frozenset(role.id for role in getattr(interaction.user, "roles", [])),
+        parent_channel_id=channel.parent_id if isinstance(channel, discord.Thread) else None,
+    )
 
 
 def missing_permissions(interaction: discord.Interaction[Any]) -> list[str]:

@@ -6,16 +6,20 @@ Cogs call this; it calls the provider. Nothing here knows about interactions.
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from bot.audit import AuditLog
+from bot.credits import GuildPolicy, next_period, operation_of, period_start
 from bot.delivery import Delivery, Destination
+from bot.formatting import shorten
 from bot.models import Request, Task, TaskState, TaskUpdate
-from bot.providers.errors import ProviderError
-from bot.store import Store
+from bot.providers.errors import InputError, ProviderError
+from bot.store import Admission, Allowance, NewTask, Store
 from bot.tracker import Tracker
 
 log = logging.getLogger(__name__)
@@ -41,6 +45,15 @@ class Origin:
     channel_id: int
     user_id: int
     upload_limit: int
+    role_ids: frozenset[int] = frozenset()
+    parent_channel_id: int | None = None  # a thread's channel
+
+    def allowance(self, policy: GuildPolicy, now: float) -> Allowance:
+        return Allowance(policy.allowance_for(self.role_ids), period_start(policy.period, now))
+
+
+class Refused(InputError):
+    """A request the server's rules turn down before anything is spent or sent."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +73,7 @@ class SongService:
         provider: Provider,
         tracker: Tracker,
         delivery: Delivery,
+        audit: AuditLog,
         *,
         callback_base: str | None,
         clock: Callable[[], float] = time.time,
@@ -68,6 +82,7 @@ class SongService:
         self._provider = provider
         self._tracker = tracker
         self._delivery = delivery
+        self._audit = audit
         self._callback_base = callback_base
         self._clock = clock
 
@@ -87,8 +102,13 @@ class SongService:
         caller explains it privately) and the ProviderError propagates. Raises discord.Forbidden, before
         anything is submitted, if the bot cannot post in the channel.
 
-        A request for a result already paid for (the same stems, WAV or video of the same track) is never
-        submitted again: a finished one is re-posted here, a pending one is pointed to."""
+        Checks, in order, and answers with the first that applies (raising :class:`Refused`): the member is
+        blocked, the channel is not allowed, a blocklisted word, a running cap, the balance. A request for a
+        result already paid for (the same stems, WAV or video of the same track) is never submitted again:
+        a finished one is re-posted here, a pending one is pointed to, and neither costs anything."""
+        guild_id = origin.guild_id or 0
+        policy = await self._store.policy(guild_id)
+        await self._check_rules(guild_id, request, origin)
         if request.reuse_key is not None:
             earlier = await self._store.reusable(request.reuse_key)
             if earlier is not None and earlier.state is TaskState.SUCCEEDED:
@@ -98,16 +118,19 @@ class SongService:
                 return Started(earlier, reused=True, reposted_message_id=message_id)
             if earlier is not None:
                 return Started(earlier, reused=True)
+        operation = operation_of(request)
+        cost = policy.cost(operation)
         token = secrets.token_urlsafe(24)
-        task = await self._store.create_task(
-            provider=self._provider.name,
-            callback_token=token,
-            guild_id=origin.guild_id,
-            channel_id=origin.channel_id,
-            user_id=origin.user_id,
-            request=request,
-            upload_limit=origin.upload_limit,
+        new = NewTask(self._provider.name, token, origin.guild_id, origin.channel_id, origin.user_id, request,
+                      origin.upload_limit)
+        admission = await self._store.admit(
+            new, cost=cost, operation=operation, allowance=origin.allowance(policy, self._clock()),
+            member_cap=policy.member_running, guild_cap=policy.guild_running,
         )
+        if admission.task is None:
+            raise Refused(self._refusal(admission, policy, cost))
+        task = admission.task
+        await self._audit.spent(task, cost, admission.balance)
         try:
             status = await self._delivery.post_status(task)
         except Exception as error:
@@ -135,8 +158,56 @@ class SongService:
         return Started(refreshed)
 
     async def _fail(self, task: Task, code: int | None, detail: str, *, reason: str | None = None) -> None:
-        """Record a request that never started; the member is told in the interaction, so it is delivered."""
+        """Record a request that never started (its credits come back); the member is told in the
+        interaction, so it counts as delivered."""
         await self._store.apply_update(
-            task.id, TaskUpdate("", TaskState.FAILED, error_code=code, error_message=detail, reason=reason)
+            task.id, TaskUpdate("", TaskState.FAILED, error_code=code, error_message=detail,
+                                reason=reason or "it could not be started")
         )
         await self._store.mark_delivered(task.id)
+        await self._audit.task_finished(task)
+
+    async def _check_rules(self, guild_id: int, request: Request, origin: Origin) -> None:
+        reason = await self._store.block_reason(guild_id, origin.user_id)
+        if reason is not None:
+            raise Refused(f"The moderators have blocked you from making music here: {reason}")
+        allowed = await self._store.allowed_channels(guild_id)
+        if allowed and origin.channel_id not in allowed and origin.parent_channel_id not in allowed:
+            where = ", ".join(f"<#{channel}>" for channel in allowed)
+            raise Refused(f"Music can't be made in this channel. Use {where}.")
+        word = blocked_word(await self._store.blocked_words(guild_id), request)
+        if word is not None:
+            raise Refused(f"Your request contains \u201c{word}\u201d, which this server doesn't allow. "
+                          "Change it and try again.")
+
+    def _refusal(self, admission: Admission, policy: GuildPolicy, cost: int) -> str:
+        if admission.refused == "balance":
+            refill = int(next_period(policy.period, self._clock()))
+            return (f"That costs {cost} credit{'s' if cost != 1 else ''} and you have {admission.balance}. "
+                    f"Your allowance refills <t:{refill}:R>; a moderator can also grant you more. "
+                    "See `/credits`.")
+        lines = "\n".join(
+            f"\u2022 #{task.id} \u201c{shorten(task.request.summary, 60)}\u201d by <@{task.user_id}>, "
+            f"started <t:{int(task.created_at)}:R>" for task in admission.running
+        )
+        if admission.refused == "member":
+            return (f"You already have {len(admission.running)} requests running (the limit is "
+                    f"{policy.member_running}). Try again when one finishes:\n{lines}")
+        return (f"This server already has {len(admission.running)} requests running (the limit is "
+                f"{policy.guild_running}). Try again when one finishes:\n{lines}")
+
+
+def request_texts(request: Request) -> list[str]:
+    """What a member wrote in a request (checked against the blocklist)."""
+    return [str(value) for name in ("prompt", "style", "title", "negative_tags")
+            if (value := getattr(request, name, None))]
+
+
+def blocked_word(words: list[str], request: Request) -> str | None:
+    """The first blocklisted word or phrase the request contains as a whole word, ignoring case."""
+    texts = request_texts(request)
+    for word in words:
+        pattern = re.compile(rf"(?<!\w){re.escape(word)}(?!\w)", re.IGNORECASE)
+        if any(pattern.search(text) for text in texts):
+            return word
+    return None

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import replace
 from typing import Any, Protocol
 
@@ -41,6 +41,7 @@ class Tracker:
         timeout: float = TASK_TIMEOUT,
         clock: Callable[[], float] = time.time,
         parallel_polls: int = 8,
+        on_finished: Callable[[Task], Awaitable[None]] | None = None,
     ) -> None:
         self._store = store
         self._provider = provider
@@ -53,6 +54,7 @@ class Tracker:
         self._locks: dict[int, asyncio.Lock] = {}
         self._background: set[asyncio.Task[Any]] = set()
         self._loop: asyncio.Task[None] | None = None
+        self._on_finished = on_finished  # after a finished task was posted (the credits' audit log)
 
     # ----- lifecycle --------------------------------------------------------------------------------------
 
@@ -109,6 +111,8 @@ class Tracker:
             try:
                 if task.state.terminal:
                     await self._delivery.deliver(task)
+                    if self._on_finished is not None:
+                        await self._on_finished(task)
                 else:
                     await self._delivery.refresh_status(task)
             except Exception:

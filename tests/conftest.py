@@ -19,7 +19,7 @@ from bot import create_bot
 from bot.core import ChorusBot
 from bot.providers.kie import RetryPolicy
 from bot.settings import Settings
-from tests.support.discord_fake import DEFAULT_CHANNEL_ID, FakeDiscord, followup_for
+from tests.support.discord_fake import DEFAULT_CHANNEL_ID, DEFAULT_GUILD_ID, FakeDiscord, followup_for
 from tests.support.interactions import component, discord_api, inject, slash_command
 from tests.support.kie_fake import FakeKie
 
@@ -72,7 +72,9 @@ async def make_bot(tmp_path: Path, discord_fake: FakeDiscord, kie: FakeKie, cloc
     """Build and log in bots (several share one database to test restarts); all are closed afterwards."""
     bots: list[ChorusBot] = []
 
-    async def factory(**overrides: Any) -> ChorusBot:
+    async def factory(*, generous: bool = True, **overrides: Any) -> ChorusBot:
+        """``generous``: the test server's credits and running caps are high enough never to get in the way
+        (tests about credits pass False and get the product's defaults)."""
         port = free_port()
         settings = Settings(
             discord_token="fake-token",
@@ -88,6 +90,9 @@ async def make_bot(tmp_path: Path, discord_fake: FakeDiscord, kie: FakeKie, cloc
         bot = create_bot(replace(settings, **overrides), clock=clock)
         await bot.login("fake-token")
         bot.provider.retry = NO_WAIT
+        if generous:
+            await bot.store.set_policy(DEFAULT_GUILD_ID, allowance=1_000_000, member_running=1000,
+                                       guild_running=1000)
         bots.append(bot)
         return bot
 

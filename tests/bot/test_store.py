@@ -8,12 +8,11 @@ from pathlib import Path
 import aiosqlite
 
 from bot.models import MusicRequest, TaskState, TaskUpdate, Track
-from bot.store import MIGRATIONS, Store
+from bot.store import MIGRATIONS, NewTask, Store
 
 
 async def _task(store: Store, token: str = "t" * 32) -> int:
-    task = await store.create_task(provider="kie", callback_token=token, guild_id=1, channel_id=2, user_id=3,
-                                   request=MusicRequest(prompt="hi"), upload_limit=10)
+    task = await store.create_task(NewTask("kie", token, 1, 2, 3, MusicRequest(prompt="hi"), 10))
     await store.mark_submitted(task.id, "remote-1", next_poll_at=0)
     return task.id
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.models import MusicRequest, TaskState
+from bot.store import NewTask
 from tests.conftest import BotFactory, Harness
 
 
@@ -107,8 +108,7 @@ async def test_a_task_pending_for_30_minutes_is_failed_and_the_requester_told(ha
 async def test_a_submit_cut_off_by_a_restart_is_failed_on_startup(make_bot: BotFactory, discord_fake, kie, clock) -> None:
     h = Harness(await make_bot(), discord_fake, kie, clock)
     task = await h.bot.store.create_task(
-        provider="kie", callback_token="t" * 32, guild_id=1, channel_id=h.channel_id, user_id=42,
-        request=MusicRequest(prompt="interrupted"), upload_limit=10 * 1024 * 1024,
+        NewTask("kie", "t" * 32, 1, h.channel_id, 42, MusicRequest(prompt="interrupted"), 10 * 1024 * 1024)
     )
     await h.bot.close()
     again = Harness(await make_bot(), discord_fake, kie, clock)

@@ -1,0 +1,312 @@
+"""The credit ledger and server policy. A member's balance is the sum of their ledger rows; every change is a
+row saying who made it and why. Reservations are atomic with the task they pay for."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import aiosqlite
+
+from bot.credits import GuildPolicy
+from bot.models import PENDING_STATES, Task, TaskState, TaskUpdate
+from bot.store.tasks import NewTask, TaskStore
+
+_PENDING = tuple(state.value for state in PENDING_STATES)
+_PENDING_SQL = "(" + ", ".join("?" for _ in _PENDING) + ")"
+_SETTINGS = ("allowance", "period", "member_running", "guild_running", "log_channel_id", "moderator_role_id")
+
+
+@dataclass(frozen=True)
+class LedgerRow:
+    id: int
+    guild_id: int
+    user_id: int
+    kind: str
+    amount: int
+    task_id: int | None
+    operation: str | None
+    actor_id: int | None
+    reason: str
+    created_at: float
+
+
+@dataclass(frozen=True)
+class Allowance:
+    """What a member gets per period, and the start of the current period (for the refill)."""
+
+    amount: int
+    period_start: float
+
+
+@dataclass(frozen=True)
+class Admission:
+    """The outcome of :meth:`CreditStore.admit`: the task, or why not (``refused``: "member", "guild" or
+    "balance", with the running tasks or the balance to show)."""
+
+    task: Task | None
+    balance: int
+    refused: str | None = None
+    running: tuple[Task, ...] = ()
+
+
+@dataclass(frozen=True)
+class Report:
+    spent_by_member: list[tuple[int, int]]
+    tasks_by_state: dict[str, int]
+    refunds: int
+    refunded: int
+
+
+class CreditStore(TaskStore):
+    """Ledger, policy, blocks, channels and words."""
+
+    # ----- admission and settlement -----------------------------------------------------------------------
+
+    async def admit(
+        self,
+        new: NewTask,
+        *,
+        cost: int,
+        operation: str,
+        allowance: Allowance,
+        member_cap: int,
+        guild_cap: int,
+    ) -> Admission:
+        """In one transaction: check the running caps, refill the allowance if a new period began, check the
+        balance, then store the task and reserve its cost. Concurrent requests can never overspend."""
+        guild_id = new.guild_id or 0
+        async with self.transaction() as db:
+            mine = await self._running(db, "guild_id = ? AND user_id = ?", (guild_id, new.user_id))
+            if len(mine) >= member_cap:
+                return Admission(None, 0, "member", mine)
+            theirs = await self._running(db, "guild_id = ?", (guild_id,))
+            if len(theirs) >= guild_cap:
+                return Admission(None, 0, "guild", theirs)
+            balance = await self._refilled_balance(db, guild_id, new.user_id, allowance)
+            if balance < cost:
+                return Admission(None, balance, "balance")
+            task_id = await self._insert_task(db, new)
+            await self._ledger(db, guild_id, new.user_id, "reserve", -cost, task_id=task_id, operation=operation)
+        task = await self.get_task(task_id)
+        assert task is not None
+        return Admission(task, balance - cost)
+
+    async def _settle(self, db: aiosqlite.Connection, task_id: int, update: TaskUpdate) -> None:
+        """Commit the reservation of a task that succeeded; refund one that failed, naming the reason."""
+        async with db.execute("SELECT guild_id, user_id, amount, operation FROM ledger WHERE task_id = ? AND "
+                              "kind = 'reserve'", (task_id,)) as cursor:
+            reserve = await cursor.fetchone()
+        if reserve is None:
+            return
+        guild_id, user_id, amount, operation = reserve
+        if update.state is TaskState.SUCCEEDED:
+            await self._ledger(db, guild_id, user_id, "commit", 0, task_id=task_id, operation=operation,
+                               reason="done", ignore_duplicate=True)
+        else:
+            reason = update.reason or update.error_message or "failed"
+            await self._ledger(db, guild_id, user_id, "refund", -amount, task_id=task_id, operation=operation,
+                               reason=reason, ignore_duplicate=True)
+
+    async def _running(self, db: aiosqlite.Connection, where: str, params: tuple[Any, ...]) -> tuple[Task, ...]:
+        async with db.execute(f"SELECT id FROM tasks WHERE {where} AND state IN {_PENDING_SQL} ORDER BY id",
+                              (*params, *_PENDING)) as cursor:
+            ids = [row[0] for row in await cursor.fetchall()]
+        tasks = [await self.get_task(task_id) for task_id in ids]
+        return tuple(task for task in tasks if task is not None)
+
+    # ----- balances and moderator changes -----------------------------------------------------------------
+
+    async def balance(self, guild_id: int, user_id: int, allowance: Allowance) -> int:
+        """The balance now (refilling first if a new period began)."""
+        async with self.transaction() as db:
+            return await self._refilled_balance(db, guild_id, user_id, allowance)
+
+    async def adjust(
+        self,
+        guild_id: int,
+        user_id: int,
+        allowance: Allowance,
+        *,
+        kind: str,
+        actor_id: int,
+        reason: str,
+        amount: int | None = None,
+        target: int | None = None,
+    ) -> tuple[int, int]:
+        """A moderator's change: add ``amount`` (grant), take it (revoke, never below zero), or move the
+        balance to ``target`` (set, reset). Returns (change, new balance)."""
+        async with self.transaction() as db:
+            balance = await self._refilled_balance(db, guild_id, user_id, allowance)
+            if target is not None:
+                change = max(0, target) - balance
+            elif kind == "revoke":
+                change = -min(amount or 0, max(balance, 0))
+            else:
+                change = amount or 0
+            await self._ledger(db, guild_id, user_id, kind, change, actor_id=actor_id, reason=reason)
+        return change, balance + change
+
+    async def refund_of(self, task_id: int) -> LedgerRow | None:
+        rows = await self._rows("SELECT * FROM ledger WHERE task_id = ? AND kind = 'refund'", (task_id,))
+        return _ledger_row(rows[0]) if rows else None
+
+    async def history(self, guild_id: int, user_id: int, limit: int = 10) -> list[LedgerRow]:
+        rows = await self._rows(
+            "SELECT * FROM ledger WHERE guild_id = ? AND user_id = ? ORDER BY id DESC LIMIT ?",
+            (guild_id, user_id, limit),
+        )
+        return [_ledger_row(row) for row in rows]
+
+    async def report(self, guild_id: int, since: float) -> Report:
+        spent = await self._rows(
+            """SELECT user_id, -SUM(amount) AS spent FROM ledger
+               WHERE guild_id = ? AND kind IN ('reserve', 'refund') AND created_at >= ?
+               GROUP BY user_id HAVING spent > 0 ORDER BY spent DESC, user_id LIMIT 10""",
+            (guild_id, since),
+        )
+        states = await self._rows(
+            "SELECT state, COUNT(*) FROM tasks WHERE guild_id = ? AND created_at >= ? GROUP BY state",
+            (guild_id, since),
+        )
+        refunds = await self._rows(
+            "SELECT COUNT(*), COALESCE(SUM(amount), 0) FROM ledger WHERE guild_id = ? AND kind = 'refund' "
+            "AND created_at >= ?",
+            (guild_id, since),
+        )
+        return Report([(row[0], row[1]) for row in spent], {row[0]: row[1] for row in states},
+                      refunds[0][0], refunds[0][1])
+
+    async def _refilled_balance(self, db: aiosqlite.Connection, guild_id: int, user_id: int,
+                                allowance: Allowance) -> int:
+        """Top the balance up to the allowance once per period (unused allowance does not pile up; grants
+        above it are kept), then return it."""
+        balance = await self._sum(db, guild_id, user_id)
+        async with db.execute(
+            "SELECT 1 FROM ledger WHERE guild_id = ? AND user_id = ? AND kind = 'allowance' AND period_start = ?",
+            (guild_id, user_id, allowance.period_start),
+        ) as cursor:
+            refilled = await cursor.fetchone() is not None
+        if not refilled:
+            top_up = max(0, allowance.amount - balance)
+            await self._ledger(db, guild_id, user_id, "allowance", top_up, period_start=allowance.period_start,
+                               reason=f"allowance refill to {allowance.amount}")
+            balance += top_up
+        return balance
+
+    async def _sum(self, db: aiosqlite.Connection, guild_id: int, user_id: int) -> int:
+        async with db.execute("SELECT COALESCE(SUM(amount), 0) FROM ledger WHERE guild_id = ? AND user_id = ?",
+                              (guild_id, user_id)) as cursor:
+            (total,) = await cursor.fetchone()
+        return int(total)
+
+    async def _ledger(
+        self,
+        db: aiosqlite.Connection,
+        guild_id: int,
+        user_id: int,
+        kind: str,
+        amount: int,
+        *,
+        task_id: int | None = None,
+        operation: str | None = None,
+        actor_id: int | None = None,
+        reason: str = "",
+        period_start: float | None = None,
+        ignore_duplicate: bool = False,
+    ) -> None:
+        verb = "INSERT OR IGNORE" if ignore_duplicate else "INSERT"
+        await db.execute(
+            f"""{verb} INTO ledger (guild_id, user_id, kind, amount, task_id, operation, actor_id, reason,
+                   period_start, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            (guild_id, user_id, kind, amount, task_id, operation, actor_id, reason, period_start, self._clock()),
+        )
+
+    # ----- policy -------------------------------------------------------------------------------------------
+
+    async def policy(self, guild_id: int) -> GuildPolicy:
+        settings = await self._rows("SELECT * FROM guild_settings WHERE guild_id = ?", (guild_id,))
+        values = {name: settings[0][name] for name in _SETTINGS if settings and settings[0][name] is not None}
+        costs = {row[0]: row[1] for row in await self._rows(
+            "SELECT operation, amount FROM costs WHERE guild_id = ?", (guild_id,))}
+        roles = {row[0]: row[1] for row in await self._rows(
+            "SELECT role_id, amount FROM role_allowances WHERE guild_id = ?", (guild_id,))}
+        return GuildPolicy(guild_id, costs=costs, role_allowances=roles, **values)
+
+    async def set_policy(self, guild_id: int, **values: Any) -> None:
+        """Change server settings (allowance, period, member_running, guild_running, log_channel_id,
+        moderator_role_id); a value of None restores the default."""
+        unknown = set(values) - set(_SETTINGS)
+        if unknown:
+            raise ValueError(f"unknown settings {unknown}")
+        columns = ", ".join(values)
+        updates = ", ".join(f"{name} = excluded.{name}" for name in values)
+        await self._execute(
+            f"INSERT INTO guild_settings (guild_id, {columns}) VALUES (?, {', '.join('?' for _ in values)}) "
+            f"ON CONFLICT (guild_id) DO UPDATE SET {updates}",
+            (guild_id, *values.values()),
+        )
+
+    async def set_cost(self, guild_id: int, operation: str, amount: int) -> None:
+        await self._execute(
+            "INSERT INTO costs (guild_id, operation, amount) VALUES (?, ?, ?) "
+            "ON CONFLICT (guild_id, operation) DO UPDATE SET amount = excluded.amount",
+            (guild_id, operation, amount),
+        )
+
+    async def set_role_allowance(self, guild_id: int, role_id: int, amount: int | None) -> None:
+        if amount is None:
+            await self._execute("DELETE FROM role_allowances WHERE guild_id = ? AND role_id = ?", (guild_id, role_id))
+            return
+        await self._execute(
+            "INSERT INTO role_allowances (guild_id, role_id, amount) VALUES (?, ?, ?) "
+            "ON CONFLICT (guild_id, role_id) DO UPDATE SET amount = excluded.amount",
+            (guild_id, role_id, amount),
+        )
+
+    # ----- blocks, channels, words ----------------------------------------------------------------------------
+
+    async def block(self, guild_id: int, user_id: int, reason: str, actor_id: int) -> None:
+        await self._execute(
+            "INSERT INTO blocks (guild_id, user_id, reason, actor_id, created_at) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (guild_id, user_id) DO UPDATE SET reason = excluded.reason, actor_id = excluded.actor_id",
+            (guild_id, user_id, reason, actor_id, self._clock()),
+        )
+
+    async def unblock(self, guild_id: int, user_id: int) -> bool:
+        was = await self.block_reason(guild_id, user_id)
+        await self._execute("DELETE FROM blocks WHERE guild_id = ? AND user_id = ?", (guild_id, user_id))
+        return was is not None
+
+    async def block_reason(self, guild_id: int, user_id: int) -> str | None:
+        value = await self._value("SELECT reason FROM blocks WHERE guild_id = ? AND user_id = ?", (guild_id, user_id))
+        return str(value) if value is not None else None
+
+    async def allowed_channels(self, guild_id: int) -> list[int]:
+        return [row[0] for row in await self._rows(
+            "SELECT channel_id FROM allowed_channels WHERE guild_id = ? ORDER BY channel_id", (guild_id,))]
+
+    async def allow_channel(self, guild_id: int, channel_id: int) -> None:
+        await self._execute("INSERT OR IGNORE INTO allowed_channels (guild_id, channel_id) VALUES (?, ?)",
+                            (guild_id, channel_id))
+
+    async def deny_channel(self, guild_id: int, channel_id: int) -> None:
+        await self._execute("DELETE FROM allowed_channels WHERE guild_id = ? AND channel_id = ?",
+                            (guild_id, channel_id))
+
+    async def blocked_words(self, guild_id: int) -> list[str]:
+        return [row[0] for row in await self._rows(
+            "SELECT word FROM blocked_words WHERE guild_id = ? ORDER BY word", (guild_id,))]
+
+    async def add_word(self, guild_id: int, word: str) -> None:
+        await self._execute("INSERT OR IGNORE INTO blocked_words (guild_id, word) VALUES (?, ?)", (guild_id, word))
+
+    async def remove_word(self, guild_id: int, word: str) -> bool:
+        had = word in await self.blocked_words(guild_id)
+        await self._execute("DELETE FROM blocked_words WHERE guild_id = ? AND word = ?", (guild_id, word))
+        return had
+
+
+def _ledger_row(row: aiosqlite.Row) -> LedgerRow:
+    return LedgerRow(row["id"], row["guild_id"], row["user_id"], row["kind"], row["amount"], row["task_id"],
+                     row["operation"], row["actor_id"], row["reason"], row["created_at"])

@@ -1,0 +1,106 @@
+"""The database schema, as migrations: each entry upgrades it by one version (PRAGMA user_version)."""
+
+from __future__ import annotations
+
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE tasks (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind TEXT NOT NULL,
+        provider TEXT NOT NULL,
+        provider_task_id TEXT,
+        callback_token TEXT NOT NULL UNIQUE,
+        guild_id INTEGER,
+        channel_id INTEGER NOT NULL,
+        user_id INTEGER NOT NULL,
+        status_message_id INTEGER,
+        params TEXT NOT NULL,
+        state TEXT NOT NULL,
+        upload_limit INTEGER NOT NULL,
+        error_code INTEGER,
+        error_message TEXT,
+        reason TEXT,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        finished_at REAL,
+        delivered_at REAL,
+        next_poll_at REAL
+    );
+    CREATE UNIQUE INDEX tasks_by_provider_task ON tasks (provider, provider_task_id)
+        WHERE provider_task_id IS NOT NULL;
+    CREATE INDEX tasks_by_state ON tasks (state, next_poll_at);
+    CREATE INDEX tasks_by_owner ON tasks (guild_id, user_id, created_at);
+    CREATE TABLE tracks (
+        task_id INTEGER NOT NULL REFERENCES tasks (id) ON DELETE CASCADE,
+        position INTEGER NOT NULL,
+        audio_id TEXT NOT NULL,
+        audio_url TEXT NOT NULL DEFAULT '',
+        stream_url TEXT NOT NULL DEFAULT '',
+        image_url TEXT NOT NULL DEFAULT '',
+        title TEXT NOT NULL DEFAULT '',
+        tags TEXT NOT NULL DEFAULT '',
+        duration REAL,
+        lyrics TEXT NOT NULL DEFAULT '',
+        model_name TEXT NOT NULL DEFAULT '',
+        created TEXT NOT NULL DEFAULT '',
+        message_id INTEGER,
+        PRIMARY KEY (task_id, audio_id)
+    );
+    CREATE INDEX tracks_by_audio_id ON tracks (audio_id);
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    """,
+    # 2: results that are not tracks (lyrics variants, stems, exports), and reuse of paid-for results.
+    """
+    ALTER TABLE tasks ADD COLUMN result TEXT;
+    ALTER TABLE tasks ADD COLUMN reuse_key TEXT;
+    ALTER TABLE tasks ADD COLUMN posted_parts INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX tasks_by_reuse_key ON tasks (reuse_key, id) WHERE reuse_key IS NOT NULL;
+    CREATE INDEX tracks_by_task ON tracks (task_id, position);
+    """,
+    # 3: credits and moderation: a ledger per guild and member (the balance is its sum), server policy.
+    """
+    CREATE TABLE ledger (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        guild_id INTEGER NOT NULL,
+        user_id INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        amount INTEGER NOT NULL,
+        task_id INTEGER REFERENCES tasks (id),
+        operation TEXT,
+        actor_id INTEGER,
+        reason TEXT NOT NULL DEFAULT '',
+        period_start REAL,
+        created_at REAL NOT NULL
+    );
+    CREATE INDEX ledger_by_member ON ledger (guild_id, user_id, id);
+    CREATE INDEX ledger_by_guild_time ON ledger (guild_id, created_at);
+    CREATE UNIQUE INDEX ledger_one_reserve ON ledger (task_id) WHERE kind = 'reserve';
+    CREATE UNIQUE INDEX ledger_one_settlement ON ledger (task_id) WHERE kind IN ('commit', 'refund');
+    CREATE UNIQUE INDEX ledger_one_refill ON ledger (guild_id, user_id, period_start) WHERE kind = 'allowance';
+    CREATE TABLE guild_settings (
+        guild_id INTEGER PRIMARY KEY,
+        allowance INTEGER,
+        period TEXT,
+        member_running INTEGER,
+        guild_running INTEGER,
+        log_channel_id INTEGER,
+        moderator_role_id INTEGER
+    );
+    CREATE TABLE role_allowances (
+        guild_id INTEGER NOT NULL, role_id INTEGER NOT NULL, amount INTEGER NOT NULL,
+        PRIMARY KEY (guild_id, role_id)
+    );
+    CREATE TABLE costs (
+        guild_id INTEGER NOT NULL, operation TEXT NOT NULL, amount INTEGER NOT NULL,
+        PRIMARY KEY (guild_id, operation)
+    );
+    CREATE TABLE blocks (
+        guild_id INTEGER NOT NULL, user_id INTEGER NOT NULL, reason TEXT NOT NULL, actor_id INTEGER NOT NULL,
+        created_at REAL NOT NULL, PRIMARY KEY (guild_id, user_id)
+    );
+    CREATE TABLE allowed_channels (guild_id INTEGER NOT NULL, channel_id INTEGER NOT NULL,
+                                   PRIMARY KEY (guild_id, channel_id));
+    CREATE TABLE blocked_words (guild_id INTEGER NOT NULL, word TEXT NOT NULL, PRIMARY KEY (guild_id, word));
+    CREATE INDEX tasks_by_guild_state ON tasks (guild_id, state);
+    """,
+)

@@ -1,0 +1,278 @@
+"""Tasks with their owners, and their tracks."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import aiosqlite
+
+from bot.models import (
+    PENDING_STATES,
+    Lyrics,
+    Request,
+    ResultFile,
+    Task,
+    TaskState,
+    TaskUpdate,
+    Track,
+    request_from_json,
+)
+from bot.store.base import StoreBase
+
+_PENDING = tuple(state.value for state in PENDING_STATES)
+_PENDING_SQL = "(" + ", ".join("?" for _ in _PENDING) + ")"
+_TRACK_FIELDS = (
+    "audio_url", "stream_url", "image_url", "title", "tags", "duration", "lyrics", "model_name", "created",
+)
+
+
+@dataclass(frozen=True)
+class NewTask:
+    """A task about to be submitted: who asked, where, for what."""
+
+    provider: str
+    callback_token: str
+    guild_id: int | None
+    channel_id: int
+    user_id: int
+    request: Request
+    upload_limit: int
+
+
+class TaskStore(StoreBase):
+    """Tasks with their owners, and their tracks."""
+
+    # ----- tasks ------------------------------------------------------------------------------------------
+
+    async def create_task(self, new: NewTask) -> Task:
+        """Store a task that costs nothing (credits are taken by ``admit``)."""
+        async with self.transaction() as db:
+            task_id = await self._insert_task(db, new)
+        task = await self.get_task(task_id)
+        assert task is not None
+        return task
+
+    async def _insert_task(self, db: aiosqlite.Connection, new: NewTask) -> int:
+        """Insert inside a caller's transaction."""
+        now = self._clock()
+        cursor = await db.execute(
+            """INSERT INTO tasks (kind, provider, callback_token, guild_id, channel_id, user_id,
+                   params, reuse_key, state, upload_limit, created_at, updated_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            (
+                new.request.kind.value, new.provider, new.callback_token, new.guild_id, new.channel_id,
+                new.user_id, new.request.to_json(), new.request.reuse_key, TaskState.SUBMITTING.value,
+                new.upload_limit, now, now,
+            ),
+        )
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
+
+    async def mark_submitted(self, task_id: int, provider_task_id: str, next_poll_at: float) -> None:
+        """Record the provider's task id; the task becomes queued unless a callback already moved it on."""
+        await self._execute(
+            """UPDATE tasks SET provider_task_id = ?, next_poll_at = ?, updated_at = ?,
+                   state = CASE WHEN state = ? THEN ? ELSE state END
+               WHERE id = ?""",
+            (provider_task_id, next_poll_at, self._clock(), TaskState.SUBMITTING.value, TaskState.QUEUED.value,
+             task_id),
+        )
+
+    async def apply_update(self, task_id: int, update: TaskUpdate) -> bool:
+        """Move a task forward to ``update.state`` if that is further than where it is; store its tracks.
+
+        Returns whether anything changed. Stages that repeat or arrive out of order change nothing, so
+        callbacks and polls can race freely. The move to a final state settles the task's credits in the same
+        transaction, so that happens exactly once too.
+        """
+        new = update.state
+        allowed = tuple(state.value for state in PENDING_STATES if state.rank < new.rank)
+        if not allowed:
+            return False
+        now = self._clock()
+        async with self.transaction() as db:
+            cursor = await db.execute(
+                f"""UPDATE tasks SET state = ?, updated_at = ?, finished_at = COALESCE(?, finished_at),
+                        error_code = ?, error_message = ?, reason = ?
+                    WHERE id = ? AND state IN ({", ".join("?" for _ in allowed)})""",
+                (new.value, now, now if new.terminal else None, update.error_code, update.error_message,
+                 update.reason, task_id, *allowed),
+            )
+            changed = cursor.rowcount == 1
+            if changed and update.tracks:
+                await self._upsert_tracks(task_id, update.tracks)
+            if changed and (update.lyrics or update.files):
+                await db.execute("UPDATE tasks SET result = ? WHERE id = ?", (_result_json(update), task_id))
+            if changed and new.terminal:
+                await self._settle(db, task_id, update)
+        return changed
+
+    async def _settle(self, db: aiosqlite.Connection, task_id: int, update: TaskUpdate) -> None:
+        """Called inside the transaction that finishes a task (credits override it)."""
+
+    async def _upsert_tracks(self, task_id: int, tracks: Iterable[Track]) -> None:
+        columns = ", ".join(_TRACK_FIELDS)
+        marks = ", ".join("?" for _ in _TRACK_FIELDS)
+        updates = ", ".join(f"{name} = excluded.{name}" for name in ("position", *_TRACK_FIELDS))
+        await self._db.executemany(
+            f"""INSERT INTO tracks (task_id, position, audio_id, {columns}) VALUES (?, ?, ?, {marks})
+                ON CONFLICT (task_id, audio_id) DO UPDATE SET {updates}""",
+            [
+                (task_id, position, track.audio_id, *(getattr(track, name) for name in _TRACK_FIELDS))
+                for position, track in enumerate(tracks)
+            ],
+        )
+
+    async def get_task(self, task_id: int) -> Task | None:
+        return await self._one("SELECT * FROM tasks WHERE id = ?", (task_id,))
+
+    async def task_by_token(self, token: str) -> Task | None:
+        return await self._one("SELECT * FROM tasks WHERE callback_token = ?", (token,))
+
+    async def pending_due(self, now: float) -> list[Task]:
+        """Pending tasks with a provider task id whose next poll time has come."""
+        return await self._many(
+            f"""SELECT * FROM tasks WHERE state IN {_PENDING_SQL} AND provider_task_id IS NOT NULL
+                AND next_poll_at <= ? ORDER BY next_poll_at""",
+            (*_PENDING, now),
+        )
+
+    async def next_poll_at(self) -> float | None:
+        return await self._value(
+            f"SELECT MIN(next_poll_at) FROM tasks WHERE state IN {_PENDING_SQL} AND provider_task_id IS NOT NULL",
+            _PENDING,
+        )
+
+    async def set_next_poll(self, task_id: int, when: float) -> None:
+        await self._execute("UPDATE tasks SET next_poll_at = ? WHERE id = ?", (when, task_id))
+
+    async def pending_since(self, cutoff: float) -> list[Task]:
+        """Pending tasks created before ``cutoff`` (candidates for the timeout)."""
+        return await self._many(
+            f"SELECT * FROM tasks WHERE state IN {_PENDING_SQL} AND created_at < ? ORDER BY id",
+            (*_PENDING, cutoff),
+        )
+
+    async def unsent_submissions(self) -> list[Task]:
+        """Tasks whose submit never got an answer (the bot stopped in between)."""
+        return await self._many(
+            "SELECT * FROM tasks WHERE state = ? AND provider_task_id IS NULL ORDER BY id",
+            (TaskState.SUBMITTING.value,),
+        )
+
+    async def undelivered(self) -> list[Task]:
+        """Finished tasks whose outcome has not been posted yet."""
+        return await self._many(
+            "SELECT * FROM tasks WHERE state IN (?, ?) AND delivered_at IS NULL ORDER BY id",
+            (TaskState.SUCCEEDED.value, TaskState.FAILED.value),
+        )
+
+    async def mark_delivered(self, task_id: int) -> None:
+        await self._execute("UPDATE tasks SET delivered_at = ? WHERE id = ?", (self._clock(), task_id))
+
+    async def set_status_message(self, task_id: int, message_id: int | None) -> None:
+        await self._execute("UPDATE tasks SET status_message_id = ? WHERE id = ?", (message_id, task_id))
+
+    async def set_track_message(self, task_id: int, audio_id: str, message_id: int) -> None:
+        await self._execute(
+            "UPDATE tracks SET message_id = ? WHERE task_id = ? AND audio_id = ?", (message_id, task_id, audio_id)
+        )
+
+    async def set_posted_parts(self, task_id: int, parts: int) -> None:
+        """How many result messages (lyrics variants, batches of files) were posted, to resume after a cut."""
+        await self._execute("UPDATE tasks SET posted_parts = ? WHERE id = ?", (parts, task_id))
+
+    async def reusable(self, reuse_key: str) -> Task | None:
+        """The newest task for the same paid-for result that did not fail (pending or finished)."""
+        return await self._one(
+            "SELECT * FROM tasks WHERE reuse_key = ? AND state != ? ORDER BY id DESC LIMIT 1",
+            (reuse_key, TaskState.FAILED.value),
+        )
+
+    async def recent_tasks(self, guild_id: int, user_id: int, *, limit: int, offset: int = 0) -> list[Task]:
+        """A member's tasks in a server, newest first."""
+        return await self._many(
+            "SELECT * FROM tasks WHERE guild_id = ? AND user_id = ? ORDER BY id DESC LIMIT ? OFFSET ?",
+            (guild_id, user_id, limit, offset),
+        )
+
+    async def count_tasks(self, guild_id: int, user_id: int) -> int:
+        return int(await self._value("SELECT COUNT(*) FROM tasks WHERE guild_id = ? AND user_id = ?",
+                                     (guild_id, user_id)))
+
+    async def finished_tracks(
+        self, guild_id: int, user_id: int, *, query: str = "", limit: int = 25
+    ) -> list[tuple[Track, float]]:
+        """A member's finished tracks in a server, newest first, with when each was made; ``query`` filters
+        titles (for autocomplete)."""
+        pattern = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        rows = await self._rows(
+            """SELECT tracks.*, COALESCE(tasks.finished_at, tasks.created_at) AS made FROM tracks
+               JOIN tasks ON tasks.id = tracks.task_id
+               WHERE tasks.guild_id = ? AND tasks.user_id = ? AND tasks.state = ?
+                 AND tracks.title LIKE ? ESCAPE '\\'
+               ORDER BY made DESC, tracks.position LIMIT ?""",
+            (guild_id, user_id, TaskState.SUCCEEDED.value, pattern, limit),
+        )
+        return [(_track(row), row["made"]) for row in rows]
+
+    async def track_by_audio_id(self, audio_id: str) -> tuple[Task, int] | None:
+        """The finished task that made a track, and the track's position in it."""
+        rows = await self._rows(
+            """SELECT tracks.task_id, tracks.position FROM tracks JOIN tasks ON tasks.id = tracks.task_id
+               WHERE tracks.audio_id = ? AND tasks.state = ? ORDER BY tasks.id DESC LIMIT 1""",
+            (audio_id, TaskState.SUCCEEDED.value),
+        )
+        if not rows:
+            return None
+        row = rows[0]
+        task = await self.get_task(row[0])
+        return (task, row[1]) if task is not None else None
+
+    async def tracks(self, task_id: int) -> list[Track]:
+        return [_track(row) for row in await self._rows(
+            "SELECT * FROM tracks WHERE task_id = ? ORDER BY position", (task_id,))]
+
+    async def count_by_state(self) -> dict[str, int]:
+        return {state: count for state, count in await self._rows("SELECT state, COUNT(*) FROM tasks GROUP BY state")}
+
+    # ----- helpers ----------------------------------------------------------------------------------------
+
+    async def _one(self, sql: str, params: tuple[Any, ...]) -> Task | None:
+        tasks = await self._many(sql, params)
+        return tasks[0] if tasks else None
+
+    async def _many(self, sql: str, params: tuple[Any, ...]) -> list[Task]:
+        tasks = [_task(row) for row in await self._rows(sql, params)]
+        for task in tasks:
+            task.tracks = await self.tracks(task.id)
+        return tasks
+
+
+_DERIVED = ("request", "state", "tracks", "lyrics", "files", "posted_parts")
+_TASK_COLUMNS = tuple(f.name for f in fields(Task) if f.name not in _DERIVED)
+
+
+def _task(row: aiosqlite.Row) -> Task:
+    result = json.loads(row["result"]) if row["result"] else {}
+    return Task(
+        request=request_from_json(row["kind"], row["params"]),
+        state=TaskState(row["state"]),
+        lyrics=[Lyrics(**item) for item in result.get("lyrics", [])],
+        files=[ResultFile(**item) for item in result.get("files", [])],
+        posted_parts=row["posted_parts"],
+        **{name: row[name] for name in _TASK_COLUMNS},
+    )
+
+
+def _result_json(update: TaskUpdate) -> str:
+    return json.dumps(
+        {"lyrics": [asdict(item) for item in update.lyrics], "files": [asdict(item) for item in update.files]}
+    )
+
+
+def _track(row: aiosqlite.Row) -> Track:
+    return Track(audio_id=row["audio_id"], message_id=row["message_id"], **{name: row[name] for name in _TRACK_FIELDS})
