@@ -38,6 +38,8 @@ EXTENSIONS = (
     "cogs.stems",
     "cogs.exports",
     "cogs.tracks",
+    "cogs.credits",
+    "cogs.moderation",
 )
 DOWNLOAD_TIMEOUT = aiohttp.ClientTimeout(total=300, sock_connect=15)
 

@@ -123,6 +123,14 @@ class KieClient:
     def parse_callback(self, kind: TaskKind, body: Any) -> TaskUpdate:
         return parse_callback(kind, body)
 
+    async def credits(self) -> int:
+        """The provider account's remaining credits (GET /api/v1/chat/credit, contract §2 row 17)."""
+        data = await self._call("GET", "/api/v1/chat/credit")
+        value = as_int(data)
+        if value is None:
+            raise ProviderUnavailable(None, f"credit endpoint answered {data!r}")
+        return value
+
     async def _submit(self, path: str, body: dict[str, Any]) -> Any:
         rate_limited = iter(self.retry.rate_limited)
         server_error = iter(self.retry.server_error)

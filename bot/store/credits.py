@@ -134,8 +134,9 @@ class CreditStore(TaskStore):
         amount: int | None = None,
         target: int | None = None,
     ) -> tuple[int, int]:
-        """A moderator's change: add ``amount`` (grant), take it (revoke, never below zero), or move the
-        balance to ``target`` (set, reset). Returns (change, new balance)."""
+        """A moderator's change: add ``amount`` ("grant"), take it ("revoke", never below zero), or move the
+        balance to ``target`` ("set", recorded as a grant or revoke of the difference; "reset").
+        Returns (change, new balance)."""
         async with self.transaction() as db:
             balance = await self._refilled_balance(db, guild_id, user_id, allowance)
             if target is not None:
@@ -144,6 +145,8 @@ class CreditStore(TaskStore):
                 change = -min(amount or 0, max(balance, 0))
             else:
                 change = amount or 0
+            if kind == "set":
+                kind = "grant" if change >= 0 else "revoke"
             await self._ledger(db, guild_id, user_id, kind, change, actor_id=actor_id, reason=reason)
         return change, balance + change
 

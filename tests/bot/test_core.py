@@ -16,7 +16,8 @@ from tests.support.discord_fake import FakeDiscord, route
 
 COMMANDS = route("PUT", r"/applications/\d+/commands")
 GUILD_COMMANDS = route("PUT", r"/applications/\d+/guilds/\d+/commands")
-ALL_COMMANDS = {"generate", "compose", "extend", "cover", "lyrics", "stems", "export", "tracks", "track"}
+ALL_COMMANDS = {"generate", "compose", "extend", "cover", "lyrics", "stems", "export", "tracks", "track", "credits",
+                "mod"}
 
 
 async def test_the_registered_commands_carry_their_limits(make_bot: BotFactory, discord_fake: FakeDiscord) -> None:
@@ -42,6 +43,13 @@ async def test_the_registered_commands_carry_their_limits(make_bot: BotFactory, 
     assert cover["style"]["required"]
     show = commands["track"]["options"][0]
     assert show["name"] == "show" and show["options"][0]["autocomplete"]
+    mod = commands["mod"]
+    assert int(mod["default_member_permissions"]) == 1 << 5  # Manage Server: hidden from other members
+    assert {option["name"] for option in mod["options"]} == {
+        "credits", "costs", "channels", "words", "limits", "block", "unblock", "report", "log-channel",
+        "provider-balance", "moderator-role"}
+    credits = {option["name"] for option in next(o for o in mod["options"] if o["name"] == "credits")["options"]}
+    assert credits == {"grant", "revoke", "set", "reset", "allowance", "role"}
 
 
 async def test_commands_are_synced_only_when_they_change(make_bot: BotFactory, discord_fake: FakeDiscord) -> None:
