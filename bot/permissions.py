@@ -10,9 +10,8 @@ from bot.models import Task, TaskKind
 
 
 def is_moderator(interaction: discord.Interaction[Any]) -> bool:
-    """Members with Manage Server."""
-    permissions = getattr(interaction.user, "guild_permissions", None) or interaction.permissions
-    return bool(permissions.manage_guild)
+    """Members with Manage Server (as Discord resolved them for this interaction: no cache needed)."""
+    return interaction.permissions.manage_guild
 
 
 def may_spend_on(interaction: discord.Interaction[Any], task: Task) -> bool:

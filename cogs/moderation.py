@@ -29,6 +29,24 @@ GUILD_ONLY = app_commands.AppCommandContext(guild=True)
 MANAGE_SERVER = discord.Permissions(manage_guild=True)
 
 
+class TextChannelOption(app_commands.Transformer):
+    """A text channel, taken as Discord resolved it (no dependency on the gateway's channel cache)."""
+
+    @property
+    def type(self) -> discord.AppCommandOptionType:
+        return discord.AppCommandOptionType.channel
+
+    @property
+    def channel_types(self) -> list[discord.ChannelType]:
+        return [discord.ChannelType.text, discord.ChannelType.news]
+
+    async def transform(self, interaction: discord.Interaction, value: app_commands.AppCommandChannel) -> app_commands.AppCommandChannel:  # type: ignore[override]
+        return value
+
+
+TextChannel = app_commands.Transform[app_commands.AppCommandChannel, TextChannelOption]
+
+
 class Moderation(Feature):
     """Moderator tools."""
 
@@ -163,13 +181,13 @@ class Moderation(Feature):
 
     @channels.command(name="allow", description="Allow making music in a channel (then only allowed channels work)")
     @app_commands.describe(channel="The channel")
-    async def allow_channel(self, interaction: discord.Interaction[ChorusBot], channel: discord.TextChannel) -> None:
+    async def allow_channel(self, interaction: discord.Interaction[ChorusBot], channel: TextChannel) -> None:
         await self.bot.store.allow_channel(interaction.guild_id or 0, channel.id)
         await self._done(interaction, f"allowed music in {channel.mention}")
 
     @channels.command(name="deny", description="Take a channel off the allowed list")
     @app_commands.describe(channel="The channel")
-    async def deny_channel(self, interaction: discord.Interaction[ChorusBot], channel: discord.TextChannel) -> None:
+    async def deny_channel(self, interaction: discord.Interaction[ChorusBot], channel: TextChannel) -> None:
         guild_id = interaction.guild_id or 0
         if channel.id not in await self.bot.store.allowed_channels(guild_id):
             await send_ephemeral(interaction, f"{channel.mention} isn't on the allowed list. "
@@ -243,7 +261,7 @@ class Moderation(Feature):
     @mod.command(name="log-channel", description="Where moderator actions and spending are logged")
     @app_commands.describe(channel="The channel (leave out to stop logging)")
     async def log_channel(self, interaction: discord.Interaction[ChorusBot],
-                          channel: discord.TextChannel | None = None) -> None:
+                          channel: TextChannel | None = None) -> None:
         guild_id = interaction.guild_id or 0
         await self.bot.store.set_policy(guild_id, log_channel_id=channel.id if channel else None)
         await self._done(interaction, f"set the log channel to {channel.mention}" if channel
@@ -263,8 +281,7 @@ class Moderation(Feature):
     @mod.command(name="moderator-role", description="A role whose members may use /mod (administrators only)")
     @app_commands.describe(role="The role (leave out to remove)")
     async def moderator_role(self, interaction: discord.Interaction[ChorusBot], role: discord.Role | None = None) -> None:
-        permissions = getattr(interaction.user, "guild_permissions", None) or interaction.permissions
-        if not permissions.administrator:
+        if not interaction.permissions.administrator:
             await send_ephemeral(interaction, "Only administrators can choose the moderator role.")
             return
         await self.bot.store.set_policy(interaction.guild_id or 0, moderator_role_id=role.id if role else None)

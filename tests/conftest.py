@@ -174,3 +174,10 @@ class Harness:
 @pytest.fixture
 async def harness(make_bot: BotFactory, discord_fake: FakeDiscord, kie: FakeKie, clock: Clock) -> Harness:
     return Harness(await make_bot(), discord_fake, kie, clock)
+
+
+@pytest.fixture
+async def strict(make_bot: BotFactory, discord_fake: FakeDiscord, kie: FakeKie, clock: Clock) -> Harness:
+    """A server with the product's default credits and limits (100 per week, 2 running per member, 10 per
+    server)."""
+    return Harness(await make_bot(generous=False), discord_fake, kie, clock)

@@ -5,7 +5,8 @@ This is the ONLY module that touches discord.py private API:
 * ``discord.http.Route.BASE`` (every REST and interaction-webhook URL is built from it), see
   :func:`discord_api`;
 * ``bot._connection.parse_interaction_create`` (what the gateway's INTERACTION_CREATE runs), see
-  :func:`inject`.
+  :func:`inject`, and ``parse_guild_create`` (GUILD_CREATE, which fills the guild and role cache), see
+  :func:`guild_create`.
 
 Both were checked against discord.py 2.7; importing this module with another minor version fails
 loudly so that an upgrade breaks here and nowhere else.
@@ -52,6 +53,7 @@ __all__ = [
     "autocomplete",
     "component",
     "discord_api",
+    "guild_create",
     "inject",
     "interaction_payload",
     "modal_submit",
@@ -141,6 +143,29 @@ async def settle(timeout: float = 5.0) -> None:
             if not pending:
                 return
             await asyncio.wait(pending)
+
+
+def guild_create(bot: discord.Client, guild_id: int = DEFAULT_GUILD_ID, *, roles: Mapping[int, str] = {}) -> None:
+    """Deliver GUILD_CREATE as the gateway would on connect, so the guild and its roles are cached (what
+    ``Member.roles`` reads). ``roles`` maps role ids to names; the @everyone role is added."""
+    everyone = {"id": str(guild_id), "name": "@everyone", "permissions": str(MEMBER_PERMS), "position": 0}
+    role_objects = [everyone] + [
+        {"id": str(role_id), "name": name, "permissions": "0", "position": n}
+        for n, (role_id, name) in enumerate(roles.items(), start=1)
+    ]
+    for role in role_objects:
+        role.update(color=0, colors={"primary_color": 0}, hoist=False, managed=False, mentionable=True, flags=0)
+    payload = {
+        "id": str(guild_id), "name": "Test server", "icon": None, "owner_id": "1", "region": "",
+        "afk_channel_id": None, "afk_timeout": 300, "verification_level": 0, "default_message_notifications": 0,
+        "explicit_content_filter": 0, "roles": role_objects, "emojis": [], "stickers": [], "features": [],
+        "mfa_level": 0, "system_channel_id": None, "system_channel_flags": 0, "rules_channel_id": None,
+        "vanity_url_code": None, "description": None, "banner": None, "premium_tier": 0,
+        "preferred_locale": "en-US", "public_updates_channel_id": None, "nsfw_level": 0,
+        "premium_progress_bar_enabled": False, "member_count": 1, "members": [], "channels": [], "threads": [],
+        "presences": [], "voice_states": [], "large": False, "joined_at": "2024-01-01T00:00:00+00:00",
+    }
+    bot._connection.parse_guild_create(payload)  # type: ignore[arg-type]
 
 
 def inject(bot: discord.Client, payload: dict[str, Any], *, fake: FakeDiscord | None = None) -> None:
