@@ -104,9 +104,8 @@ class CreditStore(TaskStore):
             await self._ledger(db, guild_id, user_id, "commit", 0, task_id=task_id, operation=operation,
                                reason="done", ignore_duplicate=True)
         else:
-            reason = update.reason or update.error_message or "failed"
             await self._ledger(db, guild_id, user_id, "refund", -amount, task_id=task_id, operation=operation,
-                               reason=reason, ignore_duplicate=True)
+                               reason=refund_reason(update), ignore_duplicate=True)
 
     async def _running(self, db: aiosqlite.Connection, where: str, params: tuple[Any, ...]) -> tuple[Task, ...]:
         async with db.execute(f"SELECT id FROM tasks WHERE {where} AND state IN {_PENDING_SQL} ORDER BY id",
@@ -308,6 +307,15 @@ class CreditStore(TaskStore):
         had = word in await self.blocked_words(guild_id)
         await self._execute("DELETE FROM blocked_words WHERE guild_id = ? AND word = ?", (guild_id, word))
         return had
+
+
+def refund_reason(update: TaskUpdate) -> str:
+    """Why a task was refunded: what the member was told, then the details (the provider's words, its code)."""
+    details = ", ".join(part for part in (update.error_message or "",
+                                          f"code {update.error_code}" if update.error_code is not None else "")
+                        if part)
+    reason = update.reason or "failed"
+    return f"{reason} ({details})" if details and details not in reason else reason
 
 
 def _ledger_row(row: aiosqlite.Row) -> LedgerRow:

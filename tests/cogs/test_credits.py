@@ -81,6 +81,7 @@ async def test_an_error_callback_is_refunded_with_its_reason(strict: Harness) ->
     assert await balance(h) == 100
     refund = (await h.bot.store.history(DEFAULT_GUILD_ID, DEFAULT_USER_ID, 1))[0]
     assert refund.kind == "refund" and "copyrighted" in refund.reason
+    assert "(Lyrics contained copyrighted material, code 400)" in refund.reason
 
 
 async def test_a_failure_seen_by_polling_is_refunded(make_bot, discord_fake, kie, clock) -> None:
