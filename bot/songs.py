@@ -130,7 +130,7 @@ class SongService:
         if admission.task is None:
             raise Refused(self._refusal(admission, policy, cost))
         task = admission.task
-        await self._audit.spent(task, cost, admission.balance)
+        self._tracker.spawn(self._audit.spent(task, cost, admission.balance))
         try:
             status = await self._delivery.post_status(task)
         except Exception as error:

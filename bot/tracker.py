@@ -64,7 +64,7 @@ class Tracker:
         for task in await self._store.unsent_submissions():
             await self.update(task, TaskUpdate(task.provider_task_id or "", TaskState.FAILED, reason=INTERRUPTED))
         for task in await self._store.undelivered():
-            self._spawn(self._publish(task.id))
+            self.spawn(self._publish(task.id))
         self._loop = asyncio.create_task(self._run(), name="chorus-tracker")
 
     async def stop(self, grace: float = 10.0) -> None:
@@ -85,7 +85,7 @@ class Tracker:
     def submitted(self, task_id: int) -> None:
         """A new task was accepted by the provider: show it as queued and schedule its polls."""
         self.wake()
-        self._spawn(self._publish(task_id))
+        self.spawn(self._publish(task_id))
 
     # ----- updates ----------------------------------------------------------------------------------------
 
@@ -97,7 +97,7 @@ class Tracker:
         changed = await self._store.apply_update(task.id, update)
         if changed:
             log.info("task %s (%s): %s", task.id, update.task_id, update.state.value)
-            self._spawn(self._publish(task.id))
+            self.spawn(self._publish(task.id))
         return changed
 
     async def _publish(self, task_id: int) -> None:
@@ -143,7 +143,7 @@ class Tracker:
         for task in await self._store.pending_due(now):
             # Claim the slot before polling, so a slow poll is never doubled (contract: ≤ 3 req/s per task).
             await self._store.set_next_poll(task.id, now + self.poll_interval)
-            self._spawn(self._poll(task))
+            self.spawn(self._poll(task))
 
     async def _expire(self, task: Task) -> None:
         """Fail a task pending too long, unless one last look shows the provider finished it (for example
@@ -179,7 +179,8 @@ class Tracker:
             return
         await self.update(task, update)
 
-    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+    def spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        """Run Discord work in the background; :meth:`stop` waits for it (or cancels it after a grace)."""
         job = asyncio.create_task(coroutine)
         self._background.add(job)
         job.add_done_callback(self._background.discard)
