@@ -16,6 +16,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.audit import AuditLog
+from bot.challenges import ChallengeService
 from bot.delivery import Delivery
 from bot.providers.errors import InputError
 from bot.providers.kie import KieClient
@@ -40,6 +41,7 @@ EXTENSIONS = (
     "cogs.tracks",
     "cogs.credits",
     "cogs.moderation",
+    "cogs.challenges",
 )
 DOWNLOAD_TIMEOUT = aiohttp.ClientTimeout(total=300, sock_connect=15)
 
@@ -75,6 +77,7 @@ class ChorusBot(commands.Bot):
 
     store: Store
     audit: AuditLog
+    challenges: ChallengeService
     provider: KieClient
     delivery: Delivery
     tracker: Tracker
@@ -145,6 +148,7 @@ class ChorusBot(commands.Bot):
             self.store, self.provider, self.tracker, self.delivery, self.audit, callback_base=callback_base,
             clock=self.clock,
         )
+        self.challenges = ChallengeService(self, self.store, self.delivery, clock=self.clock)
         callbacks.attach(self.provider, self.tracker)
 
         self.add_dynamic_items(ResultButton)
@@ -152,6 +156,7 @@ class ChorusBot(commands.Bot):
             await self.load_extension(extension)
 
         await self.tracker.start()
+        await self.challenges.start()
         if self.sandbox is not None:
             await self.sandbox.start(f"{self.web.local_url}/sandbox")
         if callback_base is None:
@@ -181,12 +186,12 @@ class ChorusBot(commands.Bot):
 
     async def close(self) -> None:
         """Stop taking callbacks, finish or cancel background work, close the provider and the database."""
-        for name in ("web", "tracker", "sandbox", "provider", "_downloads", "store"):
+        for name in ("web", "challenges", "tracker", "sandbox", "provider", "_downloads", "store"):
             resource = getattr(self, name, None)
             if resource is None:
                 continue
             try:
-                await (resource.stop() if name in ("web", "tracker") else resource.close())
+                await (resource.stop() if name in ("web", "challenges", "tracker") else resource.close())
             except Exception:
                 log.exception("error while closing %s", name.strip("_"))
             setattr(self, name, None)

@@ -164,6 +164,24 @@ class Delivery:
     ) -> discord.Message:
         """One track: its audio (or a link when too large), an embed with the cover, and its buttons."""
         track = task.tracks[position]
+        return await self.post_audio(
+            destination, track, position,
+            embed=lambda audio, cover: track_embed(task, track, position, audio, cover, destination.upload_limit),
+            view=track_view(task.id, position), content=content, reply=reply,
+        )
+
+    async def post_audio(
+        self,
+        destination: Destination,
+        track: Track,
+        position: int,
+        *,
+        embed: Callable[[Download, Download], discord.Embed],
+        view: discord.ui.View | None,
+        content: str | None = None,
+        reply: bool = False,
+    ) -> discord.Message:
+        """A track's audio and cover as attachments (links when too large), with an embed built for them."""
         audio = await self._download(track.audio_url, destination.upload_limit, track_filename(track, position))
         cover = await self._download(track.image_url, min(IMAGE_LIMIT, destination.upload_limit),
                                      f"cover-{position + 1}")
@@ -172,9 +190,9 @@ class Delivery:
         async def send(audio: Download, cover: Download) -> discord.Message:
             return await channel.send(
                 content=content,
-                embed=track_embed(task, track, position, audio, cover, destination.upload_limit),
+                embed=embed(audio, cover),
                 files=[d.file() for d in (audio, cover) if d.data is not None],
-                view=track_view(task.id, position),
+                view=view or discord.utils.MISSING,
                 reference=destination.reference() if reply else None,
                 allowed_mentions=destination.mention(),
             )
@@ -185,8 +203,12 @@ class Delivery:
             if error.status != 413:
                 raise
             # The server's upload limit is lower than the interaction said: post links instead.
-            log.warning("task %s: upload refused as too large; posting links instead", task.id)
+            log.warning("channel %s: upload refused as too large; posting links instead", destination.channel_id)
             return await send(_as_link(audio), _as_link(cover))
+
+    async def download_image(self, url: str, stem: str) -> Download:
+        """A cover picture to attach (e.g. to results)."""
+        return await self._download(url, IMAGE_LIMIT, stem)
 
     async def _post_lyrics(self, task: Task, destination: Destination) -> None:
         channel = self._channel(destination)

@@ -201,10 +201,17 @@ async def track_autocomplete(
     interaction: discord.Interaction[ChorusBot], current: str
 ) -> list[app_commands.Choice[str]]:
     """The member's own finished tracks, newest first, shown by title and date; the value is the audio id."""
+    return await track_choices(interaction, current)
+
+
+async def track_choices(
+    interaction: discord.Interaction[ChorusBot], current: str, *, since: float = 0.0
+) -> list[app_commands.Choice[str]]:
+    """:func:`track_autocomplete`, leaving out tracks requested before ``since``."""
     if interaction.guild_id is None:
         return []
     found = await interaction.client.store.finished_tracks(interaction.guild_id, interaction.user.id,
-                                                           query=current.strip(), limit=25)
+                                                           query=current.strip(), limit=25, since=since)
     choices = []
     for track, made in found:
         name = f"{shorten(track.title or 'Untitled', 80)} \u00b7 {_day(made)}"

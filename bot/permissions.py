@@ -2,16 +2,31 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import discord
 
 from bot.models import Task, TaskKind
 
+if TYPE_CHECKING:
+    from bot.store import Store
+
 
 def is_moderator(interaction: discord.Interaction[Any]) -> bool:
     """Members with Manage Server (as Discord resolved them for this interaction: no cache needed)."""
     return interaction.permissions.manage_guild
+
+
+async def is_staff(interaction: discord.Interaction[Any], store: Store) -> bool:
+    """Moderators: Manage Server, or the moderator role an administrator chose (/mod moderator-role)."""
+    if is_moderator(interaction):
+        return True
+    policy = await store.policy(interaction.guild_id or 0)
+    roles = {role.id for role in getattr(interaction.user, "roles", [])}
+    return policy.moderator_role_id is not None and policy.moderator_role_id in roles
+
+
+STAFF_ONLY = "Only moderators can do that: members with Manage Server, or the server's moderator role."
 
 
 def may_spend_on(interaction: discord.Interaction[Any], task: Task) -> bool:

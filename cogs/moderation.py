@@ -10,7 +10,7 @@ from discord import app_commands
 
 from bot.credits import DEFAULT_COSTS, OPERATION_NAMES, PERIOD_WORDS, PERIODS, period_start
 from bot.flows import Feature
-from bot.permissions import is_moderator
+from bot.permissions import is_staff
 from bot.providers.errors import ProviderError
 from bot.replies import send_ephemeral
 from bot.store import Allowance
@@ -60,11 +60,7 @@ class Moderation(Feature):
     async def interaction_check(self, interaction: discord.Interaction[ChorusBot]) -> bool:  # type: ignore[override]
         """Discord hides /mod from members without Manage Server; this also admits the moderator role, and
         refuses anyone else who reaches it (for instance through a changed command permission)."""
-        if is_moderator(interaction):
-            return True
-        policy = await self.bot.store.policy(interaction.guild_id or 0)
-        roles = {role.id for role in getattr(interaction.user, "roles", [])}
-        if policy.moderator_role_id is not None and policy.moderator_role_id in roles:
+        if await is_staff(interaction, self.bot.store):
             return True
         raise app_commands.CheckFailure("Only moderators can use /mod: members with Manage Server, or the "
                                         "server's moderator role.")

@@ -1,13 +1,18 @@
-"""Persistent state in SQLite (aiosqlite, WAL): tasks and tracks, the credit ledger and server policy."""
+"""Persistent state in SQLite (aiosqlite, WAL): tasks and tracks, the credit ledger and server policy,
+challenges."""
 
 from __future__ import annotations
 
-from bot.store.credits import Admission, Allowance, CreditStore, LedgerRow, Report
+from bot.store.challenges import CANCELLED, CLOSED, OPEN, Challenge, ChallengeStore, Entry, NewChallenge, VoteResult
+from bot.store.credits import Admission, Allowance, LedgerRow, Report
 from bot.store.schema import MIGRATIONS
 from bot.store.tasks import NewTask
 
-__all__ = ["MIGRATIONS", "Admission", "Allowance", "LedgerRow", "NewTask", "Report", "Store"]
+__all__ = [
+    "CANCELLED", "CLOSED", "MIGRATIONS", "OPEN", "Admission", "Allowance", "Challenge", "Entry", "LedgerRow",
+    "NewChallenge", "NewTask", "Report", "Store", "VoteResult",
+]
 
 
-class Store(CreditStore):
+class Store(ChallengeStore):
     """All database access: one connection; multi-statement writes are serialized transactions."""

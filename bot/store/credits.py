@@ -149,6 +149,21 @@ class CreditStore(TaskStore):
             await self._ledger(db, guild_id, user_id, kind, change, actor_id=actor_id, reason=reason)
         return change, balance + change
 
+    async def grant(self, guild_id: int, user_id: int, amount: int, reason: str, *, actor_id: int | None = None,
+                    task_id: int | None = None) -> None:
+        """Credits given by the bot itself (challenge rewards, free entries)."""
+        async with self.transaction() as db:
+            await self._ledger(db, guild_id, user_id, "grant", amount, actor_id=actor_id, task_id=task_id,
+                               reason=reason)
+
+    async def spent_on(self, task_id: int) -> int:
+        """What a task cost its owner (0 if it was free or refunded)."""
+        value = await self._value(
+            "SELECT -COALESCE(SUM(amount), 0) FROM ledger WHERE task_id = ? AND kind IN ('reserve', 'refund')",
+            (task_id,),
+        )
+        return int(value or 0)
+
     async def refund_of(self, task_id: int) -> LedgerRow | None:
         rows = await self._rows("SELECT * FROM ledger WHERE task_id = ? AND kind = 'refund'", (task_id,))
         return _ledger_row(rows[0]) if rows else None

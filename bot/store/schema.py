@@ -103,4 +103,52 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE blocked_words (guild_id INTEGER NOT NULL, word TEXT NOT NULL, PRIMARY KEY (guild_id, word));
     CREATE INDEX tasks_by_guild_state ON tasks (guild_id, state);
     """,
+    # 4: community challenges: entries (tracks the bot made) and votes.
+    """
+    CREATE TABLE challenges (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        guild_id INTEGER NOT NULL,
+        channel_id INTEGER NOT NULL,
+        thread_id INTEGER,
+        announcement_id INTEGER,
+        results_message_id INTEGER,
+        creator_id INTEGER NOT NULL,
+        theme TEXT NOT NULL,
+        description TEXT NOT NULL DEFAULT '',
+        required_style TEXT NOT NULL DEFAULT '',
+        max_entries INTEGER NOT NULL,
+        reward_credits INTEGER NOT NULL,
+        free_entries INTEGER NOT NULL,
+        anonymous INTEGER NOT NULL,
+        votes_per_member INTEGER NOT NULL,
+        min_membership REAL NOT NULL,
+        opens_at REAL NOT NULL,
+        closes_at REAL NOT NULL,
+        state TEXT NOT NULL,
+        ended_at REAL
+    );
+    CREATE INDEX challenges_by_state ON challenges (state, closes_at);
+    CREATE INDEX challenges_by_guild ON challenges (guild_id, id);
+    CREATE TABLE challenge_entries (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        challenge_id INTEGER NOT NULL REFERENCES challenges (id),
+        number INTEGER NOT NULL,
+        user_id INTEGER NOT NULL,
+        task_id INTEGER NOT NULL REFERENCES tasks (id),
+        audio_id TEXT NOT NULL,
+        message_id INTEGER,
+        submitted_at REAL NOT NULL,
+        disqualified TEXT,
+        UNIQUE (challenge_id, audio_id),
+        UNIQUE (challenge_id, number)
+    );
+    CREATE TABLE challenge_votes (
+        challenge_id INTEGER NOT NULL REFERENCES challenges (id),
+        entry_id INTEGER NOT NULL REFERENCES challenge_entries (id),
+        voter_id INTEGER NOT NULL,
+        created_at REAL NOT NULL,
+        PRIMARY KEY (entry_id, voter_id)
+    );
+    CREATE INDEX challenge_votes_by_voter ON challenge_votes (challenge_id, voter_id);
+    """,
 )

@@ -204,18 +204,18 @@ class TaskStore(StoreBase):
                                      (guild_id, user_id)))
 
     async def finished_tracks(
-        self, guild_id: int, user_id: int, *, query: str = "", limit: int = 25
+        self, guild_id: int, user_id: int, *, query: str = "", limit: int = 25, since: float = 0.0
     ) -> list[tuple[Track, float]]:
         """A member's finished tracks in a server, newest first, with when each was made; ``query`` filters
-        titles (for autocomplete)."""
+        titles (for autocomplete), ``since`` leaves out tracks requested earlier."""
         pattern = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         rows = await self._rows(
             """SELECT tracks.*, COALESCE(tasks.finished_at, tasks.created_at) AS made FROM tracks
                JOIN tasks ON tasks.id = tracks.task_id
-               WHERE tasks.guild_id = ? AND tasks.user_id = ? AND tasks.state = ?
+               WHERE tasks.guild_id = ? AND tasks.user_id = ? AND tasks.state = ? AND tasks.created_at >= ?
                  AND tracks.title LIKE ? ESCAPE '\\'
                ORDER BY made DESC, tracks.position LIMIT ?""",
-            (guild_id, user_id, TaskState.SUCCEEDED.value, pattern, limit),
+            (guild_id, user_id, TaskState.SUCCEEDED.value, since, pattern, limit),
         )
         return [(_track(row), row["made"]) for row in rows]
 

@@ -17,7 +17,7 @@ from tests.support.discord_fake import FakeDiscord, route
 COMMANDS = route("PUT", r"/applications/\d+/commands")
 GUILD_COMMANDS = route("PUT", r"/applications/\d+/guilds/\d+/commands")
 ALL_COMMANDS = {"generate", "compose", "extend", "cover", "lyrics", "stems", "export", "tracks", "track", "credits",
-                "mod"}
+                "mod", "challenge"}
 
 
 async def test_the_registered_commands_carry_their_limits(make_bot: BotFactory, discord_fake: FakeDiscord) -> None:
@@ -50,6 +50,11 @@ async def test_the_registered_commands_carry_their_limits(make_bot: BotFactory, 
         "provider-balance", "moderator-role"}
     credits = {option["name"] for option in next(o for o in mod["options"] if o["name"] == "credits")["options"]}
     assert credits == {"grant", "revoke", "set", "reset", "allowance", "role"}
+    challenge = {option["name"]: option for option in commands["challenge"]["options"]}
+    assert set(challenge) == {"create", "submit", "end", "cancel", "disqualify", "list", "show", "leaderboard"}
+    create = {option["name"]: option for option in challenge["create"]["options"]}
+    assert (create["duration_hours"]["min_value"], create["duration_hours"]["max_value"]) == (1, 720)
+    assert create["theme"]["required"] and not create["max_entries"]["required"]
 
 
 async def test_commands_are_synced_only_when_they_change(make_bot: BotFactory, discord_fake: FakeDiscord) -> None:

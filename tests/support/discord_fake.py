@@ -523,6 +523,7 @@ class FakeDiscord:
             ("GET", "/channels/{channel_id}/messages/{message_id}", self._get_channel_message, True),
             ("PATCH", "/channels/{channel_id}/messages/{message_id}", self._edit_channel_message, True),
             ("DELETE", "/channels/{channel_id}/messages/{message_id}", self._delete_channel_message, True),
+            ("POST", "/channels/{channel_id}/messages/{message_id}/threads", self._start_thread, True),
             ("POST", "/interactions/{interaction_id}/{token}/callback", self._interaction_callback, False),
             ("POST", "/webhooks/{app_id}/{token}", self._execute_webhook, False),
             ("GET", "/webhooks/{app_id}/{token}/messages/{message_id}", self._get_webhook_message, False),
@@ -959,6 +960,30 @@ class FakeDiscord:
         message["flags"] &= ~FLAG_EPHEMERAL  # only interaction responses can be ephemeral
         self.channel_message_ids.append(int(message["id"]))
         return _json_response(message)
+
+    async def _start_thread(self, request: web.Request, call: Call) -> web.Response:
+        """Start a public thread from a message (the thread's id is the message's id, as on Discord)."""
+        channel_id = int(request.match_info["channel_id"])
+        self._check_channel_writable(channel_id)
+        message = self._live_message(int(request.match_info["message_id"]), channel_id)
+        if message.get("thread"):
+            raise DiscordError(400, 160004, "A thread has already been created for this message")
+        name = str((call.json or {}).get("name") or "")
+        if not 1 <= len(name) <= 100:
+            raise _form_error([("name", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length.")])
+        guild_id = int(self.channels.get(channel_id, {}).get("guild_id") or self.guild_id)
+        thread = {
+            **self._channel_object(int(message["id"]), guild_id, name, 11),
+            "parent_id": str(channel_id),
+            "owner_id": str(self.bot_user_id),
+            "member_count": 1,
+            "message_count": 0,
+            "thread_metadata": {"archived": False, "auto_archive_duration": int((call.json or {}).get(
+                "auto_archive_duration") or 1440), "archive_timestamp": _iso(self.now()), "locked": False},
+        }
+        message["thread"] = thread
+        self.channels[int(thread["id"])] = thread
+        return _json_response(thread)
 
     async def _get_channel_message(self, request: web.Request, call: Call) -> web.Response:
         message = self._channel_route_message(request)
