@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 MEDALS = ("\U0001f947", "\U0001f948", "\U0001f949")
 PLACES = ("1st", "2nd", "3rd")
 LEADERBOARD_SIZE = 10
+ARCHIVE_AFTER_MINUTES = 10080  # a week without messages (the longest Discord allows)
 COLOR_CHALLENGE = discord.Colour.purple()
 
 
@@ -101,13 +102,19 @@ class ChallengeService:
         channel = self._client.get_partial_messageable(channel_id, guild_id=guild_id)
         try:
             announcement = await channel.send(embed=announcement_embed(challenge))
-            thread = await announcement.create_thread(name=shorten(f"Entries: {challenge.theme}", 100))
+            # Straight through the HTTP client: Message.create_thread needs the guild cached, this does not.
+            thread = await self._client.http.start_thread_with_message(
+                channel_id, announcement.id, name=shorten(f"Entries: {challenge.theme}", 100),
+                auto_archive_duration=ARCHIVE_AFTER_MINUTES,
+            )
         except discord.HTTPException:
             await self._store.end_challenge(challenge.id, CANCELLED)
             raise
-        await self._store.set_challenge_messages(challenge.id, announcement_id=announcement.id, thread_id=thread.id)
-        await thread.send(f"Submit with `/challenge submit` (challenge #{challenge.id}); entries appear here with a "
-                          "**Vote** button.")
+        thread_id = int(thread["id"])
+        await self._store.set_challenge_messages(challenge.id, announcement_id=announcement.id, thread_id=thread_id)
+        await self._client.get_partial_messageable(thread_id, guild_id=guild_id).send(
+            f"Submit with `/challenge submit` (challenge #{challenge.id}); entries appear here with a **Vote** button."
+        )
         self.wake()
         found = await self._store.challenge(challenge.id)
         assert found is not None
@@ -207,8 +214,8 @@ class ChallengeService:
                 await self._store.grant(challenge.guild_id, entry.user_id, challenge.reward_credits,
                                         reason=f"challenge #{challenge.id} \u201c{challenge.theme}\u201d: "
                                                f"{PLACES[place]} place")
-        await self._post_results(challenge, entries, winners)
         await self._reveal(challenge, entries)
+        await self._post_results(challenge, entries, winners)
         log.info("challenge %s closed: %d entries, %d winners", challenge.id, len(entries), len(winners))
         return True
 
