@@ -21,7 +21,7 @@ from pathlib import Path
 from bot import create_bot
 from bot.settings import Settings
 from tests.conftest import free_port
-from tests.support.discord_fake import DEFAULT_CHANNEL_ID, FakeDiscord, followup_for
+from tests.support.discord_fake import DEFAULT_CHANNEL_ID, DEFAULT_GUILD_ID, FakeDiscord, followup_for
 from tests.support.interactions import discord_api, inject, slash_command
 from tests.support.kie_fake import FakeKie
 
@@ -41,6 +41,9 @@ async def run(songs: int, audio_kib: int) -> dict[str, list[float]]:
                     database_path=Path(folder) / "bot.db", poll_interval=3600,
                 ))
                 await bot.login("bench")
+                # enough credits and running room for every song of the run
+                await bot.store.set_policy(DEFAULT_GUILD_ID, allowance=1_000_000, member_running=1000,
+                                           guild_running=1000)
                 kie.submit_rate_limit = None
                 try:
                     for _ in range(songs):
