@@ -145,9 +145,10 @@ class ChallengeService:
                              f"style is \u201c{shorten(track.tags or 'not set', 100)}\u201d.")
         entry = await self._store.add_entry(challenge, user_id, task.id, track.audio_id)
         if entry is None:
-            mine = [e for e in await self._store.entries(challenge.id) if e.user_id == user_id and not e.disqualified]
-            if any(e.audio_id == track.audio_id for e in await self._store.entries(challenge.id)):
+            entries = await self._store.entries(challenge.id)
+            if any(e.audio_id == track.audio_id for e in entries):
                 raise InputError("That song is already entered.")
+            mine = [e for e in entries if e.user_id == user_id and not e.disqualified]
             raise InputError(f"You already entered {len(mine)} song{'s' if len(mine) != 1 else ''}: the limit "
                              f"is {challenge.max_entries} per member.")
         if challenge.thread_id is not None:

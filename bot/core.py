@@ -18,6 +18,7 @@ from discord.ext import commands
 from bot.audit import AuditLog
 from bot.challenges import ChallengeService
 from bot.delivery import Delivery
+from bot.permissions import permission_names
 from bot.providers.errors import InputError
 from bot.providers.kie import KieClient
 from bot.replies import report_unexpected, send_ephemeral
@@ -56,10 +57,10 @@ class ChorusTree(app_commands.CommandTree["ChorusBot"]):
         elif isinstance(error, app_commands.NoPrivateMessage):
             await send_ephemeral(interaction, "Use this command in a server channel, not in direct messages.")
         elif isinstance(error, app_commands.MissingPermissions):
-            needed = ", ".join(name.replace("_", " ").title() for name in error.missing_permissions)
+            needed = permission_names(error.missing_permissions)
             await send_ephemeral(interaction, f"You need the {needed} permission to use this.")
         elif isinstance(error, app_commands.BotMissingPermissions):
-            needed = ", ".join(name.replace("_", " ").title() for name in error.missing_permissions)
+            needed = permission_names(error.missing_permissions)
             await send_ephemeral(interaction, f"I need the {needed} permission in this channel. Ask a server admin.")
         elif isinstance(error, app_commands.CommandOnCooldown):
             await send_ephemeral(interaction, f"Slow down: try again in {error.retry_after:.0f} s.")

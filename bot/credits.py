@@ -40,9 +40,6 @@ OPERATION_NAMES: dict[str, str] = {
     "video": "Music video",
 }
 
-# Ledger row kinds. Amounts: + adds credits, − takes them; "commit" is 0 (the reservation stands).
-LEDGER_KINDS = ("allowance", "grant", "revoke", "reserve", "commit", "refund", "reset")
-
 
 def operation_of(request: Request) -> str:
     """The cost-table key of a request."""

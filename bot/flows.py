@@ -17,7 +17,7 @@ from discord.ext import commands
 from bot.delivery import AUDIO_SUFFIXES, DEFAULT_UPLOAD_LIMIT
 from bot.formatting import quote_block, shorten
 from bot.models import Request, Task, TaskKind, Track
-from bot.permissions import may_spend_on, not_yours
+from bot.permissions import may_spend_on, not_yours, permission_names
 from bot.providers.errors import InputError, ProviderError
 from bot.replies import send_ephemeral
 from bot.songs import Origin
@@ -44,8 +44,10 @@ ON_IT = {
 
 
 class Feature(commands.Cog):
-    """A feature's cog. The result-button actions it handles (``buttons``) are registered with the bot while
-    the cog is loaded."""
+    """A feature's cog. The result-button actions it handles (``buttons``) and its own persistent items
+    (``dynamic_items``) are registered with the bot while the cog is loaded."""
+
+    dynamic_items: tuple[type[discord.ui.DynamicItem[Any]], ...] = ()
 
     def __init__(self, bot: ChorusBot) -> None:
         self.bot = bot
@@ -55,10 +57,12 @@ class Feature(commands.Cog):
 
     async def cog_load(self) -> None:
         self.bot.actions.update(self.buttons())
+        self.bot.add_dynamic_items(*self.dynamic_items)
 
     async def cog_unload(self) -> None:
         for action in self.buttons():
             self.bot.actions.pop(action, None)
+        self.bot.remove_dynamic_items(*self.dynamic_items)
 
 
 @dataclass(frozen=True)
@@ -97,8 +101,7 @@ async def start_task(
         return
     missing = missing_permissions(interaction)
     if missing:
-        needed = ", ".join(name.replace("_", " ").title() for name in missing)
-        await refuse(interaction, f"I can't post results in this channel: I need {needed}. "
+        await refuse(interaction, f"I can't post results in this channel: I need {permission_names(missing)}. "
                      "Ask a server admin, or try another channel.", request, retry)
         return
     if not interaction.response.is_done():
@@ -143,9 +146,10 @@ def origin_of(interaction: discord.Interaction[Any]) -> Origin:
     )
 
 
-def missing_permissions(interaction: discord.Interaction[Any]) -> list[str]:
-    """What the bot lacks in this channel to post results (threads need "send messages in threads")."""
-    needed = list(REQUIRED_PERMISSIONS)
+def missing_permissions(interaction: discord.Interaction[Any], *extra: str) -> list[str]:
+    """What the bot lacks in this channel to post results, and ``extra`` permissions a feature needs
+    (threads need "send messages in threads" instead of "send messages")."""
+    needed = [*REQUIRED_PERMISSIONS, *extra]
     if isinstance(interaction.channel, discord.Thread):
         needed[needed.index("send_messages")] = "send_messages_in_threads"
     return [name for name in needed if not getattr(interaction.app_permissions, name)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -10,6 +11,11 @@ from bot.models import Task, TaskKind
 
 if TYPE_CHECKING:
     from bot.store import Store
+
+
+def permission_names(names: Iterable[str]) -> str:
+    """ "send_messages", "embed_links" → "Send Messages, Embed Links" (as Discord's settings name them)."""
+    return ", ".join(name.replace("_", " ").title() for name in names)
 
 
 def is_moderator(interaction: discord.Interaction[Any]) -> bool:

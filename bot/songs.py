@@ -51,6 +51,10 @@ class Origin:
     def allowance(self, policy: GuildPolicy, now: float) -> Allowance:
         return Allowance(policy.allowance_for(self.role_ids), period_start(policy.period, now))
 
+    def destination(self) -> Destination:
+        """Where a result for this request is posted when there is no status message to reply to."""
+        return Destination(self.guild_id, self.channel_id, self.user_id, self.upload_limit)
+
 
 class Refused(InputError):
     """A request the server's rules turn down before anything is spent or sent."""
@@ -112,8 +116,7 @@ class SongService:
         if request.reuse_key is not None:
             earlier = await self._store.reusable(request.reuse_key)
             if earlier is not None and earlier.state is TaskState.SUCCEEDED:
-                destination = Destination(origin.guild_id, origin.channel_id, origin.user_id, origin.upload_limit)
-                message_id = await self._delivery.post_files(earlier, destination)
+                message_id = await self._delivery.post_files(earlier, origin.destination())
                 log.info("task %s: result reused for %s", earlier.id, request.reuse_key)
                 return Started(earlier, reused=True, reposted_message_id=message_id)
             if earlier is not None:

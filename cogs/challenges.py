@@ -11,9 +11,9 @@ from discord import app_commands
 
 from bot.challenges import ChallengeRules, VoteButton, announcement_embed, leaderboard_embed
 from bot.delivery import DEFAULT_UPLOAD_LIMIT
-from bot.flows import Feature, jump_url, track_choices
+from bot.flows import Feature, jump_url, missing_permissions, track_choices
 from bot.formatting import shorten
-from bot.permissions import STAFF_ONLY, is_staff
+from bot.permissions import STAFF_ONLY, is_staff, permission_names
 from bot.providers.errors import InputError
 from bot.replies import send_ephemeral
 from bot.store import Challenge
@@ -23,23 +23,14 @@ if TYPE_CHECKING:
 
 GUILD_ONLY = app_commands.AppCommandContext(guild=True)
 STATE_ICONS = {"open": "\U0001f7e2", "closed": "\U0001f3c1", "cancelled": "\u26d4"}
-NEEDED = ("view_channel", "send_messages", "embed_links", "attach_files", "read_message_history",
-          "create_public_threads", "send_messages_in_threads")
 
 
 class Challenges(Feature):
     """Community music challenges."""
 
+    dynamic_items = (VoteButton,)
     challenge = app_commands.Group(name="challenge", description="Community music challenges",
                                    allowed_contexts=GUILD_ONLY)
-
-    async def cog_load(self) -> None:
-        await super().cog_load()
-        self.bot.add_dynamic_items(VoteButton)
-
-    async def cog_unload(self) -> None:
-        await super().cog_unload()
-        self.bot.remove_dynamic_items(VoteButton)
 
     # ----- moderators -------------------------------------------------------------------------------------
 
@@ -72,10 +63,9 @@ class Challenges(Feature):
     ) -> None:
         if not await is_staff(interaction, self.bot.store):
             raise InputError(STAFF_ONLY)
-        missing = [name for name in NEEDED if not getattr(interaction.app_permissions, name)]
+        missing = missing_permissions(interaction, "create_public_threads", "send_messages_in_threads")
         if missing:
-            needed = ", ".join(name.replace("_", " ").title() for name in missing)
-            raise InputError(f"I can't run a challenge in this channel: I need {needed}.")
+            raise InputError(f"I can't run a challenge in this channel: I need {permission_names(missing)}.")
         await interaction.response.defer(ephemeral=True, thinking=True)
         rules = ChallengeRules(theme=theme, hours=duration_hours, description=description, max_entries=max_entries,
                                required_style=required_style, reward_credits=reward_credits,

@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Any
 import discord
 from discord import app_commands
 
-from bot.delivery import DEFAULT_UPLOAD_LIMIT, Destination
-from bot.flows import Feature, jump_url, missing_permissions, track_autocomplete
+from bot.flows import Feature, jump_url, missing_permissions, origin_of, track_autocomplete
 from bot.formatting import shorten
 from bot.models import Task, TaskKind, TaskState
+from bot.permissions import permission_names
 from bot.replies import report_unexpected, send_ephemeral
 from bot.views import ActionHandler, info_embed
 
@@ -41,9 +41,36 @@ KIND_ICONS = {
 }
 
 
+class PageButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"chorus-tracks:(?P<user>[0-9]+):(?P<page>-?[0-9]+)"):
+    """Newer / Older on /tracks. The page lives in the custom_id, so paging works after a restart."""
+
+    def __init__(self, user_id: int, page: int, label: str = "", *, disabled: bool = False) -> None:
+        super().__init__(discord.ui.Button(label=label or "Page", style=discord.ButtonStyle.secondary,
+                                           custom_id=f"chorus-tracks:{user_id}:{page}", disabled=disabled))
+        self.user_id = user_id
+        self.page = page
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Button[Any], match: re.Match[str]
+    ) -> PageButton:
+        return cls(int(match["user"]), int(match["page"]))
+
+    async def callback(self, interaction: discord.Interaction[ChorusBot]) -> None:
+        try:
+            if interaction.user.id != self.user_id:
+                await send_ephemeral(interaction, "Use `/tracks` to see your own tracks.")
+                return
+            embed, view = await tracks_page(interaction.client, interaction.guild_id or 0, self.user_id, self.page)
+            await interaction.response.edit_message(embed=embed, view=view)
+        except Exception as error:
+            await report_unexpected(interaction, error, "tracks page")
+
+
 class Tracks(Feature):
     """Find, re-post and inspect your tracks."""
 
+    dynamic_items = (PageButton,)
     track = app_commands.Group(
         name="track", description="One of your tracks", allowed_contexts=app_commands.AppCommandContext(guild=True)
     )
@@ -51,13 +78,6 @@ class Tracks(Feature):
     def buttons(self) -> dict[str, ActionHandler]:
         return {"info": show_info}
 
-    async def cog_load(self) -> None:
-        await super().cog_load()
-        self.bot.add_dynamic_items(PageButton)
-
-    async def cog_unload(self) -> None:
-        await super().cog_unload()
-        self.bot.remove_dynamic_items(PageButton)
 
     @app_commands.command(name="tracks", description="Your recent requests and tracks, with their state")
     @app_commands.guild_only()
@@ -75,15 +95,13 @@ class Tracks(Feature):
             return
         missing = missing_permissions(interaction)
         if missing:
-            needed = ", ".join(name.replace("_", " ").title() for name in missing)
-            await send_ephemeral(interaction, f"I can't post here: I need {needed} in this channel.")
+            await send_ephemeral(interaction, f"I can't post here: I need {permission_names(missing)} in this channel.")
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
         task, position = found
-        destination = Destination(interaction.guild_id, interaction.channel_id or 0, interaction.user.id,
-                                  interaction.filesize_limit or DEFAULT_UPLOAD_LIMIT)
         message = await self.bot.delivery.post_track(
-            task, position, destination, content=f"\U0001f501 Shared by <@{interaction.user.id}>"
+            task, position, origin_of(interaction).destination(),
+            content=f"\U0001f501 Shared by <@{interaction.user.id}>",
         )
         await send_ephemeral(interaction, f"Posted: {message.jump_url}")
 
@@ -125,32 +143,6 @@ def task_line(task: Task) -> str:
     titles = ", ".join(shorten(t.title, 30) for t in task.tracks if t.title)
     detail = f" \u2014 {discord.utils.escape_markdown(titles)}" if titles and task.state is TaskState.SUCCEEDED else ""
     return f"{state} {KIND_ICONS[task.task_kind]} **#{task.id}** {what}{detail} <t:{int(task.created_at)}:R>{link}"
-
-
-class PageButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"chorus-tracks:(?P<user>[0-9]+):(?P<page>-?[0-9]+)"):
-    """Newer / Older on /tracks. The page lives in the custom_id, so paging works after a restart."""
-
-    def __init__(self, user_id: int, page: int, label: str = "", *, disabled: bool = False) -> None:
-        super().__init__(discord.ui.Button(label=label or "Page", style=discord.ButtonStyle.secondary,
-                                           custom_id=f"chorus-tracks:{user_id}:{page}", disabled=disabled))
-        self.user_id = user_id
-        self.page = page
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Button[Any], match: re.Match[str]
-    ) -> PageButton:
-        return cls(int(match["user"]), int(match["page"]))
-
-    async def callback(self, interaction: discord.Interaction[ChorusBot]) -> None:
-        try:
-            if interaction.user.id != self.user_id:
-                await send_ephemeral(interaction, "Use `/tracks` to see your own tracks.")
-                return
-            embed, view = await tracks_page(interaction.client, interaction.guild_id or 0, self.user_id, self.page)
-            await interaction.response.edit_message(embed=embed, view=view)
-        except Exception as error:
-            await report_unexpected(interaction, error, "tracks page")
 
 
 async def setup(bot: ChorusBot) -> None:

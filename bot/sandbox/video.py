@@ -80,10 +80,6 @@ class _BitWriter:
         """Signed exp-Golomb se(v): 1, -1, 2, -2, ... map to 1, 2, 3, 4, ..."""
         self.ue(2 * value - 1 if value > 0 else -2 * value)
 
-    @property
-    def byte_aligned(self) -> bool:
-        return self._bits % 8 == 0
-
     def align_zero(self) -> None:
         """Zero bits up to the next byte boundary (e.g. pcm_alignment_zero_bit)."""
         self.u(-self._bits % 8, 0)

@@ -186,9 +186,6 @@ class ChallengeStore(CreditStore):
             )
             return VoteResult("voted", challenge.votes_per_member - used - 1)
 
-    async def votes_used(self, challenge_id: int, voter_id: int) -> int:
-        return await _votes_used(self._db, challenge_id, voter_id)
-
 
 _ENTRY_SELECT = (
     "SELECT e.*, COUNT(v.voter_id) AS votes FROM challenge_entries e "

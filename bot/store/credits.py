@@ -77,10 +77,10 @@ class CreditStore(TaskStore):
         balance, then store the task and reserve its cost. Concurrent requests can never overspend."""
         guild_id = new.guild_id or 0
         async with self.transaction() as db:
-            mine = await self._running(db, "guild_id = ? AND user_id = ?", (guild_id, new.user_id))
+            mine = await self._running("guild_id = ? AND user_id = ?", (guild_id, new.user_id))
             if len(mine) >= member_cap:
                 return Admission(None, 0, "member", mine)
-            theirs = await self._running(db, "guild_id = ?", (guild_id,))
+            theirs = await self._running("guild_id = ?", (guild_id,))
             if len(theirs) >= guild_cap:
                 return Admission(None, 0, "guild", theirs)
             balance = await self._refilled_balance(db, guild_id, new.user_id, allowance)
@@ -107,12 +107,10 @@ class CreditStore(TaskStore):
             await self._ledger(db, guild_id, user_id, "refund", -amount, task_id=task_id, operation=operation,
                                reason=refund_reason(update), ignore_duplicate=True)
 
-    async def _running(self, db: aiosqlite.Connection, where: str, params: tuple[Any, ...]) -> tuple[Task, ...]:
-        async with db.execute(f"SELECT id FROM tasks WHERE {where} AND state IN {_PENDING_SQL} ORDER BY id",
-                              (*params, *_PENDING)) as cursor:
-            ids = [row[0] for row in await cursor.fetchall()]
-        tasks = [await self.get_task(task_id) for task_id in ids]
-        return tuple(task for task in tasks if task is not None)
+    async def _running(self, where: str, params: tuple[Any, ...]) -> tuple[Task, ...]:
+        """Pending tasks (read on the transaction's own connection)."""
+        return tuple(await self._many(f"SELECT * FROM tasks WHERE {where} AND state IN {_PENDING_SQL} ORDER BY id",
+                                      (*params, *_PENDING)))
 
     # ----- balances and moderator changes -----------------------------------------------------------------
 

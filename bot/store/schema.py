@@ -63,7 +63,7 @@ MIGRATIONS: tuple[str, ...] = (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
         guild_id INTEGER NOT NULL,
         user_id INTEGER NOT NULL,
-        kind TEXT NOT NULL,
+        kind TEXT NOT NULL,  -- allowance, grant, revoke, reserve (−cost), commit (0), refund (+cost), reset
         amount INTEGER NOT NULL,
         task_id INTEGER REFERENCES tasks (id),
         operation TEXT,

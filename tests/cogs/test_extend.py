@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.conftest import Harness
-from tests.support.interactions import attachment, autocomplete, inject, modal_submit_for, settle
+from tests.support.interactions import autocomplete, inject, modal_submit_for, settle
 
 
 async def test_autocomplete_lists_my_finished_tracks_newest_first(harness: Harness) -> None:

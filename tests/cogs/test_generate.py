@@ -141,8 +141,8 @@ async def _open_compose(h: Harness, **options: object) -> tuple[dict, dict]:
 def _inputs(modal: dict) -> dict[str, dict]:
     found = {}
     for row in modal["components"]:
-        for component in row.get("components") or [row.get("component")]:
-            found[component["label"]] = component
+        for item in row.get("components") or [row.get("component")]:
+            found[item["label"]] = item
     return found
 
 
