@@ -61,3 +61,15 @@ async def test_racing_updates_have_exactly_one_winner(tmp_path: Path) -> None:
     assert results.count(True) == 1
     assert len((await store.get_task(task_id)).tracks) == 2
     await store.close()
+
+
+async def test_a_callback_that_beats_the_submit_answer_is_not_undone(tmp_path: Path) -> None:
+    """The provider may call back before the bot has stored the submit answer: marking the task submitted
+    afterwards keeps the further state."""
+    store = await Store.open(tmp_path / "bot.db")
+    task = await store.create_task(NewTask("kie", "r" * 32, 1, 2, 3, MusicRequest(prompt="hi"), 10))
+    assert await store.apply_update(task.id, TaskUpdate("remote-9", TaskState.SUCCEEDED, (Track("a"),)))
+    await store.mark_submitted(task.id, "remote-9", next_poll_at=0)
+    stored = await store.get_task(task.id)
+    assert stored is not None and stored.state is TaskState.SUCCEEDED and stored.provider_task_id == "remote-9"
+    await store.close()

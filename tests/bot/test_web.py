@@ -58,8 +58,9 @@ async def test_complete_before_first_still_ends_in_one_result(harness: Harness) 
     assert "\u2705 Done" in h.messages()[0]["embeds"][0]["description"]
 
 
-async def test_a_callback_racing_the_submit_answer_is_kept(harness: Harness) -> None:
-    """kie may call back before the bot has read the submit answer; the token alone identifies the task."""
+async def test_callbacks_sent_straight_after_the_submit_answer_are_kept(harness: Harness) -> None:
+    """The provider calls back at once (no delay between stages); the token alone identifies the task, so
+    even a callback that beats the bot's bookkeeping of the submit answer lands."""
     h = harness
     h.kie.auto_callbacks = True
     await h.generate()

@@ -38,7 +38,8 @@ async def test_video_from_the_button_carries_the_author(harness: Harness) -> Non
     click = h.click(tracks[0], "Video")
     task_id = await h.finished(click, "mp4")
     body = h.kie.submissions_of("mp4")[-1].body
-    assert body["author"] == click["member"]["user"]["global_name"] or body["author"]
+    user = click["member"]["user"]
+    assert body["author"] == (user["global_name"] or user["username"])  # the requester's display name
     await h.kie.advance(task_id, "complete")
     message = await h.discord.wait_for_message(h.channel_id, lambda m: "music video is ready" in (m["content"] or ""))
     assert message["attachments"][0]["filename"].endswith(".mp4")

@@ -16,8 +16,7 @@ async def test_generate_posts_two_playable_tracks_in_the_channel(harness: Harnes
     callback = h.discord.interaction_responses(int(payload["id"]))[0]
     assert callback.json["type"] == 5 and callback.json["data"]["flags"] & 64  # private "thinking…"
     assert h.kie.submissions[-1].body["prompt"] == "a cheerful song about rain"
-    status = h.messages()[0]
-    assert "Queued" in status["embeds"][0]["description"] or "Sending" in status["embeds"][0]["description"]
+    await h.discord.wait_for_message(h.channel_id, lambda m: "\u2705 Queued" in _description(m))
 
     await h.kie.advance(task_id, "text")
     await h.discord.wait_for_message(h.channel_id, lambda m: "\u2705 Lyrics written" in _description(m))
