@@ -18,9 +18,10 @@ from discord.ext import commands
 from bot.audit import AuditLog
 from bot.challenges import ChallengeService
 from bot.delivery import Delivery
+from bot.flows import Feature
 from bot.permissions import permission_names
+from bot.providers import Provider, open_provider
 from bot.providers.errors import InputError
-from bot.providers.kie import KieClient
 from bot.replies import report_unexpected, send_ephemeral
 from bot.sandbox.server import SandboxProvider
 from bot.settings import DEFAULT_BASE_URLS, Settings, SettingsError
@@ -79,7 +80,7 @@ class ChorusBot(commands.Bot):
     store: Store
     audit: AuditLog
     challenges: ChallengeService
-    provider: KieClient
+    provider: Provider
     delivery: Delivery
     tracker: Tracker
     songs: SongService
@@ -133,18 +134,20 @@ class ChorusBot(commands.Bot):
         base_url = settings.api_base_url or (
             f"{self.web.local_url}/sandbox" if settings.uses_sandbox else DEFAULT_BASE_URLS[settings.provider]
         )
-        self.provider = KieClient(api_key=api_key, base_url=base_url)
-        self._downloads = aiohttp.ClientSession(timeout=DOWNLOAD_TIMEOUT)
-
-        self.delivery = Delivery(self, self._downloads, self.store, clock=self.clock)
-        self.audit = AuditLog(self, self.store)
-        self.tracker = Tracker(
-            self.store, self.provider, self.delivery, poll_interval=settings.poll_interval, clock=self.clock,
-            on_finished=self.audit.task_finished,
-        )
+        self.provider = open_provider(settings.provider, api_key=api_key, base_url=base_url)
         callback_base = settings.public_base_url
         if callback_base is None and settings.uses_sandbox:
             callback_base = self.web.local_url  # the sandbox runs in this process: loopback reaches us
+        called_back = self.provider.capabilities.callbacks and callback_base is not None
+        self._downloads = aiohttp.ClientSession(timeout=DOWNLOAD_TIMEOUT)
+
+        self.delivery = Delivery(self, self._downloads, self.store, offers=self.provider.capabilities.kinds,
+                                 clock=self.clock)
+        self.audit = AuditLog(self, self.store)
+        self.tracker = Tracker(
+            self.store, self.provider, self.delivery, poll_interval=settings.polls_every(callbacks=called_back),
+            clock=self.clock, on_finished=self.audit.task_finished,
+        )
         self.songs = SongService(
             self.store, self.provider, self.tracker, self.delivery, self.audit, callback_base=callback_base,
             clock=self.clock,
@@ -155,14 +158,34 @@ class ChorusBot(commands.Bot):
         self.add_dynamic_items(ResultButton)
         for extension in EXTENSIONS:
             await self.load_extension(extension)
+        self._hide_unoffered()
 
         await self.tracker.start()
         await self.challenges.start()
         if self.sandbox is not None:
             await self.sandbox.start(f"{self.web.local_url}/sandbox")
-        if callback_base is None:
-            log.warning("PUBLIC_BASE_URL is not set: running poll-only (every %.0fs)", settings.poll_interval)
+        self._log_provider(called_back)
         await self.sync_commands()
+
+    def _hide_unoffered(self) -> None:
+        """Leave out the commands whose operations the provider does not offer (buttons are left out by
+        Delivery; anything else that asks is refused with the provider's name)."""
+        offers = self.provider.capabilities.kinds
+        for cog in self.cogs.values():
+            if isinstance(cog, Feature):
+                for name in cog.unoffered(offers):
+                    self.tree.remove_command(name)
+                    log.info("/%s is hidden: %s does not offer it", name, self.provider.capabilities.label)
+
+    def _log_provider(self, called_back: bool) -> None:
+        capabilities = self.provider.capabilities
+        every = self.tracker.poll_interval
+        if called_back:
+            log.info("Suno provider: %s (callbacks, polling every %.0fs as a fallback)", capabilities.label, every)
+        elif not capabilities.callbacks:
+            log.info("Suno provider: %s (no callbacks: polling every %.0fs)", capabilities.label, every)
+        else:
+            log.warning("PUBLIC_BASE_URL is not set: %s runs poll-only (every %.0fs)", capabilities.label, every)
 
     async def sync_commands(self) -> None:
         """Sync slash commands only when they changed since the last sync (Discord rate-limits syncs).

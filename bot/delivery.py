@@ -12,7 +12,7 @@ import logging
 import mimetypes
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from urllib.parse import urlsplit
@@ -99,11 +99,14 @@ class Delivery:
         client: discord.Client,
         session: aiohttp.ClientSession,
         store: Store,
+        *,
+        offers: Collection[TaskKind] = frozenset(TaskKind),
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._client = client
         self._session = session
         self._store = store
+        self._offers = offers  # the operations the provider offers: only their buttons are shown
         self._clock = clock
 
     def _channel(self, destination: Destination) -> discord.PartialMessageable:
@@ -167,7 +170,7 @@ class Delivery:
         return await self.post_audio(
             destination, track, position,
             embed=lambda audio, cover: track_embed(task, track, position, audio, cover, destination.upload_limit),
-            view=track_view(task.id, position), content=content, reply=reply,
+            view=track_view(task.id, position, self._offers), content=content, reply=reply,
         )
 
     async def post_audio(
@@ -210,6 +213,12 @@ class Delivery:
         """A cover picture to attach (e.g. to results)."""
         return await self._download(url, IMAGE_LIMIT, stem)
 
+    def _song_button(self, task: Task, index: int) -> discord.ui.View:
+        """"Make a song" under lyrics, when the provider makes songs from lyrics."""
+        if TaskKind.COMPOSE not in self._offers:
+            return discord.utils.MISSING
+        return single_button_view("song", task.id, index)
+
     async def _post_lyrics(self, task: Task, destination: Destination) -> None:
         channel = self._channel(destination)
         for index, variant in enumerate(task.lyrics):
@@ -221,7 +230,7 @@ class Delivery:
                 content=f"<@{destination.user_id}> {READY[TaskKind.LYRICS]}!" if first else None,
                 embed=embed,
                 files=[attachment] if attachment else [],
-                view=single_button_view("song", task.id, index),
+                view=self._song_button(task, index),
                 reference=destination.reference() if first else None,
                 allowed_mentions=destination.mention(),
             )

@@ -16,8 +16,9 @@ from discord.ext import commands
 
 from bot.delivery import AUDIO_SUFFIXES, DEFAULT_UPLOAD_LIMIT
 from bot.formatting import quote_block, shorten
-from bot.models import Request, Task, TaskKind, Track
+from bot.models import MODELS, Request, Task, TaskKind, Track
 from bot.permissions import may_spend_on, not_yours, permission_names
+from bot.providers.base import Capabilities
 from bot.providers.errors import InputError, ProviderError
 from bot.replies import send_ephemeral
 from bot.songs import Origin
@@ -43,14 +44,60 @@ ON_IT = {
 }
 
 
+class ModelOption(app_commands.Transformer):
+    """A Suno model. Suggestions list only the models of the bot's provider (its newest first); a typed name
+    is understood as the bot writes it ("V4_5PLUS"), as members see it ("V4.5+") or as the provider does
+    ("v45+"). A model the provider does not have is refused by validation, with the list."""
+
+    async def autocomplete(  # type: ignore[override]
+        self, interaction: discord.Interaction[ChorusBot], value: str
+    ) -> list[app_commands.Choice[str]]:
+        capabilities = interaction.client.provider.capabilities
+        typed = _model_key(value)
+        return [
+            app_commands.Choice(name=model_label(capabilities, model), value=model)
+            for model in capabilities.models
+            if typed in _model_key(model) or typed in _model_key(MODELS.get(model, model))
+        ]
+
+    async def transform(self, interaction: discord.Interaction[ChorusBot], value: str) -> str:  # type: ignore[override]
+        capabilities = interaction.client.provider.capabilities
+        typed = _model_key(value)
+        for model in MODELS:
+            names = (model, MODELS[model], capabilities.models.get(model, ""))
+            if typed in {_model_key(name) for name in names if name}:
+                return model
+        return value.strip()
+
+
+Model = app_commands.Transform[str, ModelOption]
+
+
+def model_label(capabilities: Capabilities, model: str) -> str:
+    label = MODELS.get(model, model)
+    return f"{label} (newest)" if model == capabilities.default_model else label
+
+
+def _model_key(name: str) -> str:
+    """"V4.5+", "v4_5plus", "V4_5PLUS" → one spelling; "v45+" (CQTAI's) → "v45plus"."""
+    return name.strip().lower().replace(" ", "").replace(".", "_").replace("+", "plus")
+
+
 class Feature(commands.Cog):
     """A feature's cog. The result-button actions it handles (``buttons``) and its own persistent items
     (``dynamic_items``) are registered with the bot while the cog is loaded."""
 
     dynamic_items: tuple[type[discord.ui.DynamicItem[Any]], ...] = ()
+    # command name → the operations it can start; a command none of whose operations the provider offers is
+    # not registered with Discord at all.
+    operations: dict[str, frozenset[TaskKind]] = {}
 
     def __init__(self, bot: ChorusBot) -> None:
         self.bot = bot
+
+    def unoffered(self, offers: frozenset[TaskKind]) -> list[str]:
+        """The names of this cog's commands that the provider cannot serve."""
+        return [name for name, kinds in self.operations.items() if not kinds & offers]
 
     def buttons(self) -> dict[str, ActionHandler]:
         return {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
 
@@ -56,8 +57,10 @@ class TaskKind(StrEnum):
 
 MUSIC_KINDS = frozenset({TaskKind.GENERATE, TaskKind.COMPOSE, TaskKind.EXTEND, TaskKind.UPLOAD_EXTEND, TaskKind.COVER})
 
+# The bot's model names and how members see them; each provider maps the ones it offers to its own names.
 MODELS: dict[str, str] = {
-    "V5": "V5 (newest)",
+    "V5_5": "V5.5",
+    "V5": "V5",
     "V4_5PLUS": "V4.5+",
     "V4_5ALL": "V4.5 All",
     "V4_5": "V4.5",
@@ -65,6 +68,11 @@ MODELS: dict[str, str] = {
 }
 DEFAULT_MODEL = "V5"
 STEM_MODES = {"vocals": "separate_vocal", "all": "split_stem"}
+
+
+def last_second(duration: float | None) -> float | None:
+    """The last whole second before the end of a track ``duration`` seconds long (None if unknown)."""
+    return math.ceil(duration) - 1 if duration and duration > 1 else None
 
 
 class Request:
@@ -131,10 +139,16 @@ class ExtendRequest(Request):
     model: str = DEFAULT_MODEL
     instrumental: bool = False
     negative_tags: str = ""
+    source_provider: str = ""  # the provider that made the track (its ids mean nothing to another)
 
     @property
     def kind(self) -> TaskKind:
         return TaskKind.EXTEND if self.audio_id else TaskKind.UPLOAD_EXTEND
+
+    @property
+    def start(self) -> float | None:
+        """Where the new part begins: ``continue_at``, else the track's end (when its length is known)."""
+        return self.continue_at if self.continue_at is not None else last_second(self.source_duration)
 
     @property
     def summary(self) -> str:
@@ -155,6 +169,7 @@ class CoverRequest(Request):
     instrumental: bool = False
     model: str = DEFAULT_MODEL
     negative_tags: str = ""
+    source_provider: str = ""  # the provider that made the source track, if it is one
 
     @property
     def kind(self) -> TaskKind:
@@ -186,6 +201,7 @@ class StemsRequest(Request):
     audio_id: str
     mode: str = "vocals"
     source_title: str = ""
+    source_provider: str = ""
 
     @property
     def kind(self) -> TaskKind:
@@ -210,6 +226,7 @@ class ExportRequest(Request):
     format: str = "wav"  # "wav" | "video"
     source_title: str = ""
     author: str = ""
+    source_provider: str = ""
 
     @property
     def kind(self) -> TaskKind:

@@ -11,8 +11,17 @@ from urllib.parse import urlsplit
 
 log = logging.getLogger(__name__)
 
-PROVIDERS = ("kie", "sandbox")
-DEFAULT_BASE_URLS = {"kie": "https://api.kie.ai"}
+PROVIDERS = ("kie", "sunoapi", "cqt", "sandbox")
+DEFAULT_BASE_URLS = {"kie": "https://api.kie.ai", "sunoapi": "https://api.sunoapi.org", "cqt": "https://api.cqtai.com"}
+API_KEY_PAGES = {
+    "kie": "https://kie.ai/api-key",
+    "sunoapi": "https://sunoapi.org/api-key",
+    "cqt": "https://cqtai.com/zh/secret-key",
+}
+# How often pending tasks are polled when SUNO_POLL_INTERVAL is not set: rarely when callbacks arrive (polls are
+# only the fallback), often when they cannot (CQTAI has none; kie.ai and sunoapi.org need PUBLIC_BASE_URL).
+POLL_WITH_CALLBACKS = 30.0
+POLL_ONLY = 10.0
 
 
 class SettingsError(Exception):
@@ -35,7 +44,7 @@ class Settings:
     web_host: str = "0.0.0.0"
     web_port: int = 8080
     database_path: Path = Path("data/bot.db")
-    poll_interval: float = 30.0
+    poll_interval: float | None = None  # None: POLL_WITH_CALLBACKS or POLL_ONLY, see polls_every()
     webhook_hmac_key: str | None = None
     dev_guild_id: int | None = None
     sandbox_stage_seconds: float = 3.0
@@ -81,8 +90,15 @@ class Settings:
         provider = provider.lower()
         if provider not in PROVIDERS:
             raise SettingsError("SUNO_PROVIDER", f"must be one of {', '.join(PROVIDERS)} (got {provider!r})")
-        if provider == "kie" and not api_key:
-            raise SettingsError("SUNO_API_KEY", "required when SUNO_PROVIDER=kie; create one at https://kie.ai/api-key")
+        if provider != "sandbox" and not api_key:
+            raise SettingsError(
+                "SUNO_API_KEY", f"required when SUNO_PROVIDER={provider}; create one at {API_KEY_PAGES[provider]}"
+            )
+        hmac_key = get("SUNO_WEBHOOK_HMAC_KEY")
+        if hmac_key is not None and provider != "kie":
+            log.warning("SUNO_WEBHOOK_HMAC_KEY is ignored: only kie.ai signs its callbacks (SUNO_PROVIDER=%s)",
+                        provider)
+            hmac_key = None
 
         return cls(
             discord_token=token,
@@ -93,8 +109,8 @@ class Settings:
             web_host=get("WEB_HOST") or "0.0.0.0",
             web_port=_integer(get("WEB_PORT"), "WEB_PORT", default=8080, low=0, high=65535),
             database_path=Path(get("DATABASE_PATH") or "data/bot.db"),
-            poll_interval=_number(get("SUNO_POLL_INTERVAL"), "SUNO_POLL_INTERVAL", default=30.0, low=0.5, high=3600),
-            webhook_hmac_key=get("SUNO_WEBHOOK_HMAC_KEY"),
+            poll_interval=_optional_number(get("SUNO_POLL_INTERVAL"), "SUNO_POLL_INTERVAL", low=0.5, high=3600),
+            webhook_hmac_key=hmac_key,
             dev_guild_id=_snowflake(get("DEV_GUILD_ID"), "DEV_GUILD_ID"),
             sandbox_stage_seconds=_number(
                 get("SANDBOX_STAGE_SECONDS"), "SANDBOX_STAGE_SECONDS", default=3.0, low=0, high=300
@@ -105,6 +121,12 @@ class Settings:
     @property
     def uses_sandbox(self) -> bool:
         return self.provider == "sandbox"
+
+    def polls_every(self, *, callbacks: bool) -> float:
+        """Seconds between polls of a pending task: SUNO_POLL_INTERVAL, else by whether callbacks arrive."""
+        if self.poll_interval is not None:
+            return self.poll_interval
+        return POLL_WITH_CALLBACKS if callbacks else POLL_ONLY
 
 
 def load_dotenv_file(path: str | os.PathLike[str] = ".env") -> None:
@@ -131,6 +153,10 @@ def _integer(value: str | None, name: str, *, default: int, low: int, high: int)
 
 def _number(value: str | None, name: str, *, default: float, low: float, high: float) -> float:
     return _ranged(value, name, float, "a number of seconds", " seconds", default=default, low=low, high=high)
+
+
+def _optional_number(value: str | None, name: str, *, low: float, high: float) -> float | None:
+    return None if value is None else _number(value, name, default=low, low=low, high=high)
 
 
 def _ranged(

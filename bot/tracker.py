@@ -19,12 +19,19 @@ log = logging.getLogger(__name__)
 
 TASK_TIMEOUT = 30 * 60  # a task pending longer than this is failed
 MAX_POLL_BACKOFF = 300.0
+SWITCHED = (
+    "The bot was switched to another Suno provider while this was being made, so it can't be followed any "
+    "more. Your credits were refunded; try again."
+)
 INTERRUPTED = (
     "The bot restarted while sending this request to Suno, so the song was not started. Try again."
 )
 
 
 class StatusSource(Protocol):
+    @property
+    def name(self) -> str: ...
+
     async def status(self, kind: TaskKind, task_id: str) -> TaskUpdate: ...
 
 
@@ -63,6 +70,9 @@ class Tracker:
         bot was down, and start polling every pending task."""
         for task in await self._store.unsent_submissions():
             await self.update(task, TaskUpdate(task.provider_task_id or "", TaskState.FAILED, reason=INTERRUPTED))
+        for task in await self._store.pending_elsewhere(self._provider.name):
+            await self.update(task, TaskUpdate(task.provider_task_id or "", TaskState.FAILED, reason=SWITCHED,
+                                               error_message=f"started with {task.provider}"))
         for task in await self._store.undelivered():
             self.spawn(self._publish(task.id))
         self._loop = asyncio.create_task(self._run(), name="chorus-tracker")

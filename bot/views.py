@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from typing import TYPE_CHECKING, Any
 
 import discord
 
 from bot.formatting import format_clock, shorten
-from bot.models import MODELS, Task, Track
+from bot.models import MODELS, Task, TaskKind, Track
 from bot.permissions import may_spend_on, not_yours
 from bot.providers.errors import InputError
 from bot.replies import report_unexpected, send_ephemeral
@@ -43,6 +43,15 @@ LOOKS: dict[str, tuple[str, str, discord.ButtonStyle]] = {
 }
 READ_ONLY = frozenset({"info"})
 TRACK_ACTIONS = (("extend", "cover", "stems"), ("wav", "video", "info"))
+# The operation each button starts: a button is only shown when the provider offers it.
+ACTION_KINDS = {
+    "extend": TaskKind.EXTEND,
+    "cover": TaskKind.COVER,
+    "stems": TaskKind.STEMS,
+    "wav": TaskKind.WAV,
+    "video": TaskKind.VIDEO,
+    "song": TaskKind.COMPOSE,
+}
 
 
 class ResultButton(
@@ -89,12 +98,14 @@ class ResultButton(
         await handler(interaction, task, self.position, self.arg)
 
 
-def track_view(task_id: int, position: int) -> discord.ui.View:
-    """The buttons under every finished track: Extend, Cover, Stems / WAV, Video, Info."""
+def track_view(task_id: int, position: int, offers: Collection[TaskKind]) -> discord.ui.View:
+    """The buttons under every finished track: Extend, Cover, Stems / WAV, Video, Info (those the provider
+    ``offers``)."""
     view = discord.ui.View(timeout=None)
     for row, actions in enumerate(TRACK_ACTIONS):
         for action in actions:
-            view.add_item(ResultButton(action, task_id, position, row=row))
+            if action in READ_ONLY or ACTION_KINDS[action] in offers:
+                view.add_item(ResultButton(action, task_id, position, row=row))
     return view
 
 

@@ -9,6 +9,7 @@ from discord import app_commands
 
 from bot.flows import (
     Feature,
+    Model,
     SourceTrack,
     audio_upload,
     one_source,
@@ -17,20 +18,25 @@ from bot.flows import (
     start_task,
     track_autocomplete,
 )
-from bot.models import DEFAULT_MODEL, CoverRequest, Task
+from bot.models import DEFAULT_MODEL, CoverRequest, Task, TaskKind
+from bot.providers.base import TextLimits
 from bot.providers.errors import InputError
-from bot.providers.kie import LYRICS_LIMITS, STYLE_LIMITS, TITLE_LIMIT
 from bot.replies import report_unexpected
 from bot.views import ActionHandler
 from cogs.extend import INSTRUMENTAL_MARK
-from cogs.generate import MODAL_TEXT_LIMIT, MODEL_CHOICES
+from cogs.generate import MODAL_TEXT_LIMIT
 
 if TYPE_CHECKING:
     from bot.core import ChorusBot
 
 
+TITLE_CUT = 80  # a default title taken from the source is cut to every provider's limit
+
+
 class Cover(Feature):
     """Re-style songs."""
+
+    operations = {"cover": frozenset({TaskKind.COVER})}
 
     def buttons(self) -> dict[str, ActionHandler]:
         return {"cover": open_cover_modal}
@@ -43,10 +49,9 @@ class Cover(Feature):
         title="Title (default: the track's or the file's)",
         lyrics="Lyrics to sing (default: the track's own)",
         instrumental="No vocals (default: off)",
-        model="Suno model (default: V5, the newest)",
+        model="Suno model (default: the newest)",
     )
     @app_commands.autocomplete(track=track_autocomplete)
-    @app_commands.choices(model=MODEL_CHOICES)
     @app_commands.guild_only()
     async def cover(
         self,
@@ -57,9 +62,10 @@ class Cover(Feature):
         title: str | None = None,
         lyrics: str | None = None,
         instrumental: bool = False,
-        model: str = DEFAULT_MODEL,
+        model: Model | None = None,
     ) -> None:
         one_source(track, audio)
+        model = model or self.bot.provider.capabilities.default_model
         if track is not None:
             source = await resolve_track(interaction, track)
             request = cover_track(source, style=style, title=title, lyrics=lyrics, instrumental=instrumental,
@@ -90,9 +96,10 @@ def cover_track(
     return CoverRequest(
         upload_url=track.audio_url,
         source_audio_id=track.audio_id,
+        source_provider=source.task.provider,
         source_title=track.title,
         style=style.strip(),
-        title=title or (track.title or "Cover")[:TITLE_LIMIT],
+        title=title or (track.title or "Cover")[:TITLE_CUT],
         prompt="" if instrumental else sung,
         instrumental=instrumental,
         model=model,
@@ -135,24 +142,26 @@ async def open_cover_modal(
         raise InputError("I no longer have this track in my records.")
     source = SourceTrack(task, position)
     track = source.track
+    capabilities = interaction.client.provider.capabilities
     draft = CoverRequest(upload_url=track.audio_url, source_audio_id=track.audio_id, source_title=track.title,
-                         title=track.title, prompt=track.lyrics)
-    await interaction.response.send_modal(CoverModal(source, draft))
+                         title=track.title, prompt=track.lyrics, model=capabilities.default_model)
+    await interaction.response.send_modal(CoverModal(source, draft, capabilities.limits))
 
 
 class CoverModal(discord.ui.Modal):
-    def __init__(self, source: SourceTrack, draft: CoverRequest) -> None:
+    def __init__(self, source: SourceTrack, draft: CoverRequest, limits: TextLimits) -> None:
         super().__init__(title="Cover this track")
         self.source = source
-        model = draft.model
+        self.model = model = draft.model
+        self.limits = limits
         self.style = discord.ui.TextInput(
-            label="New style", style=discord.TextStyle.paragraph, max_length=STYLE_LIMITS[model],
-            default=draft.style[: STYLE_LIMITS[model]] or None,
+            label="New style", style=discord.TextStyle.paragraph, max_length=limits.style_for(model),
+            default=draft.style[: limits.style_for(model)] or None,
             placeholder="acoustic bossa nova, soft male vocals",
         )
-        self.song_title = discord.ui.TextInput(label="Title", max_length=TITLE_LIMIT,
-                                               default=draft.title[:TITLE_LIMIT] or None)
-        lyrics_limit = min(MODAL_TEXT_LIMIT, LYRICS_LIMITS[model])
+        self.song_title = discord.ui.TextInput(label="Title", max_length=limits.title,
+                                               default=draft.title[: limits.title] or None)
+        lyrics_limit = min(MODAL_TEXT_LIMIT, limits.lyrics_for(model))
         self.lyrics = discord.ui.TextInput(
             label="Lyrics (empty for an instrumental cover)", style=discord.TextStyle.paragraph, required=False,
             max_length=lyrics_limit, default=draft.prompt[:lyrics_limit] or None,
@@ -163,11 +172,11 @@ class CoverModal(discord.ui.Modal):
     async def on_submit(self, interaction: discord.Interaction[ChorusBot]) -> None:  # type: ignore[override]
         try:
             request = cover_track(self.source, style=self.style.value, title=self.song_title.value,
-                                  lyrics=self.lyrics.value.strip() or INSTRUMENTAL_MARK)
+                                  lyrics=self.lyrics.value.strip() or INSTRUMENTAL_MARK, model=self.model)
         except InputError as error:
             await refuse(interaction, error.user_message)
             return
-        await start_task(interaction, request, retry=lambda draft: CoverModal(self.source, draft))
+        await start_task(interaction, request, retry=lambda draft: CoverModal(self.source, draft, self.limits))
 
     async def on_error(self, interaction: discord.Interaction[ChorusBot], error: Exception) -> None:  # type: ignore[override]
         await report_unexpected(interaction, error, "cover form")

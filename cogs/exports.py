@@ -9,9 +9,8 @@ import discord
 from discord import app_commands
 
 from bot.flows import Feature, SourceTrack, resolve_track, start_task, track_autocomplete
-from bot.models import ExportRequest, Task
+from bot.models import ExportRequest, Task, TaskKind
 from bot.providers.errors import InputError
-from bot.providers.kie import VIDEO_AUTHOR_LIMIT
 from bot.views import ActionHandler
 
 if TYPE_CHECKING:
@@ -25,6 +24,8 @@ FORMAT_CHOICES = [
 
 class Exports(Feature):
     """Export songs."""
+
+    operations = {"export": frozenset({TaskKind.WAV, TaskKind.VIDEO})}
 
     def buttons(self) -> dict[str, ActionHandler]:
         return {"wav": export_button("wav"), "video": export_button("video")}
@@ -42,9 +43,10 @@ class Exports(Feature):
 def export_request(interaction: discord.Interaction[ChorusBot], source: SourceTrack, fmt: str) -> ExportRequest:
     if not source.task.provider_task_id:
         raise InputError("This track can't be exported: Suno's record of it is missing.")
+    author_limit = interaction.client.provider.capabilities.limits.video_author
     return ExportRequest(source_task_id=source.task.provider_task_id, audio_id=source.track.audio_id, format=fmt,
-                         source_title=source.track.title,
-                         author=interaction.user.display_name[:VIDEO_AUTHOR_LIMIT] if fmt == "video" else "")
+                         source_title=source.track.title, source_provider=source.task.provider,
+                         author=interaction.user.display_name[:author_limit] if fmt == "video" else "")
 
 
 def export_button(fmt: str) -> ActionHandler:

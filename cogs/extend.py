@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -11,6 +10,7 @@ from discord import app_commands
 
 from bot.flows import (
     Feature,
+    Model,
     SourceTrack,
     audio_upload,
     one_source,
@@ -19,12 +19,12 @@ from bot.flows import (
     start_task,
     track_autocomplete,
 )
-from bot.models import DEFAULT_MODEL, MODELS, ExtendRequest, Task
+from bot.models import DEFAULT_MODEL, MODELS, ExtendRequest, Task, TaskKind, last_second
+from bot.providers.base import TextLimits, check_source
 from bot.providers.errors import InputError
-from bot.providers.kie import LYRICS_LIMITS, STYLE_LIMITS, TITLE_LIMIT
 from bot.replies import report_unexpected
 from bot.views import ActionHandler
-from cogs.generate import MODAL_TEXT_LIMIT, MODEL_CHOICES
+from cogs.generate import MODAL_TEXT_LIMIT
 
 if TYPE_CHECKING:
     from bot.core import ChorusBot
@@ -34,6 +34,8 @@ INSTRUMENTAL_MARK = "[instrumental]"
 
 class Extend(Feature):
     """Continue songs."""
+
+    operations = {"extend": frozenset({TaskKind.EXTEND, TaskKind.UPLOAD_EXTEND})}
 
     def buttons(self) -> dict[str, ActionHandler]:
         return {"extend": open_extend_modal}
@@ -49,7 +51,6 @@ class Extend(Feature):
         model="Suno model (default: the track's; Suno requires the same one)",
     )
     @app_commands.autocomplete(track=track_autocomplete)
-    @app_commands.choices(model=MODEL_CHOICES)
     @app_commands.guild_only()
     async def extend(
         self,
@@ -60,22 +61,24 @@ class Extend(Feature):
         lyrics: str | None = None,
         style: str | None = None,
         title: str | None = None,
-        model: str | None = None,
+        model: Model | None = None,
     ) -> None:
         one_source(track, audio)
+        capabilities = self.bot.provider.capabilities
         if track is not None:
             source = await resolve_track(interaction, track)
-            request = extend_track(source, continue_at=continue_at, lyrics=lyrics, style=style, title=title,
-                                   model=model)
+            request = extend_track(source, capabilities.limits, continue_at=continue_at, lyrics=lyrics, style=style,
+                                   title=title, model=model)
         else:
             assert audio is not None
             request = extend_upload(audio, continue_at=continue_at, lyrics=lyrics, style=style, title=title,
-                                    model=model)
+                                    model=model or capabilities.default_model)
         await start_task(interaction, request)
 
 
 def extend_track(
     source: SourceTrack,
+    limits: TextLimits,
     *,
     continue_at: float | None = None,
     lyrics: str | None = None,
@@ -98,16 +101,17 @@ def extend_track(
         model=source_model,
         instrumental=instrumental,
         prompt=prompt,
+        source_provider=source.task.provider,
     )
     if not custom:
         return request
-    end = math.ceil(track.duration) - 1 if track.duration and track.duration > 1 else None
+    end = last_second(track.duration)
     return replace(
         request,
         default_params=True,
         continue_at=continue_at if continue_at is not None else end,
-        style=style if style else track.tags[: STYLE_LIMITS[source_model]],
-        title=title if title else track.title[:TITLE_LIMIT],
+        style=style if style else track.tags[: limits.style_for(source_model)],
+        title=title if title else track.title[: limits.title],
     )
 
 
@@ -118,7 +122,7 @@ def extend_upload(
     lyrics: str | None = None,
     style: str | None = None,
     title: str | None = None,
-    model: str | None = None,
+    model: str = DEFAULT_MODEL,
 ) -> ExtendRequest:
     """Extend an uploaded file (upload-extend): where to continue is required; style or title mean new
     parameters, with the title defaulting to the file name."""
@@ -133,7 +137,7 @@ def extend_upload(
         prompt=prompt,
         style=style or "",
         title=(title or file_title) if custom else "",
-        model=model or DEFAULT_MODEL,
+        model=model,
         instrumental=instrumental,
     )
 
@@ -153,13 +157,17 @@ async def open_extend_modal(
     if position >= len(task.tracks):
         raise InputError("I no longer have this track in my records.")
     source = SourceTrack(task, position)
-    await interaction.response.send_modal(ExtendModal(source, extend_track(source)))
+    capabilities = interaction.client.provider.capabilities
+    draft = extend_track(source, capabilities.limits)
+    check_source(capabilities, draft)
+    await interaction.response.send_modal(ExtendModal(source, draft, capabilities.limits))
 
 
 class ExtendModal(discord.ui.Modal):
-    def __init__(self, source: SourceTrack, draft: ExtendRequest) -> None:
+    def __init__(self, source: SourceTrack, draft: ExtendRequest, limits: TextLimits) -> None:
         super().__init__(title="Extend this track")
         self.source = source
+        self.limits = limits
         track = source.track
         model = source.task.request.model or DEFAULT_MODEL
         end = f"{track.duration:.0f} s" if track.duration else "the end"
@@ -168,19 +176,19 @@ class ExtendModal(discord.ui.Modal):
             default=f"{draft.continue_at:g}" if draft.default_params and draft.continue_at else None,
             placeholder=f"empty = from the end ({end})",
         )
-        lyrics_limit = min(MODAL_TEXT_LIMIT, LYRICS_LIMITS[model])
+        lyrics_limit = min(MODAL_TEXT_LIMIT, limits.lyrics_for(model))
         self.lyrics = discord.ui.TextInput(
             label="Lyrics for the new part", style=discord.TextStyle.paragraph, required=False,
             max_length=lyrics_limit, default=draft.prompt[:lyrics_limit] or None,
             placeholder="[Verse 3]\n…   ([Instrumental] for no vocals)",
         )
         self.style = discord.ui.TextInput(
-            label="Style", style=discord.TextStyle.paragraph, required=False, max_length=STYLE_LIMITS[model],
-            default=(draft.style or track.tags)[: STYLE_LIMITS[model]] or None,
+            label="Style", style=discord.TextStyle.paragraph, required=False, max_length=limits.style_for(model),
+            default=(draft.style or track.tags)[: limits.style_for(model)] or None,
         )
         self.song_title = discord.ui.TextInput(
-            label="Title", required=False, max_length=TITLE_LIMIT,
-            default=(draft.title or track.title)[:TITLE_LIMIT] or None,
+            label="Title", required=False, max_length=limits.title,
+            default=(draft.title or track.title)[: limits.title] or None,
         )
         for item in (self.continue_at, self.lyrics, self.style, self.song_title):
             self.add_item(item)
@@ -197,6 +205,7 @@ class ExtendModal(discord.ui.Modal):
         title = self.song_title.value.strip()
         return extend_track(
             self.source,
+            self.limits,
             continue_at=continue_at,
             lyrics=self.lyrics.value,
             style=style if style != track.tags.strip() else None,
@@ -214,7 +223,7 @@ class ExtendModal(discord.ui.Modal):
         await start_task(interaction, request, retry=self._retry)
 
     def _retry(self, draft: ExtendRequest) -> ExtendModal:
-        return ExtendModal(self.source, draft)
+        return ExtendModal(self.source, draft, self.limits)
 
     async def on_error(self, interaction: discord.Interaction[ChorusBot], error: Exception) -> None:  # type: ignore[override]
         await report_unexpected(interaction, error, "extend form")

@@ -7,86 +7,88 @@ from typing import TYPE_CHECKING
 import discord
 from discord import app_commands
 
-from bot.flows import Feature, start_task
-from bot.models import DEFAULT_MODEL, MODELS, MusicRequest
-from bot.providers.errors import InputError
-from bot.providers.kie import LYRICS_LIMITS, NON_CUSTOM_PROMPT_LIMIT, STYLE_LIMITS, TITLE_LIMIT
+from bot.flows import Feature, Model, start_task
+from bot.models import MusicRequest, TaskKind
+from bot.providers.base import TextLimits, check_model
 from bot.replies import report_unexpected
 
 if TYPE_CHECKING:
     from bot.core import ChorusBot
 
-MODEL_CHOICES = [app_commands.Choice(name=label, value=key) for key, label in MODELS.items()]
 MODAL_TEXT_LIMIT = 4000  # Discord's maximum for one text input
+IDEA_LIMIT = 500  # the longest any provider takes (kie.ai); the provider's own limit is checked on submit
 NEGATIVE_TAGS_LIMIT = 200
 
 
 class Generate(Feature):
     """Make songs."""
 
+    operations = {"generate": frozenset({TaskKind.GENERATE}), "compose": frozenset({TaskKind.COMPOSE})}
+
     @app_commands.command(name="generate", description="Make a song from an idea; Suno writes the lyrics and music")
     @app_commands.describe(
-        prompt="What the song is about and how it should sound (up to 500 characters)",
+        prompt="What the song is about and how it should sound (400–500 characters at most, by provider)",
         instrumental="No vocals (default: off)",
-        model="Suno model (default: V5, the newest)",
+        model="Suno model (default: the newest)",
     )
-    @app_commands.choices(model=MODEL_CHOICES)
     @app_commands.guild_only()
     async def generate(
         self,
         interaction: discord.Interaction[ChorusBot],
-        prompt: app_commands.Range[str, 1, NON_CUSTOM_PROMPT_LIMIT],
+        prompt: app_commands.Range[str, 1, IDEA_LIMIT],
         instrumental: bool = False,
-        model: str = DEFAULT_MODEL,
+        model: Model | None = None,
     ) -> None:
+        model = model or self.bot.provider.capabilities.default_model
         request = MusicRequest(prompt=prompt, instrumental=instrumental, model=model)
         await start_task(interaction, request)
 
     @app_commands.command(name="compose", description="Make a song from your own lyrics, style and title")
     @app_commands.describe(
-        model="Suno model (default: V5, the newest)",
+        model="Suno model (default: the newest)",
         instrumental="No vocals: no lyrics needed (default: off)",
         vocal_gender="Preferred voice (a hint to Suno, not a guarantee)",
     )
     @app_commands.choices(
-        model=MODEL_CHOICES,
         vocal_gender=[app_commands.Choice(name="Male", value="m"), app_commands.Choice(name="Female", value="f")],
     )
     @app_commands.guild_only()
     async def compose(
         self,
         interaction: discord.Interaction[ChorusBot],
-        model: str = DEFAULT_MODEL,
+        model: Model | None = None,
         instrumental: bool = False,
         vocal_gender: str | None = None,
     ) -> None:
-        if model not in MODELS:
-            raise InputError(f"Unknown model {model!r}. Pick one of: {', '.join(MODELS)}.")
+        capabilities = self.bot.provider.capabilities
+        model = model or capabilities.default_model
+        check_model(capabilities, model)
         draft = MusicRequest(custom_mode=True, model=model, instrumental=instrumental, vocal_gender=vocal_gender)
-        await interaction.response.send_modal(ComposeModal(draft))
+        await interaction.response.send_modal(ComposeModal(draft, capabilities.limits))
 
 
 class ComposeModal(discord.ui.Modal):
     """Title, style, lyrics and negative tags for a custom-mode song. Prefilled from ``draft`` on retry."""
 
-    def __init__(self, draft: MusicRequest) -> None:
+    def __init__(self, draft: MusicRequest, limits: TextLimits) -> None:
         super().__init__(title="Compose an instrumental" if draft.instrumental else "Compose a song")
         self.draft = draft
+        self.limits = limits
         self.song_title = discord.ui.TextInput(
-            label="Title", max_length=TITLE_LIMIT, default=draft.title[:TITLE_LIMIT] or None, placeholder="Neon Rain"
+            label="Title", max_length=limits.title, default=draft.title[:limits.title] or None, placeholder="Neon Rain"
         )
         self.style = discord.ui.TextInput(
             label="Style",
             style=discord.TextStyle.paragraph,
-            max_length=STYLE_LIMITS[draft.model],
-            default=draft.style[: STYLE_LIMITS[draft.model]] or None,
+            max_length=limits.style_for(draft.model),
+            default=draft.style[: limits.style_for(draft.model)] or None,
             placeholder="dreamy synth-pop, breathy female vocals, 96 bpm",
         )
         self.add_item(self.song_title)
         self.add_item(self.style)
         self.lyrics: discord.ui.TextInput[ComposeModal] | None = None
         if not draft.instrumental:
-            limit = min(MODAL_TEXT_LIMIT, LYRICS_LIMITS[draft.model])
+            limit = min(MODAL_TEXT_LIMIT, limits.lyrics_for(draft.model))
             self.lyrics = discord.ui.TextInput(
                 label="Lyrics",
                 style=discord.TextStyle.paragraph,
@@ -117,7 +119,7 @@ class ComposeModal(discord.ui.Modal):
         )
 
     async def on_submit(self, interaction: discord.Interaction[ChorusBot]) -> None:  # type: ignore[override]
-        await start_task(interaction, self.request(), retry=ComposeModal)
+        await start_task(interaction, self.request(), retry=lambda draft: ComposeModal(draft, self.limits))
 
     async def on_error(self, interaction: discord.Interaction[ChorusBot], error: Exception) -> None:  # type: ignore[override]
         await report_unexpected(interaction, error, "/compose modal")

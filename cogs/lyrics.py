@@ -8,9 +8,8 @@ import discord
 from discord import app_commands
 
 from bot.flows import Feature, start_task
-from bot.models import LyricsRequest, MusicRequest, Task
+from bot.models import LyricsRequest, MusicRequest, Task, TaskKind
 from bot.providers.errors import InputError
-from bot.providers.kie import LYRICS_PROMPT_LIMIT
 from bot.views import ActionHandler
 from cogs.generate import ComposeModal
 
@@ -18,8 +17,13 @@ if TYPE_CHECKING:
     from bot.core import ChorusBot
 
 
+LYRICS_IDEA_LIMIT = 200  # every provider's (contract §2 row 7, §8)
+
+
 class LyricsCog(Feature, name="Lyrics"):
     """Write lyrics."""
+
+    operations = {"lyrics": frozenset({TaskKind.LYRICS})}
 
     def buttons(self) -> dict[str, ActionHandler]:
         return {"song": open_song_form}
@@ -28,7 +32,7 @@ class LyricsCog(Feature, name="Lyrics"):
     @app_commands.describe(prompt="What the lyrics should be about (up to 200 characters)")
     @app_commands.guild_only()
     async def lyrics(
-        self, interaction: discord.Interaction[ChorusBot], prompt: app_commands.Range[str, 1, LYRICS_PROMPT_LIMIT]
+        self, interaction: discord.Interaction[ChorusBot], prompt: app_commands.Range[str, 1, LYRICS_IDEA_LIMIT]
     ) -> None:
         await start_task(interaction, LyricsRequest(prompt=prompt))
 
@@ -38,8 +42,9 @@ async def open_song_form(interaction: discord.Interaction[ChorusBot], task: Task
     if position >= len(task.lyrics):
         raise InputError("I no longer have these lyrics in my records.")
     variant = task.lyrics[position]
-    await interaction.response.send_modal(ComposeModal(MusicRequest(custom_mode=True, title=variant.title,
-                                                                    prompt=variant.text)))
+    capabilities = interaction.client.provider.capabilities
+    draft = MusicRequest(custom_mode=True, title=variant.title, prompt=variant.text, model=capabilities.default_model)
+    await interaction.response.send_modal(ComposeModal(draft, capabilities.limits))
 
 
 async def setup(bot: ChorusBot) -> None:

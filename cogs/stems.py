@@ -9,7 +9,7 @@ import discord
 from discord import app_commands
 
 from bot.flows import Feature, SourceTrack, resolve_track, start_task, track_autocomplete
-from bot.models import StemsRequest, Task
+from bot.models import StemsRequest, Task, TaskKind
 from bot.providers.errors import InputError
 from bot.replies import send_ephemeral
 from bot.views import ActionHandler, ResultButton
@@ -25,6 +25,8 @@ MODE_CHOICES = [
 
 class Stems(Feature):
     """Separate songs."""
+
+    operations = {"stems": frozenset({TaskKind.STEMS})}
 
     def buttons(self) -> dict[str, ActionHandler]:
         return {"stems": ask_mode, "stemsmode": separate_from_button}
@@ -42,7 +44,7 @@ def stems_request(source: SourceTrack, mode: str) -> StemsRequest:
     if not source.task.provider_task_id:
         raise InputError("This track can't be separated: Suno's record of it is missing.")
     return StemsRequest(source_task_id=source.task.provider_task_id, audio_id=source.track.audio_id, mode=mode,
-                        source_title=source.track.title)
+                        source_title=source.track.title, source_provider=source.task.provider)
 
 
 async def ask_mode(interaction: discord.Interaction[ChorusBot], task: Task, position: int, arg: str | None) -> None:

@@ -23,7 +23,7 @@ from tests.support.discord_fake import DEFAULT_CHANNEL_ID, DEFAULT_GUILD_ID, Fak
 from tests.support.interactions import component, discord_api, inject, slash_command
 from tests.support.kie_fake import FakeKie
 
-NO_WAIT = RetryPolicy(rate_limited=(0.0, 0.0), server_error=(0.0, 0.0))
+NO_WAIT = RetryPolicy(rate_limited=(0.0, 0.0), server_error=(0.0, 0.0), busy=(0.0, 0.0))
 
 
 class Clock:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 
 class InputError(Exception):
     """The member's input breaks a documented limit; caught before any request is made."""
@@ -43,6 +45,14 @@ class RateLimited(ProviderError):
     default_message = "Suno is handling too many requests from this bot right now. Try again in a minute."
 
 
+class Busy(ProviderError):
+    """The provider's limit on running tasks is reached: the request was not taken; send it again later."""
+
+    default_message = (
+        "Suno is busy with this bot's other songs right now. Try again in a few minutes; nothing was charged."
+    )
+
+
 class Maintenance(ProviderError):
     default_message = "Suno is down for maintenance. Try again later."
 
@@ -82,9 +92,11 @@ ARTIST_MESSAGE = (
 MODERATION_MESSAGE = "Suno's content filter flagged the request. Rephrase it and try again."
 COPYRIGHT_MESSAGE = "Suno found copyrighted lyrics. Use your own words and try again."
 
-# Submit-time body codes (contract §5.1) → error class and, where the class default is not specific enough,
-# the member's message.
-_SUBMIT_CODES: dict[int, tuple[type[ProviderError], str | None]] = {
+Codes = dict[int, tuple[type[ProviderError], str | None]]
+
+# kie.ai submit-time body codes (contract §5.1) → error class and, where the class default is not specific
+# enough, the member's message.
+_KIE_SUBMIT: Codes = {
     400: (InvalidRequest, None),
     401: (ProviderAuthError, None),
     402: (InsufficientCredits, None),
@@ -102,8 +114,8 @@ _SUBMIT_CODES: dict[int, tuple[type[ProviderError], str | None]] = {
     505: (InvalidRequest, "This Suno feature is currently disabled by the provider."),
 }
 
-# Callback / task-failure codes (contract §3.1).
-_FAILURE_CODES: dict[int, tuple[type[ProviderError], str | None]] = {
+# Callback / task-failure codes (contract §3.1), shared by kie.ai and sunoapi.org.
+_KIE_FAILURE: Codes = {
     400: (ContentRejected, COPYRIGHT_MESSAGE),
     408: (ProviderUnavailable, "Suno timed out while making this song. Try again."),
     413: (ContentRejected, "The uploaded audio matches an existing work. Use original audio and try again."),
@@ -112,28 +124,64 @@ _FAILURE_CODES: dict[int, tuple[type[ProviderError], str | None]] = {
     531: (GenerationFailed, "Suno's generation failed on its side (the provider refunded it). Try again."),
 }
 
+# sunoapi.org (contract §7): 429 means out of credits there; 405 and 430 are its rate limits.
+_SUNOAPI_SUBMIT: Codes = {**_KIE_SUBMIT, 429: (InsufficientCredits, None)}
+
+# CQTAI (contract §8): 402 credits, 429 too many running tasks (wait, then submit again), 451 artist names or
+# moderation (the msg says which), 500 failed or timed out.
+_CQT_SUBMIT: Codes = {
+    400: (InvalidRequest, None),
+    401: (ProviderAuthError, None),
+    402: (InsufficientCredits, None),
+    404: (NotFound, None),
+    429: (Busy, None),
+    451: (ContentRejected, MODERATION_MESSAGE),
+    500: (ProviderUnavailable, None),
+}
+_CQT_FAILURE: Codes = {
+    451: (ContentRejected, MODERATION_MESSAGE),
+    500: (GenerationFailed, None),
+}
+
+
+@dataclass(frozen=True)
+class ErrorTable:
+    """One provider's meaning of its codes: at submit time, and in a failed task's report."""
+
+    submit: Codes
+    failure: Codes
+
+    def error(self, code: int | None, detail: str | None, *, failure: bool = False) -> ProviderError:
+        """Build the typed error for a provider code; ``failure`` selects the task-failure table.
+
+        The provider's ``msg`` decides when it names a known cause (artist names, moderation, credits),
+        since some codes are ambiguous across endpoints (e.g. kie's lyrics endpoint uses 429 for credits).
+        """
+        text = (detail or "").lower()
+        if "artist" in text:
+            return ContentRejected(code, detail, ARTIST_MESSAGE)
+        if any(word in text for word in ("moderation", "sensitive", "flagged", "inappropriate")):
+            return ContentRejected(code, detail, MODERATION_MESSAGE)
+        if "copyright" in text:
+            return ContentRejected(code, detail, COPYRIGHT_MESSAGE)
+        if "insufficient" in text and "credit" in text:
+            return InsufficientCredits(code, detail)
+        table = self.failure if failure else self.submit
+        if code in table:
+            cls, message = table[code]
+            return cls(code, detail, message)
+        if failure:
+            return GenerationFailed(code, detail)
+        if code is not None and code >= 500:
+            return ProviderUnavailable(code, detail)
+        return InvalidRequest(code, detail)
+
+
+KIE_ERRORS = ErrorTable(_KIE_SUBMIT, _KIE_FAILURE)
+SUNOAPI_ERRORS = ErrorTable(_SUNOAPI_SUBMIT, _KIE_FAILURE)
+CQT_ERRORS = ErrorTable(_CQT_SUBMIT, _CQT_FAILURE)
+
 
 def error_for_code(code: int | None, detail: str | None, *, failure: bool = False) -> ProviderError:
-    """Build the typed error for a provider code; ``failure`` selects the task-failure (callback) table.
-
-    The provider's ``msg`` decides when it names a known cause (artist names, moderation, credits),
-    since some codes are ambiguous across endpoints (e.g. kie's lyrics endpoint uses 429 for credits).
-    """
-    text = (detail or "").lower()
-    if "artist" in text:
-        return ContentRejected(code, detail, ARTIST_MESSAGE)
-    if any(word in text for word in ("moderation", "sensitive", "flagged", "inappropriate")):
-        return ContentRejected(code, detail, MODERATION_MESSAGE)
-    if "copyright" in text:
-        return ContentRejected(code, detail, COPYRIGHT_MESSAGE)
-    if "insufficient" in text and "credit" in text:
-        return InsufficientCredits(code, detail)
-    table = _FAILURE_CODES if failure else _SUBMIT_CODES
-    if code in table:
-        cls, message = table[code]
-        return cls(code, detail, message)
-    if failure:
-        return GenerationFailed(code, detail)
-    if code is not None and code >= 500:
-        return ProviderUnavailable(code, detail)
-    return InvalidRequest(code, detail)
+    """kie.ai's reading of a code (the default for reports that carry no provider's explanation)."""
+    return KIE_ERRORS.error(code, detail, failure=failure)

@@ -71,13 +71,13 @@ def parse_callback(kind: TaskKind, body: Any) -> TaskUpdate:
     if kind.makes_music:
         return _music_callback(task_id, data)
     if kind is TaskKind.LYRICS:
-        return _lyrics_update(task_id, data.get("data"), "error_message", required=True)
+        return lyrics_update(task_id, data.get("data"), "error_message", required=True)
     if kind is TaskKind.STEMS:
         info = data.get("vocal_separation_info") or data.get("vocal_removal_info")
-        return _files_update(task_id, _stems(info, snake=True), code=code, message=message, required=True)
+        return files_update(task_id, _stems(info, snake=True), code=code, message=message, required=True)
     keys, name = _EXPORT_FIELDS[kind]
     url = first_str(data, *keys)
-    return _files_update(task_id, (ResultFile(name, url),) if url else (), code=code, message=message,
+    return files_update(task_id, (ResultFile(name, url),) if url else (), code=code, message=message,
                          required=True)
 
 
@@ -97,7 +97,7 @@ def _music_callback(task_id: str, data: Mapping[str, Any]) -> TaskUpdate:
     return TaskUpdate(task_id, state, tracks)
 
 
-def _lyrics_update(task_id: str, items: Any, error_key: str, *, required: bool) -> TaskUpdate:
+def lyrics_update(task_id: str, items: Any, error_key: str, *, required: bool) -> TaskUpdate:
     """Lyrics variants; variants that failed are left out, and a task with none left failed."""
     if not isinstance(items, list):
         if required:
@@ -117,7 +117,7 @@ def _lyrics_update(task_id: str, items: Any, error_key: str, *, required: bool) 
     return TaskUpdate(task_id, TaskState.SUCCEEDED, lyrics=tuple(variants))
 
 
-def _files_update(
+def files_update(
     task_id: str, files: tuple[ResultFile, ...], *, code: int | None, message: str | None, required: bool
 ) -> TaskUpdate:
     if files:
@@ -167,13 +167,13 @@ def parse_status(kind: TaskKind, task_id: str, data: Mapping[str, Any]) -> TaskU
     if status != "SUCCESS":
         return TaskUpdate(task_id, TaskState.QUEUED)
     if kind is TaskKind.LYRICS:
-        return _lyrics_update(task_id, response.get("data") or response.get("lyricsData"), "errorMessage",
+        return lyrics_update(task_id, response.get("data") or response.get("lyricsData"), "errorMessage",
                               required=False)
     if kind is TaskKind.STEMS:
-        return _files_update(task_id, _stems(response, snake=False), code=None, message=None, required=False)
+        return files_update(task_id, _stems(response, snake=False), code=None, message=None, required=False)
     keys, name = _EXPORT_FIELDS[kind]
     url = first_str(response, *keys)
-    return _files_update(task_id, (ResultFile(name, url),) if url else (), code=None, message=None,
+    return files_update(task_id, (ResultFile(name, url),) if url else (), code=None, message=None,
                          required=False)
 
 

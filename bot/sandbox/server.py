@@ -25,7 +25,7 @@ import aiohttp
 import aiosqlite
 from aiohttp import web
 
-from bot.models import MODELS
+from bot.providers.kie import KIE_MODELS
 from bot.providers.ratelimit import SlidingWindow
 from bot.sandbox import media, texts, video
 
@@ -291,8 +291,8 @@ class SandboxProvider:
 
     async def _new_music_task(self, kind: str, body: dict[str, Any], *, seconds: float | None) -> SandboxTask:
         model = str(body.get("model", ""))
-        if model not in MODELS:
-            raise SandboxError(422, f"model must be one of {', '.join(MODELS)}")
+        if model not in KIE_MODELS:
+            raise SandboxError(422, f"model must be one of {', '.join(KIE_MODELS)}")
         _refuse_artists(" ".join(str(body.get(key, "")) for key in ("prompt", "style", "title")))
         task = await self._new_task(kind, body)
         for n in range(2):

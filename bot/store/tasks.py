@@ -163,6 +163,13 @@ class TaskStore(StoreBase):
             (TaskState.SUBMITTING.value,),
         )
 
+    async def pending_elsewhere(self, provider: str) -> list[Task]:
+        """Pending tasks started with another provider (the bot was switched to ``provider`` since)."""
+        return await self._many(
+            f"SELECT * FROM tasks WHERE state IN {_PENDING_SQL} AND provider != ? ORDER BY id",
+            (*_PENDING, provider),
+        )
+
     async def undelivered(self) -> list[Task]:
         """Finished tasks whose outcome has not been posted yet."""
         return await self._many(

@@ -22,7 +22,7 @@ def test_defaults_choose_the_sandbox_without_a_key() -> None:
     assert settings.web_host == "0.0.0.0"
     assert settings.web_port == 8080
     assert settings.database_path == Path("data/bot.db")
-    assert settings.poll_interval == 30.0
+    assert settings.poll_interval is None  # decided by the provider: see below
     assert settings.public_base_url is None
     assert settings.dev_guild_id is None
 
@@ -33,11 +33,35 @@ def test_a_key_selects_kie() -> None:
     assert settings.api_key == "k"
 
 
+@pytest.mark.parametrize(("provider", "page"), [("kie", "kie.ai"), ("sunoapi", "sunoapi.org"), ("cqt", "cqtai.com")])
+def test_every_provider_is_selectable_and_needs_its_key(provider: str, page: str) -> None:
+    settings = Settings.from_env({"DISCORD_TOKEN": TOKEN, "SUNO_PROVIDER": provider.upper(), "SUNO_API_KEY": "k"})
+    assert settings.provider == provider
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({"DISCORD_TOKEN": TOKEN, "SUNO_PROVIDER": provider})
+    assert caught.value.variable == "SUNO_API_KEY" and page in str(caught.value)
+
+
+def test_the_poll_interval_follows_whether_callbacks_arrive() -> None:
+    settings = Settings.from_env({"DISCORD_TOKEN": TOKEN})
+    assert settings.polls_every(callbacks=True) == 30.0  # polls are only the fallback
+    assert settings.polls_every(callbacks=False) == 10.0  # CQTAI, or no PUBLIC_BASE_URL
+    chosen = Settings.from_env({"DISCORD_TOKEN": TOKEN, "SUNO_POLL_INTERVAL": "45"})
+    assert chosen.polls_every(callbacks=False) == chosen.polls_every(callbacks=True) == 45.0
+
+
+def test_a_webhook_key_only_applies_to_kie(caplog: pytest.LogCaptureFixture) -> None:
+    env = {"DISCORD_TOKEN": TOKEN, "SUNO_API_KEY": "k", "SUNO_WEBHOOK_HMAC_KEY": "hmac-secret-value"}
+    assert Settings.from_env({**env, "SUNO_PROVIDER": "kie"}).webhook_hmac_key == "hmac-secret-value"
+    assert Settings.from_env({**env, "SUNO_PROVIDER": "sunoapi"}).webhook_hmac_key is None
+    assert "only kie.ai signs" in caplog.text and "hmac-secret-value" not in caplog.text
+
+
 def test_every_setting_is_read() -> None:
     settings = Settings.from_env(
         {
             "DISCORD_TOKEN": TOKEN,
-            "SUNO_PROVIDER": "Sandbox",
+            "SUNO_PROVIDER": "Kie",
             "SUNO_API_KEY": "k",
             "SUNO_API_BASE_URL": "http://127.0.0.1:9999/",
             "PUBLIC_BASE_URL": "https://bot.example.com",
@@ -50,7 +74,7 @@ def test_every_setting_is_read() -> None:
             "SANDBOX_STAGE_SECONDS": "0",
         }
     )
-    assert settings.provider == "sandbox" and not settings.provider_defaulted
+    assert settings.provider == "kie" and not settings.provider_defaulted
     assert settings.api_base_url == "http://127.0.0.1:9999"
     assert settings.public_base_url == "https://bot.example.com"
     assert (settings.web_host, settings.web_port) == ("127.0.0.1", 9000)

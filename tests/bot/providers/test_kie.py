@@ -18,13 +18,18 @@ from bot.models import (
     TaskState,
 )
 from bot.providers import errors
-from bot.providers.kie import KieClient, MalformedCallback, RetryPolicy, request_body, validate_request
+from bot.providers.kie import KIE, KieClient, MalformedCallback, RetryPolicy, request_body
+from bot.providers.validation import validate_request as validate_for
 from bot.providers.kie_parsing import parse_callback, parse_status
 from bot.providers.ratelimit import SlidingWindow
 from tests.support.kie_fake import FakeKie, ManualClock
 
 CALLBACK = "http://127.0.0.1:9/callbacks/token"
-NO_WAIT = RetryPolicy(rate_limited=(0.0, 0.0), server_error=(0.0, 0.0))
+NO_WAIT = RetryPolicy(rate_limited=(0.0, 0.0), server_error=(0.0, 0.0), busy=(0.0, 0.0))
+
+
+def validate_request(request: object) -> None:
+    validate_for(request, KIE)  # type: ignore[arg-type]
 
 
 @pytest.fixture
@@ -49,7 +54,7 @@ async def client(kie: FakeKie) -> AsyncIterator[KieClient]:
     [
         (MusicRequest(prompt="x" * 501), "501 characters; Suno takes at most 500"),
         (MusicRequest(prompt="   "), "Describe the song"),
-        (MusicRequest(prompt="ok", model="V3_5"), "Unknown model"),
+        (MusicRequest(prompt="ok", model="V3_5"), "isn't available on kie.ai"),
         (MusicRequest(custom_mode=True, title="t" * 81, style="pop", prompt="la"), "title is 81"),
         (MusicRequest(custom_mode=True, title="T", style="s" * 201, prompt="la", model="V4"), "style (model V4) is 201"),
         (MusicRequest(custom_mode=True, title="T", style="s" * 1001, prompt="la"), "style (model V5) is 1001"),
