@@ -31,6 +31,11 @@ Every API answer is the kie envelope ``{"code", "msg", "data"}``; errors are
 HTTP 200 with an error ``code`` in the body, except the scripted HTTP-500
 responses (``fail_next_submit(500, ..., http_status=500)``).
 
+Provider flavours sharing kie's backend (``sunoapi_fake.FakeSunoApi``) subclass FakeKie and
+override the "flavour hooks" (``_middlewares``, ``_reject_code``, ``_admit``, ``_on_accepted``,
+``_poll_rate_limit_envelope``, ``CREDIT_PATH``) and the knobs ``text_limits`` /
+``lyrics_record_info_key`` / ``separation_key``; their defaults are kie's behaviour.
+
 Only ``"complete"`` and ``"error"`` exist for the non-music kinds; ``"text"`` and
 ``"first"`` are music-only stages.
 
@@ -54,7 +59,7 @@ import json
 import secrets
 import time
 import uuid
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, NamedTuple
 from urllib.parse import urlsplit
@@ -73,6 +78,8 @@ __all__ = [
     "Stage",
     "Submission",
     "Task",
+    "TextLimits",
+    "TooLong",
     "Track",
     "UploadFetch",
 ]
@@ -156,6 +163,38 @@ TITLE_MAX: Final = 80
 EXTEND_TITLE_MAX: Final[dict[str, int]] = {"V4": 80, "V4_5": 100, "V4_5PLUS": 100, "V4_5ALL": 80, "V5": 100}
 LYRICS_PROMPT_MAX: Final = 200
 MP4_FIELD_MAX: Final = 50
+
+
+@dataclass(frozen=True)
+class TextLimits:
+    """Accepted models and text limits applied by the validators (kie: §1.1).
+
+    A provider flavour of the fake (e.g. sunoapi.org, §7) swaps in its own table via
+    ``FakeKie.text_limits``."""
+
+    models: Mapping[str, ModelLimits]  # accepted ``model`` values -> custom-mode prompt / style limits
+    non_custom_prompt: int
+    generate_title: Mapping[str, int]  # title on /generate, per model
+    extend_title: Mapping[str, int]  # title on extend / upload-cover / upload-extend, per model
+    lyrics_prompt: int = LYRICS_PROMPT_MAX
+
+
+KIE_TEXT_LIMITS: Final = TextLimits(
+    models=MODEL_LIMITS,
+    non_custom_prompt=NON_CUSTOM_PROMPT_MAX,
+    generate_title={model: TITLE_MAX for model in MODEL_LIMITS},
+    extend_title=EXTEND_TITLE_MAX,
+    lyrics_prompt=LYRICS_PROMPT_MAX,
+)
+
+
+class TooLong(str):
+    """A validation problem that is a text-length excess (still a plain ``str`` message).
+
+    kie answers these with the same code as other validation problems (422); flavours
+    can tell them apart (sunoapi.org answers 413)."""
+
+
 SEPARATION_TYPES: Final[tuple[str, ...]] = ("separate_vocal", "split_stem")
 
 UNAUTHORIZED_MSG: Final = "You do not have access permissions"
@@ -448,6 +487,10 @@ class FakeKie:
         self.mp4_success_code: int = 200
         # §5.1 lyrics table: 405 "rate limit exceeded" or 430 "call frequency too high".
         self.lyrics_rate_limit_code: int = 430
+        # §1.1 accepted models and text limits used by submit validation.
+        self.text_limits: TextLimits = KIE_TEXT_LIMITS
+        # §4.2: lyrics record-info results live under response[<this key>] (kie: "data").
+        self.lyrics_record_info_key: str = "data"
         self.credits: int = 1000
         # (max requests, window seconds); None disables the limit. Shared by every submit endpoint.
         self.submit_rate_limit: tuple[int, float] | None = (20, 10.0)
@@ -478,13 +521,16 @@ class FakeKie:
 
     # ---------------------------------------------------------------- lifecycle
 
+    # §2 row 17. A flavour with another credits path overrides this.
+    CREDIT_PATH: str = "/api/v1/chat/credit"
+
     async def start(self) -> None:
-        app = web.Application()
+        app = web.Application(middlewares=self._middlewares())
         for path, kind in _SUBMIT_ROUTES.items():
             app.router.add_post(path, self._submit_handler(kind))
         for path, kinds in _POLL_ROUTES.items():
             app.router.add_get(path, self._poll_handler(kinds))
-        app.router.add_get("/api/v1/chat/credit", self._handle_credit)
+        app.router.add_get(self.CREDIT_PATH, self._handle_credit)
         app.router.add_get("/files/{task_id}/{name}", self._handle_file)
         app.router.add_get("/stream/{task_id}/{n}", self._handle_stream)
         self._runner = web.AppRunner(app, access_log=None)
@@ -775,6 +821,28 @@ class FakeKie:
         """Re-POST a stage's callback without changing state (duplicate delivery)."""
         return await self._deliver(self._task(task_id), stage)
 
+    # ---------------------------------------------------------------- flavour hooks
+    # Defaults keep kie.ai's behaviour; provider flavours (sunoapi_fake.py) override them.
+
+    def _middlewares(self) -> list[Callable[..., Awaitable[web.StreamResponse]]]:
+        """aiohttp middlewares of the fake's app (kie: none)."""
+        return []
+
+    def _reject_code(self, code: int, msg: str) -> int:
+        """Body ``code`` for a rejection the fake decides itself (never for scripted ones)."""
+        return code
+
+    def _admit(self, kind: str, body: dict[str, Any]) -> _Reject | None:
+        """Last check of a valid, in-rate submit before it is accepted (kie: always admitted)."""
+        return None
+
+    def _on_accepted(self, task: Task) -> None:
+        """Called once per accepted submit, right after its task is created (kie: no-op)."""
+
+    def _poll_rate_limit_envelope(self) -> dict[str, Any]:
+        """Answer to a record-info request over the per-task poll rate (kie: 429)."""
+        return _envelope(429, POLL_RATE_MSG)
+
     # ---------------------------------------------------------------- HTTP handlers
 
     def _submit_handler(self, kind: str) -> Callable[[web.Request], Coroutine[Any, Any, web.StreamResponse]]:
@@ -802,21 +870,27 @@ class FakeKie:
         try:
             body = await request.json()
         except (json.JSONDecodeError, UnicodeDecodeError):
-            return self._reply(request, _envelope(400, "Invalid request body: not valid JSON"))
+            msg = "Invalid request body: not valid JSON"
+            return self._reply(request, _envelope(self._reject_code(400, msg), msg))
         if not isinstance(body, dict):
-            return self._reply(request, _envelope(400, "Invalid request body: expected a JSON object"))
+            msg = "Invalid request body: expected a JSON object"
+            return self._reply(request, _envelope(self._reject_code(400, msg), msg))
 
         prepared = await self._prepare(kind, body)
         if isinstance(prepared, _Reject):
-            return self._reply(request, _envelope(prepared.code, prepared.msg))
+            return self._reply(request, _envelope(self._reject_code(*prepared), prepared.msg))
         # The upload fetch awaited: re-check the window right before counting this request.
         if self._rate_limited():
             return self._reply(request, self._rate_limit_envelope(kind))
+        refused = self._admit(kind, body)
+        if refused is not None:
+            return self._reply(request, _envelope(refused.code, refused.msg))
 
         now = self.clock()
         self._submit_window.add(now)
         task = self._create_task(kind, body, **prepared)
         self.submissions.append(Submission(task.task_id, body, now, kind))
+        self._on_accepted(task)
 
         response = self._reply(request, _envelope(200, "success", {"taskId": task.task_id}))
         if not self.auto_callbacks:
@@ -835,10 +909,12 @@ class FakeKie:
             return self._reply(request, _envelope(canned.code, canned.msg, canned.data), canned.http_status)
         task_id = request.query.get("taskId", "")
         if not task_id:
-            return self._reply(request, _envelope(422, "taskId is required"))
+            msg = "taskId is required"
+            return self._reply(request, _envelope(self._reject_code(422, msg), msg))
         task = self.tasks.get(task_id)
         if task is None or task.kind not in kinds:
-            return self._reply(request, _envelope(404, f"Task not found: {task_id}"))
+            msg = f"Task not found: {task_id}"
+            return self._reply(request, _envelope(self._reject_code(404, msg), msg))
         canned = _pop_matching(self._poll_failures, task.kind, kind_only=True)
         if canned is not None:
             return self._reply(request, _envelope(canned.code, canned.msg, canned.data), canned.http_status)
@@ -849,7 +925,7 @@ class FakeKie:
             now = self.clock()
             win = self._poll_windows.setdefault(task_id, _SlidingWindow())
             if win.count(now, window) >= limit:
-                return self._reply(request, _envelope(429, POLL_RATE_MSG))
+                return self._reply(request, self._poll_rate_limit_envelope())
             win.add(now)
         return self._reply(request, _envelope(200, "success", self.record_info_data(task_id)))
 
@@ -880,10 +956,10 @@ class FakeKie:
     async def _prepare(self, kind: str, body: dict[str, Any]) -> _Reject | dict[str, Any]:
         """Validate a submit; on success return extra keyword arguments for _create_task."""
         if kind == "generate":
-            problem = validate_generate(body)
+            problem = validate_generate(body, limits=self.text_limits)
             return _Reject(422, problem) if problem else {}
         if kind == "extend":
-            problem = validate_extend(body)
+            problem = validate_extend(body, limits=self.text_limits)
             if problem:
                 return _Reject(422, problem)
             if body["audioId"] not in self._tracks_by_id:
@@ -896,7 +972,8 @@ class FakeKie:
                 return reject
             return {"source_task_id": source_task.task_id, "source_audio_id": source.audio_id}
         if kind in UPLOAD_KINDS:
-            problem = validate_upload_extend(body) if kind == "upload_extend" else validate_upload_cover(body)
+            validate = validate_upload_extend if kind == "upload_extend" else validate_upload_cover
+            problem = validate(body, limits=self.text_limits)
             if problem:
                 return _Reject(422, problem)
             fetched = await self._fetch_upload(str(body["uploadUrl"]))
@@ -908,7 +985,7 @@ class FakeKie:
                     return reject
             return {"upload_bytes": fetched}
         if kind == "lyrics":
-            return validate_lyrics(body) or {}
+            return validate_lyrics(body, limits=self.text_limits) or {}
         # separation / wav / mp4: taskId + audioId of a finished music track.
         problem = validate_track_request(kind, body)
         if problem:
@@ -989,7 +1066,7 @@ class FakeKie:
         if task.status == SUCCESS:
             response = {
                 "taskId": task.task_id,
-                "data": [
+                self.lyrics_record_info_key: [
                     {"text": v.text, "title": v.title, "status": v.status, "errorMessage": v.error_message}
                     for v in task.lyrics
                 ],
@@ -1458,7 +1535,9 @@ def _check_required(body: dict[str, Any], names: tuple[str, ...]) -> str | None:
     return None
 
 
-def _check_base(body: dict[str, Any], required: tuple[str, ...], bools: tuple[str, ...]) -> str | None:
+def _check_base(
+    body: dict[str, Any], required: tuple[str, ...], bools: tuple[str, ...], limits: TextLimits = KIE_TEXT_LIMITS
+) -> str | None:
     """Required fields, booleans, model, callBackUrl, string-typed text fields."""
     problem = _check_required(body, required)
     if problem:
@@ -1466,8 +1545,8 @@ def _check_base(body: dict[str, Any], required: tuple[str, ...], bools: tuple[st
     for name in bools:
         if not isinstance(body[name], bool):
             return f"{name} must be a boolean"
-    if "model" in required and body["model"] not in MODEL_LIMITS:
-        return f"model must be one of {', '.join(MODEL_LIMITS)} (got {body['model']!r})"
+    if "model" in required and body["model"] not in limits.models:
+        return f"model must be one of {', '.join(limits.models)} (got {body['model']!r})"
     for name in ("uploadUrl", "callBackUrl"):
         if name in required and not _is_url(body[name]):
             return f"{name} must be an http(s) URL"
@@ -1493,11 +1572,13 @@ def _check_tuning(body: dict[str, Any]) -> str | None:
     return None
 
 
-def _check_new_params(body: dict[str, Any], *, prompt_required: bool) -> str | None:
+def _check_new_params(
+    body: dict[str, Any], *, prompt_required: bool, text_limits: TextLimits = KIE_TEXT_LIMITS
+) -> str | None:
     """Custom-mode style fields (§2.1 / §2.2 defaultParamFlag:true) and their §1.1 limits."""
     model = body["model"]
-    limits = MODEL_LIMITS[model]
-    title_max = EXTEND_TITLE_MAX[model]
+    limits = text_limits.models[model]
+    title_max = text_limits.extend_title[model]
     prompt: str = body.get("prompt") or ""
     style: str = body.get("style") or ""
     title: str = body.get("title") or ""
@@ -1508,11 +1589,11 @@ def _check_new_params(body: dict[str, Any], *, prompt_required: bool) -> str | N
     if prompt_required and not prompt.strip():
         return "prompt is required"
     if len(prompt) > limits.custom_prompt:
-        return f"prompt exceeds {limits.custom_prompt} characters for {model} (got {len(prompt)})"
+        return TooLong(f"prompt exceeds {limits.custom_prompt} characters for {model} (got {len(prompt)})")
     if len(style) > limits.style:
-        return f"style exceeds {limits.style} characters for {model} (got {len(style)})"
+        return TooLong(f"style exceeds {limits.style} characters for {model} (got {len(style)})")
     if len(title) > title_max:
-        return f"title exceeds {title_max} characters for {model} (got {len(title)})"
+        return TooLong(f"title exceeds {title_max} characters for {model} (got {len(title)})")
     return None
 
 
@@ -1525,9 +1606,15 @@ def _check_continue_at_shape(body: dict[str, Any], *, required: bool) -> str | N
     return None
 
 
-def validate_generate(body: dict[str, Any], *, title_max: int = TITLE_MAX) -> str | None:
-    """Return a message naming the first problem, or None if the body is acceptable."""
-    problem = _check_base(body, ("customMode", "instrumental", "model", "callBackUrl"), ("customMode", "instrumental"))
+def validate_generate(
+    body: dict[str, Any], *, title_max: int | None = None, limits: TextLimits = KIE_TEXT_LIMITS
+) -> str | None:
+    """Return a message naming the first problem, or None if the body is acceptable.
+
+    ``title_max`` None: ``limits.generate_title`` of the model (kie: 80 for all)."""
+    problem = _check_base(
+        body, ("customMode", "instrumental", "model", "callBackUrl"), ("customMode", "instrumental"), limits
+    )
     if problem:
         return problem
     model = body["model"]
@@ -1536,31 +1623,37 @@ def validate_generate(body: dict[str, Any], *, title_max: int = TITLE_MAX) -> st
     title: str = body.get("title") or ""
 
     if body["customMode"]:
-        limits = MODEL_LIMITS[model]
+        model_limits = limits.models[model]
+        if title_max is None:
+            title_max = limits.generate_title[model]
         if not style.strip():
             return "style is required in custom mode"
         if not title.strip():
             return "title is required in custom mode"
         if not body["instrumental"] and not prompt.strip():
             return "prompt (lyrics) is required in custom mode when instrumental is false"
-        if len(prompt) > limits.custom_prompt:
-            return f"prompt exceeds {limits.custom_prompt} characters for {model} (got {len(prompt)})"
-        if len(style) > limits.style:
-            return f"style exceeds {limits.style} characters for {model} (got {len(style)})"
+        if len(prompt) > model_limits.custom_prompt:
+            return TooLong(f"prompt exceeds {model_limits.custom_prompt} characters for {model} (got {len(prompt)})")
+        if len(style) > model_limits.style:
+            return TooLong(f"style exceeds {model_limits.style} characters for {model} (got {len(style)})")
         if len(title) > title_max:
-            return f"title exceeds {title_max} characters (got {len(title)})"
+            return TooLong(f"title exceeds {title_max} characters (got {len(title)})")
     else:
         # Non-custom: only prompt matters; other fields are ignored per the schema text.
         if not prompt.strip():
             return "prompt is required in non-custom mode"
-        if len(prompt) > NON_CUSTOM_PROMPT_MAX:
-            return f"prompt exceeds {NON_CUSTOM_PROMPT_MAX} characters in non-custom mode (got {len(prompt)})"
+        if len(prompt) > limits.non_custom_prompt:
+            return TooLong(
+                f"prompt exceeds {limits.non_custom_prompt} characters in non-custom mode (got {len(prompt)})"
+            )
     return _check_tuning(body)
 
 
-def validate_extend(body: dict[str, Any]) -> str | None:
+def validate_extend(body: dict[str, Any], *, limits: TextLimits = KIE_TEXT_LIMITS) -> str | None:
     """§2 row 2, §2.2 - shape only (the source track / model match are checked by the fake)."""
-    problem = _check_base(body, ("defaultParamFlag", "audioId", "model", "callBackUrl"), ("defaultParamFlag",))
+    problem = _check_base(
+        body, ("defaultParamFlag", "audioId", "model", "callBackUrl"), ("defaultParamFlag",), limits
+    )
     if problem:
         return problem
     if not isinstance(body["audioId"], str) or not body["audioId"].strip():
@@ -1568,51 +1661,51 @@ def validate_extend(body: dict[str, Any]) -> str | None:
     if body.get("instrumental") is not None and not isinstance(body["instrumental"], bool):
         return "instrumental must be a boolean"
     if body["defaultParamFlag"]:
-        problem = _check_new_params(body, prompt_required=True)
+        problem = _check_new_params(body, prompt_required=True, text_limits=limits)
         if problem:
             return problem
     problem = _check_continue_at_shape(body, required=body["defaultParamFlag"])
     return problem or _check_tuning(body)
 
 
-def validate_upload_extend(body: dict[str, Any]) -> str | None:
+def validate_upload_extend(body: dict[str, Any], *, limits: TextLimits = KIE_TEXT_LIMITS) -> str | None:
     """§2 row 4, §2.2."""
     required = ("uploadUrl", "defaultParamFlag", "instrumental", "continueAt", "model", "callBackUrl")
-    problem = _check_base(body, required, ("defaultParamFlag", "instrumental"))
+    problem = _check_base(body, required, ("defaultParamFlag", "instrumental"), limits)
     if problem:
         return problem
     if body["defaultParamFlag"]:
-        problem = _check_new_params(body, prompt_required=True)
+        problem = _check_new_params(body, prompt_required=True, text_limits=limits)
     else:
         prompt: str = body.get("prompt") or ""
-        limit = MODEL_LIMITS[body["model"]].custom_prompt
+        limit = limits.models[body["model"]].custom_prompt
         if not prompt.strip():
             problem = "prompt is required"
         elif len(prompt) > limit:
-            problem = f"prompt exceeds {limit} characters for {body['model']} (got {len(prompt)})"
+            problem = TooLong(f"prompt exceeds {limit} characters for {body['model']} (got {len(prompt)})")
     if problem:
         return problem
     problem = _check_continue_at_shape(body, required=True)
     return problem or _check_tuning(body)
 
 
-def validate_upload_cover(body: dict[str, Any]) -> str | None:
+def validate_upload_cover(body: dict[str, Any], *, limits: TextLimits = KIE_TEXT_LIMITS) -> str | None:
     """§2 row 3: uploadUrl plus the §2.1 generate mode rules (title limit per §1.1)."""
-    problem = _check_base(body, ("uploadUrl",), ())
+    problem = _check_base(body, ("uploadUrl",), (), limits)
     if problem:
         return problem
     model = body.get("model")
-    title_max = EXTEND_TITLE_MAX.get(model, TITLE_MAX) if isinstance(model, str) else TITLE_MAX
-    return validate_generate(body, title_max=title_max)
+    title_max = limits.extend_title.get(model, TITLE_MAX) if isinstance(model, str) else TITLE_MAX
+    return validate_generate(body, title_max=title_max, limits=limits)
 
 
-def validate_lyrics(body: dict[str, Any]) -> _Reject | None:
+def validate_lyrics(body: dict[str, Any], *, limits: TextLimits = KIE_TEXT_LIMITS) -> _Reject | None:
     """§2 row 7 with the lyrics-page code table (§5.1): 400 invalid, 413 too long."""
     prompt = body.get("prompt")
     if prompt is None or not isinstance(prompt, str) or not prompt.strip():
         return _Reject(400, "prompt is required")
-    if len(prompt) > LYRICS_PROMPT_MAX:
-        return _Reject(413, f"prompt exceeds {LYRICS_PROMPT_MAX} characters (got {len(prompt)})")
+    if len(prompt) > limits.lyrics_prompt:
+        return _Reject(413, TooLong(f"prompt exceeds {limits.lyrics_prompt} characters (got {len(prompt)})"))
     if body.get("callBackUrl") is None:
         return _Reject(400, "callBackUrl is required")
     if not _is_url(body["callBackUrl"]):
