@@ -88,16 +88,18 @@ class Feature(commands.Cog):
     (``dynamic_items``) are registered with the bot while the cog is loaded."""
 
     dynamic_items: tuple[type[discord.ui.DynamicItem[Any]], ...] = ()
-    # command name → the operations it can start; a command none of whose operations the provider offers is
-    # not registered with Discord at all.
-    operations: dict[str, frozenset[TaskKind]] = {}
 
     def __init__(self, bot: ChorusBot) -> None:
         self.bot = bot
 
+    def operations(self) -> dict[str, frozenset[TaskKind]]:
+        """Command name → the operations it can start. A command none of whose operations the provider
+        offers is not registered with Discord at all."""
+        return {}
+
     def unoffered(self, offers: frozenset[TaskKind]) -> list[str]:
         """The names of this cog's commands that the provider cannot serve."""
-        return [name for name, kinds in self.operations.items() if not kinds & offers]
+        return [name for name, kinds in self.operations().items() if not kinds & offers]
 
     def buttons(self) -> dict[str, ActionHandler]:
         return {}

@@ -36,7 +36,8 @@ TITLE_CUT = 80  # a default title taken from the source is cut to every provider
 class Cover(Feature):
     """Re-style songs."""
 
-    operations = {"cover": frozenset({TaskKind.COVER})}
+    def operations(self) -> dict[str, frozenset[TaskKind]]:
+        return {"cover": frozenset({TaskKind.COVER})}
 
     def buttons(self) -> dict[str, ActionHandler]:
         return {"cover": open_cover_modal}

@@ -8,7 +8,13 @@ from typing import TYPE_CHECKING
 import discord
 from discord import app_commands
 
-from bot.flows import Feature, SourceTrack, resolve_track, start_task, track_autocomplete
+from bot.flows import (
+    Feature,
+    SourceTrack,
+    resolve_track,
+    start_task,
+    track_autocomplete,
+)
 from bot.models import ExportRequest, Task, TaskKind
 from bot.providers.errors import InputError
 from bot.views import ActionHandler
@@ -25,7 +31,8 @@ FORMAT_CHOICES = [
 class Exports(Feature):
     """Export songs."""
 
-    operations = {"export": frozenset({TaskKind.WAV, TaskKind.VIDEO})}
+    def operations(self) -> dict[str, frozenset[TaskKind]]:
+        return {"export": frozenset({TaskKind.WAV, TaskKind.VIDEO})}
 
     def buttons(self) -> dict[str, ActionHandler]:
         return {"wav": export_button("wav"), "video": export_button("video")}

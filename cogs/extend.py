@@ -35,7 +35,8 @@ INSTRUMENTAL_MARK = "[instrumental]"
 class Extend(Feature):
     """Continue songs."""
 
-    operations = {"extend": frozenset({TaskKind.EXTEND, TaskKind.UPLOAD_EXTEND})}
+    def operations(self) -> dict[str, frozenset[TaskKind]]:
+        return {"extend": frozenset({TaskKind.EXTEND, TaskKind.UPLOAD_EXTEND})}
 
     def buttons(self) -> dict[str, ActionHandler]:
         return {"extend": open_extend_modal}

@@ -23,7 +23,8 @@ NEGATIVE_TAGS_LIMIT = 200
 class Generate(Feature):
     """Make songs."""
 
-    operations = {"generate": frozenset({TaskKind.GENERATE}), "compose": frozenset({TaskKind.COMPOSE})}
+    def operations(self) -> dict[str, frozenset[TaskKind]]:
+        return {"generate": frozenset({TaskKind.GENERATE}), "compose": frozenset({TaskKind.COMPOSE})}
 
     @app_commands.command(name="generate", description="Make a song from an idea; Suno writes the lyrics and music")
     @app_commands.describe(

@@ -23,7 +23,8 @@ LYRICS_IDEA_LIMIT = 200  # every provider's (contract §2 row 7, §8)
 class LyricsCog(Feature, name="Lyrics"):
     """Write lyrics."""
 
-    operations = {"lyrics": frozenset({TaskKind.LYRICS})}
+    def operations(self) -> dict[str, frozenset[TaskKind]]:
+        return {"lyrics": frozenset({TaskKind.LYRICS})}
 
     def buttons(self) -> dict[str, ActionHandler]:
         return {"song": open_song_form}

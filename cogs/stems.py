@@ -8,7 +8,13 @@ from typing import TYPE_CHECKING
 import discord
 from discord import app_commands
 
-from bot.flows import Feature, SourceTrack, resolve_track, start_task, track_autocomplete
+from bot.flows import (
+    Feature,
+    SourceTrack,
+    resolve_track,
+    start_task,
+    track_autocomplete,
+)
 from bot.models import StemsRequest, Task, TaskKind
 from bot.providers.errors import InputError
 from bot.replies import send_ephemeral
@@ -26,7 +32,8 @@ MODE_CHOICES = [
 class Stems(Feature):
     """Separate songs."""
 
-    operations = {"stems": frozenset({TaskKind.STEMS})}
+    def operations(self) -> dict[str, frozenset[TaskKind]]:
+        return {"stems": frozenset({TaskKind.STEMS})}
 
     def buttons(self) -> dict[str, ActionHandler]:
         return {"stems": ask_mode, "stemsmode": separate_from_button}

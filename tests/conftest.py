@@ -19,7 +19,12 @@ from bot import create_bot
 from bot.core import ChorusBot
 from bot.providers.kie import RetryPolicy
 from bot.settings import Settings
-from tests.support.discord_fake import DEFAULT_CHANNEL_ID, DEFAULT_GUILD_ID, FakeDiscord, followup_for
+from tests.support.discord_fake import (
+    DEFAULT_CHANNEL_ID,
+    DEFAULT_GUILD_ID,
+    FakeDiscord,
+    followup_for,
+)
 from tests.support.interactions import component, discord_api, inject, slash_command
 from tests.support.kie_fake import FakeKie
 

@@ -10,8 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from bot.models import MODELS, STEM_MODES, TaskKind, TaskUpdate
-from bot.models import Request
+from bot.models import MODELS, STEM_MODES, Request, TaskKind, TaskUpdate
 from bot.providers.errors import InputError
 
 ALL_KINDS = frozenset(TaskKind)

@@ -10,6 +10,7 @@ error, anything else pending; results are read leniently (a list or one object, 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from bot.models import (
@@ -33,6 +34,7 @@ from bot.providers.kie_parsing import (
     STEM_FIELDS,
     MalformedCallback,
     as_float,
+    as_int,
     files_update,
     first_str,
     lyrics_update,
@@ -87,7 +89,14 @@ class CqtClient(ApiClient):
         return task_id.strip()
 
     async def status(self, kind: TaskKind, task_id: str) -> TaskUpdate:
-        data = await self._call("GET", STATUS_PATH, params={"id": task_id})
+        status, envelope = await self._request("GET", STATUS_PATH, params={"id": task_id})
+        data = envelope.get("data")
+        if isinstance(data, Mapping) and first_str(data, "status").lower() in _FAILED:
+            # A failed task may come with the failure's code on the envelope ("500 failed / timeout", §8).
+            update = parse_info(kind, task_id, data)
+            code = as_int(envelope.get("code"))
+            return self.explain(replace(update, error_code=code if code not in (200, 0) else None))
+        data = self._data(status, envelope)
         if not isinstance(data, Mapping):
             raise ProviderUnavailable(None, "info answered without data")
         return self.explain(parse_info(kind, task_id, data))

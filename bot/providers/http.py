@@ -13,7 +13,13 @@ import aiohttp
 
 from bot.models import Request, TaskState, TaskUpdate
 from bot.providers.base import Capabilities
-from bot.providers.errors import Busy, ErrorTable, ProviderError, ProviderUnavailable, RateLimited
+from bot.providers.errors import (
+    Busy,
+    ErrorTable,
+    ProviderError,
+    ProviderUnavailable,
+    RateLimited,
+)
 from bot.providers.kie_parsing import as_int
 from bot.providers.ratelimit import SlidingWindow
 from bot.providers.validation import validate_request
@@ -118,6 +124,18 @@ class ApiClient:
         params: Mapping[str, str] | None = None,
     ) -> Any:
         """One API call; checks both the HTTP status and the body ``code`` (contract §1, §7, §8)."""
+        status, envelope = await self._request(method, path, json=json, params=params)
+        return self._data(status, envelope)
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Mapping[str, Any] | None = None,
+        params: Mapping[str, str] | None = None,
+    ) -> tuple[int, Mapping[str, Any]]:
+        """One API call: the HTTP status and the JSON envelope (raises if there is none)."""
         url = self.base_url + path
         try:
             async with self._session.request(method, url, json=json, params=params) as response:
@@ -128,10 +146,14 @@ class ApiClient:
                     envelope = None
         except aiohttp.ClientConnectorError as error:
             raise ProviderUnavailable(None, f"cannot connect to {self.base_url}: {error.os_error}") from error
-        except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+        except (TimeoutError, aiohttp.ClientError) as error:
             raise ProviderUnavailable(None, f"{method} {path} failed: {error!r}") from error
         if not isinstance(envelope, Mapping):
             raise self.errors.error(status if status >= 400 else None, f"HTTP {status} with a non-JSON body")
+        return status, envelope
+
+    def _data(self, status: int, envelope: Mapping[str, Any]) -> Any:
+        """The envelope's ``data``, or the typed error its ``code`` (or the HTTP status) stands for."""
         code = as_int(envelope.get("code"))
         message = envelope.get("msg") if isinstance(envelope.get("msg"), str) else None
         if status >= 400 or code not in (200, 0):

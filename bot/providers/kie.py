@@ -20,7 +20,12 @@ from bot.models import (
 from bot.providers.base import ALL_KINDS, LABELS, Capabilities, TextLimits
 from bot.providers.errors import KIE_ERRORS, ProviderUnavailable
 from bot.providers.http import ApiClient, RetryPolicy
-from bot.providers.kie_parsing import MalformedCallback, as_int, parse_callback, parse_status
+from bot.providers.kie_parsing import (
+    MalformedCallback,
+    as_int,
+    parse_callback,
+    parse_status,
+)
 
 __all__ = ["KIE", "KieClient", "MalformedCallback", "RetryPolicy", "request_body"]
 

@@ -3,8 +3,22 @@
 
 from __future__ import annotations
 
-from bot.models import CoverRequest, ExportRequest, ExtendRequest, LyricsRequest, MusicRequest, Request, StemsRequest
-from bot.providers.base import Capabilities, TextLimits, check_model, check_source, unsupported
+from bot.models import (
+    CoverRequest,
+    ExportRequest,
+    ExtendRequest,
+    LyricsRequest,
+    MusicRequest,
+    Request,
+    StemsRequest,
+)
+from bot.providers.base import (
+    Capabilities,
+    TextLimits,
+    check_model,
+    check_source,
+    unsupported,
+)
 from bot.providers.errors import InputError
 
 

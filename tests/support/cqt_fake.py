@@ -70,7 +70,6 @@ Typical use::
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import hmac
 import json
@@ -694,7 +693,7 @@ class FakeCqt:
             async with self._session.get(url, timeout=aiohttp.ClientTimeout(total=self.upload_fetch_timeout)) as r:
                 data = await r.read()
                 status = r.status
-        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
+        except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
             self.uploads.append(UploadFetch(url, 0, None, f"{type(exc).__name__}: {exc}"))
             return None
         if not 200 <= status < 300:

@@ -1012,7 +1012,7 @@ class FakeKie:
             ) as resp:
                 data = await resp.read()
                 status = resp.status
-        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
+        except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
             self.uploads.append(UploadFetch(url, 0, None, f"{type(exc).__name__}: {exc}"))
             return None
         if not 200 <= status < 300:
@@ -1421,7 +1421,7 @@ class FakeKie:
                 timeout=aiohttp.ClientTimeout(total=self.callback_timeout),
             ) as resp:
                 delivery = Delivery(resp.status, await resp.text())
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
             delivery = Delivery(0, f"{type(exc).__name__}: {exc}")
         self.callback_results.append((task.task_id, stage, delivery.status))
         return delivery

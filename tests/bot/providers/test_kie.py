@@ -18,10 +18,16 @@ from bot.models import (
     TaskState,
 )
 from bot.providers import errors
-from bot.providers.kie import KIE, KieClient, MalformedCallback, RetryPolicy, request_body
-from bot.providers.validation import validate_request as validate_for
+from bot.providers.kie import (
+    KIE,
+    KieClient,
+    MalformedCallback,
+    RetryPolicy,
+    request_body,
+)
 from bot.providers.kie_parsing import parse_callback, parse_status
 from bot.providers.ratelimit import SlidingWindow
+from bot.providers.validation import validate_request as validate_for
 from tests.support.kie_fake import FakeKie, ManualClock
 
 CALLBACK = "http://127.0.0.1:9/callbacks/token"

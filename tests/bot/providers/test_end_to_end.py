@@ -1,0 +1,167 @@
+"""The real bot on each provider: the same commands, the same messages, whichever provider the admin pays for.
+The cogs never know which one is behind them; what differs (callbacks or polling, codes, models, what is on
+offer) is the adapter's business."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import replace
+
+import pytest
+
+from bot.core import ChorusBot
+from bot.models import TaskKind, TaskState
+from bot.providers import ADAPTERS
+from bot.providers.kie import KIE, KieClient
+from tests.conftest import BotFactory, Clock, Harness
+from tests.support.cqt_fake import FakeCqt
+from tests.support.discord_fake import FakeDiscord, route
+from tests.support.interactions import autocomplete, component, inject
+from tests.support.kie_fake import FakeKie
+from tests.support.sunoapi_fake import FakeSunoApi
+
+
+@pytest.fixture
+async def cqt() -> AsyncIterator[FakeCqt]:
+    async with FakeCqt() as fake:
+        yield fake
+
+
+@pytest.fixture
+async def sunoapi() -> AsyncIterator[FakeSunoApi]:
+    async with FakeSunoApi() as fake:
+        fake.auto_callbacks = False
+        yield fake
+
+
+async def on(make_bot: BotFactory, name: str, fake: FakeKie | FakeCqt, **overrides: object) -> ChorusBot:
+    return await make_bot(provider=name, api_key=fake.api_key, api_base_url=fake.base_url, **overrides)
+
+
+async def polled(h: Harness) -> None:
+    """Let the tracker's next poll come due (CQTAI has no callbacks)."""
+    h.clock.advance(3600)
+    h.bot.tracker.wake()
+
+
+COMMANDS = route("PUT", r"/applications/\d+/commands")
+
+
+def buttons(message: dict) -> list[str]:
+    return [b["label"] for row in message.get("components") or [] for b in row["components"]]
+
+
+async def test_cqtai_songs_are_polled_and_posted_like_any_other(
+    make_bot: BotFactory, discord_fake: FakeDiscord, cqt: FakeCqt, clock: Clock
+) -> None:
+    h = Harness(await on(make_bot, "cqt", cqt), discord_fake, None, clock)  # type: ignore[arg-type]
+    reply = await h.reply_to(h.command("generate", {"prompt": "a cheerful song about rain"}))
+    assert "On it" in reply["content"]
+    body = cqt.submissions[-1].body
+    assert (body["task"], body["model"], body["prompt"]) == ("create", "v55", "a cheerful song about rain")
+    assert "callBackUrl" not in body
+    cqt.advance(cqt.last_task_id, "processing")
+    await polled(h)
+    cqt.complete(cqt.last_task_id)
+    await polled(h)
+    tracks = await h.wait_for_tracks()
+    assert len(tracks) == 2
+    assert buttons(tracks[0]) == ["Extend", "Cover", "Stems", "WAV", "Video", "Info"]
+    uploads = [c for c in discord_fake.calls if route("POST", rf"/channels/{h.channel_id}/messages")(c) and c.files]
+    clip = cqt.task(cqt.last_task_id).result[0]
+    assert any(f.data == cqt.file_bytes(clip["audio_url"]) for call in uploads for f in call.files)
+    task = await h.bot.store.get_task(1)
+    assert task is not None and task.provider == "cqt" and task.state is TaskState.SUCCEEDED
+
+    # The buttons work the same: stems of the first track, by its clip id.
+    click = h.click(tracks[0], "Stems")
+    await h.discord.wait_for_callback(int(click["id"]))
+    choose = h.click(h.discord.original_response(int(click["id"])), "Vocals + instrumental")
+    assert "On it" in (await h.reply_to(choose))["content"]
+    assert cqt.submissions_of("gen_stem_two")[0].body == {"task": "gen_stem_two", "clipId": clip["id"]}
+    cqt.complete(cqt.last_task_id)
+    await polled(h)
+    stems = await discord_fake.wait_for_message(h.channel_id, lambda m: "stems are ready" in (m["content"] or ""))
+    assert sorted(a["filename"].rsplit("-", 1)[1] for a in stems["attachments"]) == ["Instrumental.mp3", "Vocals.mp3"]
+
+
+async def test_sunoapi_callbacks_are_taken_unsigned_and_its_429_means_no_credits(
+    make_bot: BotFactory, discord_fake: FakeDiscord, sunoapi: FakeSunoApi, clock: Clock
+) -> None:
+    h = Harness(await on(make_bot, "sunoapi", sunoapi), discord_fake, sunoapi, clock)
+    _, task_id = await h.generate()
+    delivered = await sunoapi.advance(task_id, "complete")
+    assert delivered is not None and delivered.status == 200
+    assert len(await h.wait_for_tracks()) == 2
+    sunoapi.credits = 0
+    payload = h.command("generate", {"prompt": "one more"})
+    reply = await h.reply_to(payload)
+    assert "out of credits" in reply["content"] and "On it" not in reply["content"]
+    assert len(sunoapi.submissions) == 1  # a 429 there is not retried: it would only fail again
+    refused = await h.bot.store.get_task(2)
+    assert refused is not None and refused.state is TaskState.FAILED
+    assert await h.bot.store.refund_of(refused.id) is not None  # the member's credits came back
+
+
+async def test_the_model_suggestions_are_the_providers_own(
+    make_bot: BotFactory, discord_fake: FakeDiscord, cqt: FakeCqt, kie: FakeKie, clock: Clock
+) -> None:
+    for bot, expected in (
+        (await on(make_bot, "cqt", cqt), ["V5.5 (newest)", "V5", "V4.5+", "V4.5", "V4"]),
+        (await on(make_bot, "kie", kie), ["V5 (newest)", "V4.5+", "V4.5 All", "V4.5", "V4"]),
+    ):
+        payload = autocomplete("generate", {"prompt": "x", "model": ""}, "model")
+        inject(bot, payload, fake=discord_fake)
+        choices = (await discord_fake.wait_for_callback(int(payload["id"]))).json["data"]["choices"]
+        assert [choice["name"] for choice in choices] == expected
+        await bot.close()
+
+
+async def test_a_typed_model_is_understood_and_one_the_provider_lacks_is_refused(
+    make_bot: BotFactory, discord_fake: FakeDiscord, cqt: FakeCqt, clock: Clock
+) -> None:
+    h = Harness(await on(make_bot, "cqt", cqt), discord_fake, None, clock)  # type: ignore[arg-type]
+    await h.reply_to(h.command("generate", {"prompt": "rain", "model": "v4.5+"}))
+    assert cqt.submissions[-1].body["model"] == "v45+"
+    reply = await h.reply_to(h.command("generate", {"prompt": "rain", "model": "V4_5ALL"}))
+    assert reply["content"].startswith("Model 'V4.5 All' isn't available on CQTAI. Pick one of: V5.5, V5, V4.5+")
+    assert len(cqt.submissions) == 1
+
+
+async def test_what_a_provider_does_not_offer_is_hidden_and_refused_by_name(
+    make_bot: BotFactory, discord_fake: FakeDiscord, kie: FakeKie, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    no_stems = replace(KIE, kinds=KIE.kinds - {TaskKind.STEMS})
+    monkeypatch.setitem(ADAPTERS, "kie", (KieClient, no_stems))
+    h = Harness(await on(make_bot, "kie", kie), discord_fake, kie, clock)
+    sync = await discord_fake.wait_for(COMMANDS)
+    assert "stems" not in {command["name"] for command in sync.json} and "export" in {c["name"] for c in sync.json}
+    _, tracks = await h.song()
+    assert buttons(tracks[0]) == ["Extend", "Cover", "WAV", "Video", "Info"]
+    # A Stems button from before the switch still answers, privately and by name.
+    old = component("chorus:stemsmode:1:0:vocals")
+    inject(h.bot, old, fake=discord_fake)
+    reply = await h.reply_to(old)
+    assert reply["content"].startswith("kie.ai, the Suno provider this bot uses, does not offer stem separation.")
+    assert kie.separations == []
+
+
+async def test_switching_providers_refunds_what_was_running_and_keeps_old_tracks_honest(
+    make_bot: BotFactory, discord_fake: FakeDiscord, kie: FakeKie, cqt: FakeCqt, clock: Clock
+) -> None:
+    first = Harness(await on(make_bot, "kie", kie), discord_fake, kie, clock)
+    _, tracks = await first.song()
+    await first.generate("still running when the admin switches")
+    await first.bot.close()
+    h = Harness(await on(make_bot, "cqt", cqt), discord_fake, None, clock)  # type: ignore[arg-type]
+    notice = await discord_fake.wait_for_message(h.channel_id, lambda m: "switched" in (m["content"] or ""))
+    assert "refunded" in notice["content"]
+    running = await h.bot.store.get_task(2)
+    assert running is not None and running.state is TaskState.FAILED
+    assert await h.bot.store.refund_of(2) is not None
+    reply = await h.reply_to(h.click(tracks[0], "Extend"))
+    assert reply["content"].startswith("This track was made with kie.ai, and this bot now uses CQTAI")
+    cover = h.click(tracks[0], "Cover")  # a cover only needs the audio, which any provider can fetch
+    modal = await discord_fake.wait_for_callback(int(cover["id"]))
+    assert modal.json["type"] == 9 and modal.json["data"]["title"] == "Cover this track"
+    assert cqt.submissions == []
