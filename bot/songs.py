@@ -11,13 +11,13 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
 
 from bot.audit import AuditLog
 from bot.credits import GuildPolicy, next_period, operation_of, period_start
 from bot.delivery import Delivery, Destination
 from bot.formatting import shorten
 from bot.models import Request, Task, TaskState, TaskUpdate
+from bot.providers.base import Provider
 from bot.providers.errors import InputError, ProviderError
 from bot.store import Admission, Allowance, NewTask, Store
 from bot.tracker import Tracker
@@ -27,14 +27,6 @@ log = logging.getLogger(__name__)
 # kie requires a callBackUrl. Without a public endpoint the bot polls, and gives the provider an address
 # under the reserved .invalid domain (RFC 2606), which never resolves, so no callback leaves their side.
 POLL_ONLY_CALLBACK = "https://poll-only.invalid/callbacks"
-
-
-class Provider(Protocol):
-    name: str
-
-    def validate(self, request: Request) -> None: ...
-
-    async def submit(self, request: Request, callback_url: str) -> str: ...
 
 
 @dataclass(frozen=True)

@@ -271,8 +271,9 @@ class Moderation(Feature):
         except ProviderError as error:
             await send_ephemeral(interaction, f"I couldn't ask the provider: {error.user_message}")
             return
-        sandbox = " (the built-in sandbox: simulated credits)" if self.bot.settings.uses_sandbox else ""
-        await send_ephemeral(interaction, f"The Suno provider account has **{credits:,}** credits left{sandbox}.")
+        label = self.bot.provider.capabilities.label
+        sandbox = " (simulated credits)" if self.bot.settings.uses_sandbox else ""
+        await send_ephemeral(interaction, f"The bot's account on {label} has **{credits:,}** credits left{sandbox}.")
 
     @mod.command(name="moderator-role", description="A role whose members may use /mod (administrators only)")
     @app_commands.describe(role="The role (leave out to remove)")

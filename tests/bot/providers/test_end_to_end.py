@@ -16,7 +16,7 @@ from bot.providers.kie import KIE, KieClient
 from tests.conftest import BotFactory, Clock, Harness
 from tests.support.cqt_fake import FakeCqt
 from tests.support.discord_fake import FakeDiscord, route
-from tests.support.interactions import autocomplete, component, inject
+from tests.support.interactions import MODERATOR_PERMS, autocomplete, component, inject
 from tests.support.kie_fake import FakeKie
 from tests.support.sunoapi_fake import FakeSunoApi
 
@@ -165,3 +165,18 @@ async def test_switching_providers_refunds_what_was_running_and_keeps_old_tracks
     modal = await discord_fake.wait_for_callback(int(cover["id"]))
     assert modal.json["type"] == 9 and modal.json["data"]["title"] == "Cover this track"
     assert cqt.submissions == []
+
+
+async def test_the_provider_balance_names_the_provider(
+    make_bot: BotFactory, discord_fake: FakeDiscord, sunoapi: FakeSunoApi, cqt: FakeCqt, clock: Clock
+) -> None:
+    sunoapi.credits = 321
+    for bot, expected in (
+        (await on(make_bot, "sunoapi", sunoapi), "The bot's account on sunoapi.org has **321** credits left."),
+        (await on(make_bot, "cqt", cqt), "CQTAI has no documented balance endpoint: check the balance in the CQTAI "
+                                         "console (cqtai.com)."),
+    ):
+        h = Harness(bot, discord_fake, None, clock)  # type: ignore[arg-type]
+        payload = h.command("mod", subcommand="provider-balance", permissions=MODERATOR_PERMS)
+        assert (await h.reply_to(payload))["content"] == expected
+        await bot.close()
