@@ -62,7 +62,22 @@ class Driver:
         raise NotImplementedError
 
 
-class KieDriver(Driver):
+class FakeDriver(Driver):
+    """A provider played by a scriptable fake."""
+
+    fake: FakeKie | FakeCqt
+
+    def body(self, task_id: str) -> dict[str, Any]:
+        return self.fake.task(task_id).body
+
+    def refuse_next_submit(self, code: int, message: str) -> None:
+        self.fake.fail_next_submit(code, message)
+
+    def submissions(self) -> int:
+        return len(self.fake.submissions)
+
+
+class KieDriver(FakeDriver):
     """kie.ai and sunoapi.org: the callback is the result; record-info must say the same."""
 
     def __init__(self, name: str, fake: FakeKie, adapter: ApiClient) -> None:
@@ -84,17 +99,8 @@ class KieDriver(Driver):
         assert polled.files == called_back.files and polled.lyrics == called_back.lyrics
         return called_back
 
-    def body(self, task_id: str) -> dict[str, Any]:
-        return self.fake.task(task_id).body
 
-    def refuse_next_submit(self, code: int, message: str) -> None:
-        self.fake.fail_next_submit(code, message)
-
-    def submissions(self) -> int:
-        return len(self.fake.submissions)
-
-
-class CqtDriver(Driver):
+class CqtDriver(FakeDriver):
     """CQTAI: no callbacks; what the info endpoint answers is the result."""
 
     name = "cqt"
@@ -109,15 +115,6 @@ class CqtDriver(Driver):
     async def fail(self, kind: TaskKind, task_id: str, message: str) -> TaskUpdate:
         self.fake.fail(task_id, msg=message)
         return await self.adapter.status(kind, task_id)
-
-    def body(self, task_id: str) -> dict[str, Any]:
-        return self.fake.task(task_id).body
-
-    def refuse_next_submit(self, code: int, message: str) -> None:
-        self.fake.fail_next_submit(code, message)
-
-    def submissions(self) -> int:
-        return len(self.fake.submissions)
 
 
 class SandboxDriver(Driver):
