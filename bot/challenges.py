@@ -16,7 +16,7 @@ from typing import Any
 
 import discord
 
-from bot.delivery import COLOR_DONE, Delivery, Destination, Download
+from bot.delivery import COLOR_DONE, Delivery, Destination, Download, close_all
 from bot.formatting import format_clock, shorten
 from bot.models import TaskState, Track
 from bot.providers.errors import InputError
@@ -247,9 +247,12 @@ class ChallengeService:
         else:
             content = f"\U0001f3c1 The challenge \u201c{challenge.theme}\u201d is over" + (
                 " \u2014 no entry got a vote." if entries else " \u2014 nobody entered.")
-        message = await self._send(challenge, challenge.channel_id, content=content, embeds=embeds,
-                                   files=[c.file() for c in covers if c.data is not None], reply=True,
-                                   mentions=[entry.user_id for entry in winners])
+        try:
+            message = await self._send(challenge, challenge.channel_id, content=content, embeds=embeds,
+                                       files=[c.file() for c in covers if c.fetched], reply=True,
+                                       mentions=[entry.user_id for entry in winners])
+        finally:
+            close_all(covers)
         if message is not None:
             await self._store.set_challenge_messages(challenge.id, results_message_id=message.id)
             if challenge.thread_id is not None:
@@ -333,7 +336,7 @@ def entry_embed(challenge: Challenge, entry: Entry, track: Track, cover: Downloa
         embed.add_field(name="Duration", value=format_clock(track.duration))
     if reveal:
         embed.add_field(name="Votes", value=str(entry.votes))
-    if cover is not None and cover.data is not None:
+    if cover is not None and cover.fetched:
         embed.set_thumbnail(url=f"attachment://{cover.filename}")
     elif track.image_url:
         embed.set_thumbnail(url=track.image_url)
@@ -364,7 +367,7 @@ def winner_embed(challenge: Challenge, entry: Entry, track: Track, place: int, c
     embed = discord.Embed(title=f"{MEDALS[place]} {shorten(track.title or 'Untitled', 200)}",
                           description=f"by <@{entry.user_id}> \u2014 {entry.votes} vote{'s' if entry.votes != 1 else ''}",
                           colour=COLOR_CHALLENGE)
-    if cover.data is not None:
+    if cover.fetched:
         embed.set_image(url=f"attachment://{cover.filename}")
     elif track.image_url:
         embed.set_image(url=track.image_url)

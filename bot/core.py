@@ -17,7 +17,7 @@ from discord.ext import commands
 
 from bot.audit import AuditLog
 from bot.challenges import ChallengeService
-from bot.delivery import Delivery
+from bot.delivery import Delivery, unposted_notice
 from bot.flows import Feature
 from bot.permissions import permission_names
 from bot.providers import Provider, open_provider
@@ -166,6 +166,17 @@ class ChorusBot(commands.Bot):
             await self.sandbox.start(f"{self.web.local_url}/sandbox")
         self._log_provider(called_back)
         await self.sync_commands()
+
+    async def on_app_command_completion(
+        self, interaction: discord.Interaction[ChorusBot], command: app_commands.Command[Any, ..., Any]
+    ) -> None:
+        """After a member's command, tell them privately about results that could not be posted in their
+        channel and that no DM could tell them about (see Delivery.deliver)."""
+        if interaction.response.type is discord.InteractionResponseType.modal:
+            return  # no follow-up is possible until the form is sent
+        for task in await self.store.untold(interaction.guild_id, interaction.user.id):
+            await send_ephemeral(interaction, unposted_notice(task))
+            await self.store.mark_told(task.id)
 
     def _hide_unoffered(self) -> None:
         """Leave out the commands whose operations the provider does not offer (buttons are left out by

@@ -7,14 +7,17 @@ not fit is posted as a link, never as an upload that would fail.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
 import mimetypes
 import re
+import tempfile
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
+from typing import IO
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -32,6 +35,9 @@ MiB = 1024 * 1024
 DEFAULT_UPLOAD_LIMIT = 10 * MiB
 IMAGE_LIMIT = 8 * MiB
 REQUEST_BODY_LIMIT = 25 * MiB  # Discord's limit for a whole message with its files
+DELIVERY_SLOTS = 4  # deliveries downloading and uploading at once (the rest wait their turn)
+SPOOL_MEMORY = 1 * MiB  # result files larger than this wait for upload on disk, not in memory
+CHUNK = 256 * 1024
 FILES_PER_MESSAGE = 10
 EMBED_TEXT_LIMIT = 4000
 AUDIO_SUFFIXES = {".mp3", ".wav", ".m4a", ".ogg", ".flac", ".aac"}
@@ -81,14 +87,32 @@ class Destination:
 
 @dataclass(frozen=True)
 class Download:
-    data: bytes | None  # None when too large or unavailable: post a link instead
+    """A result file fetched for upload: kept in memory while small, spooled to disk beyond SPOOL_MEMORY, so
+    many large deliveries never hold their files in RAM. ``body`` None: too large or unavailable (a link)."""
+
+    body: IO[bytes] | None
     filename: str
     size: int | None = None
     too_large: bool = False
 
+    @property
+    def fetched(self) -> bool:
+        return self.body is not None
+
     def file(self) -> discord.File:
-        assert self.data is not None
-        return discord.File(io.BytesIO(self.data), filename=self.filename)
+        """An attachment streamed from the spooled copy (discord.py rewinds it itself on a retry)."""
+        assert self.body is not None
+        self.body.seek(0)
+        return discord.File(self.body, filename=self.filename)
+
+    def close(self) -> None:
+        if self.body is not None:
+            self.body.close()
+
+
+def close_all(downloads: Iterable[Download]) -> None:
+    for download in downloads:
+        download.close()
 
 
 class Delivery:
@@ -108,6 +132,7 @@ class Delivery:
         self._store = store
         self._offers = offers  # the operations the provider offers: only their buttons are shown
         self._clock = clock
+        self._slots = asyncio.Semaphore(DELIVERY_SLOTS)
 
     def _channel(self, destination: Destination) -> discord.PartialMessageable:
         return self._client.get_partial_messageable(destination.channel_id, guild_id=destination.guild_id)
@@ -142,7 +167,26 @@ class Delivery:
 
     async def deliver(self, task: Task) -> None:
         """Post a finished task's outcome in its channel, update the status message, mark it delivered.
-        What was already posted (before a restart or a Discord error cut a delivery short) is not re-posted."""
+        What was already posted (before a restart or a Discord error cut a delivery short) is not re-posted,
+        and every result message carries a nonce, so one cut short between Discord's answer and the database
+        is not posted twice. At most DELIVERY_SLOTS deliveries download and upload at once.
+
+        If the channel is gone or closed to the bot (404, 403), the result is kept, marked unposted, and the
+        member is told by DM, or at their next command if DMs are closed: never retried in a loop."""
+        async with self._slots:
+            try:
+                await self._deliver(task)
+            except (discord.NotFound, discord.Forbidden) as error:
+                why = ("the channel was deleted" if isinstance(error, discord.NotFound)
+                       else "I'm no longer allowed to post there")
+                log.warning("task %s: cannot post in channel %s (%s): kept for the member", task.id,
+                            task.channel_id, error)
+                await self._store.mark_unposted(task.id, why)
+                task.unposted = why
+                if await self._tell_privately(task):
+                    await self._store.mark_told(task.id)
+
+    async def _deliver(self, task: Task) -> None:
         destination = Destination.of(task)
         if task.state is TaskState.FAILED:
             await self._post_failure(task, destination)
@@ -153,6 +197,7 @@ class Delivery:
                     message = await self.post_track(
                         task, position, destination,
                         content=f"<@{destination.user_id}> your song is ready!" if first else None, reply=first,
+                        nonce=part_nonce(task, position),
                     )
                     await self._store.set_track_message(task.id, track.audio_id, message.id)
         elif task.task_kind is TaskKind.LYRICS:
@@ -162,15 +207,32 @@ class Delivery:
         await self.refresh_status(task)
         await self._store.mark_delivered(task.id)
 
+    async def _tell_privately(self, task: Task) -> bool:
+        """DM the member about a result that could not be posted; False if their DMs are closed."""
+        try:
+            channel = await self._client.create_dm(discord.Object(task.user_id))
+            await channel.send(content=unposted_notice(task), nonce=part_nonce(task, 99))
+        except discord.HTTPException as error:
+            log.info("task %s: could not DM the member (%s); they are told at their next command", task.id, error)
+            return False
+        return True
+
     async def post_track(
-        self, task: Task, position: int, destination: Destination, *, content: str | None, reply: bool = False
+        self,
+        task: Task,
+        position: int,
+        destination: Destination,
+        *,
+        content: str | None,
+        reply: bool = False,
+        nonce: str | None = None,
     ) -> discord.Message:
         """One track: its audio (or a link when too large), an embed with the cover, and its buttons."""
         track = task.tracks[position]
         return await self.post_audio(
             destination, track, position,
             embed=lambda audio, cover: track_embed(task, track, position, audio, cover, destination.upload_limit),
-            view=track_view(task.id, position, self._offers), content=content, reply=reply,
+            view=track_view(task.id, position, self._offers), content=content, reply=reply, nonce=nonce,
         )
 
     async def post_audio(
@@ -183,8 +245,11 @@ class Delivery:
         view: discord.ui.View | None,
         content: str | None = None,
         reply: bool = False,
+        nonce: str | None = None,
     ) -> discord.Message:
-        """A track's audio and cover as attachments (links when too large), with an embed built for them."""
+        """A track's audio and cover as attachments (links when too large), with an embed built for them.
+        A ``nonce`` makes the post idempotent: sent again (after a restart cut it short), Discord returns the
+        message it already made instead of a second one."""
         audio = await self._download(track.audio_url, destination.upload_limit, track_filename(track, position))
         cover = await self._download(track.image_url, min(IMAGE_LIMIT, destination.upload_limit),
                                      f"cover-{position + 1}")
@@ -194,10 +259,11 @@ class Delivery:
             return await channel.send(
                 content=content,
                 embed=embed(audio, cover),
-                files=[d.file() for d in (audio, cover) if d.data is not None],
+                files=[d.file() for d in (audio, cover) if d.fetched],
                 view=view or discord.utils.MISSING,
                 reference=destination.reference() if reply else None,
                 allowed_mentions=destination.mention(),
+                nonce=nonce,
             )
 
         try:
@@ -208,6 +274,8 @@ class Delivery:
             # The server's upload limit is lower than the interaction said: post links instead.
             log.warning("channel %s: upload refused as too large; posting links instead", destination.channel_id)
             return await send(_as_link(audio), _as_link(cover))
+        finally:
+            close_all((audio, cover))
 
     async def download_image(self, url: str, stem: str) -> Download:
         """A cover picture to attach (e.g. to results)."""
@@ -233,6 +301,7 @@ class Delivery:
                 view=self._song_button(task, index),
                 reference=destination.reference() if first else None,
                 allowed_mentions=destination.mention(),
+                nonce=part_nonce(task, index),
             )
             await self._store.set_posted_parts(task.id, index + 1)
 
@@ -250,13 +319,17 @@ class Delivery:
         async def send(last: bool) -> None:
             index = len(posted)
             skip = resume and index < task.posted_parts
-            message = None if skip else await channel.send(
-                content=f"<@{destination.user_id}> {READY[task.task_kind]}!" if index == 0 else None,
-                embed=files_embed(task, uploaded, linked, destination.upload_limit) if last else None,
-                files=[d.file() for d in batch],
-                reference=destination.reference() if index == 0 else None,
-                allowed_mentions=destination.mention(),
-            )
+            try:
+                message = None if skip else await channel.send(
+                    content=f"<@{destination.user_id}> {READY[task.task_kind]}!" if index == 0 else None,
+                    embed=files_embed(task, uploaded, linked, destination.upload_limit) if last else None,
+                    files=[d.file() for d in batch],
+                    reference=destination.reference() if index == 0 else None,
+                    allowed_mentions=destination.mention(),
+                    nonce=part_nonce(task, index) if resume else None,
+                )
+            finally:
+                close_all(batch)
             posted.append(message)
             if message is not None and resume:
                 await self._store.set_posted_parts(task.id, index + 1)
@@ -264,10 +337,10 @@ class Delivery:
 
         for file in task.files:
             download = await self._download(file.url, destination.upload_limit, file_stem(title, file))
-            if download.data is None:
+            if not download.fetched:
                 linked.append((file, download))
                 continue
-            if batch and (len(batch) == FILES_PER_MESSAGE or _size(batch) + len(download.data) > REQUEST_BODY_LIMIT):
+            if batch and (len(batch) == FILES_PER_MESSAGE or _size(batch) + (download.size or 0) > REQUEST_BODY_LIMIT):
                 await send(last=False)
             batch.append(download)
             uploaded.append(download)
@@ -281,29 +354,37 @@ class Delivery:
             content=f"<@{destination.user_id}> \u201c{summary}\u201d could not be made: {reason}",
             reference=destination.reference(),
             allowed_mentions=destination.mention(),
+            nonce=part_nonce(task, 0),
         )
 
     async def _download(self, url: str, limit: int, stem: str) -> Download:
-        """Fetch ``url`` into memory if it fits in ``limit`` bytes; otherwise return a link-only Download."""
+        """Fetch ``url`` if it fits in ``limit`` bytes (spooled: see :class:`Download`); otherwise return a
+        link-only Download. The caller closes it."""
         filename = _filename(stem, url, None)
         if not url:
             return Download(None, filename)
+        body: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY)  # noqa: SIM115 - closed by the caller
         try:
             async with self._session.get(url) as response:
                 if response.status != 200:
                     log.warning("download of a result file failed with HTTP %s", response.status)
+                    body.close()
                     return Download(None, filename)
                 filename = _filename(stem, url, response.content_type)
                 size = response.content_length
                 if size is not None and size > limit:
+                    body.close()
                     return Download(None, filename, size, too_large=True)
-                data = bytearray()
-                async for chunk in response.content.iter_chunked(256 * 1024):
-                    data += chunk
-                    if len(data) > limit:
+                written = 0
+                async for chunk in response.content.iter_chunked(CHUNK):
+                    written += len(chunk)
+                    if written > limit:
+                        body.close()
                         return Download(None, filename, size, too_large=True)
-                return Download(bytes(data), filename, len(data))
+                    body.write(chunk)
+                return Download(body, filename, written)
         except (aiohttp.ClientError, TimeoutError) as error:
+            body.close()
             log.warning("download of a result file failed: %r", error)
             return Download(None, filename)
 
@@ -313,7 +394,30 @@ def _as_link(download: Download) -> Download:
 
 
 def _size(batch: Sequence[Download]) -> int:
-    return sum(len(d.data or b"") for d in batch)
+    return sum(d.size or 0 for d in batch)
+
+
+def unposted_notice(task: Task) -> str:
+    """What a member is told about a result that could not be posted in its channel (by DM or privately)."""
+    summary = discord.utils.escape_markdown(shorten(task.request.summary, 200))
+    where = f"<#{task.channel_id}>"
+    if task.state is TaskState.FAILED:
+        return (f"\u201c{summary}\u201d could not be made: {failure_reason(task)} I couldn't tell you in {where}: "
+                f"{task.unposted}.")
+    lines = [f"\u201c{summary}\u201d is ready, but I couldn't post it in {where}: {task.unposted}. It is kept:"]
+    lines += [f"\u2022 [{shorten(track.title or 'Track', 80)}]({track.audio_url})" for track in task.tracks
+              if track.audio_url]
+    lines += [f"\u2022 [{file.name}]({file.url})" for file in task.files]
+    if task.tracks:
+        lines.append("Links last about 14 days; `/track show` posts a track in any channel where I can post.")
+    lines += [f"**{shorten(variant.title or 'Lyrics', 80)}**\n{variant.text}" for variant in task.lyrics]
+    text = "\n".join(lines)
+    return text if len(text) <= 2000 else text[:1999] + "\u2026"
+
+
+def part_nonce(task: Task, part: int) -> str:
+    """The nonce of a task's result message ``part`` (Discord: at most 25 characters)."""
+    return f"chorus-{task.id}-{part}"
 
 
 # ----- rendering (pure functions) -----------------------------------------------------------------------------
@@ -404,9 +508,9 @@ def track_embed(
         embed.add_field(name="Duration", value=format_clock(track.duration))
     model = MODELS.get(task.request.model, task.request.model)
     embed.add_field(name="Model", value=f"{model} ({track.model_name})" if track.model_name else model)
-    if audio.data is None and track.audio_url:
+    if not audio.fetched and track.audio_url:
         embed.add_field(name="Audio", value=_link(track.audio_url, audio, limit, "Listen"), inline=False)
-    if cover.data is not None:
+    if cover.fetched:
         embed.set_thumbnail(url=f"attachment://{cover.filename}")
     elif track.image_url:
         embed.set_thumbnail(url=track.image_url)

@@ -336,6 +336,8 @@ class Task:
     lyrics: list[Lyrics] = field(default_factory=list)
     files: list[ResultFile] = field(default_factory=list)
     posted_parts: int = 0  # result messages of lyrics / files already posted
+    unposted: str | None = None  # why the result could not be posted in its channel (it is kept)
+    told_at: float | None = None  # when the member was told about an unposted result
 
     @property
     def task_kind(self) -> TaskKind:

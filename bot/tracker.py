@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 
 TASK_TIMEOUT = 30 * 60  # a task pending longer than this is failed
 MAX_POLL_BACKOFF = 300.0
+SHUTDOWN_GRACE = 10.0  # seconds deliveries in flight get to finish when the bot stops; then they are cut
 SWITCHED = (
     "The bot was switched to another Suno provider while this was being made, so it can't be followed any "
     "more. Your credits were refunded; try again."
@@ -55,6 +56,7 @@ class Tracker:
         self._delivery = delivery
         self.poll_interval = poll_interval
         self.timeout = timeout
+        self.shutdown_grace = SHUTDOWN_GRACE
         self._clock = clock
         self._polls = asyncio.Semaphore(parallel_polls)
         self._wake = asyncio.Event()
@@ -77,13 +79,13 @@ class Tracker:
             self.spawn(self._publish(task.id))
         self._loop = asyncio.create_task(self._run(), name="chorus-tracker")
 
-    async def stop(self, grace: float = 10.0) -> None:
+    async def stop(self) -> None:
         if self._loop is not None:
             self._loop.cancel()
             await asyncio.gather(self._loop, return_exceptions=True)
             self._loop = None
         if self._background:
-            _, pending = await asyncio.wait(set(self._background), timeout=grace)
+            _, pending = await asyncio.wait(set(self._background), timeout=self.shutdown_grace)
             for job in pending:
                 job.cancel()
             await asyncio.gather(*pending, return_exceptions=True)

@@ -151,4 +151,11 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX challenge_votes_by_voter ON challenge_votes (challenge_id, voter_id);
     """,
+    # 5: results that could not be posted in their channel (deleted, or the bot lost access): kept, and the
+    # member told privately or at their next command.
+    """
+    ALTER TABLE tasks ADD COLUMN unposted TEXT;
+    ALTER TABLE tasks ADD COLUMN told_at REAL;
+    CREATE INDEX tasks_untold ON tasks (user_id, guild_id) WHERE unposted IS NOT NULL AND told_at IS NULL;
+    """,
 )

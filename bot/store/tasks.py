@@ -180,6 +180,21 @@ class TaskStore(StoreBase):
     async def mark_delivered(self, task_id: int) -> None:
         await self._execute("UPDATE tasks SET delivered_at = ? WHERE id = ?", (self._clock(), task_id))
 
+    async def mark_unposted(self, task_id: int, why: str) -> None:
+        """The result could not be posted in its channel: keep it, and never try that channel again."""
+        await self._execute("UPDATE tasks SET unposted = ?, delivered_at = ? WHERE id = ?",
+                            (why, self._clock(), task_id))
+
+    async def mark_told(self, task_id: int) -> None:
+        await self._execute("UPDATE tasks SET told_at = ? WHERE id = ?", (self._clock(), task_id))
+
+    async def untold(self, guild_id: int | None, user_id: int) -> list[Task]:
+        """The member's results that could not be posted and that they have not been told about."""
+        return await self._many(
+            "SELECT * FROM tasks WHERE unposted IS NOT NULL AND told_at IS NULL AND user_id = ? AND guild_id IS ? "
+            "ORDER BY id", (user_id, guild_id),
+        )
+
     async def set_status_message(self, task_id: int, message_id: int | None) -> None:
         await self._execute("UPDATE tasks SET status_message_id = ? WHERE id = ?", (message_id, task_id))
 

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-from tests.conftest import Harness
-from tests.support.discord_fake import MiB
+import asyncio
+import os
+import signal
+
+from bot.__main__ import install_signal_handlers
+from tests.conftest import BotFactory, Clock, Harness
+from tests.support.discord_fake import FakeDiscord, MiB
+from tests.support.kie_fake import FakeKie
 
 
 async def test_a_track_over_the_upload_limit_is_posted_as_a_link(harness: Harness) -> None:
@@ -54,3 +60,77 @@ async def test_an_expired_file_is_linked_not_lost(harness: Harness) -> None:
     tracks = await h.wait_for_tracks()
     assert any(f["name"] == "Audio" for f in tracks[0]["embeds"][0]["fields"])
     assert any(a["filename"].endswith(".mp3") for a in tracks[1]["attachments"])
+
+
+# ----- channels that cannot take the result, and stops in the middle of a delivery ---------------------------
+
+
+async def test_a_deleted_channel_keeps_the_song_and_the_member_gets_it_by_dm(harness: Harness) -> None:
+    h = harness
+    payload, task_id = await h.generate()
+    user_id = int(payload["member"]["user"]["id"])
+    h.discord.deleted_channels.add(h.channel_id)
+    mark = len(h.discord.calls)
+    await h.kie.advance(task_id, "complete")
+    dm = await h.discord.wait_for(lambda c: c.method == "POST" and c.path.startswith("/channels/")
+                                  and c.path != f"/channels/{h.channel_id}/messages" and c.status == 200, start=mark)
+    await h.bot.tracker.idle()
+    text = dm.json["content"]
+    assert f"couldn't post it in <#{h.channel_id}>: the channel was deleted. It is kept:" in text
+    assert all(h.kie.audio_url(task_id, n) in text for n in range(2)) and "/track show" in text
+    assert h.discord.dm_messages(user_id)[0]["content"] == text
+    task = await h.bot.store.get_task(1)
+    assert task is not None and task.unposted == "the channel was deleted" and task.told_at is not None
+    assert len(task.tracks) == 2 and task.delivered_at is not None  # kept, and never retried in a loop
+    posts = [c for c in h.discord.calls[mark:] if c.path == f"/channels/{h.channel_id}/messages"]
+    assert len(posts) == 1 and posts[0].status == 404
+    assert await h.bot.store.refund_of(1) is None  # the song was made: the credits stay spent
+
+
+async def test_closed_dms_mean_the_member_is_told_at_their_next_command(harness: Harness) -> None:
+    h = harness
+    payload, task_id = await h.generate()
+    user_id = int(payload["member"]["user"]["id"])
+    h.discord.forbidden_channels.add(h.channel_id)
+    h.discord.closed_dms.add(user_id)
+    await h.kie.advance(task_id, "complete")
+    await h.bot.tracker.idle()
+    assert h.discord.dm_messages(user_id) == [] and h.track_messages() == []
+    h.discord.forbidden_channels.clear()
+    credits = h.command("credits")
+    notice = await h.discord.wait_for(lambda c: c.method == "POST" and "couldn't post it" in str(c.json)
+                                      and credits["token"] in c.path)
+    assert "I'm no longer allowed to post there" in notice.json["content"] and notice.json["flags"] & 64
+    again = h.command("credits")  # told once
+    await h.reply_to(again)
+    await h.bot.tracker.idle()
+    assert sum("couldn't post it" in str(c.json) for c in h.discord.calls if c.path.startswith("/webhooks/")) == 1
+
+
+async def test_a_delivery_cut_off_by_sigterm_is_posted_exactly_once_after_a_restart(
+    make_bot: BotFactory, discord_fake: FakeDiscord, kie: FakeKie, clock: Clock
+) -> None:
+    h = Harness(await make_bot(), discord_fake, kie, clock)
+    _, task_id = await h.generate()
+    # Discord makes the first track's message, but the answer never reaches the bot: it is stopped first.
+    discord_fake.stall_next(lambda call: bool(call.files))
+    await kie.advance(task_id, "complete")
+    await discord_fake.wait_for_message(h.channel_id, lambda m: "your song is ready" in (m["content"] or ""))
+    h.bot.tracker.shutdown_grace = 0.1
+    closed = install_signal_handlers(h.bot)
+    try:
+        os.kill(os.getpid(), signal.SIGTERM)
+        async with asyncio.timeout(10):
+            await closed.wait()
+    finally:
+        loop = asyncio.get_running_loop()
+        loop.remove_signal_handler(signal.SIGTERM)
+        loop.remove_signal_handler(signal.SIGINT)
+    task = await h.bot.store.get_task(1) if h.bot.store else None
+    again = Harness(await make_bot(), discord_fake, kie, clock)
+    tracks = await again.wait_for_tracks()
+    assert task is None and len(tracks) == 2  # one message per track: the first is not posted twice
+    first = tracks[0]
+    stored = await again.bot.store.get_task(1)
+    assert stored is not None and stored.tracks[0].message_id == int(first["id"])
+    assert [m["nonce"] for m in tracks] == ["chorus-1-0", "chorus-1-1"]

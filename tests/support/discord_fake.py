@@ -469,6 +469,15 @@ class FakeDiscord:
         self.interaction_window = INTERACTION_RESPONSE_WINDOW
         self.token_lifetime = INTERACTION_TOKEN_LIFETIME
         self.forbidden_channels: set[int] = set()
+        self.deleted_channels: set[int] = set()  # 404 Unknown Channel (10003) for anything posted there
+        self.closed_dms: set[int] = set()  # users who do not accept DMs from the bot (403, 50007)
+        # (messages, seconds) per channel for POST /channels/{id}/messages, announced in X-RateLimit-*
+        # headers as Discord does; going over answers 429 (with Via, so discord.py waits and retries).
+        self.channel_rate_limit: tuple[int, float] | None = None
+        self.rate_limited: list[int] = []  # channels that answered a 429 for going over the limit
+        self.nonce_window = 120.0  # seconds within which an enforced nonce returns the earlier message
+        self._stalls: list[Predicate] = []
+        self._released: asyncio.Event | None = None
         self.clock_offset = 0.0
 
         self.calls: list[Call] = []
@@ -483,6 +492,8 @@ class FakeDiscord:
         self._by_token: dict[str, _Interaction] = {}
         self._command_ids: dict[tuple[int | None, int, str], int] = {}
         self._failures: list[_ScriptedFailure] = []
+        self._rate_windows: dict[int, list[float]] = {}
+        self._dm_channels: dict[int, int] = {}
         self._changed: asyncio.Condition | None = None
         self._runner: web.AppRunner | None = None
         self.origin = ""
@@ -493,6 +504,7 @@ class FakeDiscord:
     async def start(self) -> None:
         """Serve on 127.0.0.1 on an ephemeral port; sets :attr:`origin` and :attr:`api_base`."""
         self._changed = asyncio.Condition()
+        self._released = asyncio.Event()
         self._runner = web.AppRunner(self._build_app(), access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -502,6 +514,8 @@ class FakeDiscord:
         self.api_base = self.origin + API_PREFIX
 
     async def stop(self) -> None:
+        if self._released is not None:
+            self._released.set()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -519,6 +533,7 @@ class FakeDiscord:
             ("GET", "/users/@me", self._get_me, True),
             ("GET", "/oauth2/applications/@me", self._get_application, True),
             ("GET", "/channels/{channel_id}", self._get_channel, True),
+            ("POST", "/users/@me/channels", self._create_dm, True),
             ("POST", "/channels/{channel_id}/messages", self._create_channel_message, True),
             ("GET", "/channels/{channel_id}/messages/{message_id}", self._get_channel_message, True),
             ("PATCH", "/channels/{channel_id}/messages/{message_id}", self._edit_channel_message, True),
@@ -844,8 +859,13 @@ class FakeDiscord:
             raise DiscordError(400, 50006, "Cannot send an empty message")
 
     def _check_channel_writable(self, channel_id: int) -> None:
+        if channel_id in self.deleted_channels:
+            raise DiscordError(404, 10003, "Unknown Channel")
         if channel_id in self.forbidden_channels:
             raise DiscordError(403, 50013, "Missing Permissions")
+        channel = self.channels.get(channel_id)
+        if channel is not None and channel.get("type") == 1 and int(channel["recipients"][0]["id"]) in self.closed_dms:
+            raise DiscordError(403, 50007, "Cannot send messages to this user")
 
     def _new_attachments(self, channel_id: int, body: dict[str, Any], uploads: list[Upload]) -> list[dict[str, Any]]:
         by_field = {u.field: u for u in uploads}
@@ -953,13 +973,80 @@ class FakeDiscord:
 
     async def _create_channel_message(self, request: web.Request, call: Call) -> web.Response:
         channel_id = int(request.match_info["channel_id"])
+        headers = self._rate_limit(channel_id)
+        if headers.get("X-RateLimit-Scope"):
+            return _json_response({"message": "You are being rate limited.", "retry_after": float(
+                headers["Retry-After"]), "global": False}, 429, headers)
         self._check_channel_writable(channel_id)
         body = call.json or {}
+        earlier = self._same_nonce(channel_id, body)
+        if earlier is not None:  # enforce_nonce: the message already made is returned, no new one
+            return _json_response(earlier, headers=headers)
         self._check_outgoing(body, call.files, creating=True)
         message = self._create_message(channel_id, body, call.files, extra_flags=0)
         message["flags"] &= ~FLAG_EPHEMERAL  # only interaction responses can be ephemeral
+        if body.get("nonce") is not None:
+            message["nonce"] = str(body["nonce"])
         self.channel_message_ids.append(int(message["id"]))
-        return _json_response(message)
+        stall = next((p for p in self._stalls if p(call)), None)
+        if stall is not None:  # the message exists, but the bot never hears back (until the fake stops)
+            self._stalls.remove(stall)
+            assert self._changed is not None and self._released is not None
+            async with self._changed:
+                self._changed.notify_all()
+            await self._released.wait()
+        return _json_response(message, headers=headers)
+
+    def stall_next(self, predicate: Predicate) -> None:
+        """The next message post matching ``predicate`` is created, but its answer never arrives: as when the
+        bot is stopped between Discord's work and its answer."""
+        self._stalls.append(predicate)
+
+    def _same_nonce(self, channel_id: int, body: dict[str, Any]) -> dict[str, Any] | None:
+        if body.get("nonce") is None or not body.get("enforce_nonce"):
+            return None
+        for message_id in reversed(self.channel_message_ids):
+            message = self.messages[message_id]
+            if int(message["channel_id"]) != channel_id or message.get("nonce") != str(body["nonce"]):
+                continue
+            created = snowflake_time(message_id)
+            return message if self.now() - created <= self.nonce_window else None
+        return None
+
+    def _rate_limit(self, channel_id: int) -> dict[str, str]:
+        """The X-RateLimit-* headers for a message post into ``channel_id`` (and a 429 when over)."""
+        if self.channel_rate_limit is None:
+            return {}
+        limit, per = self.channel_rate_limit
+        now = self.now()
+        window = self._rate_windows.setdefault(channel_id, [])
+        window[:] = [t for t in window if now - t < per]
+        over = len(window) >= limit
+        if not over:
+            window.append(now)
+        reset_after = window[0] + per - now
+        headers = {"X-RateLimit-Limit": str(limit), "X-RateLimit-Remaining": str(limit - len(window)),
+                   "X-RateLimit-Bucket": f"messages-{channel_id}", "X-RateLimit-Reset": f"{now + reset_after:.3f}",
+                   "X-RateLimit-Reset-After": f"{reset_after:.3f}"}
+        if over:
+            self.rate_limited.append(channel_id)
+            headers.update({"Retry-After": f"{reset_after:.3f}", "X-RateLimit-Scope": "user", "Via": "1.1 google"})
+        return headers
+
+    async def _create_dm(self, request: web.Request, call: Call) -> web.Response:
+        """POST /users/@me/channels: the DM channel with a user (the same one each time)."""
+        user_id = int((call.json or {}).get("recipient_id") or 0)
+        channel_id = self._dm_channels.setdefault(user_id, snowflake(self.now()))
+        channel = {"id": str(channel_id), "type": 1, "last_message_id": None,
+                   "recipients": [{"id": str(user_id), "username": f"user{user_id}", "discriminator": "0",
+                                   "global_name": None, "avatar": None}]}
+        self.channels[channel_id] = channel
+        return _json_response(channel)
+
+    def dm_messages(self, user_id: int) -> list[dict[str, Any]]:
+        """What the bot sent a user privately."""
+        channel_id = self._dm_channels.get(user_id)
+        return [] if channel_id is None else self.channel_messages(channel_id)
 
     async def _start_thread(self, request: web.Request, call: Call) -> web.Response:
         """Start a public thread from a message (the thread's id is the message's id, as on Discord)."""
