@@ -8,13 +8,14 @@ not fit is posted as a link, never as an upload that would fail.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import logging
 import mimetypes
 import re
 import tempfile
 import time
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import IO
@@ -133,6 +134,7 @@ class Delivery:
         self._offers = offers  # the operations the provider offers: only their buttons are shown
         self._clock = clock
         self._slots = asyncio.Semaphore(DELIVERY_SLOTS)
+        self._channel_locks: dict[int, tuple[asyncio.Lock, int]] = {}
 
     def _channel(self, destination: Destination) -> discord.PartialMessageable:
         return self._client.get_partial_messageable(destination.channel_id, guild_id=destination.guild_id)
@@ -169,11 +171,13 @@ class Delivery:
         """Post a finished task's outcome in its channel, update the status message, mark it delivered.
         What was already posted (before a restart or a Discord error cut a delivery short) is not re-posted,
         and every result message carries a nonce, so one cut short between Discord's answer and the database
-        is not posted twice. At most DELIVERY_SLOTS deliveries download and upload at once.
+        is not posted twice. At most DELIVERY_SLOTS deliveries download and upload at once, and one at a time
+        per channel, so discord.py learns the channel's rate limit from the first answer and waits instead of
+        a burst of 429s.
 
         If the channel is gone or closed to the bot (404, 403), the result is kept, marked unposted, and the
         member is told by DM, or at their next command if DMs are closed: never retried in a loop."""
-        async with self._slots:
+        async with self._channel_turn(task.channel_id), self._slots:
             try:
                 await self._deliver(task)
             except (discord.NotFound, discord.Forbidden) as error:
@@ -185,6 +189,21 @@ class Delivery:
                 task.unposted = why
                 if await self._tell_privately(task):
                     await self._store.mark_told(task.id)
+
+    @contextlib.asynccontextmanager
+    async def _channel_turn(self, channel_id: int) -> AsyncIterator[None]:
+        """One delivery at a time per channel (the lock is dropped when nobody holds or awaits it)."""
+        lock, users = self._channel_locks.get(channel_id, (asyncio.Lock(), 0))
+        self._channel_locks[channel_id] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._channel_locks[channel_id]
+            if users == 1:
+                del self._channel_locks[channel_id]
+            else:
+                self._channel_locks[channel_id] = (lock, users - 1)
 
     async def _deliver(self, task: Task) -> None:
         destination = Destination.of(task)

@@ -134,3 +134,12 @@ async def test_a_delivery_cut_off_by_sigterm_is_posted_exactly_once_after_a_rest
     stored = await again.bot.store.get_task(1)
     assert stored is not None and stored.tracks[0].message_id == int(first["id"])
     assert [m["nonce"] for m in tracks] == ["chorus-1-0", "chorus-1-1"]
+
+
+async def test_a_burst_into_one_channel_waits_for_discords_rate_limit_instead_of_hitting_it(harness: Harness) -> None:
+    h = harness
+    task_ids = [(await h.generate(f"song {n}"))[1] for n in range(4)]
+    h.discord.channel_rate_limit = (3, 0.3)  # Discord announces it in X-RateLimit-* headers
+    await asyncio.gather(*(h.kie.advance(task_id, "complete") for task_id in task_ids))
+    assert len(await h.wait_for_tracks(8)) == 8
+    assert h.discord.rate_limited == []  # not one 429: discord.py waited for the window each time
