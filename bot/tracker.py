@@ -19,6 +19,8 @@ log = logging.getLogger(__name__)
 
 TASK_TIMEOUT = 30 * 60  # a task pending longer than this is failed
 MAX_POLL_BACKOFF = 300.0
+REDELIVERY_FIRST = 30.0  # a delivery Discord failed is tried again after this, doubling up to REDELIVERY_MAX
+REDELIVERY_MAX = 600.0
 SHUTDOWN_GRACE = 10.0  # seconds deliveries in flight get to finish when the bot stops; then they are cut
 SWITCHED = (
     "The bot was switched to another Suno provider while this was being made, so it can't be followed any "
@@ -61,6 +63,7 @@ class Tracker:
         self._polls = asyncio.Semaphore(parallel_polls)
         self._wake = asyncio.Event()
         self._locks: dict[int, asyncio.Lock] = {}
+        self._redeliver: dict[int, tuple[int, float]] = {}  # task id → (failed deliveries, when to try again)
         self._background: set[asyncio.Task[Any]] = set()
         self._loop: asyncio.Task[None] | None = None
         self._on_finished = on_finished  # after a finished task was posted (the credits' audit log)
@@ -123,14 +126,26 @@ class Tracker:
             try:
                 if task.state.terminal:
                     await self._delivery.deliver(task)
+                    self._redeliver.pop(task_id, None)
                     if self._on_finished is not None:
                         await self._on_finished(task)
                 else:
                     await self._delivery.refresh_status(task)
             except Exception:
                 log.exception("task %s: posting to Discord failed", task_id)
+                if task.state.terminal:
+                    self._retry_delivery(task_id)
         if task.state.terminal:
             self._locks.pop(task_id, None)
+
+    def _retry_delivery(self, task_id: int) -> None:
+        """Try a delivery Discord failed (5xx, a network error) again later, backing off: what was posted is
+        skipped and the post that was cut short carries the same nonce, so nothing is posted twice."""
+        failures, _ = self._redeliver.get(task_id, (0, 0.0))
+        delay = min(REDELIVERY_FIRST * 2**failures, REDELIVERY_MAX)
+        self._redeliver[task_id] = (failures + 1, self._clock() + delay)
+        log.info("task %s: delivery will be tried again in %.0fs", task_id, delay)
+        self.wake()
 
     # ----- polling and timeouts ---------------------------------------------------------------------------
 
@@ -141,15 +156,22 @@ class Tracker:
                 await self._tick()
             except Exception:
                 log.exception("tracker tick failed")
-            next_at = await self._store.next_poll_at()
-            delay = self.poll_interval if next_at is None else next_at - self._clock()
+            due = [at for at in (await self._store.next_poll_at(), *self._redelivery_times()) if at is not None]
+            delay = min(due) - self._clock() if due else self.poll_interval
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=min(max(delay, 0.05), self.poll_interval))
             except TimeoutError:
                 pass
 
+    def _redelivery_times(self) -> list[float]:
+        return [at for _, at in self._redeliver.values()]
+
     async def _tick(self) -> None:
         now = self._clock()
+        for task_id, (_, at) in list(self._redeliver.items()):
+            if at <= now:
+                self._redeliver[task_id] = (self._redeliver[task_id][0], float("inf"))  # until this try ends
+                self.spawn(self._publish(task_id))
         for task in await self._store.pending_since(now - self.timeout):
             await self._expire(task)
         for task in await self._store.pending_due(now):

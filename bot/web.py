@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from aiohttp import web
+from aiohttp.web_protocol import RequestPayloadError
 
 from bot.models import TaskKind, TaskUpdate
 from bot.providers.kie_parsing import MalformedCallback
@@ -64,10 +65,17 @@ class CallbackEndpoint:
         if task is None:
             return _json({"error": "unknown callback"}, status=404)
         try:
-            body = await request.json(loads=json.loads)
-        except ValueError:
+            # JSON on the wire is UTF-8 (RFC 8259): a declared charset, even a bogus one, is not trusted.
+            # Too large: aiohttp answers 413.
+            body = json.loads((await request.read()).decode("utf-8"))
+        except (ValueError, RecursionError):
             log.warning("task %s: callback body is not JSON", task.id)
             return _json({"error": "body is not JSON"}, status=400)
+        except RequestPayloadError:  # e.g. a Content-Encoding it does not have: the stream is unusable
+            log.warning("task %s: callback body could not be read", task.id)
+            response = _json({"error": "body could not be read"}, status=400)
+            response.force_close()
+            return response
         try:
             update = self._parser.parse_callback(task.task_kind, body)
         except MalformedCallback as error:

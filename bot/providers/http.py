@@ -20,7 +20,7 @@ from bot.providers.errors import (
     ProviderUnavailable,
     RateLimited,
 )
-from bot.providers.kie_parsing import as_int
+from bot.providers.kie_parsing import as_int, first_str
 from bot.providers.ratelimit import SlidingWindow
 from bot.providers.validation import validate_request
 
@@ -155,7 +155,7 @@ class ApiClient:
     def _data(self, status: int, envelope: Mapping[str, Any]) -> Any:
         """The envelope's ``data``, or the typed error its ``code`` (or the HTTP status) stands for."""
         code = as_int(envelope.get("code"))
-        message = envelope.get("msg") if isinstance(envelope.get("msg"), str) else None
+        message = first_str(envelope, "msg") or None
         if status >= 400 or code not in (200, 0):
             raise self.errors.error(code if code is not None else status, message)
         return envelope.get("data")

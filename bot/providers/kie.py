@@ -23,6 +23,7 @@ from bot.providers.http import ApiClient, RetryPolicy
 from bot.providers.kie_parsing import (
     MalformedCallback,
     as_int,
+    first_str,
     parse_callback,
     parse_status,
 )
@@ -78,8 +79,8 @@ class KieClient(ApiClient):
         self.validate(request)
         body = request_body(request, callback_url, self.capabilities.models)
         data = await self._submit(SUBMIT_PATHS[request.kind], body)
-        task_id = data.get("taskId") if isinstance(data, Mapping) else None
-        if not isinstance(task_id, str) or not task_id:
+        task_id = first_str(data, "taskId") if isinstance(data, Mapping) else None
+        if not task_id:
             raise ProviderUnavailable(None, f"submit answered without a taskId: {data!r}")
         return task_id
 

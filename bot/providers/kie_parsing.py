@@ -7,6 +7,7 @@ raises :class:`MalformedCallback`, so it changes nothing.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -64,9 +65,9 @@ def parse_callback(kind: TaskKind, body: Any) -> TaskUpdate:
     code = as_int(body.get("code"))
     if code is None:
         raise MalformedCallback("missing code")
-    message = body.get("msg") if isinstance(body.get("msg"), str) else None
+    message = first_str(body, "msg") or None
     if code not in (200, 0) or first_str(data, "callbackType", "callback_type") == "error":
-        detail = message or (data.get("error") if isinstance(data.get("error"), str) else None)
+        detail = message or first_str(data, "error") or None
         return TaskUpdate(task_id, TaskState.FAILED, error_code=code, error_message=detail)
     if kind.makes_music:
         return _music_callback(task_id, data)
@@ -152,7 +153,7 @@ def parse_status(kind: TaskKind, task_id: str, data: Mapping[str, Any]) -> TaskU
     task_id = first_str(data, "taskId") or task_id
     status = first_str(data, "status", "successFlag").upper()
     if _failed(status):
-        message = data.get("errorMessage") if isinstance(data.get("errorMessage"), str) else None
+        message = first_str(data, "errorMessage") or None
         return TaskUpdate(task_id, TaskState.FAILED, error_code=as_int(data.get("errorCode")),
                           error_message=message or status)
     response = data.get("response")
@@ -209,23 +210,31 @@ def parse_tracks(items: Sequence[Any]) -> tuple[Track, ...]:
 # ----- lenient field access --------------------------------------------------------------------------------
 
 
+_SURROGATES = re.compile("[\ud800-\udfff]")
+_INTEGER = re.compile(r"-?[0-9]{1,18}")
+_INT64 = range(-(2**63), 2**63)
+
+
 def first_str(mapping: Mapping[str, Any], *keys: str) -> str:
+    """The first non-empty text among ``keys``; half an emoji (a lone surrogate, as from a provider that cut
+    a title) becomes U+FFFD rather than text nothing downstream can encode."""
     for key in keys:
         value = mapping.get(key)
         if isinstance(value, str) and value:
-            return value
-        if isinstance(value, int) and not isinstance(value, bool):
+            return _SURROGATES.sub("\ufffd", value)
+        if isinstance(value, int) and not isinstance(value, bool) and value in _INT64:
             return str(value)
     return ""
 
 
 def as_int(value: Any) -> int | None:
+    """A 64-bit integer (or its decimal text); anything else is None."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value)
+        return value if value in _INT64 else None
+    if isinstance(value, str) and _INTEGER.fullmatch(value.strip()):
+        return int(value.strip())
     return None
 
 
