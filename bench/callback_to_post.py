@@ -5,19 +5,18 @@ measures, per song:
   ack   — the callback's HTTP answer to the provider (kie allows 15 s),
   post  — the callback sent → both track messages received by Discord (downloads + uploads included).
 Also reports the process's peak RSS (bot and fakes together; the fake Discord's copies of uploads
-are dropped after each song). Usage: python -m bench.callback_to_post [songs] [audio_kib]
+are dropped after each song; bench.delivery measures the bot alone).
+Usage: python -m bench.callback_to_post [songs] [audio_kib] [--json]   (defaults: 30 songs, 4096 KiB)
 """
 
 from __future__ import annotations
 
-import asyncio
-import resource
-import statistics
-import sys
+import argparse
 import tempfile
 import time
 from pathlib import Path
 
+from bench.common import Figures, cli, peak_rss_mb, percentile, quiet_bot_logs
 from bot import create_bot
 from bot.settings import Settings
 from tests.conftest import free_port
@@ -76,21 +75,27 @@ def forget_uploads(discord: FakeDiscord) -> None:
         call.files.clear()
 
 
-def summary(values: list[float]) -> str:
-    ordered = sorted(values)
-    p95 = ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
-    return f"median {statistics.median(ordered) * 1000:7.1f} ms   p95 {p95 * 1000:7.1f} ms   max {ordered[-1] * 1000:7.1f} ms"
+async def measure(args: argparse.Namespace) -> Figures:
+    quiet_bot_logs()
+    timings = await run(args.songs, args.audio_kib)
+    ack = [t * 1000 for t in timings["ack"]]
+    post = [t * 1000 for t in timings["post"]]
+    return {
+        "complete_songs": args.songs,
+        "complete_track_kib": args.audio_kib,
+        "complete_ack_p50_ms": percentile(ack, 50),
+        "complete_ack_p95_ms": percentile(ack, 95),
+        "complete_to_post_p50_ms": percentile(post, 50),
+        "complete_to_post_p95_ms": percentile(post, 95),
+        "complete_to_post_max_ms": max(post),
+        "complete_process_peak_rss_mb": peak_rss_mb(),
+    }
 
 
-def main() -> None:
-    songs = int(sys.argv[1]) if len(sys.argv) > 1 else 30
-    audio_kib = int(sys.argv[2]) if len(sys.argv) > 2 else 4096
-    timings = asyncio.run(run(songs, audio_kib))
-    print(f"{songs} songs, 2 tracks of {audio_kib} KiB each")
-    print(f"  callback answered: {summary(timings['ack'])}")
-    print(f"  tracks posted:     {summary(timings['post'])}")
-    print(f"  peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+def arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("songs", type=int, nargs="?", default=30, help="songs, one after the other")
+    parser.add_argument("audio_kib", type=int, nargs="?", default=4096, help="size of each track (KiB)")
 
 
 if __name__ == "__main__":
-    main()
+    cli("callback_to_post", measure, arguments)

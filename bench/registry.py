@@ -1,0 +1,108 @@
+"""Every benchmark the runner knows, in the order it runs them, and the targets of their figures.
+
+Kept free of heavy imports: the runner reads it without loading the bot.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Target:
+    op: str  # "<=", ">=" or "=="
+    value: float
+
+    def met(self, measured: float) -> bool:
+        if isinstance(measured, float) and math.isnan(measured):
+            return False
+        if self.op == "<=":
+            return measured <= self.value
+        if self.op == ">=":
+            return measured >= self.value
+        return measured == self.value
+
+    def __str__(self) -> str:
+        return f"{self.op} {self.value:g}"
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    module: str
+    title: str
+    targets: dict[str, Target] = field(default_factory=dict)
+    in_full_run: bool = True
+
+
+BENCHMARKS: dict[str, Benchmark] = {
+    "callback": Benchmark(
+        "bench.callback",
+        "Callback ingestion: load generator on loopback vs. a bare aiohttp handler",
+        {
+            "callback_p99_ms": Target("<=", 5),
+            "callback_rps_ratio": Target(">=", 0.5),
+            "callback_non_2xx": Target("==", 0),
+        },
+    ),
+    "delivery": Benchmark(
+        "bench.delivery",
+        "Delivery: 100 tasks completing at once, 2 x 8 MiB tracks each",
+        {
+            "delivery_peak_rss_mb": Target("<=", 200),
+            "delivery_overhead_ms_per_message": Target("<=", 100),
+            "delivery_discord_429": Target("==", 0),
+            "delivery_missing_messages": Target("==", 0),
+        },
+    ),
+    "credits": Benchmark(
+        "bench.credits",
+        "Credits: 1,000 concurrent reservations against a balance of 100",
+        {
+            "credits_accepted": Target("==", 100),
+            "reservations_per_s": Target(">=", 2000),
+        },
+    ),
+    "economy": Benchmark(
+        "bench.economy",
+        "Provider economy: polls per task and the submission rate",
+        {
+            "economy_polls_per_task_with_callbacks": Target("==", 0),
+            "economy_polls_over_bound": Target("<=", 0),
+            "economy_max_submits_per_10s": Target("<=", 20),
+            "economy_undelivered": Target("==", 0),
+        },
+    ),
+    "idle": Benchmark(
+        "bench.idle",
+        "Idle RSS after startup with the cogs loaded",
+        {"idle_rss_mb": Target("<=", 80)},
+    ),
+    "callback_to_post": Benchmark(
+        "bench.callback_to_post",
+        "Complete callback to both tracks posted (sequential songs)",
+    ),
+    "sandbox_media": Benchmark(
+        "bench.sandbox_media",
+        "The sandbox provider's synthesis cost per file",
+    ),
+}
+
+
+def target_for(figure: str) -> Target | None:
+    for spec in BENCHMARKS.values():
+        if figure in spec.targets:
+            return spec.targets[figure]
+    return None
+
+
+def format_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "n/a"
+        digits = 3 if abs(value) < 1 else 2 if abs(value) < 10 else 1 if abs(value) < 1000 else 0
+        return f"{value:.{digits}f}"
+    return str(value)
