@@ -146,7 +146,7 @@ class ChorusBot(commands.Bot):
         self.audit = AuditLog(self, self.store)
         self.tracker = Tracker(
             self.store, self.provider, self.delivery, poll_interval=settings.polls_every(callbacks=called_back),
-            clock=self.clock, on_finished=self.audit.task_finished,
+            callbacks=called_back, clock=self.clock, on_finished=self.audit.task_finished,
         )
         self.songs = SongService(
             self.store, self.provider, self.tracker, self.delivery, self.audit, callback_base=callback_base,

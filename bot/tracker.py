@@ -21,6 +21,7 @@ TASK_TIMEOUT = 30 * 60  # a task pending longer than this is failed
 MAX_POLL_BACKOFF = 300.0
 REDELIVERY_FIRST = 30.0  # a delivery Discord failed is tried again after this, doubling up to REDELIVERY_MAX
 REDELIVERY_MAX = 600.0
+QUIET_POLLS = 3  # with callbacks, poll once nothing was heard for this many poll intervals
 SHUTDOWN_GRACE = 10.0  # seconds deliveries in flight get to finish when the bot stops; then they are cut
 SWITCHED = (
     "The bot was switched to another Suno provider while this was being made, so it can't be followed any "
@@ -48,6 +49,7 @@ class Tracker:
         delivery: Delivery,
         *,
         poll_interval: float,
+        callbacks: bool = False,
         timeout: float = TASK_TIMEOUT,
         clock: Callable[[], float] = time.time,
         parallel_polls: int = 8,
@@ -57,12 +59,16 @@ class Tracker:
         self._provider = provider
         self._delivery = delivery
         self.poll_interval = poll_interval
+        # With callbacks, polling is only the fallback for a provider gone quiet: the first poll waits this
+        # long after the submit or the last callback (then every poll_interval). Without them, polls drive.
+        self.quiet_after = poll_interval * QUIET_POLLS if callbacks else poll_interval
         self.timeout = timeout
         self.shutdown_grace = SHUTDOWN_GRACE
         self._clock = clock
         self._polls = asyncio.Semaphore(parallel_polls)
         self._wake = asyncio.Event()
         self._locks: dict[int, asyncio.Lock] = {}
+        self._to_publish: set[int] = set()  # publishes spawned and not started yet
         self._redeliver: dict[int, tuple[int, float]] = {}  # task id → (failed deliveries, when to try again)
         self._background: set[asyncio.Task[Any]] = set()
         self._loop: asyncio.Task[None] | None = None
@@ -104,22 +110,32 @@ class Tracker:
 
     # ----- updates ----------------------------------------------------------------------------------------
 
-    async def update(self, task: Task, update: TaskUpdate) -> bool:
-        """Apply one observation (callback or poll). Returns whether it moved the task forward."""
+    async def update(self, task: Task | int, update: TaskUpdate, *, called_back: bool = False) -> bool:
+        """Apply one observation (callback or poll). Returns whether it moved the task forward. A callback
+        that moves it puts the next poll off (the provider is evidently calling back)."""
         if update.state is TaskState.FAILED and update.reason is None:
             error = error_for_code(update.error_code, update.error_message, failure=True)
             update = replace(update, reason=error.user_message)
-        changed = await self._store.apply_update(task.id, update)
+        task_id = task if isinstance(task, int) else task.id
+        next_poll = self._clock() + self.quiet_after if called_back else None
+        changed = await self._store.apply_update(task_id, update, next_poll_at=next_poll)
         if changed:
-            log.info("task %s (%s): %s", task.id, update.task_id, update.state.value)
-            self.spawn(self._publish(task.id))
+            log.info("task %s (%s): %s", task_id, update.task_id, update.state.value)
+            self._schedule_publish(task_id)
         return changed
+
+    def _schedule_publish(self, task_id: int) -> None:
+        """Publish a task's state, unless a publish already waiting for it will show the latest anyway."""
+        if task_id not in self._to_publish:
+            self._to_publish.add(task_id)
+            self.spawn(self._publish(task_id))
 
     async def _publish(self, task_id: int) -> None:
         """Show a task's current state in Discord. Serialized per task and always rendered from the store,
         so the last edit shows the latest state whatever order updates arrived in."""
         lock = self._locks.setdefault(task_id, asyncio.Lock())
         async with lock:
+            self._to_publish.discard(task_id)  # from here on, a newer state needs a publish of its own
             task = await self._store.get_task(task_id)
             if task is None or task.delivered_at is not None:
                 return

@@ -21,7 +21,7 @@ from aiohttp.web_protocol import RequestPayloadError
 
 from bot.models import TaskKind, TaskUpdate
 from bot.providers.kie_parsing import MalformedCallback
-from bot.store import Store
+from bot.store import CallbackTarget, Store
 from bot.tracker import Tracker
 
 log = logging.getLogger(__name__)
@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 MAX_CALLBACK_BYTES = 256 * 1024
 SIGNATURE_WINDOW = 300  # seconds either side (contract §5.5 leaves it to us)
 TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{16,128}")
+TARGETS_KEPT = 10_000  # callback paths remembered in memory
 
 
 class CallbackParser(Protocol):
@@ -50,6 +51,7 @@ class CallbackEndpoint:
         self._clock = clock
         self._parser: CallbackParser | None = None
         self._tracker: Tracker | None = None
+        self._targets: dict[str, CallbackTarget] = {}
 
     def attach(self, parser: CallbackParser, tracker: Tracker) -> None:
         self._parser = parser
@@ -61,7 +63,7 @@ class CallbackEndpoint:
         token = request.match_info["token"]
         if not TOKEN_PATTERN.fullmatch(token):
             return _json({"error": "unknown callback"}, status=404)
-        task = await self._store.task_by_token(token)
+        task = await self._target(token)
         if task is None:
             return _json({"error": "unknown callback"}, status=404)
         try:
@@ -77,7 +79,7 @@ class CallbackEndpoint:
             response.force_close()
             return response
         try:
-            update = self._parser.parse_callback(task.task_kind, body)
+            update = self._parser.parse_callback(task.kind, body)
         except MalformedCallback as error:
             log.warning("task %s: malformed callback: %s", task.id, error)
             return _json({"error": f"malformed callback: {error}"}, status=400)
@@ -87,8 +89,24 @@ class CallbackEndpoint:
         if task.provider_task_id is not None and update.task_id != task.provider_task_id:
             log.warning("task %s: callback names another task id", task.id)
             return _json({"error": "task id does not match"}, status=400)
-        await self._tracker.update(task, update)
+        if update.state.rank <= task.state.rank:
+            return _json({"status": "received"})  # a repeat (providers retry) or a stage already passed
+        await self._tracker.update(task.id, update, called_back=True)
+        if update.state.rank > task.state.rank:
+            task.state = update.state
         return _json({"status": "received"})
+
+    async def _target(self, token: str) -> CallbackTarget | None:
+        """The task a callback path belongs to, remembered for its next stages (bounded, oldest out)."""
+        task = self._targets.get(token)
+        if task is None or task.provider_task_id is None:
+            task = await self._store.callback_target(token)
+            if task is None:
+                return None
+            self._targets[token] = task
+            while len(self._targets) > TARGETS_KEPT:
+                del self._targets[next(iter(self._targets))]
+        return task
 
     def _signed(self, request: web.Request, task_id: str) -> bool:
         assert self._hmac_key is not None

@@ -8,7 +8,13 @@ from typing import TYPE_CHECKING
 import discord
 from discord import app_commands
 
-from bot.credits import DEFAULT_COSTS, OPERATION_NAMES, PERIOD_WORDS, PERIODS, period_start
+from bot.credits import (
+    DEFAULT_COSTS,
+    OPERATION_NAMES,
+    PERIOD_WORDS,
+    PERIODS,
+    period_start,
+)
 from bot.flows import Feature
 from bot.permissions import is_staff
 from bot.providers.errors import ProviderError

@@ -99,9 +99,9 @@ class ApiClient:
             ProviderError: iter(self.retry.server_error),
         }
         while True:
-            await self.limiter.acquire()
             try:
-                return await self._call("POST", path, json=body)
+                async with self.limiter.slot():
+                    return await self._call("POST", path, json=body)
             except (RateLimited, Busy) as error:
                 delay = next(waits[Busy if isinstance(error, Busy) else RateLimited], None)
                 if delay is None:

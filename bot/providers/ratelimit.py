@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import math
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 
 class SlidingWindow:
-    """At most ``limit`` acquisitions in any ``window`` seconds; callers beyond that wait their turn."""
+    """At most ``limit`` submissions in any ``window`` seconds, as the provider counts them: a submission takes
+    a slot while it is in flight and is stamped when its answer arrives (the provider counted it on arrival,
+    a little earlier), so jitter on the way can never push a burst over the limit. Callers beyond the limit
+    wait their turn, first come first served."""
 
     def __init__(
         self,
@@ -24,19 +29,39 @@ class SlidingWindow:
         self._clock = clock
         self._sleep = sleep
         self._stamps: deque[float] = deque()
+        self._in_flight = 0
+        self._released = asyncio.Event()
         self._lock = asyncio.Lock()
 
     def delay(self) -> float:
-        """Seconds until the next acquisition could go through (0 if it could now)."""
+        """Seconds until the next submission could go out (0: now; inf: when one in flight is answered)."""
         now = self._clock()
         while self._stamps and self._stamps[0] <= now - self.window:
             self._stamps.popleft()
-        if len(self._stamps) < self.limit:
+        if len(self._stamps) + self._in_flight < self.limit:
             return 0.0
-        return self._stamps[0] + self.window - now
+        return self._stamps[0] + self.window - now if self._stamps else math.inf
+
+    @contextlib.asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """Hold one submission's slot while it is sent; it counts from when the answer arrives."""
+        await self.acquire()
+        try:
+            yield
+        finally:
+            self.release()
 
     async def acquire(self) -> None:
-        async with self._lock:  # first come, first served
+        async with self._lock:
             while (wait := self.delay()) > 0:
-                await self._sleep(wait)
-            self._stamps.append(self._clock())
+                if wait == math.inf:
+                    self._released.clear()
+                    await self._released.wait()
+                else:
+                    await self._sleep(wait)
+            self._in_flight += 1
+
+    def release(self) -> None:
+        self._in_flight -= 1
+        self._stamps.append(self._clock())
+        self._released.set()

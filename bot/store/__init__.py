@@ -6,10 +6,11 @@ from __future__ import annotations
 from bot.store.challenges import CANCELLED, CLOSED, OPEN, Challenge, ChallengeStore, Entry, NewChallenge, VoteResult
 from bot.store.credits import Admission, Allowance, LedgerRow, Report
 from bot.store.schema import MIGRATIONS
-from bot.store.tasks import NewTask
+from bot.store.tasks import CallbackTarget, NewTask
 
 __all__ = [
-    "CANCELLED", "CLOSED", "MIGRATIONS", "OPEN", "Admission", "Allowance", "Challenge", "Entry", "LedgerRow",
+    "CANCELLED", "CLOSED", "MIGRATIONS", "OPEN", "Admission", "Allowance", "CallbackTarget", "Challenge", "Entry",
+    "LedgerRow",
     "NewChallenge", "NewTask", "Report", "Store", "VoteResult",
 ]
 

@@ -15,6 +15,7 @@ from bot.models import (
     Request,
     ResultFile,
     Task,
+    TaskKind,
     TaskState,
     TaskUpdate,
     Track,
@@ -40,6 +41,16 @@ class NewTask:
     user_id: int
     request: Request
     upload_limit: int
+
+
+@dataclass
+class CallbackTarget:
+    """A task as the callback endpoint sees it: its id, kind, provider id and furthest known state."""
+
+    id: int
+    kind: TaskKind
+    provider_task_id: str | None
+    state: TaskState
 
 
 class TaskStore(StoreBase):
@@ -81,12 +92,13 @@ class TaskStore(StoreBase):
              task_id),
         )
 
-    async def apply_update(self, task_id: int, update: TaskUpdate) -> bool:
+    async def apply_update(self, task_id: int, update: TaskUpdate, *, next_poll_at: float | None = None) -> bool:
         """Move a task forward to ``update.state`` if that is further than where it is; store its tracks.
 
         Returns whether anything changed. Stages that repeat or arrive out of order change nothing, so
         callbacks and polls can race freely. The move to a final state settles the task's credits in the same
-        transaction, so that happens exactly once too.
+        transaction, so that happens exactly once too. ``next_poll_at`` moves the next poll (a callback was
+        heard: polling can wait).
         """
         new = update.state
         allowed = tuple(state.value for state in PENDING_STATES if state.rank < new.rank)
@@ -96,10 +108,10 @@ class TaskStore(StoreBase):
         async with self.transaction() as db:
             cursor = await db.execute(
                 f"""UPDATE tasks SET state = ?, updated_at = ?, finished_at = COALESCE(?, finished_at),
-                        error_code = ?, error_message = ?, reason = ?
+                        error_code = ?, error_message = ?, reason = ?, next_poll_at = COALESCE(?, next_poll_at)
                     WHERE id = ? AND state IN ({", ".join("?" for _ in allowed)})""",
                 (new.value, now, now if new.terminal else None, update.error_code, update.error_message,
-                 update.reason, task_id, *allowed),
+                 update.reason, next_poll_at, task_id, *allowed),
             )
             changed = cursor.rowcount == 1
             if changed and update.tracks:
@@ -131,6 +143,15 @@ class TaskStore(StoreBase):
 
     async def task_by_token(self, token: str) -> Task | None:
         return await self._one("SELECT * FROM tasks WHERE callback_token = ?", (token,))
+
+    async def callback_target(self, token: str) -> CallbackTarget | None:
+        """What a callback needs to know about its task (one indexed read, no tracks)."""
+        rows = await self._rows("SELECT id, kind, provider_task_id, state FROM tasks WHERE callback_token = ?",
+                                (token,))
+        if not rows:
+            return None
+        row = rows[0]
+        return CallbackTarget(row["id"], TaskKind(row["kind"]), row["provider_task_id"], TaskState(row["state"]))
 
     async def pending_due(self, now: float) -> list[Task]:
         """Pending tasks with a provider task id whose next poll time has come."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bot.models import MusicRequest, TaskState
 from bot.store import NewTask
 from tests.conftest import BotFactory, Harness
@@ -15,6 +17,27 @@ async def test_a_lost_callback_is_caught_by_polling(make_bot: BotFactory, discor
     assert len(tracks) == 2
     assert h.kie.polls[task_id] >= 1
     assert h.kie.callback_results == []
+
+
+async def test_no_polls_while_the_provider_calls_back(make_bot: BotFactory, discord_fake, kie, clock) -> None:
+    h = Harness(await make_bot(poll_interval=60), discord_fake, kie, clock)
+    _, task_id = await h.generate()
+    for stage in ("text", "first"):
+        clock.advance(120)  # within three intervals of the last news: no need to ask
+        h.bot.tracker.wake()
+        await h.kie.advance(task_id, stage)
+        task = await h.bot.store.get_task(1)
+        assert task is not None and task.next_poll_at == pytest.approx(clock() + 180, abs=5)
+    clock.advance(120)
+    await h.kie.advance(task_id, "complete")
+    await h.wait_for_tracks()
+    assert h.kie.polls.get(task_id, 0) == 0
+    _, quiet = await h.generate("a provider that went quiet")
+    await h.kie.advance(quiet, "complete", deliver=False)
+    clock.advance(181)  # nothing heard for three intervals: now it asks
+    h.bot.tracker.wake()
+    await h.wait_for_tracks(4)
+    assert h.kie.polls[quiet] == 1
 
 
 async def test_polling_respects_the_interval(make_bot: BotFactory, discord_fake, kie, clock) -> None:

@@ -21,7 +21,6 @@ from typing import Any
 from urllib.parse import quote
 
 import aiohttp
-import pytest
 
 from tests.conftest import Harness
 from tests.support.faults import CommitWatch, snapshot

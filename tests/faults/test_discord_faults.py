@@ -19,7 +19,13 @@ import pytest
 from aiohttp import web
 
 from tests.conftest import Harness
-from tests.support.discord_fake import DEFAULT_GUILD_ID, DEFAULT_USER_ID, Call, FakeDiscord, route
+from tests.support.discord_fake import (
+    DEFAULT_GUILD_ID,
+    DEFAULT_USER_ID,
+    Call,
+    FakeDiscord,
+    route,
+)
 from tests.support.faults import balance, ledger
 
 CHANNEL_POST = route("POST", r"/channels/\d+/messages")

@@ -18,7 +18,13 @@ from bot.providers.errors import Maintenance, ProviderError, ProviderUnavailable
 from bot.tracker import MAX_POLL_BACKOFF
 from tests.conftest import BotFactory, Clock, Harness
 from tests.support.discord_fake import DEFAULT_GUILD_ID, DEFAULT_USER_ID, FakeDiscord
-from tests.support.faults import FlakyKie, PollWatch, balance, ledger, shorten_provider_timeout
+from tests.support.faults import (
+    FlakyKie,
+    PollWatch,
+    balance,
+    ledger,
+    shorten_provider_timeout,
+)
 
 POLL_INTERVAL = 0.5
 BACKOFF = min(POLL_INTERVAL * 4, MAX_POLL_BACKOFF)  # what the tracker waits after a failed poll

@@ -3,6 +3,8 @@ HTTP against the loopback fake of kie.ai (tests/support/kie_fake.py)."""
 
 from __future__ import annotations
 
+import asyncio
+
 from collections.abc import AsyncIterator
 
 import pytest
@@ -191,11 +193,33 @@ async def test_submissions_stay_within_20_per_10_seconds() -> None:
 
     window = SlidingWindow(20, 10.0, clock=clock, sleep=sleep)
     for _ in range(20):
-        await window.acquire()
+        async with window.slot():
+            pass
     assert waits == []
     clock.advance(4.0)
-    await window.acquire()
+    async with window.slot():
+        pass
     assert waits == [6.0]
+
+
+async def test_a_submission_counts_from_its_answer_and_holds_its_slot_while_in_flight() -> None:
+    clock = ManualClock(0.0)
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        clock.advance(seconds)
+
+    window = SlidingWindow(2, 10.0, clock=clock, sleep=sleep)
+    await window.acquire()
+    await window.acquire()
+    third = asyncio.create_task(window.acquire())
+    await asyncio.sleep(0)
+    assert not third.done()  # both slots are in flight: nothing may go out yet
+    clock.advance(3.0)
+    window.release()  # the first answer arrives at t=3: the window counts it from there
+    await asyncio.wait_for(third, 1)
+    assert waits == [10.0]  # t=3 + 10 s, not t=0 + 10 s
 
 
 # ----- polling and parsing ----------------------------------------------------------------------------------
