@@ -21,6 +21,7 @@ TASK_TIMEOUT = 30 * 60  # a task pending longer than this is failed
 MAX_POLL_BACKOFF = 300.0
 REDELIVERY_FIRST = 30.0  # a delivery Discord failed is tried again after this, doubling up to REDELIVERY_MAX
 REDELIVERY_MAX = 600.0
+PUBLISHERS = 4  # tasks whose Discord messages are being updated at once
 QUIET_POLLS = 3  # with callbacks, poll once nothing was heard for this many poll intervals
 SHUTDOWN_GRACE = 10.0  # seconds deliveries in flight get to finish when the bot stops; then they are cut
 SWITCHED = (
@@ -69,6 +70,8 @@ class Tracker:
         self._wake = asyncio.Event()
         self._locks: dict[int, asyncio.Lock] = {}
         self._to_publish: set[int] = set()  # publishes spawned and not started yet
+        # Discord work runs a few at a time: a rush of callbacks is answered first, and published as it can.
+        self._publishers = asyncio.Semaphore(PUBLISHERS)
         self._redeliver: dict[int, tuple[int, float]] = {}  # task id → (failed deliveries, when to try again)
         self._background: set[asyncio.Task[Any]] = set()
         self._loop: asyncio.Task[None] | None = None
@@ -134,7 +137,7 @@ class Tracker:
         """Show a task's current state in Discord. Serialized per task and always rendered from the store,
         so the last edit shows the latest state whatever order updates arrived in."""
         lock = self._locks.setdefault(task_id, asyncio.Lock())
-        async with lock:
+        async with self._publishers, lock:
             self._to_publish.discard(task_id)  # from here on, a newer state needs a publish of its own
             task = await self._store.get_task(task_id)
             if task is None or task.delivered_at is not None:

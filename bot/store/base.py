@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -12,32 +14,50 @@ from typing import Any, Self
 import aiosqlite
 
 from bot.store.schema import MIGRATIONS
+from bot.store.writer import BatchWriter
+
+PRAGMAS = ("PRAGMA foreign_keys=ON", "PRAGMA busy_timeout=5000")
+
+
+def _connect(database: str) -> sqlite3.Connection:
+    """The batch writer's own connection (used from its one thread)."""
+    conn = sqlite3.connect(database, isolation_level=None, uri=True, check_same_thread=False)
+    for pragma in PRAGMAS:
+        conn.execute(pragma)
+    return conn
 
 
 class StoreBase:
     """One aiosqlite connection in autocommit mode. Writes that span statements run in :meth:`transaction`,
     which holds a lock, so concurrent coroutines never interleave inside one."""
 
-    def __init__(self, db: aiosqlite.Connection, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, db: aiosqlite.Connection, clock: Callable[[], float] = time.time, *, database: str = ":memory:"
+    ) -> None:
         self._db = db
         self._clock = clock
         self._write = asyncio.Lock()
+        self._writer = BatchWriter(lambda: _connect(database))
 
     @classmethod
     async def open(cls, path: Path | str, clock: Callable[[], float] = time.time) -> Self:
         """Open (creating folders as needed), switch to WAL and apply pending migrations."""
-        if str(path) != ":memory:":
+        if str(path) == ":memory:":  # one in-memory database shared by the bot's two connections
+            database = f"file:chorus-{secrets.token_hex(8)}?mode=memory&cache=shared"
+        else:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        db = await aiosqlite.connect(path, isolation_level=None)
+            database = Path(path).resolve().as_uri()
+        db = await aiosqlite.connect(database, isolation_level=None, uri=True)
         db.row_factory = aiosqlite.Row
         await db.execute("PRAGMA journal_mode=WAL")
-        await db.execute("PRAGMA foreign_keys=ON")
-        await db.execute("PRAGMA busy_timeout=5000")
-        store = cls(db, clock)
+        for pragma in PRAGMAS:
+            await db.execute(pragma)
+        store = cls(db, clock, database=database)
         await store._migrate()
         return store
 
     async def close(self) -> None:
+        await self._writer.close()
         await self._db.close()
 
     async def _migrate(self) -> None:

@@ -4,6 +4,7 @@ row saying who made it and why. Reservations are atomic with the task they pay f
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -102,8 +103,10 @@ class Report:
 class CreditStore(TaskStore):
     """Ledger, policy, blocks, channels and words."""
 
-    def __init__(self, db: aiosqlite.Connection, clock: Callable[[], float] = time.time) -> None:
-        super().__init__(db, clock)
+    def __init__(
+        self, db: aiosqlite.Connection, clock: Callable[[], float] = time.time, *, database: str = ":memory:"
+    ) -> None:
+        super().__init__(db, clock, database=database)
         self._admissions: list[_AdmitRequest] = []
         self._admitting: asyncio.Task[None] | None = None
 
@@ -222,20 +225,22 @@ class CreditStore(TaskStore):
                            period_start, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""", ledger)
         return outcomes
 
-    async def _settle(self, db: aiosqlite.Connection, task_id: int, update: TaskUpdate) -> None:
+    def _settle(self, conn: sqlite3.Connection, task_id: int, update: TaskUpdate, now: float) -> None:
         """Commit the reservation of a task that succeeded; refund one that failed, naming the reason."""
-        async with db.execute("SELECT guild_id, user_id, amount, operation FROM ledger WHERE task_id = ? AND "
-                              "kind = 'reserve'", (task_id,)) as cursor:
-            reserve = await cursor.fetchone()
+        reserve = conn.execute("SELECT guild_id, user_id, amount, operation FROM ledger WHERE task_id = ? AND "
+                               "kind = 'reserve'", (task_id,)).fetchone()
         if reserve is None:
             return
         guild_id, user_id, amount, operation = reserve
         if update.state is TaskState.SUCCEEDED:
-            await self._ledger(db, guild_id, user_id, "commit", 0, task_id=task_id, operation=operation,
-                               reason="done", ignore_duplicate=True)
+            kind, amount, reason = "commit", 0, "done"
         else:
-            await self._ledger(db, guild_id, user_id, "refund", -amount, task_id=task_id, operation=operation,
-                               reason=refund_reason(update), ignore_duplicate=True)
+            kind, amount, reason = "refund", -amount, refund_reason(update)
+        conn.execute(
+            """INSERT OR IGNORE INTO ledger (guild_id, user_id, kind, amount, task_id, operation, actor_id, reason,
+                   period_start, created_at) VALUES (?, ?, ?, ?, ?, ?, NULL, ?, NULL, ?)""",
+            (guild_id, user_id, kind, amount, task_id, operation, reason, now),
+        )
 
     async def _running(self, where: str, params: tuple[Any, ...]) -> tuple[Task, ...]:
         """Pending tasks (read on the transaction's own connection)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, fields
 from typing import Any
@@ -100,43 +101,38 @@ class TaskStore(StoreBase):
         transaction, so that happens exactly once too. ``next_poll_at`` moves the next poll (a callback was
         heard: polling can wait).
         """
+        now = self._clock()
+        changed: bool = await self._writer.run(
+            lambda conn: self._apply_update(conn, task_id, update, next_poll_at, now))
+        return changed
+
+    def _apply_update(
+        self, conn: sqlite3.Connection, task_id: int, update: TaskUpdate, next_poll_at: float | None, now: float
+    ) -> bool:
+        """:meth:`apply_update`'s statements, on the batch writer's connection inside its transaction."""
         new = update.state
         allowed = tuple(state.value for state in PENDING_STATES if state.rank < new.rank)
         if not allowed:
             return False
-        now = self._clock()
-        async with self.transaction() as db:
-            cursor = await db.execute(
-                f"""UPDATE tasks SET state = ?, updated_at = ?, finished_at = COALESCE(?, finished_at),
-                        error_code = ?, error_message = ?, reason = ?, next_poll_at = COALESCE(?, next_poll_at)
-                    WHERE id = ? AND state IN ({", ".join("?" for _ in allowed)})""",
-                (new.value, now, now if new.terminal else None, update.error_code, update.error_message,
-                 update.reason, next_poll_at, task_id, *allowed),
-            )
-            changed = cursor.rowcount == 1
-            if changed and update.tracks:
-                await self._upsert_tracks(task_id, update.tracks)
-            if changed and (update.lyrics or update.files):
-                await db.execute("UPDATE tasks SET result = ? WHERE id = ?", (_result_json(update), task_id))
-            if changed and new.terminal:
-                await self._settle(db, task_id, update)
-        return changed
-
-    async def _settle(self, db: aiosqlite.Connection, task_id: int, update: TaskUpdate) -> None:
-        """Called inside the transaction that finishes a task (credits override it)."""
-
-    async def _upsert_tracks(self, task_id: int, tracks: Iterable[Track]) -> None:
-        columns = ", ".join(_TRACK_FIELDS)
-        marks = ", ".join("?" for _ in _TRACK_FIELDS)
-        updates = ", ".join(f"{name} = excluded.{name}" for name in ("position", *_TRACK_FIELDS))
-        await self._db.executemany(
-            f"""INSERT INTO tracks (task_id, position, audio_id, {columns}) VALUES (?, ?, ?, {marks})
-                ON CONFLICT (task_id, audio_id) DO UPDATE SET {updates}""",
-            [
-                (task_id, position, track.audio_id, *(getattr(track, name) for name in _TRACK_FIELDS))
-                for position, track in enumerate(tracks)
-            ],
+        cursor = conn.execute(
+            f"""UPDATE tasks SET state = ?, updated_at = ?, finished_at = COALESCE(?, finished_at),
+                    error_code = ?, error_message = ?, reason = ?, next_poll_at = COALESCE(?, next_poll_at)
+                WHERE id = ? AND state IN ({", ".join("?" for _ in allowed)})""",
+            (new.value, now, now if new.terminal else None, update.error_code, update.error_message,
+             update.reason, next_poll_at, task_id, *allowed),
         )
+        if cursor.rowcount != 1:
+            return False
+        if update.tracks:
+            conn.executemany(UPSERT_TRACKS, _track_rows(task_id, update.tracks))
+        if update.lyrics or update.files:
+            conn.execute("UPDATE tasks SET result = ? WHERE id = ?", (_result_json(update), task_id))
+        if new.terminal:
+            self._settle(conn, task_id, update, now)
+        return True
+
+    def _settle(self, conn: sqlite3.Connection, task_id: int, update: TaskUpdate, now: float) -> None:
+        """Called inside the transaction that finishes a task (credits override it)."""
 
     async def get_task(self, task_id: int) -> Task | None:
         return await self._one("SELECT * FROM tasks WHERE id = ?", (task_id,))
@@ -309,6 +305,17 @@ def _task(row: aiosqlite.Row) -> Task:
         posted_parts=row["posted_parts"],
         **{name: row[name] for name in _TASK_COLUMNS},
     )
+
+
+UPSERT_TRACKS = f"""INSERT INTO tracks (task_id, position, audio_id, {", ".join(_TRACK_FIELDS)})
+    VALUES (?, ?, ?, {", ".join("?" for _ in _TRACK_FIELDS)})
+    ON CONFLICT (task_id, audio_id) DO UPDATE SET
+    {", ".join(f"{name} = excluded.{name}" for name in ("position", *_TRACK_FIELDS))}"""
+
+
+def _track_rows(task_id: int, tracks: Iterable[Track]) -> list[tuple[Any, ...]]:
+    return [(task_id, position, track.audio_id, *(getattr(track, name) for name in _TRACK_FIELDS))
+            for position, track in enumerate(tracks)]
 
 
 def _result_json(update: TaskUpdate) -> str:
