@@ -22,6 +22,8 @@ MAX_POLL_BACKOFF = 300.0
 REDELIVERY_FIRST = 30.0  # a delivery Discord failed is tried again after this, doubling up to REDELIVERY_MAX
 REDELIVERY_MAX = 600.0
 PUBLISHERS = 4  # tasks whose Discord messages are being updated at once
+RUSH_GAP = 0.02  # seconds without a callback that end a rush
+RUSH_DEFER = 2.0  # the longest Discord work waits for a rush of callbacks to pause
 QUIET_POLLS = 3  # with callbacks, poll once nothing was heard for this many poll intervals
 SHUTDOWN_GRACE = 10.0  # seconds deliveries in flight get to finish when the bot stops; then they are cut
 SWITCHED = (
@@ -72,6 +74,7 @@ class Tracker:
         self._to_publish: set[int] = set()  # publishes spawned and not started yet
         # Discord work runs a few at a time: a rush of callbacks is answered first, and published as it can.
         self._publishers = asyncio.Semaphore(PUBLISHERS)
+        self._last_heard = 0.0
         self._redeliver: dict[int, tuple[int, float]] = {}  # task id → (failed deliveries, when to try again)
         self._background: set[asyncio.Task[Any]] = set()
         self._loop: asyncio.Task[None] | None = None
@@ -127,6 +130,17 @@ class Tracker:
             self._schedule_publish(task_id)
         return changed
 
+    def heard(self) -> None:
+        """A callback arrived (the endpoint tells us, answered or not)."""
+        self._last_heard = time.monotonic()
+
+    async def _after_the_rush(self) -> None:
+        """While callbacks pour in, answering the provider comes first: Discord work waits for a pause in
+        them (RUSH_GAP), for at most RUSH_DEFER."""
+        deadline = time.monotonic() + RUSH_DEFER
+        while (gap := time.monotonic() - self._last_heard) < RUSH_GAP and time.monotonic() < deadline:
+            await asyncio.sleep(RUSH_GAP - gap)
+
     def _schedule_publish(self, task_id: int) -> None:
         """Publish a task's state, unless a publish already waiting for it will show the latest anyway."""
         if task_id not in self._to_publish:
@@ -136,6 +150,7 @@ class Tracker:
     async def _publish(self, task_id: int) -> None:
         """Show a task's current state in Discord. Serialized per task and always rendered from the store,
         so the last edit shows the latest state whatever order updates arrived in."""
+        await self._after_the_rush()
         lock = self._locks.setdefault(task_id, asyncio.Lock())
         async with self._publishers, lock:
             self._to_publish.discard(task_id)  # from here on, a newer state needs a publish of its own
