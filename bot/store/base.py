@@ -85,9 +85,10 @@ class StoreBase:
             await self._db.execute("COMMIT")
 
     async def _execute(self, sql: str, params: tuple[Any, ...] = ()) -> None:
-        """One write statement (atomic on its own)."""
-        async with self._write:
-            await self._db.execute(sql, params)
+        """One write statement, group-committed with the writes around it (see BatchWriter). Never a bare
+        autocommit write on the main connection: under WAL, such a write can meet a snapshot another
+        writer made stale and fail at once with "database is locked" instead of waiting its turn."""
+        await self._writer.run(lambda conn: conn.execute(sql, params).rowcount)
 
     async def _rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[aiosqlite.Row]:
         async with self._db.execute(sql, params) as cursor:
