@@ -145,7 +145,8 @@ class SongService:
             await self._fail(task, None, repr(error))
             await self._delivery.delete_status(task)
             raise
-        await self._store.mark_submitted(task.id, provider_task_id, self._clock() + self._tracker.quiet_after)
+        await self._store.mark_submitted(task.id, provider_task_id, self._clock() + self._tracker.quiet_after,
+                                         token=token, kind=request.kind)
         log.info("task %s: submitted as %s", task.id, provider_task_id)
         self._tracker.submitted(task.id)
         refreshed = await self._store.get_task(task.id)

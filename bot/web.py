@@ -21,7 +21,7 @@ from aiohttp.web_protocol import RequestPayloadError
 
 from bot.models import TaskKind, TaskUpdate
 from bot.providers.kie_parsing import MalformedCallback
-from bot.store import CallbackTarget, Store
+from bot.store import Store
 from bot.tracker import Tracker
 
 log = logging.getLogger(__name__)
@@ -29,7 +29,6 @@ log = logging.getLogger(__name__)
 MAX_CALLBACK_BYTES = 256 * 1024
 SIGNATURE_WINDOW = 300  # seconds either side (contract §5.5 leaves it to us)
 TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{16,128}")
-TARGETS_KEPT = 10_000  # callback paths remembered in memory
 
 
 class CallbackParser(Protocol):
@@ -51,7 +50,6 @@ class CallbackEndpoint:
         self._clock = clock
         self._parser: CallbackParser | None = None
         self._tracker: Tracker | None = None
-        self._targets: dict[str, CallbackTarget] = {}
 
     def attach(self, parser: CallbackParser, tracker: Tracker) -> None:
         self._parser = parser
@@ -64,7 +62,7 @@ class CallbackEndpoint:
         token = request.match_info["token"]
         if not TOKEN_PATTERN.fullmatch(token):
             return _json({"error": "unknown callback"}, status=404)
-        task = await self._target(token)
+        task = await self._store.callback_target(token)
         if task is None:
             return _json({"error": "unknown callback"}, status=404)
         try:
@@ -96,18 +94,6 @@ class CallbackEndpoint:
         if update.state.rank > task.state.rank:
             task.state = update.state
         return _received()
-
-    async def _target(self, token: str) -> CallbackTarget | None:
-        """The task a callback path belongs to, remembered for its next stages (bounded, oldest out)."""
-        task = self._targets.get(token)
-        if task is None or task.provider_task_id is None:
-            task = await self._store.callback_target(token)
-            if task is None:
-                return None
-            self._targets[token] = task
-            while len(self._targets) > TARGETS_KEPT:
-                del self._targets[next(iter(self._targets))]
-        return task
 
     def _signed(self, request: web.Request, task_id: str) -> bool:
         assert self._hmac_key is not None

@@ -91,13 +91,13 @@ class StoreBase:
         await self._writer.run(lambda conn: conn.execute(sql, params).rowcount)
 
     async def _rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[aiosqlite.Row]:
-        async with self._db.execute(sql, params) as cursor:
-            return list(await cursor.fetchall())
+        """A read, done in one go on the connection's thread: no statement stays open between awaits, so
+        every read starts a fresh snapshot and sees what the batch writer committed before it."""
+        return list(await self._db.execute_fetchall(sql, params))
 
     async def _value(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
-        async with self._db.execute(sql, params) as cursor:
-            row = await cursor.fetchone()
-        return row[0] if row else None
+        rows = await self._rows(sql, params)
+        return rows[0][0] if rows else None
 
     # ----- metadata ---------------------------------------------------------------------------------------
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -44,6 +45,9 @@ class NewTask:
     upload_limit: int
 
 
+TARGETS_KEPT = 10_000  # callback targets remembered in memory (the oldest are forgotten first)
+
+
 @dataclass
 class CallbackTarget:
     """A task as the callback endpoint sees it: its id, kind, provider id and furthest known state."""
@@ -56,6 +60,12 @@ class CallbackTarget:
 
 class TaskStore(StoreBase):
     """Tasks with their owners, and their tracks."""
+
+    def __init__(
+        self, db: aiosqlite.Connection, clock: Callable[[], float] = time.time, *, database: str = ":memory:"
+    ) -> None:
+        super().__init__(db, clock, database=database)
+        self._targets: dict[str, CallbackTarget] = {}
 
     # ----- tasks ------------------------------------------------------------------------------------------
 
@@ -83,8 +93,14 @@ class TaskStore(StoreBase):
         assert cursor.lastrowid is not None
         return cursor.lastrowid
 
-    async def mark_submitted(self, task_id: int, provider_task_id: str, next_poll_at: float) -> None:
-        """Record the provider's task id; the task becomes queued unless a callback already moved it on."""
+    async def mark_submitted(
+        self, task_id: int, provider_task_id: str, next_poll_at: float, *, token: str | None = None,
+        kind: TaskKind | None = None,
+    ) -> None:
+        """Record the provider's task id; the task becomes queued unless a callback already moved it on.
+        With its callback ``token`` and ``kind``, its callbacks will not need to read it back."""
+        if token is not None and kind is not None:
+            self._remember(token, CallbackTarget(task_id, kind, provider_task_id, TaskState.SUBMITTING))
         await self._execute(
             """UPDATE tasks SET provider_task_id = ?, next_poll_at = ?, updated_at = ?,
                    state = CASE WHEN state = ? THEN ? ELSE state END
@@ -141,13 +157,24 @@ class TaskStore(StoreBase):
         return await self._one("SELECT * FROM tasks WHERE callback_token = ?", (token,))
 
     async def callback_target(self, token: str) -> CallbackTarget | None:
-        """What a callback needs to know about its task (one indexed read, no tracks)."""
+        """What a callback needs to know about its task: remembered from its submit (or read once, without
+        tracks), so the callbacks of a rush cost no reads. The furthest state seen is kept on it."""
+        target = self._targets.get(token)
+        if target is not None and target.provider_task_id is not None:
+            return target
         rows = await self._rows("SELECT id, kind, provider_task_id, state FROM tasks WHERE callback_token = ?",
                                 (token,))
         if not rows:
             return None
         row = rows[0]
-        return CallbackTarget(row["id"], TaskKind(row["kind"]), row["provider_task_id"], TaskState(row["state"]))
+        target = CallbackTarget(row["id"], TaskKind(row["kind"]), row["provider_task_id"], TaskState(row["state"]))
+        self._remember(token, target)
+        return target
+
+    def _remember(self, token: str, target: CallbackTarget) -> None:
+        self._targets[token] = target
+        while len(self._targets) > TARGETS_KEPT:
+            del self._targets[next(iter(self._targets))]
 
     async def pending_due(self, now: float) -> list[Task]:
         """Pending tasks with a provider task id whose next poll time has come."""

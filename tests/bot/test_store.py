@@ -73,3 +73,32 @@ async def test_a_callback_that_beats_the_submit_answer_is_not_undone(tmp_path: P
     stored = await store.get_task(task.id)
     assert stored is not None and stored.state is TaskState.SUCCEEDED and stored.provider_task_id == "remote-9"
     await store.close()
+
+
+async def test_every_read_sees_the_writes_before_it_even_when_many_interleave(tmp_path: Path) -> None:
+    """Task updates are committed by the batch writer's own connection; a read that follows a write, while
+    dozens of other reads and writes interleave, must still see it (a started song never looks unsent)."""
+    store = await Store.open(tmp_path / "bot.db")
+    try:
+        ids = [(await store.create_task(NewTask("kie", f"{n:032d}", 1, 2, 3, MusicRequest(prompt="hi"), 10))).id
+               for n in range(40)]
+
+        async def submit_and_read(task_id: int) -> str | None:
+            await store.mark_submitted(task_id, f"provider-{task_id}", 0.0)
+            task = await store.get_task(task_id)
+            assert task is not None
+            return task.provider_task_id
+
+        done = asyncio.Event()
+
+        async def keep_reading() -> None:  # other members' commands, reading all along
+            while not done.is_set():
+                await store.pending_since(1e18)
+
+        readers = [asyncio.create_task(keep_reading()) for _ in range(8)]
+        seen = await asyncio.gather(*(submit_and_read(task_id) for task_id in ids))
+        done.set()
+        await asyncio.gather(*readers)
+        assert seen == [f"provider-{task_id}" for task_id in ids]
+    finally:
+        await store.close()
