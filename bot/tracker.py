@@ -23,7 +23,7 @@ REDELIVERY_FIRST = 30.0  # a delivery Discord failed is tried again after this, 
 REDELIVERY_MAX = 600.0
 PUBLISHERS = 4  # tasks whose Discord messages are being updated at once
 RUSH_GAP = 0.02  # seconds without a callback that end a rush
-RUSH_DEFER = 2.0  # the longest Discord work waits for a rush of callbacks to pause
+RUSH_DEFER = 5.0  # the longest Discord work waits for a rush of callbacks to pause
 QUIET_POLLS = 3  # with callbacks, poll once nothing was heard for this many poll intervals
 SHUTDOWN_GRACE = 10.0  # seconds deliveries in flight get to finish when the bot stops; then they are cut
 SWITCHED = (
@@ -75,6 +75,7 @@ class Tracker:
         # Discord work runs a few at a time: a rush of callbacks is answered first, and published as it can.
         self._publishers = asyncio.Semaphore(PUBLISHERS)
         self._last_heard = 0.0
+        self._calm: asyncio.Task[None] | None = None
         self._redeliver: dict[int, tuple[int, float]] = {}  # task id → (failed deliveries, when to try again)
         self._background: set[asyncio.Task[Any]] = set()
         self._loop: asyncio.Task[None] | None = None
@@ -95,6 +96,8 @@ class Tracker:
         self._loop = asyncio.create_task(self._run(), name="chorus-tracker")
 
     async def stop(self) -> None:
+        if self._calm is not None:
+            self._calm.cancel()
         if self._loop is not None:
             self._loop.cancel()
             await asyncio.gather(self._loop, return_exceptions=True)
@@ -136,7 +139,14 @@ class Tracker:
 
     async def _after_the_rush(self) -> None:
         """While callbacks pour in, answering the provider comes first: Discord work waits for a pause in
-        them (RUSH_GAP), for at most RUSH_DEFER."""
+        them (RUSH_GAP), for at most RUSH_DEFER. All waiting work shares one watcher."""
+        if time.monotonic() - self._last_heard >= RUSH_GAP:
+            return
+        if self._calm is None or self._calm.done():
+            self._calm = asyncio.create_task(self._watch_for_calm())
+        await self._calm
+
+    async def _watch_for_calm(self) -> None:
         deadline = time.monotonic() + RUSH_DEFER
         while (gap := time.monotonic() - self._last_heard) < RUSH_GAP and time.monotonic() < deadline:
             await asyncio.sleep(RUSH_GAP - gap)
