@@ -44,7 +44,15 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from bench.common import Figures, FakesProcess, cli, progress, quiet_bot_logs, start_bot, submit_songs
+from bench.common import (
+    FakesProcess,
+    Figures,
+    cli,
+    progress,
+    quiet_bot_logs,
+    start_bot,
+    submit_songs,
+)
 
 STAGES = ("text", "first", "complete")
 BARE_RUNS = 3

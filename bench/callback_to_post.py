@@ -20,7 +20,12 @@ from bench.common import Figures, cli, peak_rss_mb, percentile, quiet_bot_logs
 from bot import create_bot
 from bot.settings import Settings
 from tests.conftest import free_port
-from tests.support.discord_fake import DEFAULT_CHANNEL_ID, DEFAULT_GUILD_ID, FakeDiscord, followup_for
+from tests.support.discord_fake import (
+    DEFAULT_CHANNEL_ID,
+    DEFAULT_GUILD_ID,
+    FakeDiscord,
+    followup_for,
+)
 from tests.support.interactions import discord_api, inject, slash_command
 from tests.support.kie_fake import FakeKie
 

@@ -232,7 +232,11 @@ async def submit_songs(
     from bot.models import MusicRequest
     from bot.providers.ratelimit import SlidingWindow
     from bot.songs import Origin
-    from tests.support.discord_fake import DEFAULT_CHANNEL_ID, DEFAULT_GUILD_ID, DEFAULT_USER_ID
+    from tests.support.discord_fake import (
+        DEFAULT_CHANNEL_ID,
+        DEFAULT_GUILD_ID,
+        DEFAULT_USER_ID,
+    )
 
     def origin(n: int) -> Origin:
         guild_id = DEFAULT_GUILD_ID + 1 + _next_guild() if spread_guilds else DEFAULT_GUILD_ID

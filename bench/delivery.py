@@ -46,9 +46,9 @@ from typing import Any
 import aiohttp
 
 from bench.common import (
-    MiB,
-    Figures,
     FakesProcess,
+    Figures,
+    MiB,
     cli,
     peak_rss_mb,
     progress,

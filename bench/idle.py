@@ -25,7 +25,15 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench.common import Figures, FakesProcess, cli, peak_rss_mb, quiet_bot_logs, rss_mb, start_bot
+from bench.common import (
+    FakesProcess,
+    Figures,
+    cli,
+    peak_rss_mb,
+    quiet_bot_logs,
+    rss_mb,
+    start_bot,
+)
 
 SETTLE_SECONDS = 1.0
 

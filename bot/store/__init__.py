@@ -3,7 +3,16 @@ challenges."""
 
 from __future__ import annotations
 
-from bot.store.challenges import CANCELLED, CLOSED, OPEN, Challenge, ChallengeStore, Entry, NewChallenge, VoteResult
+from bot.store.challenges import (
+    CANCELLED,
+    CLOSED,
+    OPEN,
+    Challenge,
+    ChallengeStore,
+    Entry,
+    NewChallenge,
+    VoteResult,
+)
 from bot.store.credits import Admission, Allowance, LedgerRow, Report
 from bot.store.schema import MIGRATIONS
 from bot.store.tasks import CallbackTarget, NewTask

@@ -87,7 +87,7 @@ def _is_code(value: Any) -> bool:
     """What a provider code can be: a 64-bit integer (what the database stores), or one in ASCII digits."""
     if isinstance(value, str):
         text = value.strip()
-        digits = text[1:] if text.startswith("-") else text
+        digits = text.removeprefix("-")
         if not (digits.isascii() and digits.isdigit() and len(digits) <= 18):
             return False
         value = int(text)

@@ -180,7 +180,7 @@ async def test_the_callback_still_delivers_while_polls_are_failing(h: Harness) -
 async def test_a_task_the_provider_never_finishes_is_refunded_after_30_minutes(h: Harness, last_look: str) -> None:
     polls = PollWatch(h.bot.provider)
     db = h.bot.settings.database_path
-    payload, task_id = await h.generate()
+    payload, _ = await h.generate()
     user = payload["member"]["user"]["id"]
     await _arm(h, "http-500")
     task = await _first_poll_fails(h, polls, "http-500")

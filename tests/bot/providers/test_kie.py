@@ -4,7 +4,6 @@ HTTP against the loopback fake of kie.ai (tests/support/kie_fake.py)."""
 from __future__ import annotations
 
 import asyncio
-
 from collections.abc import AsyncIterator
 
 import pytest
