@@ -6,6 +6,9 @@ pointed at it), kie.ai is tests/support/kie_fake.py (the bot's real provider cli
 
 from __future__ import annotations
 
+import asyncio
+import os
+import signal
 import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -16,6 +19,7 @@ from typing import Any
 import pytest
 
 from bot import create_bot
+from bot.__main__ import install_signal_handlers
 from bot.core import ChorusBot
 from bot.providers.kie import RetryPolicy
 from bot.settings import Settings
@@ -42,6 +46,19 @@ class Clock:
 
     def advance(self, seconds: float) -> None:
         self.offset += seconds
+
+
+async def terminate(bot: ChorusBot) -> None:
+    """Send this process SIGTERM, as `docker stop` does, and wait for the bot's handlers to close it."""
+    closed = install_signal_handlers(bot)
+    try:
+        os.kill(os.getpid(), signal.SIGTERM)
+        async with asyncio.timeout(10):
+            await closed.wait()
+    finally:
+        loop = asyncio.get_running_loop()
+        loop.remove_signal_handler(signal.SIGTERM)
+        loop.remove_signal_handler(signal.SIGINT)
 
 
 def free_port() -> int:

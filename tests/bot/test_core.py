@@ -3,15 +3,10 @@ signals shut everything down."""
 
 from __future__ import annotations
 
-import asyncio
-import os
-import signal
-
 import aiohttp
 import pytest
 
-from bot.__main__ import install_signal_handlers
-from tests.conftest import BotFactory
+from tests.conftest import BotFactory, terminate
 from tests.support.discord_fake import FakeDiscord, route
 
 COMMANDS = route("PUT", r"/applications/\d+/commands")
@@ -89,13 +84,5 @@ async def test_close_stops_the_web_server_and_the_database(make_bot: BotFactory)
 
 async def test_sigterm_closes_the_bot_gracefully(make_bot: BotFactory) -> None:
     bot = await make_bot()
-    closed = install_signal_handlers(bot)
-    try:
-        os.kill(os.getpid(), signal.SIGTERM)
-        async with asyncio.timeout(10):
-            await closed.wait()
-    finally:
-        loop = asyncio.get_running_loop()
-        loop.remove_signal_handler(signal.SIGTERM)
-        loop.remove_signal_handler(signal.SIGINT)
+    await terminate(bot)
     assert bot.is_closed() and bot.web is None and bot.store is None

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 
-from bot.__main__ import install_signal_handlers
-from tests.conftest import BotFactory, Clock, Harness
+from tests.conftest import BotFactory, Clock, Harness, terminate
 from tests.support.discord_fake import FakeDiscord, MiB
 from tests.support.kie_fake import FakeKie
 
@@ -117,15 +114,7 @@ async def test_a_delivery_cut_off_by_sigterm_is_posted_exactly_once_after_a_rest
     await kie.advance(task_id, "complete")
     await discord_fake.wait_for_message(h.channel_id, lambda m: "your song is ready" in (m["content"] or ""))
     h.bot.tracker.shutdown_grace = 0.1
-    closed = install_signal_handlers(h.bot)
-    try:
-        os.kill(os.getpid(), signal.SIGTERM)
-        async with asyncio.timeout(10):
-            await closed.wait()
-    finally:
-        loop = asyncio.get_running_loop()
-        loop.remove_signal_handler(signal.SIGTERM)
-        loop.remove_signal_handler(signal.SIGINT)
+    await terminate(h.bot)
     task = await h.bot.store.get_task(1) if h.bot.store else None
     again = Harness(await make_bot(), discord_fake, kie, clock)
     tracks = await again.wait_for_tracks()
