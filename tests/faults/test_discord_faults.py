@@ -12,18 +12,16 @@ Not here: a 404 (deleted channel) or 403 while posting a finished result, and SI
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from aiohttp import web
 
 from tests.conftest import Harness
 from tests.support.discord_fake import (
     DEFAULT_GUILD_ID,
     DEFAULT_USER_ID,
     Call,
-    FakeDiscord,
     route,
 )
 from tests.support.faults import balance, ledger
@@ -66,25 +64,6 @@ async def _song_is_posted_once(h: Harness, task_id: str) -> None:
     assert "\u2705 Done" in status["embeds"][0]["description"]
     task = (await h.bot.store.recent_tasks(DEFAULT_GUILD_ID, DEFAULT_USER_ID, limit=1))[0]
     assert task.delivered_at is not None
-
-
-def lose_the_answer_to_next(fake: FakeDiscord, match: Callable[[Call], bool], status: int = 502) -> None:
-    """The next request matching ``match`` is carried out, but the bot gets a ``status`` error instead of its
-    answer, as when Discord's edge times out after the API made the message.
-
-    FakeDiscord has no knob for this (its scripted failures replace the handling), so this wraps its
-    dispatcher; a ``FakeDiscord.lose_answer_next()`` would be the better home."""
-    original: Callable[..., Awaitable[web.StreamResponse]] = fake._dispatch
-    left = [1]
-
-    async def dispatch(request: web.Request, handler: Any, call: Call) -> web.StreamResponse:
-        response = await original(request, handler, call)
-        if left[0] and match(call) and response.status < 300:
-            left[0] -= 1
-            return web.json_response({"message": f"{status}: Bad Gateway", "code": 0}, status=status)
-        return response
-
-    fake._dispatch = dispatch  # type: ignore[method-assign]
 
 
 # ----- 429: waited out, posted once ---------------------------------------------------------------------------
@@ -130,7 +109,7 @@ async def test_a_502_that_hid_a_successful_upload_does_not_post_the_track_twice(
     """Discord made the message but the bot got a 502: discord.py sends it again with the same nonce (and
     enforce_nonce), and Discord answers with the message it already made."""
     h = harness
-    lose_the_answer_to_next(h.discord, track_post)
+    h.discord.lose_answer_next(track_post)
     _, task_id = await h.generate()
     await _song_is_posted_once(h, task_id)
     uploads = _calls(h, track_post)

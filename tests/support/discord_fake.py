@@ -477,6 +477,7 @@ class FakeDiscord:
         self.rate_limited: list[int] = []  # channels that answered a 429 for going over the limit
         self.nonce_window = 120.0  # seconds within which an enforced nonce returns the earlier message
         self._stalls: list[Predicate] = []
+        self._lost_answers: list[tuple[Predicate, int]] = []
         self._released: asyncio.Event | None = None
         self.clock_offset = 0.0
 
@@ -583,6 +584,19 @@ class FakeDiscord:
         return response
 
     async def _dispatch(self, request: web.Request, handler: Any, call: Call) -> web.StreamResponse:
+        response = await self._handle(request, handler, call)
+        lost = next((loss for loss in self._lost_answers if loss[0](call)), None)
+        if lost is not None and response.status < 300:
+            self._lost_answers.remove(lost)
+            return _json_response({"message": f"{lost[1]}: Bad Gateway", "code": 0}, lost[1])
+        return response
+
+    def lose_answer_next(self, match: Predicate, status: int = 502) -> None:
+        """The next request matching ``match`` is carried out, but the bot gets a ``status`` error instead of
+        its answer, as when Discord's edge times out after the API made the message."""
+        self._lost_answers.append((match, status))
+
+    async def _handle(self, request: web.Request, handler: Any, call: Call) -> web.StreamResponse:
         try:
             return await handler(request)
         except DiscordError as error:
