@@ -144,7 +144,7 @@ class Tracker:
             return
         if self._calm is None or self._calm.done():
             self._calm = asyncio.create_task(self._watch_for_calm())
-        await self._calm
+        await asyncio.shield(self._calm)  # one waiter cancelled must not cancel the watcher for the others
 
     async def _watch_for_calm(self) -> None:
         deadline = time.monotonic() + RUSH_DEFER
