@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
 import secrets
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import aiohttp
@@ -18,10 +20,12 @@ from discord.ext import commands
 from bot.audit import AuditLog
 from bot.challenges import ChallengeService
 from bot.delivery import Delivery, unposted_notice
+from bot.dispatcher import Dispatcher, callback_url
 from bot.flows import Feature
 from bot.permissions import permission_names
 from bot.providers import Provider, open_provider
 from bot.providers.errors import InputError
+from bot.providers.ratelimit import SlidingWindow
 from bot.replies import report_unexpected, send_ephemeral
 from bot.sandbox.server import SandboxProvider
 from bot.settings import DEFAULT_BASE_URLS, Settings, SettingsError
@@ -83,6 +87,7 @@ class ChorusBot(commands.Bot):
     provider: Provider
     delivery: Delivery
     tracker: Tracker
+    dispatcher: Dispatcher
     songs: SongService
     web: WebServer
 
@@ -148,9 +153,16 @@ class ChorusBot(commands.Bot):
             self.store, self.provider, self.delivery, poll_interval=settings.polls_every(callbacks=called_back),
             callbacks=called_back, clock=self.clock, on_finished=self.audit.task_finished,
         )
+        # The provider's own retries would hold a member's request; the queue puts it back in line instead.
+        limiter = SlidingWindow(*settings.submit_rate, clock=self.clock)
+        self.provider.limiter = limiter
+        self.provider.retry = replace(self.provider.retry, rate_limited=(), busy=())
+        self.dispatcher = Dispatcher(
+            self.store, self.provider, self.tracker, self.delivery, limiter,
+            callback_url=functools.partial(callback_url, callback_base), clock=self.clock,
+        )
         self.songs = SongService(
-            self.store, self.provider, self.tracker, self.delivery, self.audit, callback_base=callback_base,
-            clock=self.clock,
+            self.store, self.provider, self.tracker, self.delivery, self.audit, self.dispatcher, clock=self.clock,
         )
         self.challenges = ChallengeService(self, self.store, self.delivery, clock=self.clock)
         callbacks.attach(self.provider, self.tracker)
@@ -161,6 +173,7 @@ class ChorusBot(commands.Bot):
         self._hide_unoffered()
 
         await self.tracker.start()
+        await self.dispatcher.start()
         await self.challenges.start()
         if self.sandbox is not None:
             await self.sandbox.start(f"{self.web.local_url}/sandbox")
@@ -221,12 +234,12 @@ class ChorusBot(commands.Bot):
 
     async def close(self) -> None:
         """Stop taking callbacks, finish or cancel background work, close the provider and the database."""
-        for name in ("web", "challenges", "tracker", "sandbox", "provider", "_downloads", "store"):
+        for name in ("web", "challenges", "dispatcher", "tracker", "sandbox", "provider", "_downloads", "store"):
             resource = getattr(self, name, None)
             if resource is None:
                 continue
             try:
-                await (resource.stop() if name in ("web", "challenges", "tracker") else resource.close())
+                await (resource.stop() if name in ("web", "challenges", "dispatcher", "tracker") else resource.close())
             except Exception:
                 log.exception("error while closing %s", name.strip("_"))
             setattr(self, name, None)

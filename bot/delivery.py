@@ -25,7 +25,7 @@ import aiohttp
 import discord
 
 from bot.formatting import format_clock, format_duration, shorten
-from bot.models import MODELS, Lyrics, ResultFile, Task, TaskKind, TaskState, Track
+from bot.models import MODELS, Lyrics, Place, ResultFile, Task, TaskKind, TaskState, Track
 from bot.providers.errors import error_for_code
 from bot.store import Store
 from bot.views import single_button_view, track_view
@@ -145,13 +145,14 @@ class Delivery:
         """Post the status message for a new task (raises discord.Forbidden if the bot may not post)."""
         return await self._channel(Destination.of(task)).send(embed=status_embed(task, self._clock()))
 
-    async def refresh_status(self, task: Task) -> None:
-        """Edit the status message to show where ``task`` is now. A deleted status message is not an error."""
+    async def refresh_status(self, task: Task, *, place: Place | None = None) -> None:
+        """Edit the status message to show where ``task`` is now (and its ``place`` in line while it waits).
+        A deleted status message is not an error."""
         if task.status_message_id is None:
             return
         message = self._channel(Destination.of(task)).get_partial_message(task.status_message_id)
         try:
-            await message.edit(embed=status_embed(task, self._clock()))
+            await message.edit(embed=status_embed(task, self._clock(), place))
         except discord.NotFound:
             await self._store.set_status_message(task.id, None)
         except discord.HTTPException as error:
@@ -442,8 +443,9 @@ def part_nonce(task: Task, part: int) -> str:
 # ----- rendering (pure functions) -----------------------------------------------------------------------------
 
 
-def status_embed(task: Task, now: float) -> discord.Embed:
-    """The status message: a checklist of stages, elapsed time, and the reason if it failed."""
+def status_embed(task: Task, now: float, place: Place | None = None) -> discord.Embed:
+    """The status message: a checklist of stages, elapsed time, and the reason if it failed; while it waits
+    its turn, its place in line and when it should start."""
     if task.state is TaskState.FAILED:
         colour = COLOR_FAILED
     elif task.state is TaskState.SUCCEEDED:
@@ -451,7 +453,7 @@ def status_embed(task: Task, now: float) -> discord.Embed:
     else:
         colour = COLOR_PENDING
     embed = discord.Embed(title=shorten(f"\U0001f3b5 {task.request.summary}", 256), colour=colour)
-    embed.description = "\n".join(_status_lines(task))
+    embed.description = "\n".join(_status_lines(task, place))
     if task.state.terminal:
         took = (task.finished_at or now) - task.created_at
         embed.add_field(name="Time", value=f"took {format_duration(took)}")
@@ -464,8 +466,10 @@ def status_embed(task: Task, now: float) -> discord.Embed:
     return embed
 
 
-def _status_lines(task: Task) -> list[str]:
-    if task.state is TaskState.SUBMITTING:
+def _status_lines(task: Task, place: Place | None = None) -> list[str]:
+    if task.state is TaskState.WAITING and place is not None:
+        return [f"\u23f3 Waiting for its turn: **#{place.position}** in line, starts <t:{int(place.starts_at)}:R>"]
+    if task.state in (TaskState.WAITING, TaskState.SUBMITTING):
         return ["\u23f3 Sending to Suno\u2026"]
     lines = []
     failed = task.state is TaskState.FAILED

@@ -173,6 +173,15 @@ async def start_task(
     elif started.reused:
         link = jump_url(task.guild_id, task.channel_id, task.status_message_id)
         await send_ephemeral(interaction, f"\u23f3 This is already being made: {link}")
+    elif started.place is not None:
+        link = jump_url(task.guild_id, task.channel_id, task.status_message_id)
+        await send_ephemeral(
+            interaction,
+            f"\u23f3 You're **#{started.place.position}** in line: Suno takes only so many requests at once. "
+            f"Yours starts <t:{int(started.place.starts_at)}:R>; follow along here: {link}\n"
+            "I'll post the result in this channel and mention you when it's ready. Your credits are reserved "
+            "and come back if you cancel or it fails.",
+        )
     else:
         link = jump_url(task.guild_id, task.channel_id, task.status_message_id)
         await send_ephemeral(

@@ -11,6 +11,7 @@ from enum import StrEnum
 class TaskState(StrEnum):
     """Where a task is. Pending states advance in rank order; SUCCEEDED and FAILED are terminal."""
 
+    WAITING = "waiting"  # accepted (credits reserved), waiting its turn to be sent to the provider
     SUBMITTING = "submitting"
     QUEUED = "queued"
     TEXT = "text"
@@ -28,12 +29,13 @@ class TaskState(StrEnum):
 
 
 _RANK = {
-    TaskState.SUBMITTING: 0,
-    TaskState.QUEUED: 1,
-    TaskState.TEXT: 2,
-    TaskState.FIRST: 3,
-    TaskState.SUCCEEDED: 4,
-    TaskState.FAILED: 4,
+    TaskState.WAITING: 0,
+    TaskState.SUBMITTING: 1,
+    TaskState.QUEUED: 2,
+    TaskState.TEXT: 3,
+    TaskState.FIRST: 4,
+    TaskState.SUCCEEDED: 5,
+    TaskState.FAILED: 5,
 }
 PENDING_STATES = tuple(state for state in TaskState if not state.terminal)
 
@@ -308,6 +310,14 @@ class TaskUpdate:
     reason: str | None = None  # what to tell the member; derived from the code when not given
 
 
+@dataclass(frozen=True)
+class Place:
+    """A waiting task's place in the submission queue (1 = next) and when it should start (Unix time)."""
+
+    position: int
+    starts_at: float
+
+
 @dataclass
 class Task:
     """A stored task row: who asked, where, for what, and how far it got."""
@@ -336,6 +346,7 @@ class Task:
     lyrics: list[Lyrics] = field(default_factory=list)
     files: list[ResultFile] = field(default_factory=list)
     posted_parts: int = 0  # result messages of lyrics / files already posted
+    submitted_at: float | None = None  # when it was sent to the provider (its turn in the queue came)
     unposted: str | None = None  # why the result could not be posted in its channel (it is kept)
     told_at: float | None = None  # when the member was told about an unposted result
 

@@ -45,6 +45,7 @@ class Settings:
     web_port: int = 8080
     database_path: Path = Path("data/bot.db")
     poll_interval: float | None = None  # None: POLL_WITH_CALLBACKS or POLL_ONLY, see polls_every()
+    submit_rate: tuple[int, float] = (20, 10.0)  # at most this many submissions per this many seconds
     webhook_hmac_key: str | None = None
     dev_guild_id: int | None = None
     sandbox_stage_seconds: float = 3.0
@@ -111,6 +112,7 @@ class Settings:
             database_path=Path(get("DATABASE_PATH") or "data/bot.db"),
             poll_interval=_optional_number(get("SUNO_POLL_INTERVAL"), "SUNO_POLL_INTERVAL", low=0.5, high=3600),
             webhook_hmac_key=hmac_key,
+            submit_rate=_rate(get("SUNO_SUBMIT_RATE"), "SUNO_SUBMIT_RATE"),
             dev_guild_id=_snowflake(get("DEV_GUILD_ID"), "DEV_GUILD_ID"),
             sandbox_stage_seconds=_number(
                 get("SANDBOX_STAGE_SECONDS"), "SANDBOX_STAGE_SECONDS", default=3.0, low=0, high=300
@@ -153,6 +155,20 @@ def _integer(value: str | None, name: str, *, default: int, low: int, high: int)
 
 def _number(value: str | None, name: str, *, default: float, low: float, high: float) -> float:
     return _ranged(value, name, float, "a number of seconds", " seconds", default=default, low=low, high=high)
+
+
+def _rate(value: str | None, name: str) -> tuple[int, float]:
+    """"20/10": at most 20 submissions in any 10 seconds."""
+    if value is None:
+        return (20, 10.0)
+    count, _, seconds = value.replace(" ", "").partition("/")
+    try:
+        parsed = (int(count), float(seconds))
+    except ValueError:
+        raise SettingsError(name, f"must be submissions/seconds, such as 20/10 (got {value!r})") from None
+    if not (1 <= parsed[0] <= 1000 and 0.1 <= parsed[1] <= 3600):
+        raise SettingsError(name, f"must be 1–1000 submissions per 0.1–3600 seconds (got {value!r})")
+    return parsed
 
 
 def _optional_number(value: str | None, name: str, *, low: float, high: float) -> float | None:

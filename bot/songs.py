@@ -15,18 +15,15 @@ from dataclasses import dataclass
 from bot.audit import AuditLog
 from bot.credits import GuildPolicy, next_period, operation_of, period_start
 from bot.delivery import Delivery, Destination
+from bot.dispatcher import Dispatcher
 from bot.formatting import shorten
-from bot.models import Request, Task, TaskState, TaskUpdate
+from bot.models import Place, Request, Task, TaskState, TaskUpdate
 from bot.providers.base import Provider
 from bot.providers.errors import InputError, ProviderError
 from bot.store import Admission, Allowance, NewTask, Store
 from bot.tracker import Tracker
 
 log = logging.getLogger(__name__)
-
-# kie requires a callBackUrl. Without a public endpoint the bot polls, and gives the provider an address
-# under the reserved .invalid domain (RFC 2606), which never resolves, so no callback leaves their side.
-POLL_ONLY_CALLBACK = "https://poll-only.invalid/callbacks"
 
 
 @dataclass(frozen=True)
@@ -60,6 +57,7 @@ class Started:
     task: Task
     reused: bool = False
     reposted_message_id: int | None = None
+    place: Place | None = None  # waiting its turn in the submission queue: where, and when it should start
 
 
 class SongService:
@@ -70,8 +68,8 @@ class SongService:
         tracker: Tracker,
         delivery: Delivery,
         audit: AuditLog,
+        dispatcher: Dispatcher,
         *,
-        callback_base: str | None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._store = store
@@ -79,17 +77,12 @@ class SongService:
         self._tracker = tracker
         self._delivery = delivery
         self._audit = audit
-        self._callback_base = callback_base
+        self._dispatcher = dispatcher
         self._clock = clock
 
     def validate(self, request: Request) -> None:
         """Raise InputError with what to change, before anything is posted or sent."""
         self._provider.validate(request)
-
-    def callback_url(self, token: str) -> str:
-        if self._callback_base is None:
-            return POLL_ONLY_CALLBACK
-        return f"{self._callback_base}/callbacks/{token}"
 
     async def submit(self, request: Request, origin: Origin) -> Started:
         """Store the task with its owner, post its status message, submit it, and start tracking it.
@@ -134,7 +127,7 @@ class SongService:
         await self._store.set_status_message(task.id, status.id)
         task.status_message_id = status.id
         try:
-            provider_task_id = await self._provider.submit(request, self.callback_url(token))
+            place = await self._dispatcher.send_now_or_queue(task)
         except ProviderError as error:
             log.info("task %s: submit refused: %s", task.id, error)
             await self._fail(task, error.code, error.detail, reason=error.user_message)
@@ -145,13 +138,11 @@ class SongService:
             await self._fail(task, None, repr(error))
             await self._delivery.delete_status(task)
             raise
-        await self._store.mark_submitted(task.id, provider_task_id, self._clock() + self._tracker.quiet_after,
-                                         token=token, kind=request.kind)
-        log.info("task %s: submitted as %s", task.id, provider_task_id)
-        self._tracker.submitted(task.id)
         refreshed = await self._store.get_task(task.id)
         assert refreshed is not None
-        return Started(refreshed)
+        if place is not None:
+            await self._delivery.refresh_status(refreshed, place=place)
+        return Started(refreshed, place=place)
 
     async def _fail(self, task: Task, code: int | None, detail: str, *, reason: str | None = None) -> None:
         """Record a request that never started (its credits come back); the member is told in the

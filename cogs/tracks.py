@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 PAGE_SIZE = 10
 STATE_ICONS = {
+    TaskState.WAITING: "\u23f3",
     TaskState.SUBMITTING: "\u23f3",
     TaskState.QUEUED: "\u23f3",
     TaskState.TEXT: "\u270d\ufe0f",

@@ -42,6 +42,19 @@ class SlidingWindow:
             return 0.0
         return self._stamps[0] + self.window - now if self._stamps else math.inf
 
+    def schedule(self, count: int) -> list[float]:
+        """In how many seconds each of the next ``count`` submissions could go out, if each were answered at
+        once: the basis of a queue's estimated start times."""
+        self.delay()  # drop stamps that left the window
+        now = self._clock()
+        stamps = list(self._stamps) + [now] * self._in_flight
+        waits = []
+        for _ in range(count):
+            at = now if len(stamps) < self.limit else max(now, stamps[-self.limit] + self.window)
+            stamps.append(at)
+            waits.append(at - now)
+        return waits
+
     @contextlib.asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
         """Hold one submission's slot while it is sent; it counts from when the answer arrives."""

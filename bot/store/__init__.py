@@ -15,12 +15,12 @@ from bot.store.challenges import (
 )
 from bot.store.credits import Admission, Allowance, LedgerRow, Report
 from bot.store.schema import MIGRATIONS
-from bot.store.tasks import CallbackTarget, NewTask
+from bot.store.tasks import CallbackTarget, NewTask, Waiting
 
 __all__ = [
     "CANCELLED", "CLOSED", "MIGRATIONS", "OPEN", "Admission", "Allowance", "CallbackTarget", "Challenge", "Entry",
     "LedgerRow",
-    "NewChallenge", "NewTask", "Report", "Store", "VoteResult",
+    "NewChallenge", "NewTask", "Report", "Store", "VoteResult", "Waiting",
 ]
 
 

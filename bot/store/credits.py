@@ -88,7 +88,7 @@ def _new_task(task_id: int, new: NewTask, now: float) -> Task:
     """The task row just inserted, without reading it back."""
     return Task(id=task_id, kind=new.request.kind.value, provider=new.provider, provider_task_id=None,
                 callback_token=new.callback_token, guild_id=new.guild_id, channel_id=new.channel_id,
-                user_id=new.user_id, status_message_id=None, request=new.request, state=TaskState.SUBMITTING,
+                user_id=new.user_id, status_message_id=None, request=new.request, state=TaskState.WAITING,
                 upload_limit=new.upload_limit, created_at=now, updated_at=now)
 
 
@@ -207,7 +207,7 @@ class CreditStore(TaskStore):
                 next_id += 1
                 tasks.append((task_id, new.request.kind.value, new.provider, new.callback_token, new.guild_id,
                               new.channel_id, new.user_id, new.request.to_json(), new.request.reuse_key,
-                              TaskState.SUBMITTING.value, new.upload_limit, now, now))
+                              TaskState.WAITING.value, new.upload_limit, now, now))
                 ledger.append((guild_id, new.user_id, "reserve", -request.cost, task_id, request.operation, None, "",
                                None, now))
                 balances[member] = balance - request.cost

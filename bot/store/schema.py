@@ -158,4 +158,9 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE tasks ADD COLUMN told_at REAL;
     CREATE INDEX tasks_untold ON tasks (user_id, guild_id) WHERE unposted IS NOT NULL AND told_at IS NULL;
     """,
+    # 6: the submission queue: when a task was sent (its turn), for fair order and for its timeout.
+    """
+    ALTER TABLE tasks ADD COLUMN submitted_at REAL;
+    CREATE INDEX tasks_waiting ON tasks (state, id) WHERE state = 'waiting';
+    """,
 )

@@ -45,6 +45,15 @@ class NewTask:
     upload_limit: int
 
 
+@dataclass(frozen=True)
+class Waiting:
+    """A task in the submission queue: whose it is."""
+
+    id: int
+    guild_id: int
+    user_id: int
+
+
 TARGETS_KEPT = 10_000  # callback targets remembered in memory (the oldest are forgotten first)
 
 
@@ -194,10 +203,45 @@ class TaskStore(StoreBase):
         await self._execute("UPDATE tasks SET next_poll_at = ? WHERE id = ?", (when, task_id))
 
     async def pending_since(self, cutoff: float) -> list[Task]:
-        """Pending tasks created before ``cutoff`` (candidates for the timeout)."""
+        """Tasks sent to the provider before ``cutoff`` and still pending (candidates for the timeout); the
+        time spent waiting in the queue does not count."""
         return await self._many(
-            f"SELECT * FROM tasks WHERE state IN {_PENDING_SQL} AND created_at < ? ORDER BY id",
-            (*_PENDING, cutoff),
+            f"""SELECT * FROM tasks WHERE state IN {_PENDING_SQL} AND state != ?
+                AND COALESCE(submitted_at, created_at) < ? ORDER BY id""",
+            (*_PENDING, TaskState.WAITING.value, cutoff),
+        )
+
+    # ----- the submission queue ----------------------------------------------------------------------------
+
+    async def waiting(self) -> list[Waiting]:
+        """Every task waiting its turn, oldest first."""
+        rows = await self._rows("SELECT id, guild_id, user_id FROM tasks WHERE state = ? ORDER BY id",
+                                (TaskState.WAITING.value,))
+        return [Waiting(row["id"], row["guild_id"] or 0, row["user_id"]) for row in rows]
+
+    async def last_served(self) -> tuple[dict[int, float], dict[tuple[int, int], float]]:
+        """When each server and each member last had a task sent (for round-robin order)."""
+        rows = await self._rows("""SELECT COALESCE(guild_id, 0) AS guild, user_id, MAX(submitted_at) AS at FROM tasks
+                                   WHERE submitted_at IS NOT NULL GROUP BY guild, user_id""")
+        members = {(row["guild"], row["user_id"]): row["at"] for row in rows}
+        guilds: dict[int, float] = {}
+        for (guild, _), at in members.items():
+            guilds[guild] = max(guilds.get(guild, at), at)
+        return guilds, members
+
+    async def claim(self, task_id: int) -> bool:
+        """Take a waiting task out of the queue to send it; False if it is not waiting any more."""
+        changed: int = await self._writer.run(lambda conn: conn.execute(
+            "UPDATE tasks SET state = ?, submitted_at = ?, updated_at = ? WHERE id = ? AND state = ?",
+            (TaskState.SUBMITTING.value, self._clock(), self._clock(), task_id, TaskState.WAITING.value),
+        ).rowcount)
+        return changed == 1
+
+    async def requeue(self, task_id: int) -> None:
+        """Put a task the provider did not take (rate or concurrency limit) back at its place."""
+        await self._execute(
+            "UPDATE tasks SET state = ?, submitted_at = NULL WHERE id = ? AND state = ? AND provider_task_id IS NULL",
+            (TaskState.WAITING.value, task_id, TaskState.SUBMITTING.value),
         )
 
     async def unsent_submissions(self) -> list[Task]:

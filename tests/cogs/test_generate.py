@@ -78,7 +78,6 @@ async def test_a_blank_prompt_is_refused(harness: Harness) -> None:
         (400, "The description contains artist name", "artist"),
         (400, "Song Description flagged for moderation", "content filter"),
         (455, "System maintenance", "maintenance"),
-        (429, "Request limit exceeded", "too many requests"),
         (401, "You do not have access permissions", "SUNO_API_KEY"),
     ],
 )

@@ -1,0 +1,227 @@
+"""The submission queue's dispatcher: sends waiting tasks to the provider as fast as its rate allows and no
+faster, in a fair order, and keeps members told of their place.
+
+Fair order is round robin: across servers (the one served longest ago first), within a server across members
+(likewise), and first come first served within a member. A provider answer that says "not now" (a rate or
+concurrency limit) puts the task back at its place and pauses sending for the provider's window: it is not a
+failure and costs the member nothing. The queue is the tasks table (state "waiting"), so it survives restarts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+
+from bot.delivery import Delivery
+from bot.models import Place, Task, TaskState, TaskUpdate
+from bot.providers.base import Provider
+from bot.providers.errors import Busy, ProviderError, RateLimited
+from bot.providers.ratelimit import SlidingWindow
+from bot.store import Store, Waiting
+from bot.tracker import Tracker
+
+log = logging.getLogger(__name__)
+
+# kie requires a callBackUrl. Without a public endpoint the bot polls, and gives the provider an address
+# under the reserved .invalid domain (RFC 2606), which never resolves, so no callback leaves their side.
+POLL_ONLY_CALLBACK = "https://poll-only.invalid/callbacks"
+BUSY_PAUSE = 15.0  # a full concurrency limit: wait this long for running tasks to finish
+REFRESH_EVERY = 10.0  # seconds between updates of the waiting members' places
+
+
+def callback_url(base: str | None, token: str) -> str:
+    """Where the provider reports a task's progress (the per-task secret path on our endpoint)."""
+    return POLL_ONLY_CALLBACK if base is None else f"{base}/callbacks/{token}"
+
+
+def fair_order(waiting: list[Waiting], guilds_served: dict[int, float],
+               members_served: dict[tuple[int, int], float]) -> list[Waiting]:
+    """Round robin across servers, then members, first come first served within a member."""
+    by_guild: dict[int, dict[int, deque[Waiting]]] = {}
+    for task in waiting:  # oldest first
+        by_guild.setdefault(task.guild_id, {}).setdefault(task.user_id, deque()).append(task)
+
+    def members(guild: int) -> deque[deque[Waiting]]:
+        queues = by_guild[guild]
+        order = sorted(queues, key=lambda user: (members_served.get((guild, user), float("-inf")),
+                                                 queues[user][0].id))
+        return deque(queues[user] for user in order)
+
+    guild_order = sorted(by_guild, key=lambda guild: (guilds_served.get(guild, float("-inf")),
+                                                      min(q[0].id for q in by_guild[guild].values())))
+    rotations = deque((guild, members(guild)) for guild in guild_order)
+    ordered: list[Waiting] = []
+    while rotations:
+        guild, queues = rotations.popleft()
+        queue = queues.popleft()
+        ordered.append(queue.popleft())
+        if queue:
+            queues.append(queue)
+        if queues:
+            rotations.append((guild, queues))
+    return ordered
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        store: Store,
+        provider: Provider,
+        tracker: Tracker,
+        delivery: Delivery,
+        limiter: SlidingWindow,
+        *,
+        callback_url: Callable[[str], str],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store = store
+        self._provider = provider
+        self._tracker = tracker
+        self._delivery = delivery
+        self._limiter = limiter
+        self._callback_url = callback_url
+        self._clock = clock
+        self._paused_until = 0.0
+        self._wake = asyncio.Event()
+        self._sending = asyncio.Lock()
+        self._loop: asyncio.Task[None] | None = None
+        self._shown: dict[int, Place] = {}  # what each waiting task's status message says
+        self._refreshed_at = 0.0
+
+    async def start(self) -> None:
+        self._loop = asyncio.create_task(self._run(), name="chorus-dispatcher")
+
+    async def stop(self) -> None:
+        if self._loop is not None:
+            self._loop.cancel()
+            await asyncio.gather(self._loop, return_exceptions=True)
+            self._loop = None
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    # ----- a new task --------------------------------------------------------------------------------------
+
+    async def send_now_or_queue(self, task: Task) -> Place | None:
+        """Send ``task`` at once if nobody waits ahead of it and the rate allows (None: sent; a refusal raises
+        ProviderError), else leave it in the queue and return its place."""
+        async with self._sending:
+            order = await self._order()
+            if order and order[0].id == task.id and self._can_send() and await self._store.claim(task.id):
+                if await self._send(task):
+                    return None
+            self.wake()
+            return await self.place_of(task.id)
+
+    async def place_of(self, task_id: int) -> Place | None:
+        order = await self._order()
+        starts = self._start_times(len(order))
+        for position, waiting in enumerate(order):
+            if waiting.id == task_id:
+                return Place(position + 1, starts[position])
+        return None
+
+    # ----- the loop ----------------------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                delay = await self._dispatch_due()
+                await self._refresh_places()
+            except Exception:
+                log.exception("dispatcher round failed")
+                delay = 5.0
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=delay)
+            except TimeoutError:
+                pass
+
+    async def _dispatch_due(self) -> float:
+        """Send what the rate allows now; returns how long to wait before the next try."""
+        while True:
+            async with self._sending:
+                order = await self._order()
+                if not order:
+                    return 60.0
+                if not self._can_send():
+                    return max(0.05, self._wait_time())
+                head = order[0]
+                if not await self._store.claim(head.id):
+                    continue
+                task = await self._store.get_task(head.id)
+                assert task is not None
+                try:
+                    await self._send(task)
+                except Exception as error:  # the member's interaction is over: told in the channel, refunded
+                    await self._refused(task, error)
+
+    async def _refused(self, task: Task, error: Exception) -> None:
+        if isinstance(error, ProviderError):
+            log.info("task %s: submit refused: %s", task.id, error)
+            update = TaskUpdate("", TaskState.FAILED, error_code=error.code, error_message=error.detail,
+                                reason=error.user_message)
+        else:
+            log.error("task %s: submit crashed", task.id, exc_info=error)
+            update = TaskUpdate("", TaskState.FAILED, error_message=repr(error),
+                                reason="it could not be sent to Suno. Try again.")
+        await self._tracker.update(task, update)
+
+    def _can_send(self) -> bool:
+        return self._clock() >= self._paused_until and self._limiter.delay() == 0
+
+    def _wait_time(self) -> float:
+        return max(self._paused_until - self._clock(), self._limiter.delay())
+
+    async def _send(self, task: Task) -> bool:
+        """Send a claimed task. True: the provider took it. False: it said "not now" (back in line, sending
+        paused). A refusal raises ProviderError; the caller records it."""
+        try:
+            provider_task_id = await self._provider.submit(task.request, self._callback_url(task.callback_token))
+        except (RateLimited, Busy) as error:
+            pause = BUSY_PAUSE if isinstance(error, Busy) else self._limiter.window
+            self._paused_until = self._clock() + pause
+            await self._store.requeue(task.id)
+            log.warning("%s said not now (%s): task %s back in line, sending paused %.0fs", self._provider.name,
+                        error, task.id, pause)
+            return False
+        await self._store.mark_submitted(task.id, provider_task_id, self._clock() + self._tracker.quiet_after,
+                                         token=task.callback_token, kind=task.task_kind)
+        log.info("task %s: submitted as %s", task.id, provider_task_id)
+        self._shown.pop(task.id, None)
+        self._tracker.submitted(task.id)
+        return True
+
+    async def _order(self) -> list[Waiting]:
+        waiting = await self._store.waiting()
+        if len(waiting) <= 1:
+            return waiting
+        guilds, members = await self._store.last_served()
+        return fair_order(waiting, guilds, members)
+
+    def _start_times(self, count: int) -> list[float]:
+        """Unix times at which the next ``count`` in line should start (after a pause, if one is on)."""
+        now = self._clock()
+        pause = max(0.0, self._paused_until - now)
+        return [now + max(pause, wait) for wait in self._limiter.schedule(count)]
+
+    async def _refresh_places(self) -> None:
+        """Show each waiting member their current place (at most every REFRESH_EVERY seconds, and only
+        where it changed)."""
+        if self._clock() - self._refreshed_at < REFRESH_EVERY:
+            return
+        self._refreshed_at = self._clock()
+        order = await self._order()
+        starts = self._start_times(len(order))
+        for position, waiting in enumerate(order):
+            place = Place(position + 1, starts[position])
+            shown = self._shown.get(waiting.id)
+            if shown is not None and shown.position == place.position:
+                continue
+            task = await self._store.get_task(waiting.id)
+            if task is not None and task.state is TaskState.WAITING:
+                self._shown[waiting.id] = place
+                self._tracker.spawn(self._delivery.refresh_status(task, place=place))
