@@ -88,8 +88,7 @@ class Dispatcher:
         self._wake = asyncio.Event()
         self._sending = asyncio.Lock()
         self._loop: asyncio.Task[None] | None = None
-        self._shown: dict[int, Place] = {}  # what each waiting task's status message says
-        self._refreshed_at = 0.0
+        self._shown: dict[int, tuple[Place, float]] = {}  # each waiting task's status message: place, when
 
     async def start(self) -> None:
         self._loop = asyncio.create_task(self._run(), name="chorus-dispatcher")
@@ -114,7 +113,10 @@ class Dispatcher:
                 if await self._send(task):
                     return None
             self.wake()
-            return await self.place_of(task.id)
+            place = await self.place_of(task.id)
+            if place is not None:  # shown with the answer; its first change is shown at once
+                self._shown[task.id] = (place, float("-inf"))
+            return place
 
     async def place_of(self, task_id: int) -> Place | None:
         order = await self._order()
@@ -131,7 +133,7 @@ class Dispatcher:
             self._wake.clear()
             try:
                 delay = await self._dispatch_due()
-                await self._refresh_places()
+                delay = min(delay, await self._refresh_places())
             except Exception:
                 log.exception("dispatcher round failed")
                 delay = 5.0
@@ -208,20 +210,23 @@ class Dispatcher:
         pause = max(0.0, self._paused_until - now)
         return [now + max(pause, wait) for wait in self._limiter.schedule(count)]
 
-    async def _refresh_places(self) -> None:
-        """Show each waiting member their current place (at most every REFRESH_EVERY seconds, and only
-        where it changed)."""
-        if self._clock() - self._refreshed_at < REFRESH_EVERY:
-            return
-        self._refreshed_at = self._clock()
+    async def _refresh_places(self) -> float:
+        """Show each waiting member their current place where it changed; a status message is edited at most
+        every REFRESH_EVERY seconds (its first change at once). Returns when a held-back change is due."""
         order = await self._order()
         starts = self._start_times(len(order))
+        now = self._clock()
+        due = float("inf")
         for position, waiting in enumerate(order):
             place = Place(position + 1, starts[position])
             shown = self._shown.get(waiting.id)
-            if shown is not None and shown.position == place.position:
+            if shown is not None and shown[0].position == place.position:
+                continue
+            if shown is not None and now - shown[1] < REFRESH_EVERY:
+                due = min(due, shown[1] + REFRESH_EVERY)
                 continue
             task = await self._store.get_task(waiting.id)
             if task is not None and task.state is TaskState.WAITING:
-                self._shown[waiting.id] = place
+                self._shown[waiting.id] = (place, now)
                 self._tracker.spawn(self._delivery.refresh_status(task, place=place))
+        return due - now

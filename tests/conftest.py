@@ -32,7 +32,8 @@ from tests.support.discord_fake import (
 from tests.support.interactions import component, discord_api, inject, slash_command
 from tests.support.kie_fake import FakeKie
 
-NO_WAIT = RetryPolicy(rate_limited=(0.0, 0.0), server_error=(0.0, 0.0), busy=(0.0, 0.0))
+# A rate or concurrency limit puts the request back in the queue (bot/dispatcher.py), never retried in place.
+NO_WAIT = RetryPolicy(rate_limited=(), server_error=(0.0, 0.0), busy=())
 
 
 class Clock:
