@@ -48,6 +48,7 @@ EXTENSIONS = (
     "cogs.credits",
     "cogs.moderation",
     "cogs.challenges",
+    "cogs.queue",
 )
 DOWNLOAD_TIMEOUT = aiohttp.ClientTimeout(total=300, sock_connect=15)
 

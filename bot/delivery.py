@@ -152,7 +152,10 @@ class Delivery:
             return
         message = self._channel(Destination.of(task)).get_partial_message(task.status_message_id)
         try:
-            await message.edit(embed=status_embed(task, self._clock(), place))
+            # While it waits its turn it can be cancelled; once sent, the button goes (the provider has no cancel).
+            waiting = task.state is TaskState.WAITING and place is not None
+            await message.edit(embed=status_embed(task, self._clock(), place),
+                               view=single_button_view("cancel", task.id) if waiting else None)
         except discord.NotFound:
             await self._store.set_status_message(task.id, None)
         except discord.HTTPException as error:

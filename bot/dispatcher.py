@@ -118,6 +118,27 @@ class Dispatcher:
                 self._shown[task.id] = (place, float("-inf"))
             return place
 
+    async def cancel(self, task: Task, reason: str) -> bool:
+        """Take a waiting task out of the line with a full refund; False if it was already sent (the provider
+        has no cancel). Its status message says so; nothing is posted in the channel."""
+        async with self._sending:
+            if not await self._store.cancel_waiting(task.id, reason):
+                return False
+        self._shown.pop(task.id, None)
+        await self._store.mark_delivered(task.id)
+        cancelled = await self._store.get_task(task.id)
+        if cancelled is not None:
+            self._tracker.spawn(self._delivery.refresh_status(cancelled))
+            self._tracker.spawn(self._tracker.finished(cancelled))
+        self.wake()
+        return True
+
+    async def places(self) -> dict[int, Place]:
+        """Every waiting task's place in line and start time."""
+        order = await self._order()
+        starts = self._start_times(len(order))
+        return {waiting.id: Place(position + 1, starts[position]) for position, waiting in enumerate(order)}
+
     async def place_of(self, task_id: int) -> Place | None:
         order = await self._order()
         starts = self._start_times(len(order))

@@ -133,6 +133,11 @@ class Tracker:
             self._schedule_publish(task_id)
         return changed
 
+    async def finished(self, task: Task) -> None:
+        """Run the finished-task hook (the moderators' log) for a task settled outside the tracker."""
+        if self._on_finished is not None:
+            await self._on_finished(task)
+
     def heard(self) -> None:
         """A callback arrived (the endpoint tells us, answered or not)."""
         self._last_heard = time.monotonic()

@@ -37,6 +37,7 @@ LOOKS: dict[str, tuple[str, str, discord.ButtonStyle]] = {
     "wav": ("WAV", "\U0001f4be", discord.ButtonStyle.secondary),
     "video": ("Video", "\U0001f3ac", discord.ButtonStyle.secondary),
     "info": ("Info", "\u2139\ufe0f", discord.ButtonStyle.secondary),
+    "cancel": ("Cancel", "\u2716\ufe0f", discord.ButtonStyle.danger),
     "song": ("Make a song", "\U0001f3b5", discord.ButtonStyle.primary),
     "stemsmode:vocals": ("Vocals + instrumental", "\U0001f3a4", discord.ButtonStyle.primary),
     "stemsmode:all": ("All stems (up to 12)", "\U0001f39b\ufe0f", discord.ButtonStyle.primary),

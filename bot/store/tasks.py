@@ -131,12 +131,22 @@ class TaskStore(StoreBase):
             lambda conn: self._apply_update(conn, task_id, update, next_poll_at, now))
         return changed
 
+    async def cancel_waiting(self, task_id: int, reason: str) -> bool:
+        """Fail a task that is still waiting its turn (its credits come back); False if it was already sent."""
+        now = self._clock()
+        update = TaskUpdate("", TaskState.FAILED, reason=reason)
+        cancelled: bool = await self._writer.run(
+            lambda conn: self._apply_update(conn, task_id, update, None, now, only_from=TaskState.WAITING))
+        return cancelled
+
     def _apply_update(
-        self, conn: sqlite3.Connection, task_id: int, update: TaskUpdate, next_poll_at: float | None, now: float
+        self, conn: sqlite3.Connection, task_id: int, update: TaskUpdate, next_poll_at: float | None, now: float,
+        *, only_from: TaskState | None = None,
     ) -> bool:
         """:meth:`apply_update`'s statements, on the batch writer's connection inside its transaction."""
         new = update.state
-        allowed = tuple(state.value for state in PENDING_STATES if state.rank < new.rank)
+        allowed = tuple(state.value for state in PENDING_STATES
+                        if state.rank < new.rank and (only_from is None or state is only_from))
         if not allowed:
             return False
         cursor = conn.execute(
@@ -212,6 +222,14 @@ class TaskStore(StoreBase):
         )
 
     # ----- the submission queue ----------------------------------------------------------------------------
+
+    async def pending_of(self, guild_id: int, user_id: int | None) -> list[Task]:
+        """A server's pending tasks (waiting or running), or one member's there."""
+        where, params = ("AND user_id = ?", (user_id,)) if user_id is not None else ("", ())
+        return await self._many(
+            f"SELECT * FROM tasks WHERE COALESCE(guild_id, 0) = ? AND state IN {_PENDING_SQL} {where} ORDER BY id",
+            (guild_id, *_PENDING, *params),
+        )
 
     async def waiting(self) -> list[Waiting]:
         """Every task waiting its turn, oldest first."""
