@@ -243,8 +243,8 @@ async def submit_songs(
         return Origin(guild_id=guild_id, channel_id=DEFAULT_CHANNEL_ID, user_id=DEFAULT_USER_ID,
                       upload_limit=10 * MiB)
 
-    limiter = bot.provider.limiter
-    bot.provider.limiter = SlidingWindow(10**9, 10.0)
+    limiter = bot.dispatcher.limiter
+    bot.dispatcher.limiter = SlidingWindow(10**9, 10.0)
     tasks: list[Any] = []
     try:
         for start in range(0, count, parallel):
@@ -253,7 +253,7 @@ async def submit_songs(
                                              for n in batch))
             tasks.extend(s.task for s in started)
     finally:
-        bot.provider.limiter = limiter
+        bot.dispatcher.limiter = limiter
     await bot.tracker.idle()  # the "queued" status edits
     return tasks
 

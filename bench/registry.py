@@ -74,6 +74,20 @@ BENCHMARKS: dict[str, Benchmark] = {
             "economy_undelivered": Target("==", 0),
         },
     ),
+    "rush": Benchmark(
+        "bench.rush",
+        "Rush hour: 500 /generate from 100 members in 10 s against a provider that refuses over its rate",
+        {
+            "rush_ack_p99_ms": Target("<=", 1000),
+            "rush_provider_429": Target("==", 0),
+            "rush_rate_vs_limit": Target(">=", 0.95),
+            "rush_max_per_window": Target("<=", 20),
+            "rush_first_wait_excess_windows": Target("<=", 1),
+            "rush_duplicates": Target("==", 0),
+            "rush_tracks_posted": Target("==", 1000),
+        },
+        in_full_run=False,  # 500 submissions at 20 per 10 s: over 4 minutes
+    ),
     "idle": Benchmark(
         "bench.idle",
         "Idle RSS after startup with the cogs loaded",

@@ -156,7 +156,7 @@ class ChorusBot(commands.Bot):
         )
         # The provider's own retries would hold a member's request; the queue puts it back in line instead.
         limiter = SlidingWindow(*settings.submit_rate, clock=self.clock)
-        self.provider.limiter = limiter
+        self.provider.limiter = None  # the dispatcher paces every submission
         self.provider.retry = replace(self.provider.retry, rate_limited=(), busy=())
         self.dispatcher = Dispatcher(
             self.store, self.provider, self.tracker, self.delivery, limiter,

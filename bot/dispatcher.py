@@ -81,7 +81,7 @@ class Dispatcher:
         self._provider = provider
         self._tracker = tracker
         self._delivery = delivery
-        self._limiter = limiter
+        self.limiter = limiter
         self._callback_url = callback_url
         self._clock = clock
         self._paused_until = 0.0
@@ -109,9 +109,9 @@ class Dispatcher:
         ProviderError), else leave it in the queue and return its place."""
         async with self._sending:
             order = await self._order()
-            if order and order[0].id == task.id and self._can_send() and await self._store.claim(task.id):
-                if await self._send(task):
-                    return None
+            first = order and order[0].id == task.id
+            if first and self._can_send() and await self._store.claim(task.id) and await self._send(task):
+                return None
             self.wake()
             place = await self.place_of(task.id)
             if place is not None:  # shown with the answer; its first change is shown at once
@@ -164,7 +164,8 @@ class Dispatcher:
                 pass
 
     async def _dispatch_due(self) -> float:
-        """Send what the rate allows now; returns how long to wait before the next try."""
+        """Start sending what the rate allows now (the sends run side by side, each holding its slot of the
+        rate from the start); returns how long to wait before the next try."""
         while True:
             async with self._sending:
                 order = await self._order()
@@ -177,10 +178,16 @@ class Dispatcher:
                     continue
                 task = await self._store.get_task(head.id)
                 assert task is not None
-                try:
-                    await self._send(task)
-                except Exception as error:  # the member's interaction is over: told in the channel, refunded
-                    await self._refused(task, error)
+                await self.limiter.acquire()  # free now (checked above): the slot is counted at once
+                self._tracker.spawn(self._send_claimed(task))
+
+    async def _send_claimed(self, task: Task) -> None:
+        try:
+            await self._send(task, slot_held=True)
+        except Exception as error:  # the member's interaction is over: told in the channel, refunded
+            await self._refused(task, error)
+        finally:
+            self.wake()
 
     async def _refused(self, task: Task, error: Exception) -> None:
         if isinstance(error, ProviderError):
@@ -194,23 +201,28 @@ class Dispatcher:
         await self._tracker.update(task, update)
 
     def _can_send(self) -> bool:
-        return self._clock() >= self._paused_until and self._limiter.delay() == 0
+        return self._clock() >= self._paused_until and self.limiter.delay() == 0
 
     def _wait_time(self) -> float:
-        return max(self._paused_until - self._clock(), self._limiter.delay())
+        return max(self._paused_until - self._clock(), self.limiter.delay())
 
-    async def _send(self, task: Task) -> bool:
-        """Send a claimed task. True: the provider took it. False: it said "not now" (back in line, sending
-        paused). A refusal raises ProviderError; the caller records it."""
+    async def _send(self, task: Task, *, slot_held: bool = False) -> bool:
+        """Send a claimed task within the rate (the slot counts from the provider's answer). True: the
+        provider took it. False: it said "not now" (back in line, sending paused). A refusal raises
+        ProviderError; the caller records it."""
+        if not slot_held:
+            await self.limiter.acquire()
         try:
             provider_task_id = await self._provider.submit(task.request, self._callback_url(task.callback_token))
         except (RateLimited, Busy) as error:
-            pause = BUSY_PAUSE if isinstance(error, Busy) else self._limiter.window
+            pause = BUSY_PAUSE if isinstance(error, Busy) else self.limiter.window
             self._paused_until = self._clock() + pause
             await self._store.requeue(task.id)
             log.warning("%s said not now (%s): task %s back in line, sending paused %.0fs", self._provider.name,
                         error, task.id, pause)
             return False
+        finally:
+            self.limiter.release()
         await self._store.mark_submitted(task.id, provider_task_id, self._clock() + self._tracker.quiet_after,
                                          token=task.callback_token, kind=task.task_kind)
         log.info("task %s: submitted as %s", task.id, provider_task_id)
@@ -229,7 +241,7 @@ class Dispatcher:
         """Unix times at which the next ``count`` in line should start (after a pause, if one is on)."""
         now = self._clock()
         pause = max(0.0, self._paused_until - now)
-        return [now + max(pause, wait) for wait in self._limiter.schedule(count)]
+        return [now + max(pause, wait) for wait in self.limiter.schedule(count)]
 
     async def _refresh_places(self) -> float:
         """Show each waiting member their current place where it changed; a status message is edited at most

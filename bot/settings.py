@@ -167,7 +167,7 @@ def _rate(value: str | None, name: str) -> tuple[int, float]:
     except ValueError:
         raise SettingsError(name, f"must be submissions/seconds, such as 20/10 (got {value!r})") from None
     if not (1 <= parsed[0] <= 1000 and 0.1 <= parsed[1] <= 3600):
-        raise SettingsError(name, f"must be 1–1000 submissions per 0.1–3600 seconds (got {value!r})")
+        raise SettingsError(name, f"must be 1–1000 submissions per 0.1–3600 seconds, such as 20/10 (got {value!r})")
     return parsed
 
 

@@ -4,6 +4,7 @@ providers use, their own reading of error codes, the submission rate and safe re
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
@@ -65,7 +66,9 @@ class ApiClient:
             self.capabilities = capabilities
         self.base_url = base_url.rstrip("/")
         self.retry = retry or RetryPolicy()
-        self.limiter = limiter or SlidingWindow(SUBMITS_PER_WINDOW, SUBMIT_WINDOW)
+        # The bot's dispatcher paces submissions itself and sets this to None; used alone, the client keeps
+        # within the documented rate on its own.
+        self.limiter: SlidingWindow | None = limiter or SlidingWindow(SUBMITS_PER_WINDOW, SUBMIT_WINDOW)
         self._sleep = sleep
         self._session = aiohttp.ClientSession(
             headers={"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"},
@@ -100,7 +103,7 @@ class ApiClient:
         }
         while True:
             try:
-                async with self.limiter.slot():
+                async with self.limiter.slot() if self.limiter is not None else contextlib.nullcontext():
                     return await self._call("POST", path, json=body)
             except (RateLimited, Busy) as error:
                 delay = next(waits[Busy if isinstance(error, Busy) else RateLimited], None)

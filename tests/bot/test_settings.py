@@ -50,6 +50,15 @@ def test_the_poll_interval_follows_whether_callbacks_arrive() -> None:
     assert chosen.polls_every(callbacks=False) == chosen.polls_every(callbacks=True) == 45.0
 
 
+def test_the_submission_rate_is_read_and_checked() -> None:
+    assert Settings.from_env({"DISCORD_TOKEN": TOKEN}).submit_rate == (20, 10.0)
+    assert Settings.from_env({"DISCORD_TOKEN": TOKEN, "SUNO_SUBMIT_RATE": "18 / 10"}).submit_rate == (18, 10.0)
+    for bad in ("20", "fast", "0/10", "20/0"):
+        with pytest.raises(SettingsError) as caught:
+            Settings.from_env({"DISCORD_TOKEN": TOKEN, "SUNO_SUBMIT_RATE": bad})
+        assert caught.value.variable == "SUNO_SUBMIT_RATE" and "20/10" in str(caught.value)
+
+
 def test_a_webhook_key_only_applies_to_kie(caplog: pytest.LogCaptureFixture) -> None:
     env = {"DISCORD_TOKEN": TOKEN, "SUNO_API_KEY": "k", "SUNO_WEBHOOK_HMAC_KEY": "hmac-secret-value"}
     assert Settings.from_env({**env, "SUNO_PROVIDER": "kie"}).webhook_hmac_key == "hmac-secret-value"

@@ -143,6 +143,7 @@ class Call:
     status: int = 0
     response: Any = None
     known_route: bool = True
+    at: float = field(default_factory=time.perf_counter)  # when the request arrived (for benchmarks)
 
     def __str__(self) -> str:
         return f"{self.method} {self.path} -> {self.status}"
