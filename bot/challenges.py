@@ -16,6 +16,7 @@ from typing import Any
 
 import discord
 
+from bot.background import BackgroundLoop
 from bot.delivery import COLOR_DONE, Delivery, Destination, Download, close_all
 from bot.formatting import format_clock, shorten
 from bot.models import TaskState, Track
@@ -48,29 +49,19 @@ class ChallengeRules:
     min_membership_hours: float = 24.0
 
 
-class ChallengeService:
+class ChallengeService(BackgroundLoop):
+    loop_name = "chorus-challenges"
+
     def __init__(self, client: discord.Client, store: Store, delivery: Delivery, *,
                  clock: Callable[[], float] = time.time) -> None:
+        super().__init__()
         self._client = client
         self._store = store
         self._delivery = delivery
         self._clock = clock
-        self._wake = asyncio.Event()
-        self._loop: asyncio.Task[None] | None = None
 
     # ----- the deadline job -------------------------------------------------------------------------------
 
-    async def start(self) -> None:
-        self._loop = asyncio.create_task(self._run(), name="chorus-challenges")
-
-    async def stop(self) -> None:
-        if self._loop is not None:
-            self._loop.cancel()
-            await asyncio.gather(self._loop, return_exceptions=True)
-            self._loop = None
-
-    def wake(self) -> None:
-        self._wake.set()
 
     async def _run(self) -> None:
         while True:

@@ -15,6 +15,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 
+from bot.background import BackgroundLoop
 from bot.delivery import Delivery
 from bot.models import Place, Task, TaskState, TaskUpdate
 from bot.providers.base import Provider
@@ -65,7 +66,9 @@ def fair_order(waiting: list[Waiting], guilds_served: dict[int, float],
     return ordered
 
 
-class Dispatcher:
+class Dispatcher(BackgroundLoop):
+    loop_name = "chorus-dispatcher"
+
     def __init__(
         self,
         store: Store,
@@ -77,6 +80,7 @@ class Dispatcher:
         callback_url: Callable[[str], str],
         clock: Callable[[], float] = time.time,
     ) -> None:
+        super().__init__()
         self._store = store
         self._provider = provider
         self._tracker = tracker
@@ -85,22 +89,9 @@ class Dispatcher:
         self._callback_url = callback_url
         self._clock = clock
         self._paused_until = 0.0
-        self._wake = asyncio.Event()
         self._sending = asyncio.Lock()
-        self._loop: asyncio.Task[None] | None = None
         self._shown: dict[int, tuple[Place, float]] = {}  # each waiting task's status message: place, when
 
-    async def start(self) -> None:
-        self._loop = asyncio.create_task(self._run(), name="chorus-dispatcher")
-
-    async def stop(self) -> None:
-        if self._loop is not None:
-            self._loop.cancel()
-            await asyncio.gather(self._loop, return_exceptions=True)
-            self._loop = None
-
-    def wake(self) -> None:
-        self._wake.set()
 
     # ----- a new task --------------------------------------------------------------------------------------
 
