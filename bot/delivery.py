@@ -25,7 +25,16 @@ import aiohttp
 import discord
 
 from bot.formatting import format_clock, format_duration, shorten
-from bot.models import MODELS, Lyrics, Place, ResultFile, Task, TaskKind, TaskState, Track
+from bot.models import (
+    MODELS,
+    Lyrics,
+    Place,
+    ResultFile,
+    Task,
+    TaskKind,
+    TaskState,
+    Track,
+)
 from bot.providers.errors import error_for_code
 from bot.store import Store
 from bot.views import single_button_view, track_view

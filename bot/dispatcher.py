@@ -104,7 +104,7 @@ class Dispatcher(BackgroundLoop):
             if first and self._can_send() and await self._store.claim(task.id) and await self._send(task):
                 return None
             self.wake()
-            place = await self.place_of(task.id)
+            place = self._place_in(order, task.id)
             if place is not None:  # shown with the answer; its first change is shown at once
                 self._shown[task.id] = (place, float("-inf"))
             return place
@@ -130,13 +130,11 @@ class Dispatcher(BackgroundLoop):
         starts = self._start_times(len(order))
         return {waiting.id: Place(position + 1, starts[position]) for position, waiting in enumerate(order)}
 
-    async def place_of(self, task_id: int) -> Place | None:
-        order = await self._order()
-        starts = self._start_times(len(order))
-        for position, waiting in enumerate(order):
-            if waiting.id == task_id:
-                return Place(position + 1, starts[position])
-        return None
+    def _place_in(self, order: list[Waiting], task_id: int) -> Place | None:
+        position = next((n for n, waiting in enumerate(order) if waiting.id == task_id), None)
+        if position is None:
+            return None
+        return Place(position + 1, self._start_times(position + 1)[position])
 
     # ----- the loop ----------------------------------------------------------------------------------------
 
@@ -189,7 +187,7 @@ class Dispatcher(BackgroundLoop):
             log.error("task %s: submit crashed", task.id, exc_info=error)
             update = TaskUpdate("", TaskState.FAILED, error_message=repr(error),
                                 reason="it could not be sent to Suno. Try again.")
-        await self._tracker.update(task, update)
+        await self._tracker.update(task.id, update)
 
     def _can_send(self) -> bool:
         return self._clock() >= self._paused_until and self.limiter.delay() == 0
@@ -225,7 +223,7 @@ class Dispatcher(BackgroundLoop):
         waiting = await self._store.waiting()
         if len(waiting) <= 1:
             return waiting
-        guilds, members = await self._store.last_served()
+        guilds, members = await self._store.last_served(task.guild_id for task in waiting)
         return fair_order(waiting, guilds, members)
 
     def _start_times(self, count: int) -> list[float]:

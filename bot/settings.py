@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from bot.providers import ADAPTERS
+
 log = logging.getLogger(__name__)
 
 PROVIDERS = ("kie", "sunoapi", "cqt", "sandbox")
@@ -96,7 +98,7 @@ class Settings:
                 "SUNO_API_KEY", f"required when SUNO_PROVIDER={provider}; create one at {API_KEY_PAGES[provider]}"
             )
         hmac_key = get("SUNO_WEBHOOK_HMAC_KEY")
-        if hmac_key is not None and provider != "kie":
+        if hmac_key is not None and not ADAPTERS[provider][1].signs_callbacks:
             log.warning("SUNO_WEBHOOK_HMAC_KEY is ignored: only kie.ai signs its callbacks (SUNO_PROVIDER=%s)",
                         provider)
             hmac_key = None

@@ -87,12 +87,12 @@ class Tracker:
         """Resume after a restart: fail submissions that never got an answer, post what finished while the
         bot was down, and start polling every pending task."""
         for task in await self._store.unsent_submissions():
-            await self.update(task, TaskUpdate(task.provider_task_id or "", TaskState.FAILED, reason=INTERRUPTED))
+            await self.update(task.id, TaskUpdate(task.provider_task_id or "", TaskState.FAILED, reason=INTERRUPTED))
         for task in await self._store.pending_elsewhere(self._provider.name):
-            await self.update(task, TaskUpdate(task.provider_task_id or "", TaskState.FAILED, reason=SWITCHED,
+            await self.update(task.id, TaskUpdate(task.provider_task_id or "", TaskState.FAILED, reason=SWITCHED,
                                                error_message=f"started with {task.provider}"))
         for task in await self._store.undelivered():
-            self.spawn(self._publish(task.id))
+            self._schedule_publish(task.id)
         self._loop = asyncio.create_task(self._run(), name="chorus-tracker")
 
     async def stop(self) -> None:
@@ -115,17 +115,16 @@ class Tracker:
     def submitted(self, task_id: int) -> None:
         """A new task was accepted by the provider: show it as queued and schedule its polls."""
         self.wake()
-        self.spawn(self._publish(task_id))
+        self._schedule_publish(task_id)
 
     # ----- updates ----------------------------------------------------------------------------------------
 
-    async def update(self, task: Task | int, update: TaskUpdate, *, called_back: bool = False) -> bool:
+    async def update(self, task_id: int, update: TaskUpdate, *, called_back: bool = False) -> bool:
         """Apply one observation (callback or poll). Returns whether it moved the task forward. A callback
         that moves it puts the next poll off (the provider is evidently calling back)."""
         if update.state is TaskState.FAILED and update.reason is None:
             error = error_for_code(update.error_code, update.error_message, failure=True)
             update = replace(update, reason=error.user_message)
-        task_id = task if isinstance(task, int) else task.id
         next_poll = self._clock() + self.quiet_after if called_back else None
         changed = await self._store.apply_update(task_id, update, next_poll_at=next_poll)
         if changed:
@@ -220,7 +219,7 @@ class Tracker:
         for task_id, (_, at) in list(self._redeliver.items()):
             if at <= now:
                 self._redeliver[task_id] = (self._redeliver[task_id][0], float("inf"))  # until this try ends
-                self.spawn(self._publish(task_id))
+                self._schedule_publish(task_id)
         for task in await self._store.pending_since(now - self.timeout):
             await self._expire(task)
         for task in await self._store.pending_due(now):
@@ -238,11 +237,11 @@ class Tracker:
             except ProviderError:
                 update = None
             if update is not None and update.state.terminal and update.task_id == task.provider_task_id:
-                await self.update(task, update)
+                await self.update(task.id, update)
                 return
         error = TaskTimedOut(None, f"pending for more than {self.timeout / 60:.0f} minutes")
         await self.update(
-            task,
+            task.id,
             TaskUpdate(task.provider_task_id or "", TaskState.FAILED, error_message=error.detail,
                        reason=error.user_message),
         )
@@ -260,7 +259,7 @@ class Tracker:
         if update.task_id != task.provider_task_id:
             log.warning("task %s: record-info answered for another task id; ignored", task.id)
             return
-        await self.update(task, update)
+        await self.update(task.id, update)
 
     def spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
         """Run Discord work in the background; :meth:`stop` waits for it (or cancels it after a grace)."""

@@ -58,13 +58,13 @@ class CallbackEndpoint:
     async def handle(self, request: web.Request) -> web.Response:
         if self._parser is None or self._tracker is None:
             return _json({"error": "starting up"}, status=503)
-        self._tracker.heard()
         token = request.match_info["token"]
         if not TOKEN_PATTERN.fullmatch(token):
             return _json({"error": "unknown callback"}, status=404)
         task = await self._store.callback_target(token)
         if task is None:
             return _json({"error": "unknown callback"}, status=404)
+        self._tracker.heard()  # a rush of real callbacks: Discord work can wait a moment
         try:
             # JSON on the wire is UTF-8 (RFC 8259): a declared charset, even a bogus one, is not trusted.
             # Too large: aiohttp answers 413.

@@ -9,7 +9,12 @@ from typing import TYPE_CHECKING
 import discord
 from discord import app_commands
 
-from bot.challenges import ChallengeRules, VoteButton, announcement_embed, leaderboard_embed
+from bot.challenges import (
+    ChallengeRules,
+    VoteButton,
+    announcement_embed,
+    leaderboard_embed,
+)
 from bot.delivery import DEFAULT_UPLOAD_LIMIT
 from bot.flows import Feature, jump_url, missing_permissions, track_choices
 from bot.formatting import shorten

@@ -9,7 +9,13 @@ from typing import TYPE_CHECKING, Any
 import discord
 from discord import app_commands
 
-from bot.flows import Feature, jump_url, missing_permissions, origin_of, track_autocomplete
+from bot.flows import (
+    Feature,
+    jump_url,
+    missing_permissions,
+    origin_of,
+    track_autocomplete,
+)
 from bot.formatting import shorten
 from bot.models import Task, TaskKind, TaskState
 from bot.permissions import permission_names

@@ -172,9 +172,6 @@ class TaskStore(StoreBase):
     async def get_task(self, task_id: int) -> Task | None:
         return await self._one("SELECT * FROM tasks WHERE id = ?", (task_id,))
 
-    async def task_by_token(self, token: str) -> Task | None:
-        return await self._one("SELECT * FROM tasks WHERE callback_token = ?", (token,))
-
     async def callback_target(self, token: str) -> CallbackTarget | None:
         """What a callback needs to know about its task: remembered from its submit (or read once, without
         tracks), so the callbacks of a rush cost no reads. The furthest state seen is kept on it."""
@@ -237,10 +234,13 @@ class TaskStore(StoreBase):
                                 (TaskState.WAITING.value,))
         return [Waiting(row["id"], row["guild_id"] or 0, row["user_id"]) for row in rows]
 
-    async def last_served(self) -> tuple[dict[int, float], dict[tuple[int, int], float]]:
-        """When each server and each member last had a task sent (for round-robin order)."""
-        rows = await self._rows("""SELECT COALESCE(guild_id, 0) AS guild, user_id, MAX(submitted_at) AS at FROM tasks
-                                   WHERE submitted_at IS NOT NULL GROUP BY guild, user_id""")
+    async def last_served(self, guilds: Iterable[int]) -> tuple[dict[int, float], dict[tuple[int, int], float]]:
+        """When each of ``guilds`` and each member there last had a task sent (for round-robin order)."""
+        wanted = sorted(set(guilds))
+        rows = await self._rows(
+            f"""SELECT COALESCE(guild_id, 0) AS guild, user_id, MAX(submitted_at) AS at FROM tasks
+                WHERE COALESCE(guild_id, 0) IN ({", ".join("?" for _ in wanted)}) AND submitted_at IS NOT NULL
+                GROUP BY guild, user_id""", tuple(wanted))
         members = {(row["guild"], row["user_id"]): row["at"] for row in rows}
         guilds: dict[int, float] = {}
         for (guild, _), at in members.items():
