@@ -18,6 +18,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.audit import AuditLog
+from bot.callbacks import CallbackEndpoint
 from bot.challenges import ChallengeService
 from bot.delivery import Delivery, unposted_notice
 from bot.dispatcher import Dispatcher, callback_url
@@ -33,7 +34,7 @@ from bot.songs import SongService
 from bot.store import Store
 from bot.tracker import Tracker
 from bot.views import ActionHandler, ResultButton
-from bot.web import CallbackEndpoint, WebServer
+from bot.web import WebServer
 
 log = logging.getLogger(__name__)
 

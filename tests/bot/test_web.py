@@ -7,7 +7,7 @@ import time
 import aiohttp
 import pytest
 
-from bot.web import signature
+from bot.callbacks import signature
 from tests.conftest import BotFactory, Harness
 
 
