@@ -6,7 +6,7 @@ import logging
 
 import discord
 
-from bot.formatting import shorten
+from bot.formatting import member_text, shorten
 from bot.models import Task
 from bot.store import Store
 
@@ -38,7 +38,7 @@ class AuditLog:
     async def spent(self, task: Task, cost: int, balance: int) -> None:
         embed = discord.Embed(colour=COLOR_SPEND, description=(
             f"\U0001f4b3 <@{task.user_id}> spent **{cost}** credit{'s' if cost != 1 else ''} on "
-            f"{task.kind.replace('_', ' ')} \u2014 \u201c{shorten(task.request.summary, 80)}\u201d "
+            f"{task.kind.replace('_', ' ')} \u2014 \u201c{member_text(task.request.summary, 80)}\u201d "
             f"(task #{task.id}, balance {balance})"
         ))
         await self.post(task.guild_id, embed)
@@ -50,7 +50,7 @@ class AuditLog:
             return
         embed = discord.Embed(colour=COLOR_REFUND, description=(
             f"\u21a9\ufe0f Refunded **{refund.amount}** credit{'s' if refund.amount != 1 else ''} to "
-            f"<@{task.user_id}> for task #{task.id}: {shorten(refund.reason, 300)}"
+            f"<@{task.user_id}> for task #{task.id}: {member_text(refund.reason, 300)}"
         ))
         await self.post(task.guild_id, embed)
 

@@ -18,7 +18,7 @@ import discord
 
 from bot.background import BackgroundLoop
 from bot.delivery import COLOR_DONE, Delivery, Destination, Download, close_all
-from bot.formatting import format_clock, shorten
+from bot.formatting import format_clock, member_text, shorten
 from bot.models import TaskState, Track
 from bot.providers.errors import InputError
 from bot.replies import report_unexpected, send_ephemeral
@@ -317,10 +317,10 @@ def announcement_embed(challenge: Challenge) -> discord.Embed:
 
 def entry_embed(challenge: Challenge, entry: Entry, track: Track, cover: Download | None, *,
                 reveal: bool = False) -> discord.Embed:
-    embed = discord.Embed(title=f"Entry #{entry.number}: {shorten(track.title or 'Untitled', 200)}",
+    embed = discord.Embed(title=f"Entry #{entry.number}: {member_text(track.title or 'Untitled', 200)}",
                           colour=COLOR_DONE)
     if track.tags:
-        embed.description = shorten(discord.utils.escape_markdown(track.tags), 500)
+        embed.description = member_text(track.tags, 500)
     if reveal or not challenge.anonymous:
         embed.add_field(name="By", value=f"<@{entry.user_id}>")
     if track.duration:
@@ -355,7 +355,7 @@ def leaderboard_embed(challenge: Challenge, entries: list[Entry], *, final: bool
 
 
 def winner_embed(challenge: Challenge, entry: Entry, track: Track, place: int, cover: Download) -> discord.Embed:
-    embed = discord.Embed(title=f"{MEDALS[place]} {shorten(track.title or 'Untitled', 200)}",
+    embed = discord.Embed(title=f"{MEDALS[place]} {member_text(track.title or 'Untitled', 200)}",
                           description=f"by <@{entry.user_id}> \u2014 {entry.votes} vote{'s' if entry.votes != 1 else ''}",
                           colour=COLOR_CHALLENGE)
     if cover.fetched:

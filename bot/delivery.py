@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 import aiohttp
 import discord
 
-from bot.formatting import format_clock, format_duration, shorten
+from bot.formatting import format_clock, format_duration, member_text, shorten
 from bot.models import (
     MODELS,
     Lyrics,
@@ -381,7 +381,7 @@ class Delivery:
 
     async def _post_failure(self, task: Task, destination: Destination) -> None:
         reason = failure_reason(task)
-        summary = discord.utils.escape_markdown(shorten(task.request.summary, 300))
+        summary = member_text(task.request.summary, 300)
         await self._channel(destination).send(
             content=f"<@{destination.user_id}> \u201c{summary}\u201d could not be made: {reason}",
             reference=destination.reference(),
@@ -431,13 +431,13 @@ def _size(batch: Sequence[Download]) -> int:
 
 def unposted_notice(task: Task) -> str:
     """What a member is told about a result that could not be posted in its channel (by DM or privately)."""
-    summary = discord.utils.escape_markdown(shorten(task.request.summary, 200))
+    summary = member_text(task.request.summary, 200)
     where = f"<#{task.channel_id}>"
     if task.state is TaskState.FAILED:
         return (f"\u201c{summary}\u201d could not be made: {failure_reason(task)} I couldn't tell you in {where}: "
                 f"{task.unposted}.")
     lines = [f"\u201c{summary}\u201d is ready, but I couldn't post it in {where}: {task.unposted}. It is kept:"]
-    lines += [f"\u2022 [{shorten(track.title or 'Track', 80)}]({track.audio_url})" for track in task.tracks
+    lines += [f"\u2022 [{member_text(track.title or 'Track', 80)}]({track.audio_url})" for track in task.tracks
               if track.audio_url]
     lines += [f"\u2022 [{file.name}]({file.url})" for file in task.files]
     if task.tracks:
@@ -464,7 +464,7 @@ def status_embed(task: Task, now: float, place: Place | None = None) -> discord.
         colour = COLOR_DONE
     else:
         colour = COLOR_PENDING
-    embed = discord.Embed(title=shorten(f"\U0001f3b5 {task.request.summary}", 256), colour=colour)
+    embed = discord.Embed(title=f"\U0001f3b5 {member_text(task.request.summary, 250)}", colour=colour)
     embed.description = "\n".join(_status_lines(task, place))
     if task.state.terminal:
         took = (task.finished_at or now) - task.created_at
@@ -536,9 +536,9 @@ def track_embed(
     task: Task, track: Track, position: int, audio: Download, cover: Download, limit: int
 ) -> discord.Embed:
     title = track.title or getattr(task.request, "title", "") or "Untitled"
-    embed = discord.Embed(title=shorten(title, 256), colour=COLOR_DONE)
+    embed = discord.Embed(title=member_text(title, 256), colour=COLOR_DONE)
     if track.tags:
-        embed.description = shorten(discord.utils.escape_markdown(track.tags), 1000)
+        embed.description = member_text(track.tags, 1000)
     if track.duration:
         embed.add_field(name="Duration", value=format_clock(track.duration))
     model = MODELS.get(task.request.model, task.request.model)
@@ -570,7 +570,7 @@ def files_embed(
     task: Task, uploaded: Sequence[Download], linked: Sequence[tuple[ResultFile, Download]], limit: int
 ) -> discord.Embed:
     """The listing of a files result: what was uploaded, and links for what was too large."""
-    embed = discord.Embed(title=shorten(task.request.summary, 256), colour=COLOR_DONE)
+    embed = discord.Embed(title=member_text(task.request.summary, 256), colour=COLOR_DONE)
     lines = [f"\U0001f4ce {d.filename}" for d in uploaded]
     lines += [f"\U0001f517 {file.name}: {_link(file.url, download, limit, 'download')}" for file, download in linked]
     embed.description = shorten("\n".join(lines), EMBED_TEXT_LIMIT) if lines else None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import discord
+
 
 def format_duration(seconds: float) -> str:
     """Elapsed time for people: "42 s", "3 min 05 s"."""
@@ -30,3 +32,14 @@ def quote_block(text: str, limit: int = 1500) -> str:
     if len(text) > limit:
         text = text[: limit - 1] + "\u2026"
     return f"```\n{text}\n```"
+
+
+def member_text(text: str, limit: int) -> str:
+    """Text a member wrote (or that Suno made from it), safe to show to others: markdown (masked links,
+    formatting, headings) and mentions are escaped, whitespace collapsed, and it is cut to ``limit`` characters
+    without leaving half an escape at the end."""
+    escaped = discord.utils.escape_mentions(discord.utils.escape_markdown(" ".join(text.split())))
+    escaped = escaped.replace("]", "\\]")  # cannot close the text of a masked link it is shown in
+    if len(escaped) <= limit:
+        return escaped
+    return escaped[: limit - 1].rstrip("\\") + "\u2026"

@@ -6,7 +6,6 @@ Cogs call this; it calls the provider. Nothing here knows about interactions.
 from __future__ import annotations
 
 import logging
-import re
 import secrets
 import time
 from collections.abc import Callable
@@ -16,10 +15,11 @@ from bot.audit import AuditLog
 from bot.credits import GuildPolicy, next_period, operation_of, period_start
 from bot.delivery import Delivery, Destination
 from bot.dispatcher import Dispatcher
-from bot.formatting import shorten
+from bot.formatting import member_text
 from bot.models import Place, Request, Task, TaskState, TaskUpdate
 from bot.providers.base import Provider
-from bot.providers.errors import InputError, ProviderError
+from bot.providers.errors import ProviderError
+from bot.rules import Refused, check_member, check_words
 from bot.store import Admission, Allowance, NewTask, Store
 from bot.tracker import Tracker
 
@@ -43,10 +43,6 @@ class Origin:
     def destination(self) -> Destination:
         """Where a result for this request is posted when there is no status message to reply to."""
         return Destination(self.guild_id, self.channel_id, self.user_id, self.upload_limit)
-
-
-class Refused(InputError):
-    """A request the server's rules turn down before anything is spent or sent."""
 
 
 @dataclass(frozen=True)
@@ -116,7 +112,7 @@ class SongService:
             member_cap=policy.member_running, guild_cap=policy.guild_running,
         )
         if admission.task is None:
-            raise Refused(self._refusal(admission, policy, cost))
+            raise Refused(self._refusal(admission, policy, cost, origin.user_id))
         task = admission.task
         self._tracker.spawn(self._audit.spent(task, cost, admission.balance))
         try:
@@ -155,46 +151,24 @@ class SongService:
         await self._audit.task_finished(task)
 
     async def _check_rules(self, guild_id: int, request: Request, origin: Origin) -> None:
-        reason = await self._store.block_reason(guild_id, origin.user_id)
-        if reason is not None:
-            raise Refused(f"The moderators have blocked you from making music here: {reason}")
-        allowed = await self._store.allowed_channels(guild_id)
-        if allowed and origin.channel_id not in allowed and origin.parent_channel_id not in allowed:
-            where = ", ".join(f"<#{channel}>" for channel in allowed)
-            raise Refused(f"Music can't be made in this channel. Use {where}.")
-        word = blocked_word(await self._store.blocked_words(guild_id), request)
-        if word is not None:
-            raise Refused(f"Your request contains \u201c{word}\u201d, which this server doesn't allow. "
-                          "Change it and try again.")
+        await check_member(self._store, guild_id, origin.user_id, origin.channel_id, origin.parent_channel_id)
+        await check_words(self._store, guild_id, request)
 
-    def _refusal(self, admission: Admission, policy: GuildPolicy, cost: int) -> str:
+    def _refusal(self, admission: Admission, policy: GuildPolicy, cost: int, user_id: int) -> str:
         if admission.refused == "balance":
             refill = int(next_period(policy.period, self._clock()))
             return (f"That costs {cost} credit{'s' if cost != 1 else ''} and you have {admission.balance}. "
                     f"Your allowance refills <t:{refill}:R>; a moderator can also grant you more. "
                     "See `/credits`.")
+        # Only the member's own requests are listed: other members' prompts are theirs.
+        mine = [task for task in admission.running if task.user_id == user_id]
         lines = "\n".join(
-            f"\u2022 #{task.id} \u201c{shorten(task.request.summary, 60)}\u201d by <@{task.user_id}>, "
-            f"started <t:{int(task.created_at)}:R>" for task in admission.running
+            f"\u2022 #{task.id} \u201c{member_text(task.request.summary, 60)}\u201d, started "
+            f"<t:{int(task.created_at)}:R>" for task in mine
         )
         if admission.refused == "member":
-            return (f"You already have {len(admission.running)} requests running (the limit is "
+            return (f"You already have {len(mine)} requests running (the limit is "
                     f"{policy.member_running}). Try again when one finishes:\n{lines}")
+        yours = f" Yours:\n{lines}" if mine else ""
         return (f"This server already has {len(admission.running)} requests running (the limit is "
-                f"{policy.guild_running}). Try again when one finishes:\n{lines}")
-
-
-def request_texts(request: Request) -> list[str]:
-    """What a member wrote in a request (checked against the blocklist)."""
-    return [str(value) for name in ("prompt", "style", "title", "negative_tags")
-            if (value := getattr(request, name, None))]
-
-
-def blocked_word(words: list[str], request: Request) -> str | None:
-    """The first blocklisted word or phrase the request contains as a whole word, ignoring case."""
-    texts = request_texts(request)
-    for word in words:
-        pattern = re.compile(rf"(?<!\w){re.escape(word)}(?!\w)", re.IGNORECASE)
-        if any(pattern.search(text) for text in texts):
-            return word
-    return None
+                f"{policy.guild_running}). Try again when one finishes.{yours}")

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from bot.formatting import format_clock, shorten
+from bot.formatting import format_clock, member_text
 from bot.models import MODELS, Task, TaskKind, Track
 from bot.permissions import may_spend_on, not_yours
 from bot.providers.errors import InputError
@@ -118,7 +118,7 @@ def single_button_view(action: str, task_id: int, position: int = 0, arg: str | 
 
 def info_embed(task: Task, track: Track) -> tuple[discord.Embed, discord.File | None]:
     """The details of one track; lyrics too long for an embed come as a .txt file instead of being cut."""
-    embed = discord.Embed(title=shorten(track.title or task.request.summary or "Untitled", 256))
+    embed = discord.Embed(title=member_text(track.title or task.request.summary or "Untitled", 256))
     lyrics_file = None
     if track.lyrics:
         if len(track.lyrics) <= 3900:
@@ -128,9 +128,9 @@ def info_embed(task: Task, track: Track) -> tuple[discord.Embed, discord.File | 
             lyrics_file = discord.File(io.BytesIO(track.lyrics.encode()), filename="lyrics.txt")
     idea = getattr(task.request, "prompt", "")
     if idea and not getattr(task.request, "custom_mode", True):
-        embed.add_field(name="Idea", value=shorten(idea, 1000), inline=False)
+        embed.add_field(name="Idea", value=member_text(idea, 1000), inline=False)
     if track.tags:
-        embed.add_field(name="Style", value=shorten(track.tags, 1000), inline=False)
+        embed.add_field(name="Style", value=member_text(track.tags, 1000), inline=False)
     model = MODELS.get(task.request.model, task.request.model)
     if model or track.model_name:
         embed.add_field(name="Model", value=f"{model} ({track.model_name})" if track.model_name else model)

@@ -181,33 +181,38 @@ class Moderation(Feature):
 
     # ----- channels ---------------------------------------------------------------------------------------------
 
-    @channels.command(name="allow", description="Allow making music in a channel (then only allowed channels work)")
+    @channels.command(name="allow", description="Allow music in a channel (then only allowed channels work)")
     @app_commands.describe(channel="The channel")
     async def allow_channel(self, interaction: discord.Interaction[ChorusBot], channel: TextChannel) -> None:
         await self.bot.store.allow_channel(interaction.guild_id or 0, channel.id)
-        await self._done(interaction, f"allowed music in {channel.mention}")
+        await self._channels_done(interaction, f"allowed music in {channel.mention}")
 
-    @channels.command(name="deny", description="Take a channel off the allowed list")
+    @channels.command(name="deny", description="No music in a channel (a denied channel stays closed)")
     @app_commands.describe(channel="The channel")
     async def deny_channel(self, interaction: discord.Interaction[ChorusBot], channel: TextChannel) -> None:
-        guild_id = interaction.guild_id or 0
-        if channel.id not in await self.bot.store.allowed_channels(guild_id):
-            await send_ephemeral(interaction, f"{channel.mention} isn't on the allowed list. "
-                                 "(With an empty list, music can be made in every channel.)")
+        await self.bot.store.deny_channel(interaction.guild_id or 0, channel.id)
+        await self._channels_done(interaction, f"denied music in {channel.mention}")
+
+    @channels.command(name="remove", description="Take a channel off the allowed and denied lists")
+    @app_commands.describe(channel="The channel")
+    async def remove_channel(self, interaction: discord.Interaction[ChorusBot], channel: TextChannel) -> None:
+        if not await self.bot.store.clear_channel(interaction.guild_id or 0, channel.id):
+            lists = await self.bot.store.channel_lists(interaction.guild_id or 0)
+            await send_ephemeral(interaction, f"{channel.mention} isn't on either list. {lists.describe()}")
             return
-        await self.bot.store.deny_channel(guild_id, channel.id)
-        left = await self.bot.store.allowed_channels(guild_id)
-        await self._done(interaction, f"removed {channel.mention} from the allowed channels"
-                         + ("" if left else "; music can now be made in every channel"))
+        await self._channels_done(interaction, f"took {channel.mention} off the channel lists")
 
     @channels.command(name="list", description="Where music can be made")
     async def list_channels(self, interaction: discord.Interaction[ChorusBot]) -> None:
-        allowed = await self.bot.store.allowed_channels(interaction.guild_id or 0)
-        if not allowed:
-            await send_ephemeral(interaction, "Music can be made in every channel. Use `/mod channels allow` to "
-                                 "restrict it to some.")
-            return
-        await send_ephemeral(interaction, "Music can be made only in " + ", ".join(f"<#{c}>" for c in allowed) + ".")
+        lists = await self.bot.store.channel_lists(interaction.guild_id or 0)
+        hint = "" if lists.allowed or lists.denied else (" Use `/mod channels allow` to restrict it to some, or "
+                                                          "`/mod channels deny` to close one.")
+        await send_ephemeral(interaction, lists.describe() + hint)
+
+    async def _channels_done(self, interaction: discord.Interaction[ChorusBot], text: str) -> None:
+        """Confirm a change with the rule that now applies."""
+        lists = await self.bot.store.channel_lists(interaction.guild_id or 0)
+        await self._done(interaction, f"{text}. {lists.describe().rstrip('.')}")
 
     # ----- words --------------------------------------------------------------------------------------------------
 

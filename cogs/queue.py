@@ -10,7 +10,7 @@ import discord
 from discord import app_commands
 
 from bot.flows import Feature, jump_url
-from bot.formatting import shorten
+from bot.formatting import member_text, shorten
 from bot.models import Task, TaskState
 from bot.permissions import is_staff, may_spend_on, not_yours
 from bot.providers.errors import InputError
@@ -92,7 +92,7 @@ class Queue(Feature):
 def _line(task: Task, everyone: bool) -> str:
     link = jump_url(task.guild_id, task.channel_id, task.status_message_id)
     who = f" by <@{task.user_id}>" if everyone else ""
-    return f"[{shorten(task.request.summary, 60)}]({link}){who} (task #{task.id})"
+    return f"[{member_text(task.request.summary, 60)}]({link}){who} (task #{task.id})"
 
 
 async def cancel_from_button(

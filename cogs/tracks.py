@@ -16,7 +16,7 @@ from bot.flows import (
     origin_of,
     track_autocomplete,
 )
-from bot.formatting import shorten
+from bot.formatting import member_text
 from bot.models import Task, TaskKind, TaskState
 from bot.permissions import permission_names
 from bot.replies import report_unexpected, send_ephemeral
@@ -146,9 +146,9 @@ def task_line(task: Task) -> str:
     message_id = next((t.message_id for t in task.tracks if t.message_id), None) or task.status_message_id
     link = f" \u00b7 [open]({jump_url(task.guild_id, task.channel_id, message_id)})" if message_id else ""
     state = STATE_ICONS[task.state]
-    what = discord.utils.escape_markdown(shorten(task.request.summary, 60))
-    titles = ", ".join(shorten(t.title, 30) for t in task.tracks if t.title)
-    detail = f" \u2014 {discord.utils.escape_markdown(titles)}" if titles and task.state is TaskState.SUCCEEDED else ""
+    what = member_text(task.request.summary, 60)
+    titles = ", ".join(member_text(t.title, 30) for t in task.tracks if t.title)
+    detail = f" \u2014 {titles}" if titles and task.state is TaskState.SUCCEEDED else ""
     return f"{state} {KIND_ICONS[task.task_kind]} **#{task.id}** {what}{detail} <t:{int(task.created_at)}:R>{link}"
 
 

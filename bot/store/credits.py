@@ -14,6 +14,7 @@ import aiosqlite
 
 from bot.credits import GuildPolicy
 from bot.models import PENDING_STATES, Task, TaskState, TaskUpdate
+from bot.rules import ChannelLists
 from bot.store.tasks import NewTask, TaskStore
 
 _PENDING = tuple(state.value for state in PENDING_STATES)
@@ -432,17 +433,36 @@ class CreditStore(TaskStore):
         value = await self._value("SELECT reason FROM blocks WHERE guild_id = ? AND user_id = ?", (guild_id, user_id))
         return str(value) if value is not None else None
 
-    async def allowed_channels(self, guild_id: int) -> list[int]:
-        return [row[0] for row in await self._rows(
-            "SELECT channel_id FROM allowed_channels WHERE guild_id = ? ORDER BY channel_id", (guild_id,))]
+    async def channel_lists(self, guild_id: int) -> ChannelLists:
+        rows = await self._rows(
+            "SELECT channel_id, 1 FROM allowed_channels WHERE guild_id = ? UNION ALL "
+            "SELECT channel_id, 0 FROM denied_channels WHERE guild_id = ? ORDER BY 1", (guild_id, guild_id))
+        return ChannelLists(allowed=tuple(row[0] for row in rows if row[1]),
+                            denied=tuple(row[0] for row in rows if not row[1]))
 
     async def allow_channel(self, guild_id: int, channel_id: int) -> None:
-        await self._execute("INSERT OR IGNORE INTO allowed_channels (guild_id, channel_id) VALUES (?, ?)",
-                            (guild_id, channel_id))
+        """Put a channel on the allowed list (and off the denied one)."""
+        await self._set_channel(guild_id, channel_id, "allowed_channels")
 
     async def deny_channel(self, guild_id: int, channel_id: int) -> None:
-        await self._execute("DELETE FROM allowed_channels WHERE guild_id = ? AND channel_id = ?",
-                            (guild_id, channel_id))
+        """Put a channel on the denied list (and off the allowed one)."""
+        await self._set_channel(guild_id, channel_id, "denied_channels")
+
+    async def clear_channel(self, guild_id: int, channel_id: int) -> bool:
+        """Take a channel off both lists; False if it was on neither."""
+        return bool(await self._set_channel(guild_id, channel_id, None))
+
+    async def _set_channel(self, guild_id: int, channel_id: int, table: str | None) -> int:
+        def run(conn: sqlite3.Connection) -> int:
+            removed = sum(conn.execute(f"DELETE FROM {name} WHERE guild_id = ? AND channel_id = ?",
+                                       (guild_id, channel_id)).rowcount
+                          for name in ("allowed_channels", "denied_channels"))
+            if table is not None:
+                conn.execute(f"INSERT INTO {table} (guild_id, channel_id) VALUES (?, ?)", (guild_id, channel_id))
+            return removed
+
+        removed: int = await self._writer.run(run)
+        return removed
 
     async def blocked_words(self, guild_id: int) -> list[str]:
         return [row[0] for row in await self._rows(

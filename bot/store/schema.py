@@ -163,4 +163,11 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE tasks ADD COLUMN submitted_at REAL;
     CREATE INDEX tasks_waiting ON tasks (state, id) WHERE state = 'waiting';
     """,
+    # 7: a deny list beside the allow list (deny wins); a song's cost returned once at most for free challenge
+    # entries, whatever the entries, challenges or takes.
+    """
+    CREATE TABLE denied_channels (guild_id INTEGER NOT NULL, channel_id INTEGER NOT NULL,
+                                  PRIMARY KEY (guild_id, channel_id));
+    CREATE UNIQUE INDEX ledger_one_entry_refund ON ledger (task_id) WHERE kind = 'entry_refund';
+    """,
 )

@@ -4,9 +4,10 @@ overspend, the allowance refill, role allowances, and the order of the checks.""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
-from bot.store import Allowance
 from bot.credits import period_start
+from bot.store import Allowance
 from tests.conftest import Harness
 from tests.support.discord_fake import DEFAULT_GUILD_ID, DEFAULT_USER_ID, followup_for
 from tests.support.interactions import (
@@ -177,14 +178,19 @@ async def test_the_member_running_cap_lists_the_running_tasks(strict: Harness) -
     assert len(h.kie.submissions) == 2 and await balance(h) == 80
 
 
-async def test_the_server_running_cap(strict: Harness) -> None:
+async def test_the_server_running_cap_lists_only_your_own_requests(strict: Harness) -> None:
+    """The refusal says how many run server-wide, but other members' prompts stay theirs."""
     h = strict
     await h.bot.store.set_policy(DEFAULT_GUILD_ID, guild_running=2)
-    await h.generate("mine")
-    other = h.command("generate", {"prompt": "theirs"}, user_id=5)
+    await h.generate("my secret birthday song for Sam")
+    other = h.command("generate", {"prompt": "their private song"}, user_id=5)
     assert "On it" in (await h.discord.wait_for(followup_for(other["token"]))).json["content"]
     reply = await h.reply_to(h.command("generate", {"prompt": "third"}, user_id=6))
     assert "This server already has 2 requests running (the limit is 2)" in reply["content"]
+    assert "birthday" not in reply["content"] and "their private" not in reply["content"]
+    mine = await h.reply_to(h.command("generate", {"prompt": "fourth"}))
+    assert "This server already has 2 requests running" in mine["content"]
+    assert "my secret birthday song" in mine["content"] and "their private" not in mine["content"]
 
 
 async def test_checks_answer_in_order_blocked_channel_words_cap_balance(strict: Harness) -> None:
@@ -228,13 +234,18 @@ async def test_a_thread_counts_as_its_channel(strict: Harness) -> None:
     await h.bot.store.allow_channel(DEFAULT_GUILD_ID, h.channel_id)
     elsewhere = await h.reply_to(h.command("generate", {"prompt": "somewhere else"}, channel_id=777))
     assert "can't be made in this channel" in elsewhere["content"]
-    payload = slash_command("generate", {"prompt": "in a thread"}, channel_id=888,
-                            app_permissions=BOT_CHANNEL_PERMS | SEND_MESSAGES_IN_THREADS)
-    payload["channel"].update(type=11, parent_id=str(h.channel_id), owner_id="1", member_count=1, message_count=0,
-                              rate_limit_per_user=0, thread_metadata={"archived": False, "locked": False,
-                              "auto_archive_duration": 1440, "archive_timestamp": "2026-01-01T00:00:00+00:00"})
+    payload = in_thread(slash_command("generate", {"prompt": "in a thread"}, channel_id=888,
+                                      app_permissions=BOT_CHANNEL_PERMS | SEND_MESSAGES_IN_THREADS), h.channel_id)
     inject(h.bot, payload, fake=h.discord)
     assert "On it" in (await h.reply_to(payload))["content"]
+
+
+def in_thread(payload: dict[str, Any], parent_id: int) -> dict[str, Any]:
+    """Make an interaction come from a thread of channel ``parent_id``."""
+    payload["channel"].update(type=11, parent_id=str(parent_id), owner_id="1", member_count=1, message_count=0,
+                              rate_limit_per_user=0, thread_metadata={"archived": False, "locked": False,
+                              "auto_archive_duration": 1440, "archive_timestamp": "2026-01-01T00:00:00+00:00"})
+    return payload
 
 
 async def test_reused_results_cost_nothing(strict: Harness) -> None:

@@ -4,10 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.cogs.test_credits import balance, ledger
+from tests.cogs.test_credits import balance, in_thread, ledger
 from tests.conftest import Harness
 from tests.support.discord_fake import DEFAULT_GUILD_ID, DEFAULT_USER_ID
-from tests.support.interactions import ADMINISTRATOR, MODERATOR_PERMS, guild_create, inject, slash_command
+from tests.support.interactions import (
+    ADMINISTRATOR,
+    BOT_CHANNEL_PERMS,
+    MODERATOR_PERMS,
+    SEND_MESSAGES_IN_THREADS,
+    guild_create,
+    inject,
+    slash_command,
+)
 
 MOD_ID = 5000
 MEMBER_ID = DEFAULT_USER_ID
@@ -141,11 +149,32 @@ async def test_channels(strict: Harness) -> None:
     assert "only in <#4444>" in (await mod(h, "channels list"))["content"]
     refused = await h.reply_to(h.command("generate", {"prompt": "here"}))
     assert "Use <#4444>" in refused["content"]
-    assert "isn't on the allowed list" in (await mod(h, "channels deny", {"channel": channel(5555)}))["content"]
-    assert "every channel" in (await mod(h, "channels deny", {"channel": channel(4444)}))["content"]
+    assert "isn't on either list" in (await mod(h, "channels remove", {"channel": channel(5555)}))["content"]
+    assert "every channel" in (await mod(h, "channels remove", {"channel": channel(4444)}))["content"]
     assert "On it" in (await h.reply_to(h.command("generate", {"prompt": "here"})))["content"]
 
 
+async def test_one_channel_can_be_denied_with_no_allowed_list(strict: Harness) -> None:
+    """Deny works alone (every other channel stays open), wins over the allowed list, covers the channel's
+    threads, and shows in the list."""
+    h = strict
+    done = await mod(h, "channels deny", {"channel": channel(h.channel_id)})
+    assert f"every channel except <#{h.channel_id}>" in done["content"]
+    refused = await h.reply_to(h.command("generate", {"prompt": "here"}))
+    assert "Music can't be made in this channel. Try another channel." in refused["content"]
+    thread = in_thread(slash_command("generate", {"prompt": "in a thread"}, channel_id=7777,
+                                     app_permissions=BOT_CHANNEL_PERMS | SEND_MESSAGES_IN_THREADS), h.channel_id)
+    inject(h.bot, thread, fake=h.discord)  # the thread's channel is denied
+    assert "can't be made in this channel" in (await h.reply_to(thread))["content"]
+    assert "On it" in (await h.reply_to(h.command("generate", {"prompt": "elsewhere"}, channel_id=8888)))["content"]
+    await mod(h, "channels allow", {"channel": channel(8888)})
+    await mod(h, "channels allow", {"channel": channel(9999)})
+    await mod(h, "channels deny", {"channel": channel(9999)})  # deny wins: off the allowed list
+    listed = (await mod(h, "channels list"))["content"]
+    assert listed == f"Music can be made only in <#8888>. Denied: <#9999>, <#{h.channel_id}>."
+    refused = await h.reply_to(h.command("generate", {"prompt": "there"}, channel_id=9999))
+    assert "Use <#8888>." in refused["content"]
+    assert len(h.kie.submissions) == 1
 async def test_words(strict: Harness) -> None:
     h = strict
     await mod(h, "words add", {"word": "  Forbidden   Fruit "})
