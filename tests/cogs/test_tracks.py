@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tests.conftest import BotFactory, Harness
+from tests.support.discord_fake import DEFAULT_GUILD_ID, DEFAULT_USER_ID
 from tests.support.interactions import MODERATOR_PERMS, inject, slash_command
 
 
@@ -78,15 +79,35 @@ async def test_track_show_reposts_with_buttons(harness: Harness) -> None:
     h = harness
     source_id, _ = await h.song()
     audio_id = h.kie.task(source_id).tracks[0].audio_id
-    payload = slash_command("track", {"id": audio_id}, subcommand="show", user_id=4242)
-    inject(h.bot, payload, fake=h.discord)
-    reply = await h.reply_to(payload)
+    reply = await h.reply_to(h.command("track", {"id": audio_id}, subcommand="show"))
     assert "Posted:" in reply["content"]
     shown = h.messages()[-1]
-    assert "Shared by <@4242>" in shown["content"]
+    assert f"Shared by <@{DEFAULT_USER_ID}>" in shown["content"]
     assert shown["embeds"][0]["title"] == h.kie.task(source_id).tracks[0].title
     assert any(a["filename"].endswith(".mp3") for a in shown["attachments"])
     assert len(shown["components"]) == 2
+
+
+async def test_track_show_keeps_the_rules_of_every_other_command(harness: Harness) -> None:
+    """Your own tracks only (moderators: any), never for a blocked member, only where music is allowed."""
+    h = harness
+    source_id, _ = await h.song()
+    audio_id = h.kie.task(source_id).tracks[0].audio_id
+    posted = len(h.messages())
+
+    async def show(**context: object) -> str:
+        return str((await h.reply_to(h.command("track", {"id": audio_id}, subcommand="show", **context)))["content"])
+
+    assert f"belongs to <@{DEFAULT_USER_ID}>: only they (or a moderator" in await show(user_id=4242)
+    await h.bot.store.block(DEFAULT_GUILD_ID, DEFAULT_USER_ID, "spamming", actor_id=1)
+    assert "blocked you from making music here: spamming" in await show()
+    await h.bot.store.unblock(DEFAULT_GUILD_ID, DEFAULT_USER_ID)
+    await h.bot.store.allow_channel(DEFAULT_GUILD_ID, 4444)
+    assert "can't be made in this channel. Use <#4444>" in await show()
+    assert "can't be made in this channel" in await show(user_id=5000, permissions=MODERATOR_PERMS)
+    assert len(h.messages()) == posted  # nothing was re-posted
+    assert "Posted:" in await show(user_id=5000, permissions=MODERATOR_PERMS, channel_id=4444)
+    assert "Shared by <@5000>" in h.discord.channel_messages(4444)[-1]["content"]
 
 
 async def test_track_show_of_an_unknown_track(harness: Harness) -> None:
