@@ -11,7 +11,7 @@ import logging
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import discord
@@ -22,7 +22,15 @@ from bot.formatting import format_clock, member_text, shorten
 from bot.models import TaskState, Track
 from bot.providers.errors import InputError
 from bot.replies import report_unexpected, send_ephemeral
-from bot.store import CANCELLED, CLOSED, Challenge, Entry, NewChallenge, Store
+from bot.store import (
+    CANCELLED,
+    CLOSED,
+    Challenge,
+    Entry,
+    EntryAdded,
+    NewChallenge,
+    Store,
+)
 
 log = logging.getLogger(__name__)
 
@@ -113,9 +121,10 @@ class ChallengeService(BackgroundLoop):
 
     # ----- entries ----------------------------------------------------------------------------------------
 
-    async def submit(self, challenge: Challenge, user_id: int, audio_id: str, upload_limit: int) -> Entry:
+    async def submit(self, challenge: Challenge, user_id: int, audio_id: str, upload_limit: int) -> EntryAdded:
         """Enter one of the member's tracks. Provenance: the bot made it for this member, in this server,
-        after the challenge opened. Raises InputError with the reason otherwise."""
+        after the challenge opened. Raises InputError with the reason otherwise. In a free-entry challenge the
+        song's cost comes back with the entry, once per song at most."""
         now = self._clock()
         if not challenge.is_open or now >= challenge.closes_at:
             raise InputError("This challenge is closed for entries.")
@@ -134,14 +143,17 @@ class ChallengeService(BackgroundLoop):
         if challenge.required_style and not _has_style(track, challenge.required_style):
             raise InputError(f"Entries must be in the style \u201c{challenge.required_style}\u201d; this song's "
                              f"style is \u201c{shorten(track.tags or 'not set', 100)}\u201d.")
-        entry = await self._store.add_entry(challenge, user_id, task.id, track.audio_id)
-        if entry is None:
+        refund_reason = (f"free entry to challenge #{challenge.id} \u201c{challenge.theme}\u201d"
+                         if challenge.free_entries else None)
+        added = await self._store.add_entry(challenge, user_id, task.id, track.audio_id, refund_reason=refund_reason)
+        if added is None:
             entries = await self._store.entries(challenge.id)
             if any(e.audio_id == track.audio_id for e in entries):
                 raise InputError("That song is already entered.")
             mine = [e for e in entries if e.user_id == user_id and not e.disqualified]
             raise InputError(f"You already entered {len(mine)} song{'s' if len(mine) != 1 else ''}: the limit "
                              f"is {challenge.max_entries} per member.")
+        entry = added.entry
         if challenge.thread_id is not None:
             destination = Destination(challenge.guild_id, challenge.thread_id, user_id, upload_limit)
             message = await self._delivery.post_audio(
@@ -150,12 +162,8 @@ class ChallengeService(BackgroundLoop):
                 view=vote_view(entry.id),
             )
             await self._store.set_entry_message(entry.id, message.id)
-        if challenge.free_entries:
-            cost = await self._store.spent_on(task.id)
-            if cost > 0:
-                await self._store.grant(challenge.guild_id, user_id, cost, task_id=task.id,
-                                        reason=f"free entry to challenge #{challenge.id} \u201c{challenge.theme}\u201d")
-        return entry
+            added = replace(added, entry=replace(entry, message_id=message.id))
+        return added
 
     async def vote(self, challenge: Challenge, entry: Entry, member: discord.Member | discord.User) -> str:
         """A click on Vote: vote, or take the vote back. Returns what to tell the member (privately)."""

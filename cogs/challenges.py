@@ -137,12 +137,15 @@ class Challenges(Feature):
     async def submit(self, interaction: discord.Interaction[ChorusBot], track: str,
                      challenge: int | None = None) -> None:
         found = await self._for_submission(interaction, challenge)
+        blocked = await self.bot.store.block_reason(found.guild_id, interaction.user.id)
+        if blocked is not None:
+            raise InputError(f"The moderators have blocked you from making music here: {blocked}")
         await interaction.response.defer(ephemeral=True, thinking=True)
-        entry = await self.bot.challenges.submit(found, interaction.user.id, track,
+        added = await self.bot.challenges.submit(found, interaction.user.id, track,
                                                  interaction.filesize_limit or DEFAULT_UPLOAD_LIMIT)
-        link = jump_url(found.guild_id, found.thread_id or found.channel_id, entry.message_id)
-        refunded = " Its credits were refunded (free entries)." if found.free_entries else ""
-        await send_ephemeral(interaction, f"\U0001f3b6 You're in: entry #{entry.number} {link}.{refunded}")
+        link = jump_url(found.guild_id, found.thread_id or found.channel_id, added.entry.message_id)
+        await send_ephemeral(interaction, f"\U0001f3b6 You're in: entry #{added.entry.number} {link}."
+                             f"{_free_entry_note(found, added.refunded)}")
 
     @submit.autocomplete("track")
     async def _submit_tracks(self, interaction: discord.Interaction[ChorusBot],
@@ -225,6 +228,14 @@ class Challenges(Feature):
         if found is None or found.guild_id != interaction.guild_id:
             raise InputError("I can't find that challenge in this server. Pick one from the list.")
         return found
+
+
+def _free_entry_note(challenge: Challenge, refunded: int) -> str:
+    if not challenge.free_entries:
+        return ""
+    if refunded:
+        return f" Its {refunded} credit{'s' if refunded != 1 else ''} came back (free entries)."
+    return " It's a free entry, but this song's cost was already returned (or it cost nothing)."
 
 
 def challenge_line(challenge: Challenge) -> str:

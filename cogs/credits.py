@@ -23,6 +23,7 @@ KIND_WORDS = {
     "reserve": "spent",
     "commit": "done",
     "refund": "refunded",
+    "entry_refund": "returned for a free challenge entry",
     "reset": "reset",
 }
 

@@ -10,6 +10,7 @@ from bot.store.challenges import (
     Challenge,
     ChallengeStore,
     Entry,
+    EntryAdded,
     NewChallenge,
     VoteResult,
 )
@@ -19,6 +20,7 @@ from bot.store.tasks import CallbackTarget, NewTask, Waiting
 
 __all__ = [
     "CANCELLED", "CLOSED", "MIGRATIONS", "OPEN", "Admission", "Allowance", "CallbackTarget", "Challenge", "Entry",
+    "EntryAdded",
     "LedgerRow",
     "NewChallenge", "NewTask", "Report", "Store", "VoteResult", "Waiting",
 ]

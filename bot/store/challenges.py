@@ -7,7 +7,7 @@ from typing import Any
 
 import aiosqlite
 
-from bot.store.credits import CreditStore
+from bot.store.credits import NET_SPEND, CreditStore
 
 OPEN = "open"
 CLOSED = "closed"
@@ -58,6 +58,15 @@ class Entry:
     submitted_at: float
     disqualified: str | None
     votes: int = 0
+
+
+@dataclass(frozen=True)
+class EntryAdded:
+    """A stored entry, and the credits its free entry returned (0: the song cost nothing, or its cost was
+    already returned)."""
+
+    entry: Entry
+    refunded: int
 
 
 @dataclass(frozen=True)
@@ -120,9 +129,11 @@ class ChallengeStore(CreditStore):
 
     # ----- entries ----------------------------------------------------------------------------------------
 
-    async def add_entry(self, challenge: Challenge, user_id: int, task_id: int, audio_id: str) -> Entry | None:
-        """Store an entry unless the member reached the challenge's limit or entered this track already.
-        Returns None when refused."""
+    async def add_entry(self, challenge: Challenge, user_id: int, task_id: int, audio_id: str, *,
+                        refund_reason: str | None = None) -> EntryAdded | None:
+        """Store an entry unless the member reached the challenge's limit or entered this track already
+        (None when refused). With ``refund_reason`` (a free-entry challenge), what the song cost comes back in the
+        same transaction, at most once per song whatever the entries, challenges or takes."""
         async with self.transaction() as db:
             async with db.execute(
                 "SELECT COUNT(*) FROM challenge_entries WHERE challenge_id = ? AND user_id = ? AND disqualified IS NULL",
@@ -143,9 +154,27 @@ class ChallengeStore(CreditStore):
                 (challenge.id, number, user_id, task_id, audio_id, self._clock()),
             )
             entry_id = cursor.lastrowid
+            refunded = 0 if refund_reason is None else await self._return_cost(db, challenge.guild_id, user_id,
+                                                                                task_id, refund_reason)
         entry = await self.entry(entry_id or 0)
         assert entry is not None
-        return entry
+        return EntryAdded(entry, refunded)
+
+    async def _return_cost(self, db: aiosqlite.Connection, guild_id: int, user_id: int, task_id: int,
+                           reason: str) -> int:
+        """Give back what is left of a song's cost (its reservation less any refund or earlier return); the
+        unique index on entry_refund rows makes a second return impossible even for concurrent entries."""
+        async with db.execute(f"SELECT -COALESCE(SUM(amount), 0) FROM ledger WHERE task_id = ? AND {NET_SPEND}",
+                              (task_id,)) as cursor:
+            (left,) = await cursor.fetchone()
+        if left <= 0:
+            return 0
+        cursor = await db.execute(
+            """INSERT OR IGNORE INTO ledger (guild_id, user_id, kind, amount, task_id, actor_id, reason, created_at)
+               VALUES (?, ?, 'entry_refund', ?, ?, NULL, ?, ?)""",
+            (guild_id, user_id, int(left), task_id, reason, self._clock()),
+        )
+        return int(left) if cursor.rowcount == 1 else 0
 
     async def set_entry_message(self, entry_id: int, message_id: int) -> None:
         await self._execute("UPDATE challenge_entries SET message_id = ? WHERE id = ?", (message_id, entry_id))

@@ -23,6 +23,9 @@ ADMISSION_BATCH = 500  # requests admitted in one transaction at most
 # Ids are given in the admission itself (AUTOINCREMENT never reuses one; the write lock is held).
 NEXT_TASK_ID = """SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'tasks'), 0),
                           COALESCE((SELECT MAX(id) FROM tasks), 0)) + 1"""
+# The ledger rows that make up what a task cost: its reservation, minus its refund and a free entry's return
+# (and the grants with a task id that free entries were recorded as before schema 7).
+NET_SPEND = "(kind IN ('reserve', 'refund', 'entry_refund') OR (kind = 'grant' AND task_id IS NOT NULL))"
 _SETTINGS = ("allowance", "period", "member_running", "guild_running", "log_channel_id", "moderator_role_id")
 
 
@@ -283,20 +286,10 @@ class CreditStore(TaskStore):
             await self._ledger(db, guild_id, user_id, kind, change, actor_id=actor_id, reason=reason)
         return change, balance + change
 
-    async def grant(self, guild_id: int, user_id: int, amount: int, reason: str, *, actor_id: int | None = None,
-                    task_id: int | None = None) -> None:
-        """Credits given by the bot itself (challenge rewards, free entries)."""
+    async def grant(self, guild_id: int, user_id: int, amount: int, reason: str, *, actor_id: int | None = None) -> None:
+        """Credits given by the bot itself (challenge rewards)."""
         async with self.transaction() as db:
-            await self._ledger(db, guild_id, user_id, "grant", amount, actor_id=actor_id, task_id=task_id,
-                               reason=reason)
-
-    async def spent_on(self, task_id: int) -> int:
-        """What a task cost its owner (0 if it was free or refunded)."""
-        value = await self._value(
-            "SELECT -COALESCE(SUM(amount), 0) FROM ledger WHERE task_id = ? AND kind IN ('reserve', 'refund')",
-            (task_id,),
-        )
-        return int(value or 0)
+            await self._ledger(db, guild_id, user_id, "grant", amount, actor_id=actor_id, reason=reason)
 
     async def refund_of(self, task_id: int) -> LedgerRow | None:
         rows = await self._rows("SELECT * FROM ledger WHERE task_id = ? AND kind = 'refund'", (task_id,))
@@ -311,8 +304,8 @@ class CreditStore(TaskStore):
 
     async def report(self, guild_id: int, since: float) -> Report:
         spent = await self._rows(
-            """SELECT user_id, -SUM(amount) AS spent FROM ledger
-               WHERE guild_id = ? AND kind IN ('reserve', 'refund') AND created_at >= ?
+            f"""SELECT user_id, -SUM(amount) AS spent FROM ledger
+               WHERE guild_id = ? AND {NET_SPEND} AND created_at >= ?
                GROUP BY user_id HAVING spent > 0 ORDER BY spent DESC, user_id LIMIT 10""",
             (guild_id, since),
         )

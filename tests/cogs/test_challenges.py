@@ -229,5 +229,59 @@ async def test_free_entries_refund_the_songs_credits(strict: Harness) -> None:
     audio_id = await song_by(h, ALICE)
     assert await balance(h) == 90
     reply = await run(h, "submit", {"track": audio_id}, user_id=ALICE)
-    assert "credits were refunded" in reply["content"]
+    assert "Its 10 credits came back (free entries)" in reply["content"]
     assert await balance(h) == 100
+    assert (await h.bot.store.history(DEFAULT_GUILD_ID, ALICE, 1))[0].kind == "entry_refund"
+
+
+async def test_a_songs_cost_comes_back_once_whatever_the_entries(strict: Harness) -> None:
+    """Both takes of one song, in two open free-entry challenges, some at the same moment: 10 credits back in
+    all, never 20 or 40 (a 10-credit song once took a balance from 90 to 110)."""
+    h = strict
+    first, _ = await create(h, free_entries=True, max_entries=2)
+    second, _ = await create(h, free_entries=True, max_entries=2)
+    take_one = await song_by(h, ALICE)
+    task, _ = await h.bot.store.track_by_audio_id(take_one)
+    take_two = task.tracks[1].audio_id
+    assert await balance(h) == 90
+    assert "came back" in (await run(h, "submit", {"track": take_one, "challenge": first}, user_id=ALICE))["content"]
+    again = await run(h, "submit", {"track": take_two, "challenge": first}, user_id=ALICE)
+    assert "You're in" in again["content"] and "this song's cost was already returned" in again["content"]
+    payloads = [slash_command("challenge", {"track": take, "challenge": second}, subcommand="submit", user_id=ALICE,
+                              app_permissions=CHALLENGE_PERMS) for take in (take_one, take_two)]
+    for payload in payloads:  # both at once, in the other challenge
+        inject(h.bot, payload, fake=h.discord)
+    answers = [(await h.reply_to(payload))["content"] for payload in payloads]
+    assert all("You're in" in answer and "already returned" in answer for answer in answers), answers
+    assert await balance(h) == 100
+    returns = [row for row in await h.bot.store.history(DEFAULT_GUILD_ID, ALICE, 20) if row.task_id == task.id]
+    assert sum(row.amount for row in returns) == 0  # reserved 10, returned 10, once
+
+
+async def test_a_free_entry_returns_nothing_for_a_song_that_was_free(strict: Harness) -> None:
+    h = strict
+    await create(h, free_entries=True)
+    await h.bot.store.set_cost(DEFAULT_GUILD_ID, "generate", 0)
+    audio_id = await song_by(h, ALICE)
+    reply = await run(h, "submit", {"track": audio_id}, user_id=ALICE)
+    assert "already returned (or it cost nothing)" in reply["content"] and await balance(h) == 100
+
+
+async def test_entries_escape_what_members_wrote_and_refuse_blocked_members(harness: Harness) -> None:
+    """A title cannot carry a masked link or a mention into the thread, and a blocked member cannot enter."""
+    h = harness
+    _, announcement = await create(h, anonymous=False)
+    bobs = await song_by(h, BOB)
+    payload = h.command("generate", {"prompt": "rain"}, user_id=ALICE)
+    assert "On it" in (await h.reply_to(payload))["content"]
+    task_id = h.kie.last_task_id
+    h.kie.task(task_id).tracks[0].title = "[free nitro](https://evil.example) <@&123456789012345678>"
+    await h.kie.advance(task_id, "complete")
+    await h.wait_for_tracks(4)
+    audio_id = h.kie.task(task_id).tracks[0].audio_id
+    await h.bot.store.block(DEFAULT_GUILD_ID, BOB, "spam", actor_id=MOD)
+    assert "blocked you" in (await run(h, "submit", {"track": bobs}, user_id=BOB))["content"]
+    assert "You're in" in (await run(h, "submit", {"track": audio_id}, user_id=ALICE))["content"]
+    title = entry_message(h, announcement, 1)["embeds"][0]["title"]
+    assert "](https://evil.example)" not in title.replace("\\]", "") and "<@&123" not in title
+    assert "free nitro" in title
