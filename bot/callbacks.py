@@ -21,7 +21,7 @@ from aiohttp.web_protocol import RequestPayloadError
 
 from bot.models import TaskKind, TaskUpdate
 from bot.providers.kie_parsing import MalformedCallback
-from bot.store import Store
+from bot.store import CallbackTarget, Store
 from bot.tracker import Tracker
 
 log = logging.getLogger(__name__)
@@ -88,12 +88,25 @@ class CallbackEndpoint:
         if task.provider_task_id is not None and update.task_id != task.provider_task_id:
             log.warning("task %s: callback names another task id", task.id)
             return _json({"error": "task id does not match"}, status=400)
-        if update.state.rank <= task.state.rank:
+        if task.state.terminal or (task.provider_task_id is not None and update.state.rank <= task.state.rank):
             return _received()  # a repeat (providers retry) or a stage already passed: nothing to write
-        await self._tracker.update(task.id, update, called_back=True)
-        if update.state.rank > task.state.rank:
-            task.state = update.state
+        if task.provider_task_id is None or update.state.terminal:
+            # A wake-up, not the truth (kie signs only the task id and a timestamp; sunoapi.org nothing): what is
+            # posted, and any failure and refund, come from the provider's own record, read once per task.
+            self._tracker.spawn(self._confirm(task, token, update.task_id))
+            return _received()
+        # An intermediate stage moves the status message's checklist, nothing more: its links are not kept.
+        await self._tracker.update(task.id, TaskUpdate(update.task_id, update.state), called_back=True)
+        task.state = max(task.state, update.state, key=lambda state: state.rank)
         return _received()
+
+    async def _confirm(self, target: CallbackTarget, token: str, provider_task_id: str) -> None:
+        assert self._tracker is not None
+        adopting = target.provider_task_id is None
+        task = await self._tracker.confirm(target.id, provider_task_id, token=token if adopting else None)
+        if task is not None:
+            target.state = max(target.state, task.state, key=lambda state: state.rank)
+            target.provider_task_id = task.provider_task_id
 
     def _signed(self, request: web.Request, task_id: str) -> bool:
         assert self._hmac_key is not None

@@ -161,7 +161,7 @@ class ChorusBot(commands.Bot):
         self.provider.retry = replace(self.provider.retry, rate_limited=(), busy=())
         self.dispatcher = Dispatcher(
             self.store, self.provider, self.tracker, self.delivery, limiter,
-            callback_url=functools.partial(callback_url, callback_base), clock=self.clock,
+            callback_url=functools.partial(callback_url, callback_base), called_back=called_back, clock=self.clock,
         )
         self.songs = SongService(
             self.store, self.provider, self.tracker, self.delivery, self.audit, self.dispatcher, clock=self.clock,

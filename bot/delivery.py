@@ -63,6 +63,10 @@ MUSIC_STEPS = (
     (TaskState.SUCCEEDED, "Done"),
 )
 SIMPLE_STEPS = ((TaskState.QUEUED, "Queued"), (TaskState.SUCCEEDED, "Done"))
+UNSURE_NOTE = (
+    "\u2753 Suno didn't answer when this was sent, so it may or may not have started. Waiting up to 15 minutes "
+    "for it to report back; if it doesn't, the credits come back."
+)
 READY = {
     TaskKind.LYRICS: "your lyrics are ready",
     TaskKind.STEMS: "your stems are ready",
@@ -483,6 +487,8 @@ def _status_lines(task: Task, place: Place | None = None) -> list[str]:
         return [f"\u23f3 Waiting for its turn: **#{place.position}** in line, starts <t:{int(place.starts_at)}:R>"]
     if task.state in (TaskState.WAITING, TaskState.SUBMITTING):
         return ["\u23f3 Sending to Suno\u2026"]
+    if task.state is TaskState.UNSURE:
+        return [UNSURE_NOTE]
     lines = []
     failed = task.state is TaskState.FAILED
     reached = _reached_rank(task) if failed else task.state.rank

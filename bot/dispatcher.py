@@ -19,7 +19,7 @@ from bot.background import BackgroundLoop
 from bot.delivery import Delivery
 from bot.models import Place, Task, TaskState, TaskUpdate
 from bot.providers.base import Provider
-from bot.providers.errors import Busy, ProviderError, RateLimited
+from bot.providers.errors import Busy, ProviderError, RateLimited, Unconfirmed
 from bot.providers.ratelimit import SlidingWindow
 from bot.store import Store, Waiting
 from bot.tracker import Tracker
@@ -78,6 +78,7 @@ class Dispatcher(BackgroundLoop):
         limiter: SlidingWindow,
         *,
         callback_url: Callable[[str], str],
+        called_back: bool = True,
         clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__()
@@ -87,6 +88,7 @@ class Dispatcher(BackgroundLoop):
         self._delivery = delivery
         self.limiter = limiter
         self._callback_url = callback_url
+        self._called_back = called_back  # can a callback still tell us about a submit whose answer was lost?
         self._clock = clock
         self._paused_until = 0.0
         self._sending = asyncio.Lock()
@@ -185,7 +187,7 @@ class Dispatcher(BackgroundLoop):
                                 reason=error.user_message)
         else:
             log.error("task %s: submit crashed", task.id, exc_info=error)
-            update = TaskUpdate("", TaskState.FAILED, error_message=repr(error),
+            update = TaskUpdate("", TaskState.FAILED, error_message=type(error).__name__,
                                 reason="it could not be sent to Suno. Try again.")
         await self._tracker.update(task.id, update)
 
@@ -197,8 +199,9 @@ class Dispatcher(BackgroundLoop):
 
     async def _send(self, task: Task, *, slot_held: bool = False) -> bool:
         """Send a claimed task within the rate (the slot counts from the provider's answer). True: the
-        provider took it. False: it said "not now" (back in line, sending paused). A refusal raises
-        ProviderError; the caller records it."""
+        provider took it, or may have (its answer was lost: the task waits, unsure, for a callback to tell).
+        False: it said "not now" (back in line, sending paused). A refusal raises ProviderError; the caller
+        records it."""
         if not slot_held:
             await self.limiter.acquire()
         try:
@@ -210,6 +213,15 @@ class Dispatcher(BackgroundLoop):
             log.warning("%s said not now (%s): task %s back in line, sending paused %.0fs", self._provider.name,
                         error, task.id, pause)
             return False
+        except Unconfirmed as error:
+            # Never sent again (that could bill twice): a callback at the task's path will name it, or it is
+            # refunded after a while. Without callbacks nothing can name it, so it fails (and is refunded) now.
+            if not self._called_back or not await self._store.mark_unsure(task.id):
+                raise
+            log.warning("task %s: %s; waiting for a callback to tell whether it started", task.id, error)
+            self._shown.pop(task.id, None)
+            self._tracker.submitted(task.id)
+            return True
         finally:
             self.limiter.release()
         await self._store.mark_submitted(task.id, provider_task_id, self._clock() + self._tracker.quiet_after,

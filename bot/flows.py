@@ -16,7 +16,7 @@ from discord.ext import commands
 
 from bot.delivery import AUDIO_SUFFIXES, DEFAULT_UPLOAD_LIMIT
 from bot.formatting import quote_block, shorten
-from bot.models import MODELS, Request, Task, TaskKind, Track
+from bot.models import MODELS, Request, Task, TaskKind, TaskState, Track
 from bot.permissions import may_spend_on, not_yours, permission_names
 from bot.providers.base import Capabilities
 from bot.providers.errors import InputError, ProviderError
@@ -173,6 +173,14 @@ async def start_task(
     elif started.reused:
         link = jump_url(task.guild_id, task.channel_id, task.status_message_id)
         await send_ephemeral(interaction, f"\u23f3 This is already being made: {link}")
+    elif task.state is TaskState.UNSURE:
+        link = jump_url(task.guild_id, task.channel_id, task.status_message_id)
+        await send_ephemeral(
+            interaction,
+            f"\u2753 Suno didn't answer in time, so I can't tell yet whether it started this: {link}\n"
+            "If it did, the result is posted in this channel as usual. If nothing comes back within 15 minutes, "
+            "your credits come back.",
+        )
     elif started.place is not None:
         link = jump_url(task.guild_id, task.channel_id, task.status_message_id)
         await send_ephemeral(

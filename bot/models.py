@@ -13,6 +13,9 @@ class TaskState(StrEnum):
 
     WAITING = "waiting"  # accepted (credits reserved), waiting its turn to be sent to the provider
     SUBMITTING = "submitting"
+    # Sent, but the provider's answer was lost (a timeout, a dropped connection, a restart): it may have taken it.
+    # A callback at the task's path adopts the provider's task id; after a while without one it is refunded.
+    UNSURE = "unsure"
     QUEUED = "queued"
     TEXT = "text"
     FIRST = "first"
@@ -31,6 +34,7 @@ class TaskState(StrEnum):
 _RANK = {
     TaskState.WAITING: 0,
     TaskState.SUBMITTING: 1,
+    TaskState.UNSURE: 1,
     TaskState.QUEUED: 2,
     TaskState.TEXT: 3,
     TaskState.FIRST: 4,
@@ -308,6 +312,7 @@ class TaskUpdate:
     error_code: int | None = None
     error_message: str | None = None  # the provider's own words, for logs
     reason: str | None = None  # what to tell the member; derived from the code when not given
+    callback_url: str | None = None  # where the provider's record says it calls back (record-info only)
 
 
 @dataclass(frozen=True)

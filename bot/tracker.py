@@ -26,12 +26,18 @@ RUSH_GAP = 0.02  # seconds without a callback that end a rush
 RUSH_DEFER = 5.0  # the longest Discord work waits for a rush of callbacks to pause
 QUIET_POLLS = 3  # with callbacks, poll once nothing was heard for this many poll intervals
 SHUTDOWN_GRACE = 10.0  # seconds deliveries in flight get to finish when the bot stops; then they are cut
+CONFIRM_RETRIES = (1.0, 2.0, 4.0, 8.0)  # the provider's record may lag its callback by a moment: read again
+UNSURE_FOR = 15 * 60  # how long a submission whose answer was lost waits for a callback before it is refunded
 SWITCHED = (
     "The bot was switched to another Suno provider while this was being made, so it can't be followed any "
     "more. Your credits were refunded; try again."
 )
 INTERRUPTED = (
     "The bot restarted while sending this request to Suno, so the song was not started. Try again."
+)
+NEVER_CONFIRMED = (
+    "Suno didn't answer when this was sent, and it never reported starting it within 15 minutes, so the bot "
+    "gave up on it. Try again."
 )
 
 
@@ -78,16 +84,20 @@ class Tracker:
         self._calm: asyncio.Task[None] | None = None
         self._redeliver: dict[int, tuple[int, float]] = {}  # task id → (failed deliveries, when to try again)
         self._background: set[asyncio.Task[Any]] = set()
+        self._confirming: dict[int, asyncio.Future[Task | None]] = {}  # task id → the read in flight
+        self._callbacks = callbacks
         self._loop: asyncio.Task[None] | None = None
         self._on_finished = on_finished  # after a finished task was posted (the credits' audit log)
 
     # ----- lifecycle --------------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Resume after a restart: fail submissions that never got an answer, post what finished while the
-        bot was down, and start polling every pending task."""
+        """Resume after a restart: submissions cut off before their answer wait for a callback to say whether
+        the provider took them (without callbacks nothing can, so they fail and are refunded), post what
+        finished while the bot was down, and start polling every pending task."""
         for task in await self._store.unsent_submissions():
-            await self.update(task.id, TaskUpdate(task.provider_task_id or "", TaskState.FAILED, reason=INTERRUPTED))
+            if not (self._callbacks and await self._store.mark_unsure(task.id)):
+                await self.update(task.id, TaskUpdate("", TaskState.FAILED, reason=INTERRUPTED))
         for task in await self._store.pending_elsewhere(self._provider.name):
             await self.update(task.id, TaskUpdate(task.provider_task_id or "", TaskState.FAILED, reason=SWITCHED,
                                                error_message=f"started with {task.provider}"))
@@ -131,6 +141,48 @@ class Tracker:
             log.info("task %s (%s): %s", task_id, update.task_id, update.state.value)
             self._schedule_publish(task_id)
         return changed
+
+    async def confirm(self, task_id: int, provider_task_id: str, *, token: str | None = None) -> Task | None:
+        """A callback says the task moved on: read the provider's own record of it (over TLS, with our key)
+        and apply what that says, never the callback's body. Calls for one task share one read. With ``token``
+        the task has no provider id yet (its submit's answer was lost, or is still on its way): the id is
+        adopted only if the provider's record names this task's callback path. Returns the task as it is now
+        (None if nothing could be confirmed)."""
+        running = self._confirming.get(task_id)
+        if running is None:
+            running = asyncio.ensure_future(self._confirm(task_id, provider_task_id, token))
+            self._confirming[task_id] = running
+            running.add_done_callback(lambda _: self._confirming.pop(task_id, None))
+        return await asyncio.shield(running)
+
+    async def _confirm(self, task_id: int, provider_task_id: str, token: str | None) -> Task | None:
+        task = await self._store.get_task(task_id)
+        if task is None or task.state.terminal:
+            return task
+        for delay in (0.0, *CONFIRM_RETRIES):
+            await asyncio.sleep(delay)
+            try:
+                async with self._polls:
+                    update = await self._provider.status(task.task_kind, provider_task_id)
+            except ProviderError as error:
+                log.warning("task %s: could not confirm a callback (%s); polling will", task_id, error)
+                return None
+            if update.task_id != provider_task_id:
+                log.warning("task %s: the record read for a callback names another task id; ignored", task_id)
+                return None
+            if token is not None:
+                if not _names_token(update.callback_url, token):
+                    log.warning("task %s: a callback named a provider task that is not this one's; ignored", task_id)
+                    return None
+                next_poll = self._clock() + self.quiet_after
+                if not await self._store.mark_submitted(task_id, provider_task_id, next_poll):
+                    return None
+                log.info("task %s: the provider confirmed it took it, as %s", task_id, provider_task_id)
+                token = None
+            await self.update(task_id, update)
+            if update.state.terminal:
+                break
+        return await self._store.get_task(task_id)
 
     async def finished(self, task: Task) -> None:
         """Run the finished-task hook (the moderators' log) for a task settled outside the tracker."""
@@ -204,7 +256,9 @@ class Tracker:
                 await self._tick()
             except Exception:
                 log.exception("tracker tick failed")
-            due = [at for at in (await self._store.next_poll_at(), *self._redelivery_times()) if at is not None]
+            unsure = await self._store.first_unsure_at()
+            due = [at for at in (await self._store.next_poll_at(), *self._redelivery_times(),
+                                 unsure + UNSURE_FOR if unsure is not None else None) if at is not None]
             delay = min(due) - self._clock() if due else self.poll_interval
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=min(max(delay, 0.05), self.poll_interval))
@@ -222,6 +276,9 @@ class Tracker:
                 self._schedule_publish(task_id)
         for task in await self._store.pending_since(now - self.timeout):
             await self._expire(task)
+        for task in await self._store.unsure_since(now - UNSURE_FOR):
+            await self.update(task.id, TaskUpdate("", TaskState.FAILED, error_message="no callback after a lost "
+                                                  "submit answer", reason=NEVER_CONFIRMED))
         for task in await self._store.pending_due(now):
             # Claim the slot before polling, so a slow poll is never doubled (contract: ≤ 3 req/s per task).
             await self._store.set_next_poll(task.id, now + self.poll_interval)
@@ -271,3 +328,8 @@ class Tracker:
         """Wait until no Discord work is in flight (used by tests and benchmarks, and at shutdown)."""
         while self._background:
             await asyncio.gather(*set(self._background), return_exceptions=True)
+
+
+def _names_token(callback_url: str | None, token: str) -> bool:
+    """Whether a provider's record says it calls back to this task's own (secret) path."""
+    return callback_url is not None and callback_url.rstrip("/").endswith(f"/callbacks/{token}")

@@ -30,7 +30,8 @@ OPERATION_CHOICES = [app_commands.Choice(name=name, value=key) for key, name in 
 PERIOD_CHOICES = [app_commands.Choice(name=period, value=period) for period in PERIODS]
 REPORT_PERIODS = {"day": 86400, "week": 7 * 86400, "month": 30 * 86400, "all": None}
 STATE_WORDS = {"succeeded": "\u2705 done", "failed": "\u274c failed", "queued": "\u23f3 queued",
-               "submitting": "\u23f3 sending", "text": "\u270d\ufe0f writing", "first": "\U0001f3a7 first track"}
+               "waiting": "\u23f3 in line", "submitting": "\u23f3 sending", "unsure": "\u2753 unconfirmed",
+               "text": "\u270d\ufe0f writing", "first": "\U0001f3a7 first track"}
 GUILD_ONLY = app_commands.AppCommandContext(guild=True)
 MANAGE_SERVER = discord.Permissions(manage_guild=True)
 

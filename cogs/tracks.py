@@ -31,6 +31,7 @@ PAGE_SIZE = 10
 STATE_ICONS = {
     TaskState.WAITING: "\u23f3",
     TaskState.SUBMITTING: "\u23f3",
+    TaskState.UNSURE: "\u2753",
     TaskState.QUEUED: "\u23f3",
     TaskState.TEXT: "\u270d\ufe0f",
     TaskState.FIRST: "\U0001f3a7",

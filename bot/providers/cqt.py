@@ -28,7 +28,12 @@ from bot.models import (
     Track,
 )
 from bot.providers.base import ALL_KINDS, LABELS, Capabilities, TextLimits
-from bot.providers.errors import CQT_ERRORS, InputError, ProviderUnavailable
+from bot.providers.errors import (
+    CQT_ERRORS,
+    InputError,
+    ProviderUnavailable,
+    Unconfirmed,
+)
 from bot.providers.http import ApiClient
 from bot.providers.kie_parsing import (
     STEM_FIELDS,
@@ -85,7 +90,7 @@ class CqtClient(ApiClient):
         data = await self._submit(SUBMIT_PATH, request_body(request, self.capabilities.models))
         task_id = first_str(data, "taskId", "id") if isinstance(data, Mapping) else data
         if not isinstance(task_id, str) or not task_id.strip():
-            raise ProviderUnavailable(None, f"submit answered without a task id: {data!r}")
+            raise Unconfirmed(None, "submit answered without a task id")
         return task_id.strip()
 
     async def status(self, kind: TaskKind, task_id: str) -> TaskUpdate:

@@ -61,6 +61,13 @@ class ProviderUnavailable(ProviderError):
     default_message = "Suno had a server error. Try again in a moment."
 
 
+class Unconfirmed(ProviderUnavailable):
+    """The request was sent but its answer was lost or unreadable (a timeout, a dropped connection, a proxy's
+    error page): the provider may have taken it, so it must never be sent again blindly."""
+
+    default_message = "Suno didn't answer in time, so it is not known whether it started this. Try again later."
+
+
 class InvalidRequest(ProviderError):
     default_message = "Suno rejected the request. Check the prompt, style and title, then try again."
 

@@ -20,6 +20,7 @@ from bot.providers.errors import (
     ProviderError,
     ProviderUnavailable,
     RateLimited,
+    Unconfirmed,
 )
 from bot.providers.kie_parsing import as_int, first_str
 from bot.providers.ratelimit import SlidingWindow
@@ -147,12 +148,15 @@ class ApiClient:
                     envelope = await response.json(content_type=None)
                 except ValueError:
                     envelope = None
-        except aiohttp.ClientConnectorError as error:
-            raise ProviderUnavailable(None, f"cannot connect to {self.base_url}: {error.os_error}") from error
-        except (TimeoutError, aiohttp.ClientError) as error:
-            raise ProviderUnavailable(None, f"{method} {path} failed: {error!r}") from error
+        except aiohttp.ClientConnectorError as error:  # nothing was sent
+            raise ProviderUnavailable(None, f"cannot connect to {self.base_url}: {describe(error)}") from None
+        except (TimeoutError, aiohttp.ClientError) as error:  # sent, but the answer was lost: it may have been taken
+            raise Unconfirmed(None, f"{method} {path}: no usable answer ({describe(error)})") from None
         if not isinstance(envelope, Mapping):
-            raise self.errors.error(status if status >= 400 else None, f"HTTP {status} with a non-JSON body")
+            detail = f"HTTP {status} with a non-JSON body"
+            if status >= 500:  # a proxy's error page: what happened behind it is unknown
+                raise Unconfirmed(status, detail)
+            raise self.errors.error(status if status >= 400 else None, detail)
         return status, envelope
 
     def _data(self, status: int, envelope: Mapping[str, Any]) -> Any:
@@ -162,3 +166,14 @@ class ApiClient:
         if status >= 400 or code not in (200, 0):
             raise self.errors.error(code if code is not None else status, message)
         return envelope.get("data")
+
+
+def describe(error: BaseException) -> str:
+    """What went wrong with an HTTP call, for logs and stored reasons: the error's kind and, where aiohttp has
+    one, its status and message. Never ``repr`` (aiohttp's carries the request headers, our API key among
+    them) nor a URL (a callback URL is a secret)."""
+    if isinstance(error, aiohttp.ClientResponseError):
+        return f"{type(error).__name__}: HTTP {error.status} {error.message}".strip()
+    if isinstance(error, aiohttp.ClientConnectorError):
+        return f"{type(error).__name__}: {error.os_error.strerror or type(error.os_error).__name__}"
+    return type(error).__name__

@@ -18,7 +18,7 @@ from bot.models import (
     TaskUpdate,
 )
 from bot.providers.base import ALL_KINDS, LABELS, Capabilities, TextLimits
-from bot.providers.errors import KIE_ERRORS, ProviderUnavailable
+from bot.providers.errors import KIE_ERRORS, ProviderUnavailable, Unconfirmed
 from bot.providers.http import ApiClient, RetryPolicy
 from bot.providers.kie_parsing import (
     MalformedCallback,
@@ -81,7 +81,7 @@ class KieClient(ApiClient):
         data = await self._submit(SUBMIT_PATHS[request.kind], body)
         task_id = first_str(data, "taskId") if isinstance(data, Mapping) else None
         if not task_id:
-            raise ProviderUnavailable(None, f"submit answered without a taskId: {data!r}")
+            raise Unconfirmed(None, "submit answered without a taskId")
         return task_id
 
     async def status(self, kind: TaskKind, task_id: str) -> TaskUpdate:
@@ -99,7 +99,7 @@ class KieClient(ApiClient):
         data = await self._call("GET", self.credit_path)
         value = as_int(data)
         if value is None:
-            raise ProviderUnavailable(None, f"credit endpoint answered {data!r}")
+            raise ProviderUnavailable(None, "credit endpoint answered without a number")
         return value
 
 

@@ -7,8 +7,10 @@ raises :class:`MalformedCallback`, so it changes nothing.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from bot.models import Lyrics, ResultFile, TaskKind, TaskState, TaskUpdate, Track
@@ -24,6 +26,7 @@ _MUSIC_STATES = {
     "FIRST_SUCCESS": TaskState.FIRST,
     "SUCCESS": TaskState.SUCCEEDED,
 }
+CALLBACK_EXCEPTION = "CALLBACK_EXCEPTION"
 _CALLBACK_STAGES = {"text": TaskState.TEXT, "first": TaskState.FIRST, "complete": TaskState.SUCCEEDED}
 
 # Separation result fields (callback snake_case key → stem name); record-info uses the camelCase of the same.
@@ -149,21 +152,37 @@ def _camel(snake: str) -> str:
 
 
 def parse_status(kind: TaskKind, task_id: str, data: Mapping[str, Any]) -> TaskUpdate:
-    """Normalize a record-info ``data`` object for a task of ``kind`` (contract §4)."""
+    """Normalize a record-info ``data`` object for a task of ``kind`` (contract §4), with the callback URL the
+    record names (to recognise our own task when its submit's answer was lost)."""
     task_id = first_str(data, "taskId") or task_id
     status = first_str(data, "status", "successFlag").upper()
+    update = _status_update(kind, task_id, status, data)
+    return replace(update, callback_url=record_callback_url(data))
+
+
+def _status_update(kind: TaskKind, task_id: str, status: str, data: Mapping[str, Any]) -> TaskUpdate:
+    response = data.get("response")
+    response = response if isinstance(response, Mapping) else {}
+    if status == CALLBACK_EXCEPTION:
+        # The task finished but the provider could not call us back (always so in poll-only mode): what it made
+        # is in the record. Without a result it is a failure like the others.
+        finished = _result(kind, task_id, "SUCCESS", response)
+        if finished.state is TaskState.SUCCEEDED:
+            return finished
     if _failed(status):
         message = first_str(data, "errorMessage") or None
         return TaskUpdate(task_id, TaskState.FAILED, error_code=as_int(data.get("errorCode")),
                           error_message=message or status)
-    response = data.get("response")
-    response = response if isinstance(response, Mapping) else {}
+    return _result(kind, task_id, status, response)
+
+
+def _result(kind: TaskKind, task_id: str, status: str, response: Mapping[str, Any]) -> TaskUpdate:
     if kind.makes_music:
         items = response.get("sunoData") or response.get("data") or []
         tracks = parse_tracks(items if isinstance(items, list) else [])
         state = _MUSIC_STATES.get(status, TaskState.QUEUED)
-        if state is TaskState.SUCCEEDED and not tracks:
-            state = TaskState.FIRST  # keep polling until the tracks are listed
+        if state is TaskState.SUCCEEDED and not any(track.audio_url for track in tracks):
+            state = TaskState.FIRST if tracks else TaskState.QUEUED  # keep polling until the tracks are listed
         return TaskUpdate(task_id, state, tracks)
     if status != "SUCCESS":
         return TaskUpdate(task_id, TaskState.QUEUED)
@@ -176,6 +195,21 @@ def parse_status(kind: TaskKind, task_id: str, data: Mapping[str, Any]) -> TaskU
     url = first_str(response, *keys)
     return files_update(task_id, (ResultFile(name, url),) if url else (), code=None, message=None,
                          required=False)
+
+
+def record_callback_url(data: Mapping[str, Any]) -> str | None:
+    """The callback URL a record-info answer names: ``callbackUrl`` (separations), or ``callBackUrl`` inside
+    ``param``, the request echoed as a JSON string (music, lyrics)."""
+    url = first_str(data, "callbackUrl", "callBackUrl")
+    if url:
+        return url
+    param = data.get("param")
+    if isinstance(param, str):
+        try:
+            param = json.loads(param)
+        except (ValueError, RecursionError):
+            return None
+    return first_str(param, "callBackUrl", "callbackUrl") or None if isinstance(param, Mapping) else None
 
 
 def _failed(status: str) -> bool:

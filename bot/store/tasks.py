@@ -105,18 +105,47 @@ class TaskStore(StoreBase):
     async def mark_submitted(
         self, task_id: int, provider_task_id: str, next_poll_at: float, *, token: str | None = None,
         kind: TaskKind | None = None,
-    ) -> None:
-        """Record the provider's task id; the task becomes queued unless a callback already moved it on.
-        With its callback ``token`` and ``kind``, its callbacks will not need to read it back."""
-        if token is not None and kind is not None:
-            self._remember(token, CallbackTarget(task_id, kind, provider_task_id, TaskState.SUBMITTING))
-        await self._execute(
-            """UPDATE tasks SET provider_task_id = ?, next_poll_at = ?, updated_at = ?,
-                   state = CASE WHEN state = ? THEN ? ELSE state END
-               WHERE id = ?""",
-            (provider_task_id, next_poll_at, self._clock(), TaskState.SUBMITTING.value, TaskState.QUEUED.value,
-             task_id),
-        )
+    ) -> bool:
+        """Record the provider's task id (from its answer, or adopted from a confirmed callback); the task becomes
+        queued unless a callback already moved it on. False if the task has another id, or the id is another
+        task's. With its callback ``token`` and ``kind``, its callbacks will not need to read it back."""
+        now = self._clock()
+
+        def run(conn: sqlite3.Connection) -> bool:
+            try:
+                cursor = conn.execute(
+                    """UPDATE tasks SET provider_task_id = ?, next_poll_at = ?, updated_at = ?,
+                           state = CASE WHEN state IN (?, ?) THEN ? ELSE state END
+                       WHERE id = ? AND (provider_task_id IS NULL OR provider_task_id = ?)""",
+                    (provider_task_id, next_poll_at, now, TaskState.SUBMITTING.value, TaskState.UNSURE.value,
+                     TaskState.QUEUED.value, task_id, provider_task_id),
+                )
+            except sqlite3.IntegrityError:  # another task has this provider id
+                return False
+            return cursor.rowcount == 1
+
+        recorded: bool = await self._writer.run(run)
+        if recorded and token is not None and kind is not None:
+            self._remember(token, CallbackTarget(task_id, kind, provider_task_id, TaskState.QUEUED))
+        return recorded
+
+    async def mark_unsure(self, task_id: int) -> bool:
+        """The submit's answer was lost (the provider may have taken it): wait for a callback to tell."""
+        changed: int = await self._writer.run(lambda conn: conn.execute(
+            "UPDATE tasks SET state = ?, updated_at = ? WHERE id = ? AND state = ? AND provider_task_id IS NULL",
+            (TaskState.UNSURE.value, self._clock(), task_id, TaskState.SUBMITTING.value),
+        ).rowcount)
+        return changed == 1
+
+    async def unsure_since(self, cutoff: float) -> list[Task]:
+        """Unconfirmed submissions sent before ``cutoff`` (nothing came back in time: they are refunded)."""
+        return await self._many("SELECT * FROM tasks WHERE state = ? AND COALESCE(submitted_at, created_at) < ? ORDER BY id",
+                                (TaskState.UNSURE.value, cutoff))
+
+    async def first_unsure_at(self) -> float | None:
+        """When the oldest unconfirmed submission was sent."""
+        value = await self._value("SELECT MIN(COALESCE(submitted_at, created_at)) FROM tasks WHERE state = ?", (TaskState.UNSURE.value,))
+        return float(value) if value is not None else None
 
     async def apply_update(self, task_id: int, update: TaskUpdate, *, next_poll_at: float | None = None) -> bool:
         """Move a task forward to ``update.state`` if that is further than where it is; store its tracks.
@@ -211,11 +240,11 @@ class TaskStore(StoreBase):
 
     async def pending_since(self, cutoff: float) -> list[Task]:
         """Tasks sent to the provider before ``cutoff`` and still pending (candidates for the timeout); the
-        time spent waiting in the queue does not count."""
+        time spent waiting in the queue does not count, and unconfirmed ones have a deadline of their own."""
         return await self._many(
-            f"""SELECT * FROM tasks WHERE state IN {_PENDING_SQL} AND state != ?
+            f"""SELECT * FROM tasks WHERE state IN {_PENDING_SQL} AND state NOT IN (?, ?)
                 AND COALESCE(submitted_at, created_at) < ? ORDER BY id""",
-            (*_PENDING, TaskState.WAITING.value, cutoff),
+            (*_PENDING, TaskState.WAITING.value, TaskState.UNSURE.value, cutoff),
         )
 
     # ----- the submission queue ----------------------------------------------------------------------------

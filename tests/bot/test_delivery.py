@@ -49,11 +49,8 @@ async def test_an_upload_refused_as_too_large_falls_back_to_a_link(harness: Harn
 async def test_an_expired_file_is_linked_not_lost(harness: Harness) -> None:
     h = harness
     _, task_id = await h.generate()
-    body = h.kie.callback_body(task_id, "complete")
-    body["data"]["data"][0]["audio_url"] = h.kie.base_url + "/files/gone/0.mp3"
-    from tests.bot.test_web import _post
-
-    assert await _post(h.kie.submissions[-1].body["callBackUrl"], body) == 200
+    h.kie.set_track_url(task_id, 0, "audio", h.kie.base_url + "/files/gone/0.mp3")
+    await h.kie.advance(task_id, "complete")
     tracks = await h.wait_for_tracks()
     assert any(f["name"] == "Audio" for f in tracks[0]["embeds"][0]["fields"])
     assert any(a["filename"].endswith(".mp3") for a in tracks[1]["attachments"])

@@ -6,6 +6,8 @@ import pytest
 
 from bot.models import MusicRequest, TaskState
 from bot.store import NewTask
+from tests.bot.test_web import _post
+from tests.cogs.test_credits import balance
 from tests.conftest import BotFactory, Harness
 
 
@@ -31,7 +33,7 @@ async def test_no_polls_while_the_provider_calls_back(make_bot: BotFactory, disc
     clock.advance(120)
     await h.kie.advance(task_id, "complete")
     await h.wait_for_tracks()
-    assert h.kie.polls.get(task_id, 0) == 0
+    assert h.kie.polls.get(task_id, 0) == 1  # only the read that confirms the finished result
     _, quiet = await h.generate("a provider that went quiet")
     await h.kie.advance(quiet, "complete", deliver=False)
     clock.advance(181)  # nothing heard for three intervals: now it asks
@@ -129,17 +131,99 @@ async def test_a_task_pending_for_30_minutes_is_failed_and_the_requester_told(ha
     assert h.track_messages() == []
 
 
-async def test_a_submit_cut_off_by_a_restart_is_failed_on_startup(make_bot: BotFactory, discord_fake, kie, clock) -> None:
+async def test_a_submit_cut_off_by_a_restart_waits_then_is_refunded(make_bot: BotFactory, discord_fake, kie,
+                                                                     clock) -> None:
+    """The provider may have taken a submit the bot was stopped in the middle of: it stays unconfirmed for 15
+    minutes (a callback at its path would adopt it), then is refunded with a message."""
     h = Harness(await make_bot(), discord_fake, kie, clock)
     task = await h.bot.store.create_task(
         NewTask("kie", "t" * 32, 1, h.channel_id, 42, MusicRequest(prompt="interrupted"), 10 * 1024 * 1024)
     )
     await h.bot.close()
     again = Harness(await make_bot(), discord_fake, kie, clock)
+    stored = await again.bot.store.get_task(task.id)
+    assert stored is not None and stored.state is TaskState.UNSURE
+    clock.advance(15 * 60 + 1)
+    again.bot.tracker.wake()
+    notice = await again.discord.wait_for_message(again.channel_id, lambda m: "<@42>" in (m["content"] or ""))
+    assert "never reported starting it within 15 minutes" in notice["content"]
+    stored = await again.bot.store.get_task(task.id)
+    assert stored is not None and stored.state is TaskState.FAILED
+
+
+async def test_without_callbacks_a_cut_off_submit_is_failed_on_startup(make_bot: BotFactory, discord_fake, kie,
+                                                                        clock) -> None:
+    """Poll-only: no callback can ever name it, so waiting would only delay the refund."""
+    h = Harness(await make_bot(public_base_url=None), discord_fake, kie, clock)
+    task = await h.bot.store.create_task(
+        NewTask("kie", "t" * 32, 1, h.channel_id, 42, MusicRequest(prompt="interrupted"), 10 * 1024 * 1024)
+    )
+    await h.bot.close()
+    again = Harness(await make_bot(public_base_url=None), discord_fake, kie, clock)
     notice = await again.discord.wait_for_message(again.channel_id, lambda m: "<@42>" in (m["content"] or ""))
     assert "restarted" in notice["content"]
     stored = await again.bot.store.get_task(task.id)
     assert stored is not None and stored.state is TaskState.FAILED
+
+
+async def test_a_lost_submit_answer_is_adopted_when_its_callback_comes(strict: Harness) -> None:
+    """The submit's answer is lost (the connection dropped) but the provider took it: the member is told it is
+    unconfirmed, credits stay reserved, and the first callback at the task's path is confirmed against the
+    provider's record (which names that path) and adopted; the song is posted and paid for once."""
+    h = strict
+    h.kie.lose_next_submit_answer()
+    reply = await h.reply_to(h.command("generate", {"prompt": "a song whose answer got lost"}))
+    assert "didn't answer in time" in reply["content"] and "credits come back" in reply["content"]
+    status = await h.discord.wait_for_message(h.channel_id, lambda m: "may or may not have started" in str(m))
+    task = await h.bot.store.get_task(1)
+    assert task is not None and task.state is TaskState.UNSURE and task.provider_task_id is None
+    assert await balance(h) == 90
+    task_id = h.kie.last_task_id
+    await h.kie.advance(task_id, "text")
+    await h.discord.wait_for_message(h.channel_id, lambda m: m["id"] == status["id"] and "Lyrics written" in str(m))
+    await h.kie.advance(task_id, "complete")
+    assert len(await h.wait_for_tracks()) == 2
+    task = await h.bot.store.get_task(1)
+    assert task is not None and task.provider_task_id == task_id and task.state is TaskState.SUCCEEDED
+    assert await balance(h) == 90 and len(h.kie.submissions) == 1  # never sent twice
+
+
+async def test_a_lost_submit_answer_with_no_callback_is_refunded_after_15_minutes(strict: Harness) -> None:
+    h = strict
+    h.kie.lose_next_submit_answer()
+    await h.reply_to(h.command("generate", {"prompt": "never heard of again"}))
+    h.clock.advance(15 * 60 + 1)
+    h.bot.tracker.wake()
+    notice = await h.discord.wait_for_message(h.channel_id, lambda m: "could not be made" in (m["content"] or ""))
+    assert "never reported starting it" in notice["content"]
+    assert await balance(h) == 100 and len(h.kie.submissions) == 1
+
+
+async def test_a_forged_callback_cannot_adopt_another_task_for_an_unconfirmed_one(strict: Harness) -> None:
+    """Naming a real task whose record calls back elsewhere changes nothing: the id is not adopted."""
+    h = strict
+    _, other = await h.generate("someone else's song")
+    h.kie.lose_next_submit_answer()
+    await h.reply_to(h.command("generate", {"prompt": "unconfirmed"}))
+    unsure_url = h.kie.submissions[-1].body["callBackUrl"]
+    await h.kie.advance(other, "complete", deliver=False)
+    assert await _post(unsure_url, h.kie.callback_body(other, "complete")) == 200
+    await h.bot.tracker.idle()
+    task = await h.bot.store.get_task(2)
+    assert task is not None and task.state is TaskState.UNSURE and task.provider_task_id is None
+    assert h.track_messages() == []
+
+
+async def test_a_poll_only_kie_song_finished_with_callback_exception_is_posted(make_bot: BotFactory, discord_fake,
+                                                                            kie, clock) -> None:
+    """Poll-only, kie cannot call back (its callBackUrl never resolves), so its record says CALLBACK_EXCEPTION
+    with the finished tracks: they are posted, not refunded."""
+    h = Harness(await make_bot(public_base_url=None, poll_interval=0.5, generous=False), discord_fake, kie, clock)
+    _, task_id = await h.generate()
+    h.kie.finish_without_callback(task_id)
+    assert len(await h.wait_for_tracks()) == 2
+    task = await h.bot.store.get_task(1)
+    assert task is not None and task.state is TaskState.SUCCEEDED and await balance(h) == 90
 
 
 async def test_poll_errors_back_off_and_recover(make_bot: BotFactory, discord_fake, kie, clock) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import aiohttp
@@ -170,3 +171,57 @@ def test_signature_matches_the_documented_formula() -> None:
 
     expected = base64.b64encode(hmac.new(b"k", b"abc.1700000000", hashlib.sha256).digest()).decode()
     assert signature("k", "abc", "1700000000") == expected
+
+
+# ----- a callback is a wake-up, not the truth ---------------------------------------------------------------
+
+
+async def test_a_replayed_signature_with_another_body_posts_only_what_the_provider_made(signed: Harness) -> None:
+    """kie signs only "task_id.timestamp": whoever saw one callback can send a "complete" with their own URLs
+    inside the window. The bot posts what the provider's own record says, never the callback's links."""
+    h = signed
+    _, task_id = await h.generate()
+    forged = h.kie.callback_body(task_id, "complete")
+    for item in forged["data"]["data"]:
+        item["audio_url"] = f"{h.kie.base_url}/files/{task_id}/attacker.mp3"
+        item["title"] = "Forged"
+    headers = h.kie.signed_headers(task_id)
+    assert await _post(await _callback_url(h), forged, headers=headers) == 200  # validly signed
+    await h.bot.tracker.idle()
+    assert h.track_messages() == []  # the provider's record says it is still being made
+    assert (await h.bot.store.count_by_state()) == {"queued": 1}
+    await h.kie.advance(task_id, "complete", deliver=False)
+    assert await _post(await _callback_url(h), forged, headers=headers) == 200  # replayed once it is done
+    tracks = await h.wait_for_tracks()
+    assert [t["embeds"][0]["title"] for t in tracks] == [t.title for t in h.kie.task(task_id).tracks]
+    audio = [f for call in h.discord.calls if call.files for f in call.files if f.filename.endswith(".mp3")]
+    assert [f.data for f in audio] == [h.kie.audio_bytes(task_id, 0), h.kie.audio_bytes(task_id, 1)]
+
+
+async def test_a_forged_failure_refunds_nothing_while_the_provider_is_still_working(harness: Harness) -> None:
+    """An "error" callback the provider did not send would refund a song the provider still bills."""
+    h = harness
+    _, task_id = await h.generate()
+    forged = {"code": 501, "msg": "Audio generation failed",
+              "data": {"callbackType": "error", "task_id": task_id, "data": None}}
+    assert await _post(await _callback_url(h), forged) == 200
+    await h.bot.tracker.idle()
+    assert (await h.bot.store.count_by_state()) == {"queued": 1}
+    assert not any("could not be made" in (m["content"] or "") for m in h.messages())
+
+
+async def test_repeated_finished_callbacks_cost_one_read(harness: Harness) -> None:
+    """Duplicates (also at the same moment) and late stages: one read of the provider's record per finished
+    task, and one post."""
+    h = harness
+    _, task_id = await h.generate()
+    await h.kie.advance(task_id, "complete", deliver=False)
+    url = await _callback_url(h)
+    body = h.kie.callback_body(task_id, "complete")
+    assert await asyncio.gather(*(_post(url, body) for _ in range(5))) == [200] * 5
+    await h.wait_for_tracks()
+    for stage in ("complete", "first", "text"):
+        assert (await h.kie.resend(task_id, stage)).status == 200
+    await h.bot.tracker.idle()
+    assert h.kie.polls[task_id] == 1
+    assert len(h.track_messages()) == 2

@@ -21,7 +21,8 @@ async def test_generate_posts_two_playable_tracks_in_the_channel(harness: Harnes
     await h.kie.advance(task_id, "text")
     await h.discord.wait_for_message(h.channel_id, lambda m: "\u2705 Lyrics written" in _description(m))
     await h.kie.advance(task_id, "first")
-    await h.discord.wait_for_message(h.channel_id, lambda m: "[listen](" in _description(m))
+    first = await h.discord.wait_for_message(h.channel_id, lambda m: "\u2705 First track ready" in _description(m))
+    assert "[listen](" not in _description(first)  # a callback's links are not shown: only the provider's record's
     await h.kie.advance(task_id, "complete")
     tracks = await h.wait_for_tracks()
 

@@ -34,11 +34,16 @@ async def test_a_callback_that_arrives_while_the_database_is_locked_is_applied_o
     await h.bot.tracker.idle()
 
     async with hold_write_lock(db, HOLD) as lock:
-        delivery = await h.kie.advance(task_id, "complete")
+        delivery = await h.kie.advance(task_id, "first")
         answered_at = time.monotonic()
-    # The bot waited for the lock (it answered after the other connection committed), then took it.
+    # A stage is written before it is answered: the bot waited for the lock, then took it.
     assert delivery is not None and delivery.status == 200, delivery
     assert answered_at >= lock.released_at
+    async with hold_write_lock(db, HOLD):
+        # The finished result is answered at once (a wake-up: the bot reads the provider's record) and applied
+        # once the lock is released.
+        delivery = await h.kie.advance(task_id, "complete")
+        assert delivery is not None and delivery.status == 200, delivery
 
     tracks = await h.wait_for_tracks(2)
     assert len(tracks) == 2 and len(_ready_notices(h)) == 1

@@ -301,6 +301,16 @@ class Task:
     result_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     created_at: float = 0.0  # wall clock seconds
     completed_at: float | None = None
+    # §4.1 CALLBACK_EXCEPTION: finished, but the callback could not be delivered; the results stay in the record.
+    callback_exception: bool = False
+    # Track URLs the fake hands out instead of its own (n, "audio" | "stream" | "image") → URL: an expired file,
+    # or a provider naming an address the bot must not fetch.
+    url_overrides: dict[tuple[int, str], str] = field(default_factory=dict)
+
+    @property
+    def done(self) -> bool:
+        """Its results are in the record (SUCCESS, or finished with CALLBACK_EXCEPTION)."""
+        return self.status == SUCCESS or self.callback_exception
 
     @property
     def failed(self) -> bool:
@@ -509,6 +519,7 @@ class FakeKie:
         self.background_errors: list[BaseException] = []
 
         self._submit_failures: list[CannedError] = []
+        self._lost_answers = 0  # accepted submits whose answer is then lost (the connection drops)
         self._poll_failures: list[CannedError] = []
         self._task_failures: list[_TaskFailurePlan] = []
         self._tracks_by_id: dict[str, tuple[str, int]] = {}
@@ -586,6 +597,11 @@ class FakeKie:
         _check_kind(kind)
         self._submit_failures.append(CannedError(code, msg, http_status, data, kind))
 
+    def lose_next_submit_answer(self) -> None:
+        """The next accepted submit creates its task (and will call back), but the connection drops before the
+        answer leaves: the client cannot know whether it was taken."""
+        self._lost_answers += 1
+
     def fail_next_poll(self, code: int, msg: str, *, http_status: int = 200, kind: str | None = None) -> None:
         """Queue a canned envelope for the next authorised record-info request (for a task of
         ``kind`` if given; a kind-filtered entry only fires once the taskId is resolved)."""
@@ -616,6 +632,13 @@ class FakeKie:
 
     def set_image(self, task_id: str, n: int, data: bytes) -> None:
         self._task(task_id).image_overrides[n] = data
+
+    def set_track_url(self, task_id: str, n: int, which: str, url: str) -> None:
+        """Name ``url`` as track ``n``'s ``which`` ("audio", "stream" or "image") URL in callbacks and
+        record-info from now on."""
+        if which not in ("audio", "stream", "image"):
+            raise ValueError(f"unknown URL kind {which!r}")
+        self._task(task_id).url_overrides[(n, which)] = url
 
     def set_file_bytes(self, url: str, data: bytes) -> None:
         """Serve ``data`` at ``url`` (any URL the fake hands out) from now on."""
@@ -817,6 +840,14 @@ class FakeKie:
             return None
         return await self._deliver(task, "error")
 
+    def finish_without_callback(self, task_id: str) -> None:
+        """The task finishes but its callback cannot be delivered (e.g. a poll-only callBackUrl that never
+        resolves): record-info shows ``CALLBACK_EXCEPTION`` (§4.1-§4.4) with the finished results."""
+        task = self._task(task_id)
+        task.status, task.stage, task.completed_at = SUCCESS, "complete", self.wall_clock()
+        task.status = "CALLBACK_EXCEPTION"
+        task.callback_exception = True
+
     async def resend(self, task_id: str, stage: str) -> Delivery:
         """Re-POST a stage's callback without changing state (duplicate delivery)."""
         return await self._deliver(self._task(task_id), stage)
@@ -891,6 +922,11 @@ class FakeKie:
         task = self._create_task(kind, body, **prepared)
         self.submissions.append(Submission(task.task_id, body, now, kind))
         self._on_accepted(task)
+        if self._lost_answers:
+            self._lost_answers -= 1
+            assert request.transport is not None
+            request.transport.abort()
+            return web.Response(status=200)  # never sent: the connection is gone
 
         response = self._reply(request, _envelope(200, "success", {"taskId": task.task_id}))
         if not self.auto_callbacks:
@@ -1063,7 +1099,7 @@ class FakeKie:
 
     def _lyrics_record_info(self, task: Task) -> dict[str, Any]:
         response = None
-        if task.status == SUCCESS:
+        if task.done:
             response = {
                 "taskId": task.task_id,
                 self.lyrics_record_info_key: [
@@ -1084,7 +1120,7 @@ class FakeKie:
     def _flag_record_info(self, task: Task) -> dict[str, Any]:
         """separation / wav / mp4: ``successFlag`` + a camelCase ``response`` (null until SUCCESS)."""
         response: dict[str, Any] | None = None
-        if task.status == SUCCESS:
+        if task.done:
             if task.kind == "separation":
                 response = self._separation_response(task)
             elif task.kind == "wav":
@@ -1368,10 +1404,11 @@ class FakeKie:
 
     def _track_urls(self, task: Task, track: Track, stage: str) -> tuple[str, str, str]:
         n = track.index
-        audio = self.audio_url(task.task_id, n)
+        audio = task.url_overrides.get((n, "audio"), self.audio_url(task.task_id, n))
         if stage == "first" and not self.first_stage_has_audio_url:
             audio = ""
-        return audio, self.stream_url(task.task_id, n), self.image_url(task.task_id, n)
+        return (audio, task.url_overrides.get((n, "stream"), self.stream_url(task.task_id, n)),
+                task.url_overrides.get((n, "image"), self.image_url(task.task_id, n)))
 
     def _track_snake(self, task: Task, track: Track, stage: str) -> dict[str, Any]:
         audio, stream, image = self._track_urls(task, track, stage)
