@@ -131,7 +131,7 @@ class SongService:
             raise
         except Exception as error:
             log.exception("task %s: submit crashed", task.id)
-            await self._fail(task, None, repr(error))
+            await self._fail(task, None, type(error).__name__)
             await self._delivery.delete_status(task)
             raise
         refreshed = await self._store.get_task(task.id)
