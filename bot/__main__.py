@@ -11,6 +11,7 @@ import aiohttp
 import discord
 
 from bot import create_bot
+from bot.redaction import Redactor, install_log_filter
 from bot.settings import Settings, SettingsError, load_dotenv_file
 
 log = logging.getLogger(__name__)
@@ -25,6 +26,8 @@ def main() -> None:
         settings = Settings.from_env()
     except SettingsError as error:
         _die(str(error))
+    install_log_filter(Redactor(settings.secrets))  # no log line carries a secret, whatever formatted it
+    logging.getLogger("aiosqlite").setLevel(logging.INFO)  # its debug lines quote every statement's parameters
     try:
         asyncio.run(run(settings))
     except SettingsError as error:

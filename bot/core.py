@@ -12,7 +12,6 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-import aiohttp
 import discord
 from discord import app_commands
 from discord.ext import commands
@@ -22,11 +21,13 @@ from bot.callbacks import CallbackEndpoint
 from bot.challenges import ChallengeService
 from bot.delivery import Delivery, unposted_notice
 from bot.dispatcher import Dispatcher, callback_url
+from bot.fetch import Fetcher, FetchPolicy
 from bot.flows import Feature
 from bot.permissions import permission_names
 from bot.providers import Provider, open_provider
 from bot.providers.errors import InputError
 from bot.providers.ratelimit import SlidingWindow
+from bot.redaction import Redactor
 from bot.replies import report_unexpected, send_ephemeral
 from bot.sandbox.server import SandboxProvider
 from bot.settings import DEFAULT_BASE_URLS, Settings, SettingsError
@@ -51,7 +52,6 @@ EXTENSIONS = (
     "cogs.challenges",
     "cogs.queue",
 )
-DOWNLOAD_TIMEOUT = aiohttp.ClientTimeout(total=300, sock_connect=15)
 
 
 class ChorusTree(app_commands.CommandTree["ChorusBot"]):
@@ -109,7 +109,7 @@ class ChorusBot(commands.Bot):
         self.clock = clock
         self.sandbox: SandboxProvider | None = None
         self.actions: dict[str, ActionHandler] = {}  # result-button actions, registered by the cogs
-        self._downloads: aiohttp.ClientSession | None = None
+        self.fetcher: Fetcher | None = None
 
     async def setup_hook(self) -> None:
         settings = self.settings
@@ -119,18 +119,21 @@ class ChorusBot(commands.Bot):
                 "(simulated songs, no credits). Set SUNO_API_KEY to make real songs with kie.ai."
             )
         try:
-            self.store = await Store.open(settings.database_path, clock=self.clock)
+            self.store = await Store.open(settings.database_path, clock=self.clock, redact=Redactor(settings.secrets))
         except OSError as error:
             raise SettingsError("DATABASE_PATH", f"cannot open {settings.database_path}: {error}") from error
 
         callbacks = CallbackEndpoint(self.store, hmac_key=settings.webhook_hmac_key, clock=self.clock)
         self.web = WebServer(settings.web_host, settings.web_port, self.store, callbacks)
         api_key = settings.api_key or secrets.token_urlsafe(24)
+        # Every file the bot (or its sandbox) downloads comes from a public address, or one the operator allowed.
+        self.fetcher = fetcher = Fetcher(FetchPolicy(allowed_hosts=settings.fetch_allow_hosts))
         if settings.uses_sandbox:
             self.sandbox = await SandboxProvider.open(
                 _beside(settings.database_path, ".sandbox.db"),
                 api_key=api_key,
                 stage_seconds=settings.sandbox_stage_seconds,
+                fetcher=fetcher,
             )
             self.web.mount("/sandbox", self.sandbox.app)
         try:
@@ -146,9 +149,8 @@ class ChorusBot(commands.Bot):
         if callback_base is None and settings.uses_sandbox:
             callback_base = self.web.local_url  # the sandbox runs in this process: loopback reaches us
         called_back = self.provider.capabilities.callbacks and callback_base is not None
-        self._downloads = aiohttp.ClientSession(timeout=DOWNLOAD_TIMEOUT)
 
-        self.delivery = Delivery(self, self._downloads, self.store, offers=self.provider.capabilities.kinds,
+        self.delivery = Delivery(self, fetcher, self.store, offers=self.provider.capabilities.kinds,
                                  clock=self.clock)
         self.audit = AuditLog(self, self.store)
         self.tracker = Tracker(
@@ -179,6 +181,7 @@ class ChorusBot(commands.Bot):
         await self.challenges.start()
         if self.sandbox is not None:
             await self.sandbox.start(f"{self.web.local_url}/sandbox")
+            fetcher.allow_prefix(self.sandbox.files_prefix)  # the sandbox's own files, on loopback
         self._log_provider(called_back)
         await self.sync_commands()
 
@@ -236,7 +239,7 @@ class ChorusBot(commands.Bot):
 
     async def close(self) -> None:
         """Stop taking callbacks, finish or cancel background work, close the provider and the database."""
-        for name in ("web", "challenges", "dispatcher", "tracker", "sandbox", "provider", "_downloads", "store"):
+        for name in ("web", "challenges", "dispatcher", "tracker", "sandbox", "provider", "fetcher", "store"):
             resource = getattr(self, name, None)
             if resource is None:
                 continue

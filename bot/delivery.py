@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 import aiohttp
 import discord
 
+from bot.fetch import Fetcher, FetchRefused
 from bot.formatting import format_clock, format_duration, member_text, shorten
 from bot.models import (
     MODELS,
@@ -36,6 +37,7 @@ from bot.models import (
     Track,
 )
 from bot.providers.errors import error_for_code
+from bot.providers.http import describe
 from bot.store import Store
 from bot.views import single_button_view, track_view
 
@@ -102,12 +104,14 @@ class Destination:
 @dataclass(frozen=True)
 class Download:
     """A result file fetched for upload: kept in memory while small, spooled to disk beyond SPOOL_MEMORY, so
-    many large deliveries never hold their files in RAM. ``body`` None: too large or unavailable (a link)."""
+    many large deliveries never hold their files in RAM. ``body`` None: too large or unavailable (a link), or
+    ``refused``: not at a public address (neither fetched nor linked)."""
 
     body: IO[bytes] | None
     filename: str
     size: int | None = None
     too_large: bool = False
+    refused: bool = False
 
     @property
     def fetched(self) -> bool:
@@ -135,14 +139,14 @@ class Delivery:
     def __init__(
         self,
         client: discord.Client,
-        session: aiohttp.ClientSession,
+        fetcher: Fetcher,
         store: Store,
         *,
         offers: Collection[TaskKind] = frozenset(TaskKind),
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._client = client
-        self._session = session
+        self._fetcher = fetcher
         self._store = store
         self._offers = offers  # the operations the provider offers: only their buttons are shown
         self._clock = clock
@@ -401,7 +405,7 @@ class Delivery:
             return Download(None, filename)
         body: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY)  # noqa: SIM115 - closed by the caller
         try:
-            async with self._session.get(url) as response:
+            async with self._fetcher.get(url) as response:
                 if response.status != 200:
                     log.warning("download of a result file failed with HTTP %s", response.status)
                     body.close()
@@ -419,9 +423,12 @@ class Delivery:
                         return Download(None, filename, size, too_large=True)
                     body.write(chunk)
                 return Download(body, filename, written)
-        except (aiohttp.ClientError, TimeoutError) as error:
+        except FetchRefused:
             body.close()
-            log.warning("download of a result file failed: %r", error)
+            return Download(None, filename, refused=True)
+        except (aiohttp.ClientError, TimeoutError) as error:  # a stalled stream times out in seconds
+            body.close()
+            log.warning("download of a result file failed: %s", describe(error))
             return Download(None, filename)
 
 
@@ -549,11 +556,11 @@ def track_embed(
         embed.add_field(name="Duration", value=format_clock(track.duration))
     model = MODELS.get(task.request.model, task.request.model)
     embed.add_field(name="Model", value=f"{model} ({track.model_name})" if track.model_name else model)
-    if not audio.fetched and track.audio_url:
+    if not audio.fetched and not audio.refused and track.audio_url:
         embed.add_field(name="Audio", value=_link(track.audio_url, audio, limit, "Listen"), inline=False)
     if cover.fetched:
         embed.set_thumbnail(url=f"attachment://{cover.filename}")
-    elif track.image_url:
+    elif track.image_url and not cover.refused:
         embed.set_thumbnail(url=track.image_url)
     embed.set_footer(text=f"Task #{task.id} \u00b7 track {position + 1} of {len(task.tracks)}")
     return embed
@@ -578,7 +585,8 @@ def files_embed(
     """The listing of a files result: what was uploaded, and links for what was too large."""
     embed = discord.Embed(title=member_text(task.request.summary, 256), colour=COLOR_DONE)
     lines = [f"\U0001f4ce {d.filename}" for d in uploaded]
-    lines += [f"\U0001f517 {file.name}: {_link(file.url, download, limit, 'download')}" for file, download in linked]
+    lines += [f"\U0001f517 {file.name}: {_link(file.url, download, limit, 'download')}" for file, download in linked
+              if not download.refused]
     embed.description = shorten("\n".join(lines), EMBED_TEXT_LIMIT) if lines else None
     embed.set_footer(text=f"Task #{task.id} \u00b7 files are kept by Suno for 14 days")
     return embed

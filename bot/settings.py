@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from bot.fetch import FetchPolicy
 from bot.providers import ADAPTERS
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,8 @@ class Settings:
     dev_guild_id: int | None = None
     sandbox_stage_seconds: float = 3.0
     provider_defaulted: bool = False
+    # Hosts (or host:port) files may be fetched from although they are not public addresses (a local provider).
+    fetch_allow_hosts: frozenset[str] = frozenset()
 
     def __repr__(self) -> str:  # never print secrets
         hidden = {"discord_token", "api_key", "webhook_hmac_key"}
@@ -120,7 +123,13 @@ class Settings:
                 get("SANDBOX_STAGE_SECONDS"), "SANDBOX_STAGE_SECONDS", default=3.0, low=0, high=300
             ),
             provider_defaulted=defaulted,
+            fetch_allow_hosts=_hosts(get("FETCH_ALLOW_HOSTS"), "FETCH_ALLOW_HOSTS"),
         )
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Values that must never be written anywhere (see bot/redaction.py)."""
+        return tuple(value for value in (self.discord_token, self.api_key, self.webhook_hmac_key) if value)
 
     @property
     def uses_sandbox(self) -> bool:
@@ -197,6 +206,13 @@ def _ranged(
     if not low <= number <= high:
         raise SettingsError(name, f"must be between {low:g} and {high:g}{unit} (got {number:g})")
     return number
+
+
+def _hosts(value: str | None, name: str) -> frozenset[str]:
+    try:
+        return FetchPolicy.parse_hosts(value)
+    except ValueError as error:
+        raise SettingsError(name, f"{error} (a comma-separated list such as files.local:9000,10.0.0.5)") from None
 
 
 def _snowflake(value: str | None, name: str) -> int | None:

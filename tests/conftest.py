@@ -14,6 +14,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from urllib.parse import urlsplit
 from typing import Any
 
 import pytest
@@ -109,6 +110,8 @@ async def make_bot(tmp_path: Path, discord_fake: FakeDiscord, kie: FakeKie, cloc
             web_port=port,
             database_path=tmp_path / "bot.db",
             poll_interval=3600.0,  # callbacks drive these tests unless one asks for polling
+            # The fakes serve their files on loopback, which the bot refuses unless the operator allows it.
+            fetch_allow_hosts=frozenset({urlsplit(kie.base_url).netloc, urlsplit(discord_fake.origin).netloc}),
         )
         bot = create_bot(replace(settings, **overrides), clock=clock)
         await bot.login("fake-token")

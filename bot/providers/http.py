@@ -25,6 +25,7 @@ from bot.providers.errors import (
 from bot.providers.kie_parsing import as_int, first_str
 from bot.providers.ratelimit import SlidingWindow
 from bot.providers.validation import validate_request
+from bot.redaction import Redactor
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,7 @@ class ApiClient:
         if capabilities is not None:
             self.capabilities = capabilities
         self.base_url = base_url.rstrip("/")
+        self._redact = Redactor([api_key])
         self.retry = retry or RetryPolicy()
         # The bot's dispatcher paces submissions itself and sets this to None; used alone, the client keeps
         # within the documented rate on its own.
@@ -89,8 +91,12 @@ class ApiClient:
         validate_request(request, self.capabilities)
 
     def explain(self, update: TaskUpdate) -> TaskUpdate:
-        """Give a failed task's report the member's reason, read with this provider's codes."""
-        if update.state is not TaskState.FAILED or update.reason is not None:
+        """Give a failed task's report the member's reason, read with this provider's codes; the provider's own
+        words are kept without secrets it may have echoed."""
+        if update.state is not TaskState.FAILED:
+            return update
+        update = replace(update, error_message=self._redact.optional(update.error_message))
+        if update.reason is not None:
             return update
         error = self.errors.error(update.error_code, update.error_message, failure=True)
         return replace(update, reason=error.user_message)
@@ -162,7 +168,7 @@ class ApiClient:
     def _data(self, status: int, envelope: Mapping[str, Any]) -> Any:
         """The envelope's ``data``, or the typed error its ``code`` (or the HTTP status) stands for."""
         code = as_int(envelope.get("code"))
-        message = first_str(envelope, "msg") or None
+        message = self._redact(first_str(envelope, "msg")) or None  # it may echo our key or callback URL
         if status >= 400 or code not in (200, 0):
             raise self.errors.error(code if code is not None else status, message)
         return envelope.get("data")

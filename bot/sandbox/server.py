@@ -25,6 +25,7 @@ import aiohttp
 import aiosqlite
 from aiohttp import web
 
+from bot.fetch import Fetcher
 from bot.providers.kie import KIE_MODELS
 from bot.providers.ratelimit import SlidingWindow
 from bot.sandbox import media, texts, video
@@ -122,9 +123,11 @@ class SandboxProvider:
         *,
         api_key: str,
         stage_seconds: float,
+        fetcher: Fetcher,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._db = db
+        self._fetcher = fetcher  # uploads are fetched from public addresses only, as the real provider does
         self.api_key = api_key
         self.stage_seconds = stage_seconds
         self._clock = clock
@@ -157,7 +160,7 @@ class SandboxProvider:
         )
 
     @classmethod
-    async def open(cls, path: Path | str, *, api_key: str, stage_seconds: float) -> SandboxProvider:
+    async def open(cls, path: Path | str, *, api_key: str, stage_seconds: float, fetcher: Fetcher) -> SandboxProvider:
         if str(path) != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         db = await aiosqlite.connect(path)
@@ -167,7 +170,7 @@ class SandboxProvider:
             (version,) = await cursor.fetchone()
         for number, script in enumerate(SCHEMA[version:], start=version + 1):
             await db.executescript(f"BEGIN;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;")
-        return cls(db, api_key=api_key, stage_seconds=stage_seconds)
+        return cls(db, api_key=api_key, stage_seconds=stage_seconds, fetcher=fetcher)
 
     async def start(self, base_url: str) -> None:
         """Start sending callbacks, including those of tasks left unfinished by a previous run.
@@ -315,11 +318,15 @@ class SandboxProvider:
         await self._db.commit()
         return task
 
+    @property
+    def files_prefix(self) -> str:
+        """Where its files are served (the only loopback URLs the bot downloads from by default)."""
+        return f"{self.base_url}/files/"
+
     async def _fetch(self, url: str) -> int:
         """Download an uploadUrl as kie does; 451 if it cannot (contract §5.1)."""
-        assert self._session is not None
         try:
-            async with self._session.get(url) as response:
+            async with self._fetcher.get(url) as response:
                 if response.status != 200:
                     raise SandboxError(451, f"Failed to fetch the music data (HTTP {response.status})")
                 size = 0

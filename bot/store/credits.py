@@ -14,6 +14,7 @@ import aiosqlite
 
 from bot.credits import GuildPolicy
 from bot.models import PENDING_STATES, Task, TaskState, TaskUpdate
+from bot.redaction import Redactor
 from bot.rules import ChannelLists
 from bot.store.tasks import NewTask, TaskStore
 
@@ -108,9 +109,10 @@ class CreditStore(TaskStore):
     """Ledger, policy, blocks, channels and words."""
 
     def __init__(
-        self, db: aiosqlite.Connection, clock: Callable[[], float] = time.time, *, database: str = ":memory:"
+        self, db: aiosqlite.Connection, clock: Callable[[], float] = time.time, *, database: str = ":memory:",
+        redact: Redactor | None = None,
     ) -> None:
-        super().__init__(db, clock, database=database)
+        super().__init__(db, clock, database=database, redact=redact)
         self._admissions: list[_AdmitRequest] = []
         self._admitting: asyncio.Task[None] | None = None
 

@@ -6,7 +6,7 @@ import json
 import sqlite3
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 import aiosqlite
@@ -23,6 +23,7 @@ from bot.models import (
     Track,
     request_from_json,
 )
+from bot.redaction import Redactor
 from bot.store.base import StoreBase
 
 _PENDING = tuple(state.value for state in PENDING_STATES)
@@ -71,9 +72,10 @@ class TaskStore(StoreBase):
     """Tasks with their owners, and their tracks."""
 
     def __init__(
-        self, db: aiosqlite.Connection, clock: Callable[[], float] = time.time, *, database: str = ":memory:"
+        self, db: aiosqlite.Connection, clock: Callable[[], float] = time.time, *, database: str = ":memory:",
+        redact: Redactor | None = None,
     ) -> None:
-        super().__init__(db, clock, database=database)
+        super().__init__(db, clock, database=database, redact=redact)
         self._targets: dict[str, CallbackTarget] = {}
 
     # ----- tasks ------------------------------------------------------------------------------------------
@@ -156,14 +158,20 @@ class TaskStore(StoreBase):
         heard: polling can wait).
         """
         now = self._clock()
+        update = self._cleaned(update)
         changed: bool = await self._writer.run(
             lambda conn: self._apply_update(conn, task_id, update, next_poll_at, now))
         return changed
 
+    def _cleaned(self, update: TaskUpdate) -> TaskUpdate:
+        """The update with its texts (stored, and quoted in refund reasons) free of secrets."""
+        return replace(update, error_message=self._redact.optional(update.error_message),
+                       reason=self._redact.optional(update.reason))
+
     async def cancel_waiting(self, task_id: int, reason: str) -> bool:
         """Fail a task that is still waiting its turn (its credits come back); False if it was already sent."""
         now = self._clock()
-        update = TaskUpdate("", TaskState.FAILED, reason=reason)
+        update = self._cleaned(TaskUpdate("", TaskState.FAILED, reason=reason))
         cancelled: bool = await self._writer.run(
             lambda conn: self._apply_update(conn, task_id, update, None, now, only_from=TaskState.WAITING))
         return cancelled

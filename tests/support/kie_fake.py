@@ -363,6 +363,7 @@ class CannedError:
     http_status: int = 200
     data: Any = None
     kind: str | None = None  # None: the next request of any kind
+    headers: Mapping[str, str] | None = None  # extra response headers (e.g. a malformed, oversized one)
 
 
 @dataclass(frozen=True)
@@ -590,23 +591,25 @@ class FakeKie:
     # ---------------------------------------------------------------- scripting
 
     def fail_next_submit(
-        self, code: int, msg: str, *, http_status: int = 200, data: Any = None, kind: str | None = None
+        self, code: int, msg: str, *, http_status: int = 200, data: Any = None, kind: str | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         """Queue a canned envelope ``{"code", "msg", "data"}`` for the next authorised submit
-        (of ``kind`` if given, else of any kind)."""
+        (of ``kind`` if given, else of any kind), with extra response ``headers`` if given."""
         _check_kind(kind)
-        self._submit_failures.append(CannedError(code, msg, http_status, data, kind))
+        self._submit_failures.append(CannedError(code, msg, http_status, data, kind, headers))
 
     def lose_next_submit_answer(self) -> None:
         """The next accepted submit creates its task (and will call back), but the connection drops before the
         answer leaves: the client cannot know whether it was taken."""
         self._lost_answers += 1
 
-    def fail_next_poll(self, code: int, msg: str, *, http_status: int = 200, kind: str | None = None) -> None:
+    def fail_next_poll(self, code: int, msg: str, *, http_status: int = 200, kind: str | None = None,
+                       headers: Mapping[str, str] | None = None) -> None:
         """Queue a canned envelope for the next authorised record-info request (for a task of
         ``kind`` if given; a kind-filtered entry only fires once the taskId is resolved)."""
         _check_kind(kind)
-        self._poll_failures.append(CannedError(code, msg, http_status, None, kind))
+        self._poll_failures.append(CannedError(code, msg, http_status, None, kind, headers))
 
     def fail_next_task(
         self,
@@ -893,7 +896,8 @@ class FakeKie:
             return self._reply(request, _envelope(401, UNAUTHORIZED_MSG))
         canned = _pop_matching(self._submit_failures, kind)
         if canned is not None:
-            return self._reply(request, _envelope(canned.code, canned.msg, canned.data), canned.http_status)
+            return self._reply(request, _envelope(canned.code, canned.msg, canned.data), canned.http_status,
+                               canned.headers)
 
         if self._rate_limited():
             return self._reply(request, self._rate_limit_envelope(kind))
@@ -942,7 +946,8 @@ class FakeKie:
             return self._reply(request, _envelope(401, UNAUTHORIZED_MSG))
         canned = _pop_matching(self._poll_failures, None, any_only=True)
         if canned is not None:
-            return self._reply(request, _envelope(canned.code, canned.msg, canned.data), canned.http_status)
+            return self._reply(request, _envelope(canned.code, canned.msg, canned.data), canned.http_status,
+                               canned.headers)
         task_id = request.query.get("taskId", "")
         if not task_id:
             msg = "taskId is required"
@@ -953,7 +958,8 @@ class FakeKie:
             return self._reply(request, _envelope(self._reject_code(404, msg), msg))
         canned = _pop_matching(self._poll_failures, task.kind, kind_only=True)
         if canned is not None:
-            return self._reply(request, _envelope(canned.code, canned.msg, canned.data), canned.http_status)
+            return self._reply(request, _envelope(canned.code, canned.msg, canned.data), canned.http_status,
+                               canned.headers)
 
         self.polls[task_id] = self.polls.get(task_id, 0) + 1
         if self.poll_rate_limit is not None:
@@ -1227,9 +1233,10 @@ class FakeKie:
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         return scheme.lower() == "bearer" and hmac.compare_digest(token.strip(), self.api_key)
 
-    def _reply(self, request: web.Request, payload: dict[str, Any], http_status: int = 200) -> web.Response:
+    def _reply(self, request: web.Request, payload: dict[str, Any], http_status: int = 200,
+               headers: Mapping[str, str] | None = None) -> web.Response:
         self.api_calls.append(ApiCall(request.method, request.path_qs, http_status, int(payload["code"])))
-        return web.json_response(payload, status=http_status)
+        return web.json_response(payload, status=http_status, headers=headers)
 
     def _serve(self, request: web.Request, data: bytes, content_type: str) -> web.Response:
         if request.method == "GET":

@@ -17,6 +17,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from bot.fetch import FetchPolicy, Fetcher
 from bot.models import TaskKind, TaskState, TaskUpdate
 from bot.providers import ADAPTERS, open_provider
 from bot.providers.http import ApiClient, RetryPolicy
@@ -186,7 +187,9 @@ async def driver_for(name: str) -> AsyncIterator[Driver]:
 @asynccontextmanager
 async def _sandbox() -> AsyncIterator[SandboxDriver]:
     with tempfile.TemporaryDirectory() as folder:
-        sandbox = await SandboxProvider.open(Path(folder) / "sandbox.db", api_key="sandbox-key", stage_seconds=0)
+        fetcher = Fetcher(FetchPolicy())
+        sandbox = await SandboxProvider.open(Path(folder) / "sandbox.db", api_key="sandbox-key", stage_seconds=0,
+                                             fetcher=fetcher)
         driver = SandboxDriver()
         app = web.Application()
         app.add_subapp("/sandbox", sandbox.app)
@@ -197,6 +200,7 @@ async def _sandbox() -> AsyncIterator[SandboxDriver]:
         await site.start()
         base = f"http://127.0.0.1:{runner.addresses[0][1]}"
         await sandbox.start(f"{base}/sandbox")
+        fetcher.allow_prefix(sandbox.files_prefix)
         driver.adapter = adapter = open_provider("sandbox", api_key="sandbox-key", base_url=f"{base}/sandbox")
         adapter.retry = NO_WAIT
         driver.callback_url = f"{base}/received"
@@ -205,6 +209,7 @@ async def _sandbox() -> AsyncIterator[SandboxDriver]:
         finally:
             await adapter.close()
             await sandbox.close()
+            await fetcher.close()
             await runner.cleanup()
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -35,7 +36,9 @@ async def sunoapi() -> AsyncIterator[FakeSunoApi]:
 
 
 async def on(make_bot: BotFactory, name: str, fake: FakeKie | FakeCqt, **overrides: object) -> ChorusBot:
-    return await make_bot(provider=name, api_key=fake.api_key, api_base_url=fake.base_url, **overrides)
+    bot = await make_bot(provider=name, api_key=fake.api_key, api_base_url=fake.base_url, **overrides)
+    bot.fetcher.policy.allowed_hosts |= {urlsplit(fake.base_url).netloc}  # as FETCH_ALLOW_HOSTS would
+    return bot
 
 
 async def polled(h: Harness) -> None:
