@@ -15,6 +15,7 @@ import argparse
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from bench.common import Figures, cli, peak_rss_mb, percentile, quiet_bot_logs
 from bot import create_bot
@@ -43,6 +44,7 @@ async def run(songs: int, audio_kib: int) -> dict[str, list[float]]:
                     discord_token="bench", provider="kie", api_key=kie.api_key, api_base_url=kie.base_url,
                     public_base_url=f"http://127.0.0.1:{port}", web_host="127.0.0.1", web_port=port,
                     database_path=Path(folder) / "bot.db", poll_interval=3600,
+                    fetch_allow_hosts=frozenset({urlsplit(kie.base_url).netloc}),
                 ))
                 await bot.login("bench")
                 # enough credits and running room for every song of the run

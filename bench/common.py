@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 
@@ -211,6 +212,7 @@ async def start_bot(folder: str | Path, *, kie_url: str, kie_key: str, generous:
         discord_token="bench", provider="kie", api_key=kie_key, api_base_url=kie_url,
         public_base_url=f"http://127.0.0.1:{port}", web_host="127.0.0.1", web_port=port,
         database_path=Path(folder) / "bot.db", poll_interval=3600.0,
+        fetch_allow_hosts=frozenset({urlsplit(kie_url).netloc}),  # the fake serves its files on loopback
     )
     bot = create_bot(replace(settings, **overrides))
     await bot.login("bench")

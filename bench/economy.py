@@ -11,8 +11,8 @@ and the time of every accepted submission (``kie.submissions[i].at``, on its clo
 1. Callbacks arrive: ``--burst`` (60) /generate at once, every callback reaching the bot, and
    SUNO_POLL_INTERVAL = ``--interval`` (0.5 s): time is scaled down (a 2.1 s song polled every 0.5 s is
    like a 2-minute song with the default 30 s fallback interval). ``economy_polls_per_task_with_callbacks``
-   is the most polls any task got (target 0: polls are only the fallback for lost callbacks; ``_mean`` the
-   average). ``economy_max_submits_per_10s`` is the most submissions the provider saw in any 10 s window
+   is the most status reads any task got (target <= 1: the one read that confirms a finished result, since
+   a callback is only a wake-up; polls are only the fallback for lost callbacks; ``_mean`` the average). ``economy_max_submits_per_10s`` is the most submissions the provider saw in any 10 s window
    [t, t + 10 s) of its own clock (target <= 20, its documented limit); ``economy_burst_s`` the time from the
    burst to the last song delivered (at 20 per 10 s, 60 need >= 20 s).
 2. Callbacks lost: ``--lost`` (20) /generate with another bot (fresh database) whose callback URL points at

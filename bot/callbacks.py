@@ -93,17 +93,18 @@ class CallbackEndpoint:
         if task.provider_task_id is None or update.state.terminal:
             # A wake-up, not the truth (kie signs only the task id and a timestamp; sunoapi.org nothing): what is
             # posted, and any failure and refund, come from the provider's own record, read once per task.
-            self._tracker.spawn(self._confirm(task, token, update.task_id))
+            self._tracker.spawn(self._confirm(task, token, update.task_id, update.state.terminal))
             return _received()
         # An intermediate stage moves the status message's checklist, nothing more: its links are not kept.
         await self._tracker.update(task.id, TaskUpdate(update.task_id, update.state), called_back=True)
         task.state = max(task.state, update.state, key=lambda state: state.rank)
         return _received()
 
-    async def _confirm(self, target: CallbackTarget, token: str, provider_task_id: str) -> None:
+    async def _confirm(self, target: CallbackTarget, token: str, provider_task_id: str, finished: bool) -> None:
         assert self._tracker is not None
         adopting = target.provider_task_id is None
-        task = await self._tracker.confirm(target.id, provider_task_id, token=token if adopting else None)
+        task = await self._tracker.confirm(target.id, provider_task_id, token=token if adopting else None,
+                                           finished=finished)
         if task is not None:
             target.state = max(target.state, task.state, key=lambda state: state.rank)
             target.provider_task_id = task.provider_task_id

@@ -73,6 +73,7 @@ class Tracker:
         self.quiet_after = poll_interval * QUIET_POLLS if callbacks else poll_interval
         self.timeout = timeout
         self.shutdown_grace = SHUTDOWN_GRACE
+        self.confirm_retries = CONFIRM_RETRIES
         self._clock = clock
         self._polls = asyncio.Semaphore(parallel_polls)
         self._wake = asyncio.Event()
@@ -84,7 +85,8 @@ class Tracker:
         self._calm: asyncio.Task[None] | None = None
         self._redeliver: dict[int, tuple[int, float]] = {}  # task id → (failed deliveries, when to try again)
         self._background: set[asyncio.Task[Any]] = set()
-        self._confirming: dict[int, asyncio.Future[Task | None]] = {}  # task id → the read in flight
+        # (task id, whether a finished result is expected) → the read in flight
+        self._confirming: dict[tuple[int, bool], asyncio.Future[Task | None]] = {}
         self._callbacks = callbacks
         self._loop: asyncio.Task[None] | None = None
         self._on_finished = on_finished  # after a finished task was posted (the credits' audit log)
@@ -142,24 +144,28 @@ class Tracker:
             self._schedule_publish(task_id)
         return changed
 
-    async def confirm(self, task_id: int, provider_task_id: str, *, token: str | None = None) -> Task | None:
+    async def confirm(self, task_id: int, provider_task_id: str, *, token: str | None = None,
+                      finished: bool = True) -> Task | None:
         """A callback says the task moved on: read the provider's own record of it (over TLS, with our key)
-        and apply what that says, never the callback's body. Calls for one task share one read. With ``token``
-        the task has no provider id yet (its submit's answer was lost, or is still on its way): the id is
-        adopted only if the provider's record names this task's callback path. Returns the task as it is now
-        (None if nothing could be confirmed)."""
-        running = self._confirming.get(task_id)
+        and apply what that says, never the callback's body. Calls for one task share one read. With
+        ``finished`` (the callback said it is done) a record that lags behind is read again a few times. With
+        ``token`` the task has no provider id yet (its submit's answer was lost, or is still on its way): the
+        id is adopted only if the provider's record names this task's callback path. Returns the task as it
+        is now (None if nothing could be confirmed)."""
+        key = (task_id, finished)
+        running = self._confirming.get(key)
         if running is None:
-            running = asyncio.ensure_future(self._confirm(task_id, provider_task_id, token))
-            self._confirming[task_id] = running
-            running.add_done_callback(lambda _: self._confirming.pop(task_id, None))
+            running = asyncio.ensure_future(self._confirm(task_id, provider_task_id, token, finished))
+            self._confirming[key] = running
+            running.add_done_callback(lambda _: self._confirming.pop(key, None))
         return await asyncio.shield(running)
 
-    async def _confirm(self, task_id: int, provider_task_id: str, token: str | None) -> Task | None:
+    async def _confirm(self, task_id: int, provider_task_id: str, token: str | None, finished: bool) -> Task | None:
+        await self._after_the_rush()  # answering the provider's callbacks comes first
         task = await self._store.get_task(task_id)
         if task is None or task.state.terminal:
             return task
-        for delay in (0.0, *CONFIRM_RETRIES):
+        for delay in (0.0, *(self.confirm_retries if finished else ())):
             await asyncio.sleep(delay)
             try:
                 async with self._polls:

@@ -116,6 +116,7 @@ async def make_bot(tmp_path: Path, discord_fake: FakeDiscord, kie: FakeKie, cloc
         bot = create_bot(replace(settings, **overrides), clock=clock)
         await bot.login("fake-token")
         bot.provider.retry = NO_WAIT
+        bot.tracker.confirm_retries = (0.4,)  # a record that lags its callback is read again sooner (≤ 3/s)
         if generous:
             await bot.store.set_policy(DEFAULT_GUILD_ID, allowance=1_000_000, member_running=1000,
                                        guild_running=1000)

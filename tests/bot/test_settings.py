@@ -81,6 +81,7 @@ def test_every_setting_is_read() -> None:
             "SUNO_WEBHOOK_HMAC_KEY": "h",
             "DEV_GUILD_ID": "123456789012345678",
             "SANDBOX_STAGE_SECONDS": "0",
+            "FETCH_ALLOW_HOSTS": "files.internal:9000, 10.0.0.5,[::1]:8081",
         }
     )
     assert settings.provider == "kie" and not settings.provider_defaulted
@@ -92,6 +93,7 @@ def test_every_setting_is_read() -> None:
     assert settings.webhook_hmac_key == "h"
     assert settings.dev_guild_id == 123456789012345678
     assert settings.sandbox_stage_seconds == 0
+    assert settings.fetch_allow_hosts == {"files.internal:9000", "10.0.0.5", "[::1]:8081"}
 
 
 @pytest.mark.parametrize(
@@ -108,6 +110,8 @@ def test_every_setting_is_read() -> None:
         ({"SUNO_POLL_INTERVAL": "0.1"}, "SUNO_POLL_INTERVAL"),
         ({"SUNO_POLL_INTERVAL": "soon"}, "SUNO_POLL_INTERVAL"),
         ({"DEV_GUILD_ID": "my-server"}, "DEV_GUILD_ID"),
+        ({"FETCH_ALLOW_HOSTS": "http://files.internal/"}, "FETCH_ALLOW_HOSTS"),
+        ({"FETCH_ALLOW_HOSTS": "files.internal:99999"}, "FETCH_ALLOW_HOSTS"),
     ],
 )
 def test_bad_values_name_the_variable(env: dict[str, str], variable: str) -> None:

@@ -223,3 +223,14 @@ async def test_the_log_channel_gets_moderator_actions_spends_and_refunds(strict:
     assert "Refunded **10** credits" in refunded["embeds"][0]["description"]
     await mod(h, "log-channel")
     assert (await h.bot.store.policy(DEFAULT_GUILD_ID)).log_channel_id is None
+
+
+async def test_member_text_in_the_log_channel_carries_no_link_or_mention(strict: Harness) -> None:
+    """A prompt is shown to the moderators as typed, but cannot carry a masked link or a mention."""
+    h = strict
+    await mod(h, "log-channel", {"channel": channel(LOG_CHANNEL)})
+    await h.generate("[free nitro](https://evil.example) for <@&123456789012345678> @everyone")
+    spent = await h.discord.wait_for_message(LOG_CHANNEL, lambda m: "spent" in str(m["embeds"]))
+    text = spent["embeds"][0]["description"]
+    assert "free nitro" in text and "[free nitro](https://evil.example)" not in text
+    assert "<@&123456789012345678>" not in text and "@everyone" not in text

@@ -68,3 +68,15 @@ async def test_queue_shows_places_and_moderators_remove_with_a_refund(
     assert await balance(h, BOB) == bob_before + 10
     refused = await h.reply_to(h.command("queue", {"remove": 2}, user_id=BOB))
     assert "Only moderators" in refused["content"]
+
+
+async def test_the_moderators_queue_shows_prompts_without_links_or_mentions(
+    make_bot: BotFactory, discord_fake: FakeDiscord, kie: FakeKie, clock: Clock
+) -> None:
+    h = Harness(await make_bot(submit_rate=(1, 10.0)), discord_fake, kie, clock)
+    await ask(h, "first", ALICE)
+    await ask(h, "[click me](https://evil.example) <@123456789012345678>", BOB)
+    everyone = (await h.reply_to(h.command("queue", user_id=5000, permissions=MODERATOR_PERMS)))["content"]
+    line = next(line for line in everyone.splitlines() if "click me" in line)
+    assert "[click me](https://evil.example)" not in line and "<@123456789012345678>" not in line
+    assert f"by <@{BOB}>" in line  # the bot's own mention of the member stays
