@@ -1,7 +1,10 @@
 """Provider callbacks (POST /callbacks/<token>), served by the bot's web server (bot/web.py).
 
-Each task gets an unguessable callback path. A callback is answered as soon as it is stored; the Discord work
-happens in the background, well inside the provider's 15 s budget.
+Each task gets an unguessable callback path. A callback is a wake-up, not the truth: kie.ai signs only the task
+id and a timestamp, sunoapi.org nothing, so whoever saw one callback could send another body. An intermediate
+stage is stored before it is answered (it moves the status message's checklist, nothing more); a finished
+task, a failure, or a task whose provider id is not known yet is answered at once and confirmed in the
+background from the provider's own record (bot/tracker.py), well inside the provider's 15 s budget.
 """
 
 from __future__ import annotations
@@ -64,7 +67,6 @@ class CallbackEndpoint:
         task = await self._store.callback_target(token)
         if task is None:
             return _json({"error": "unknown callback"}, status=404)
-        self._tracker.heard()  # a rush of real callbacks: Discord work can wait a moment
         try:
             # JSON on the wire is UTF-8 (RFC 8259): a declared charset, even a bogus one, is not trusted.
             # Too large: aiohttp answers 413.
@@ -90,9 +92,9 @@ class CallbackEndpoint:
             return _json({"error": "task id does not match"}, status=400)
         if task.state.terminal or (task.provider_task_id is not None and update.state.rank <= task.state.rank):
             return _received()  # a repeat (providers retry) or a stage already passed: nothing to write
+        self._tracker.heard()  # a rush of callbacks that do work: Discord work (and confirmations) can wait a moment
         if task.provider_task_id is None or update.state.terminal:
-            # A wake-up, not the truth (kie signs only the task id and a timestamp; sunoapi.org nothing): what is
-            # posted, and any failure and refund, come from the provider's own record, read once per task.
+            # What is posted, and any failure and refund, come from the provider's own record, read once per task.
             self._tracker.spawn(self._confirm(task, token, update.task_id, update.state.terminal))
             return _received()
         # An intermediate stage moves the status message's checklist, nothing more: its links are not kept.
@@ -101,10 +103,16 @@ class CallbackEndpoint:
         return _received()
 
     async def _confirm(self, target: CallbackTarget, token: str, provider_task_id: str, finished: bool) -> None:
+        """Have the tracker confirm the callback from the provider's record, then remember how far the task got
+        (so the callbacks that repeat it are answered from memory)."""
         assert self._tracker is not None
         adopting = target.provider_task_id is None
-        task = await self._tracker.confirm(target.id, provider_task_id, token=token if adopting else None,
-                                           finished=finished)
+        try:
+            task = await self._tracker.confirm(target.id, provider_task_id, token=token if adopting else None,
+                                               finished=finished)
+        except Exception:
+            log.exception("task %s: confirming a callback failed; polling will catch up", target.id)
+            return
         if task is not None:
             target.state = max(target.state, task.state, key=lambda state: state.rank)
             target.provider_task_id = task.provider_task_id

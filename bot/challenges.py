@@ -337,7 +337,7 @@ def entry_embed(challenge: Challenge, entry: Entry, track: Track, cover: Downloa
         embed.add_field(name="Votes", value=str(entry.votes))
     if cover is not None and cover.fetched:
         embed.set_thumbnail(url=f"attachment://{cover.filename}")
-    elif track.image_url:
+    elif track.image_url and (cover is None or not cover.refused):
         embed.set_thumbnail(url=track.image_url)
     embed.set_footer(text=f"Challenge #{challenge.id} \u00b7 {challenge.theme}"[:200])
     return embed
@@ -368,7 +368,7 @@ def winner_embed(challenge: Challenge, entry: Entry, track: Track, place: int, c
                           colour=COLOR_CHALLENGE)
     if cover.fetched:
         embed.set_image(url=f"attachment://{cover.filename}")
-    elif track.image_url:
+    elif track.image_url and not cover.refused:
         embed.set_image(url=track.image_url)
     return embed
 

@@ -19,7 +19,7 @@ from discord.ext import commands
 from bot.audit import AuditLog
 from bot.callbacks import CallbackEndpoint
 from bot.challenges import ChallengeService
-from bot.delivery import Delivery, unposted_notice
+from bot.delivery import Delivery
 from bot.dispatcher import Dispatcher, callback_url
 from bot.fetch import Fetcher, FetchPolicy
 from bot.flows import Feature
@@ -140,6 +140,8 @@ class ChorusBot(commands.Bot):
             await self.web.start()
         except OSError as error:
             raise SettingsError("WEB_PORT", f"cannot listen on {settings.web_host}:{settings.web_port}: {error}") from error
+        if self.sandbox is not None:  # its own files, on loopback: allowed before anything is delivered
+            fetcher.allow_prefix(SandboxProvider.files_prefix_at(f"{self.web.local_url}/sandbox"))
 
         base_url = settings.api_base_url or (
             f"{self.web.local_url}/sandbox" if settings.uses_sandbox else DEFAULT_BASE_URLS[settings.provider]
@@ -181,7 +183,6 @@ class ChorusBot(commands.Bot):
         await self.challenges.start()
         if self.sandbox is not None:
             await self.sandbox.start(f"{self.web.local_url}/sandbox")
-            fetcher.allow_prefix(self.sandbox.files_prefix)  # the sandbox's own files, on loopback
         self._log_provider(called_back)
         await self.sync_commands()
 
@@ -193,7 +194,7 @@ class ChorusBot(commands.Bot):
         if interaction.response.type is discord.InteractionResponseType.modal:
             return  # no follow-up is possible until the form is sent
         for task in await self.store.untold(interaction.guild_id, interaction.user.id):
-            await send_ephemeral(interaction, unposted_notice(task))
+            await send_ephemeral(interaction, self.delivery.unposted_notice(task))
             await self.store.mark_told(task.id)
 
     def _hide_unoffered(self) -> None:

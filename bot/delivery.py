@@ -37,7 +37,7 @@ from bot.models import (
     Track,
 )
 from bot.providers.errors import error_for_code
-from bot.providers.http import describe
+from bot.redaction import describe
 from bot.store import Store
 from bot.views import single_button_view, track_view
 
@@ -251,11 +251,15 @@ class Delivery:
         """DM the member about a result that could not be posted; False if their DMs are closed."""
         try:
             channel = await self._client.create_dm(discord.Object(task.user_id))
-            await channel.send(content=unposted_notice(task), nonce=part_nonce(task, 99))
+            await channel.send(content=self.unposted_notice(task), nonce=part_nonce(task, 99))
         except discord.HTTPException as error:
             log.info("task %s: could not DM the member (%s); they are told at their next command", task.id, error)
             return False
         return True
+
+    def unposted_notice(self, task: Task) -> str:
+        """What a member is told about a result that could not be posted (links only where they may go)."""
+        return unposted_notice(task, self._fetcher.may_link)
 
     async def post_track(
         self,
@@ -440,7 +444,7 @@ def _size(batch: Sequence[Download]) -> int:
     return sum(d.size or 0 for d in batch)
 
 
-def unposted_notice(task: Task) -> str:
+def unposted_notice(task: Task, may_link: Callable[[str], bool]) -> str:
     """What a member is told about a result that could not be posted in its channel (by DM or privately)."""
     summary = member_text(task.request.summary, 200)
     where = f"<#{task.channel_id}>"
@@ -449,10 +453,11 @@ def unposted_notice(task: Task) -> str:
                 f"{task.unposted}.")
     lines = [f"\u201c{summary}\u201d is ready, but I couldn't post it in {where}: {task.unposted}. It is kept:"]
     lines += [f"\u2022 [{member_text(track.title or 'Track', 80)}]({track.audio_url})" for track in task.tracks
-              if track.audio_url]
-    lines += [f"\u2022 [{file.name}]({file.url})" for file in task.files]
+              if may_link(track.audio_url)]
+    lines += [f"\u2022 [{file.name}]({file.url})" for file in task.files if may_link(file.url)]
     if task.tracks:
-        lines.append("Links last about 14 days; `/track show` posts a track in any channel where I can post.")
+        lines.append("Links last about 14 days; `/track show` posts a track again in a channel where music is "
+                     "allowed.")
     lines += [f"**{shorten(variant.title or 'Lyrics', 80)}**\n{variant.text}" for variant in task.lyrics]
     text = "\n".join(lines)
     return text if len(text) <= 2000 else text[:1999] + "\u2026"

@@ -78,7 +78,7 @@ class Dispatcher(BackgroundLoop):
         limiter: SlidingWindow,
         *,
         callback_url: Callable[[str], str],
-        called_back: bool = True,
+        called_back: bool,
         clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__()
@@ -216,9 +216,15 @@ class Dispatcher(BackgroundLoop):
         except Unconfirmed as error:
             # Never sent again (that could bill twice): a callback at the task's path will name it, or it is
             # refunded after a while. Without callbacks nothing can name it, so it fails (and is refunded) now.
-            if not self._called_back or not await self._store.mark_unsure(task.id):
+            if not self._called_back:
                 raise
-            log.warning("task %s: %s; waiting for a callback to tell whether it started", task.id, error)
+            if not await self._store.mark_unsure(task.id):
+                now = await self._store.get_task(task.id)
+                if now is None or now.provider_task_id is None:
+                    raise
+                log.info("task %s: its answer was lost, but a callback already confirmed it", task.id)
+            else:
+                log.warning("task %s: %s; waiting for a callback to tell whether it started", task.id, error)
             self._shown.pop(task.id, None)
             self._tracker.submitted(task.id)
             return True

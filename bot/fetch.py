@@ -381,10 +381,17 @@ class Fetcher:
     def policy(self) -> FetchPolicy:
         return self._resolver.policy
 
-    @policy.setter
-    def policy(self, policy: FetchPolicy) -> None:
-        self._resolver.policy = policy
-        self._clear_dns_cache()
+    def may_link(self, url: str) -> bool:
+        """Whether ``url`` may be shown to members as a link without fetching it: http(s), and not an address
+        literal that is neither public nor allowed (a link to a loopback or private address helps nobody)."""
+        try:
+            parsed = URL(url)
+        except (ValueError, TypeError):
+            return False
+        host = parsed.raw_host or ""
+        if parsed.scheme not in SCHEMES or not host:
+            return False
+        return not looks_like_ip(host) or is_public(host) or self.policy.allows_url(parsed)
 
     def allow_prefix(self, prefix: str) -> None:
         """Allow URLs under ``prefix`` too (e.g. the sandbox's files, once its web server listens)."""

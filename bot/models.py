@@ -358,3 +358,31 @@ class Task:
     @property
     def task_kind(self) -> TaskKind:
         return TaskKind(self.kind)
+
+
+@dataclass(frozen=True)
+class ChannelLists:
+    """Where music may be made: with no allowed channels, everywhere but the denied ones. A thread counts as
+    its channel."""
+
+    allowed: tuple[int, ...] = ()
+    denied: tuple[int, ...] = ()
+
+    def refusal(self, channel_id: int, parent_id: int | None = None) -> str | None:
+        """What to tell a member asking in ``channel_id`` (a thread of ``parent_id``), or None if allowed."""
+        here = {channel_id, parent_id} - {None}
+        open_ones = [channel for channel in self.allowed if channel not in self.denied]
+        if here & set(self.denied) or (self.allowed and not here & set(open_ones)):
+            where = f"Use {', '.join(f'<#{c}>' for c in open_ones)}." if open_ones else "Try another channel."
+            return f"Music can't be made in this channel. {where}"
+        return None
+
+    def describe(self) -> str:
+        """The rule in one sentence, for moderators."""
+        denied = ", ".join(f"<#{c}>" for c in self.denied)
+        if self.allowed:
+            text = "Music can be made only in " + ", ".join(f"<#{c}>" for c in self.allowed) + "."
+            return text + (f" Denied: {denied}." if denied else "")
+        if denied:
+            return f"Music can be made in every channel except {denied}."
+        return "Music can be made in every channel."

@@ -8,6 +8,8 @@ import logging
 import re
 from collections.abc import Iterable
 
+import aiohttp
+
 HIDDEN = "***"
 MIN_SECRET = 6  # shorter values are not treated as secrets (they would redact ordinary words)
 _PATTERNS = (
@@ -16,7 +18,7 @@ _PATTERNS = (
     # Credentials in headers, however an error message came to quote them.
     (re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=-]{8,}"), r"\1 " + HIDDEN),
     (re.compile(r"\b(Bot)\s+[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_.-]{8,}"), r"\1 " + HIDDEN),
-    (re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?)[^'\",}\s][^'\",}]*"), r"\1" + HIDDEN),
+    (re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?)[^'\",}\s][^'\",}\n]*"), r"\1" + HIDDEN),
     (re.compile(r"(?i)(x-webhook-signature['\"]?\s*[:=]\s*['\"]?)[^'\",}\s]+"), r"\1" + HIDDEN),
 )
 
@@ -65,3 +67,14 @@ def install_log_filter(redact: Redactor, logger: logging.Logger | None = None) -
     """Redact every record the handlers of ``logger`` (default: the root logger) write."""
     for handler in (logger or logging.getLogger()).handlers:
         handler.addFilter(redact.log_filter())
+
+
+def describe(error: BaseException) -> str:
+    """What went wrong with an HTTP call, for logs and stored reasons: the error's kind and, where aiohttp has
+    one, its status and message. Never ``repr`` (aiohttp's carries the request headers, our API key among
+    them) nor a URL (a callback URL is a secret)."""
+    if isinstance(error, aiohttp.ClientResponseError):
+        return f"{type(error).__name__}: HTTP {error.status} {error.message}".strip()
+    if isinstance(error, aiohttp.ClientConnectorError):
+        return f"{type(error).__name__}: {error.os_error.strerror or type(error.os_error).__name__}"
+    return type(error).__name__

@@ -4,10 +4,9 @@ may be made in (an allow list and a deny list; deny wins), and blocked words."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Protocol
 
-from bot.models import Request
+from bot.models import ChannelLists, Request
 from bot.providers.errors import InputError
 
 
@@ -23,40 +22,17 @@ class RulesSource(Protocol):
     async def blocked_words(self, guild_id: int) -> list[str]: ...
 
 
-@dataclass(frozen=True)
-class ChannelLists:
-    """Where music may be made: with no allowed channels, everywhere but the denied ones. A thread counts as
-    its channel."""
-
-    allowed: tuple[int, ...] = ()
-    denied: tuple[int, ...] = ()
-
-    def refusal(self, channel_id: int, parent_id: int | None = None) -> str | None:
-        """What to tell a member asking in ``channel_id`` (a thread of ``parent_id``), or None if allowed."""
-        here = {channel_id, parent_id} - {None}
-        open_ones = [channel for channel in self.allowed if channel not in self.denied]
-        if here & set(self.denied) or (self.allowed and not here & set(open_ones)):
-            where = f"Use {', '.join(f'<#{c}>' for c in open_ones)}." if open_ones else "Try another channel."
-            return f"Music can't be made in this channel. {where}"
-        return None
-
-    def describe(self) -> str:
-        """The rule in one sentence, for moderators."""
-        denied = ", ".join(f"<#{c}>" for c in self.denied)
-        if self.allowed:
-            text = "Music can be made only in " + ", ".join(f"<#{c}>" for c in self.allowed) + "."
-            return text + (f" Denied: {denied}." if denied else "")
-        if denied:
-            return f"Music can be made in every channel except {denied}."
-        return "Music can be made in every channel."
+async def check_blocked(rules: RulesSource, guild_id: int, user_id: int) -> None:
+    """Refuse a member the moderators blocked (raises :class:`Refused`)."""
+    reason = await rules.block_reason(guild_id, user_id)
+    if reason is not None:
+        raise Refused(f"The moderators have blocked you from making music here: {reason}")
 
 
 async def check_member(rules: RulesSource, guild_id: int, user_id: int, channel_id: int,
                        parent_id: int | None = None) -> None:
     """Refuse a blocked member, or a channel the server closed to music (raises :class:`Refused`)."""
-    reason = await rules.block_reason(guild_id, user_id)
-    if reason is not None:
-        raise Refused(f"The moderators have blocked you from making music here: {reason}")
+    await check_blocked(rules, guild_id, user_id)
     refusal = (await rules.channel_lists(guild_id)).refusal(channel_id, parent_id)
     if refusal is not None:
         raise Refused(refusal)

@@ -85,8 +85,8 @@ class Tracker:
         self._calm: asyncio.Task[None] | None = None
         self._redeliver: dict[int, tuple[int, float]] = {}  # task id → (failed deliveries, when to try again)
         self._background: set[asyncio.Task[Any]] = set()
-        # (task id, whether a finished result is expected) → the read in flight
-        self._confirming: dict[tuple[int, bool], asyncio.Future[Task | None]] = {}
+        # (task id, the provider id named, whether a finished result is expected) → the read in flight
+        self._confirming: dict[tuple[int, str, bool], asyncio.Task[Task | None]] = {}
         self._callbacks = callbacks
         self._loop: asyncio.Task[None] | None = None
         self._on_finished = on_finished  # after a finished task was posted (the credits' audit log)
@@ -131,14 +131,16 @@ class Tracker:
 
     # ----- updates ----------------------------------------------------------------------------------------
 
-    async def update(self, task_id: int, update: TaskUpdate, *, called_back: bool = False) -> bool:
-        """Apply one observation (callback or poll). Returns whether it moved the task forward. A callback
-        that moves it puts the next poll off (the provider is evidently calling back)."""
+    async def update(self, task_id: int, update: TaskUpdate, *, called_back: bool = False,
+                     only_from: TaskState | None = None) -> bool:
+        """Apply one observation (callback or poll), or a decision (``only_from`` a given state). Returns
+        whether it moved the task forward. A callback that moves it puts the next poll off (the provider is
+        evidently calling back)."""
         if update.state is TaskState.FAILED and update.reason is None:
             error = error_for_code(update.error_code, update.error_message, failure=True)
             update = replace(update, reason=error.user_message)
         next_poll = self._clock() + self.quiet_after if called_back else None
-        changed = await self._store.apply_update(task_id, update, next_poll_at=next_poll)
+        changed = await self._store.apply_update(task_id, update, next_poll_at=next_poll, only_from=only_from)
         if changed:
             log.info("task %s (%s): %s", task_id, update.task_id, update.state.value)
             self._schedule_publish(task_id)
@@ -152,11 +154,13 @@ class Tracker:
         ``token`` the task has no provider id yet (its submit's answer was lost, or is still on its way): the
         id is adopted only if the provider's record names this task's callback path. Returns the task as it
         is now (None if nothing could be confirmed)."""
-        key = (task_id, finished)
+        key = (task_id, provider_task_id, finished)
         running = self._confirming.get(key)
         if running is None:
-            running = asyncio.ensure_future(self._confirm(task_id, provider_task_id, token, finished))
+            running = asyncio.create_task(self._confirm(task_id, provider_task_id, token, finished))
             self._confirming[key] = running
+            self._background.add(running)  # stop() waits for it (or cuts it) like any background work
+            running.add_done_callback(self._background.discard)
             running.add_done_callback(lambda _: self._confirming.pop(key, None))
         return await asyncio.shield(running)
 
@@ -260,16 +264,21 @@ class Tracker:
             self._wake.clear()
             try:
                 await self._tick()
+                delay = await self._next_due() - self._clock()
             except Exception:
                 log.exception("tracker tick failed")
-            unsure = await self._store.first_unsure_at()
-            due = [at for at in (await self._store.next_poll_at(), *self._redelivery_times(),
-                                 unsure + UNSURE_FOR if unsure is not None else None) if at is not None]
-            delay = min(due) - self._clock() if due else self.poll_interval
+                delay = self.poll_interval
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=min(max(delay, 0.05), self.poll_interval))
             except TimeoutError:
                 pass
+
+    async def _next_due(self) -> float:
+        """When the next poll, redelivery or unconfirmed submission's deadline is due (or a poll interval on)."""
+        unsure = await self._store.first_unsure_at()
+        due = [at for at in (await self._store.next_poll_at(), *self._redelivery_times(),
+                             unsure + UNSURE_FOR if unsure is not None else None) if at is not None]
+        return min(due) if due else self._clock() + self.poll_interval
 
     def _redelivery_times(self) -> list[float]:
         return [at for _, at in self._redeliver.values()]
@@ -282,9 +291,9 @@ class Tracker:
                 self._schedule_publish(task_id)
         for task in await self._store.pending_since(now - self.timeout):
             await self._expire(task)
-        for task in await self._store.unsure_since(now - UNSURE_FOR):
+        for task in await self._store.unsure_since(now - UNSURE_FOR):  # unless a callback adopted it meanwhile
             await self.update(task.id, TaskUpdate("", TaskState.FAILED, error_message="no callback after a lost "
-                                                  "submit answer", reason=NEVER_CONFIRMED))
+                                                  "submit answer", reason=NEVER_CONFIRMED), only_from=TaskState.UNSURE)
         for task in await self._store.pending_due(now):
             # Claim the slot before polling, so a slow poll is never doubled (contract: ≤ 3 req/s per task).
             await self._store.set_next_poll(task.id, now + self.poll_interval)

@@ -21,6 +21,7 @@ from bot.formatting import shorten
 from bot.permissions import STAFF_ONLY, is_staff, permission_names
 from bot.providers.errors import InputError
 from bot.replies import send_ephemeral
+from bot.rules import check_blocked
 from bot.store import Challenge
 
 if TYPE_CHECKING:
@@ -137,9 +138,7 @@ class Challenges(Feature):
     async def submit(self, interaction: discord.Interaction[ChorusBot], track: str,
                      challenge: int | None = None) -> None:
         found = await self._for_submission(interaction, challenge)
-        blocked = await self.bot.store.block_reason(found.guild_id, interaction.user.id)
-        if blocked is not None:
-            raise InputError(f"The moderators have blocked you from making music here: {blocked}")
+        await check_blocked(self.bot.store, found.guild_id, interaction.user.id)
         await interaction.response.defer(ephemeral=True, thinking=True)
         added = await self.bot.challenges.submit(found, interaction.user.id, track,
                                                  interaction.filesize_limit or DEFAULT_UPLOAD_LIMIT)

@@ -54,6 +54,19 @@ class TextChannelOption(app_commands.Transformer):
 TextChannel = app_commands.Transform[app_commands.AppCommandChannel, TextChannelOption]
 
 
+class MusicChannelOption(TextChannelOption):
+    """Any channel members can ask from: text and announcement channels, voice and stage channels' text chats,
+    and forums (their posts are threads of the forum)."""
+
+    @property
+    def channel_types(self) -> list[discord.ChannelType]:
+        return [discord.ChannelType.text, discord.ChannelType.news, discord.ChannelType.voice,
+                discord.ChannelType.stage_voice, discord.ChannelType.forum, discord.ChannelType.media]
+
+
+MusicChannel = app_commands.Transform[app_commands.AppCommandChannel, MusicChannelOption]
+
+
 class Moderation(Feature):
     """Moderator tools."""
 
@@ -184,19 +197,19 @@ class Moderation(Feature):
 
     @channels.command(name="allow", description="Allow music in a channel (then only allowed channels work)")
     @app_commands.describe(channel="The channel")
-    async def allow_channel(self, interaction: discord.Interaction[ChorusBot], channel: TextChannel) -> None:
+    async def allow_channel(self, interaction: discord.Interaction[ChorusBot], channel: MusicChannel) -> None:
         await self.bot.store.allow_channel(interaction.guild_id or 0, channel.id)
         await self._channels_done(interaction, f"allowed music in {channel.mention}")
 
     @channels.command(name="deny", description="No music in a channel (a denied channel stays closed)")
     @app_commands.describe(channel="The channel")
-    async def deny_channel(self, interaction: discord.Interaction[ChorusBot], channel: TextChannel) -> None:
+    async def deny_channel(self, interaction: discord.Interaction[ChorusBot], channel: MusicChannel) -> None:
         await self.bot.store.deny_channel(interaction.guild_id or 0, channel.id)
         await self._channels_done(interaction, f"denied music in {channel.mention}")
 
     @channels.command(name="remove", description="Take a channel off the allowed and denied lists")
     @app_commands.describe(channel="The channel")
-    async def remove_channel(self, interaction: discord.Interaction[ChorusBot], channel: TextChannel) -> None:
+    async def remove_channel(self, interaction: discord.Interaction[ChorusBot], channel: MusicChannel) -> None:
         if not await self.bot.store.clear_channel(interaction.guild_id or 0, channel.id):
             lists = await self.bot.store.channel_lists(interaction.guild_id or 0)
             await send_ephemeral(interaction, f"{channel.mention} isn't on either list. {lists.describe()}")

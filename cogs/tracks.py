@@ -109,7 +109,7 @@ class Tracks(Feature):
         await check_member(self.bot.store, origin.guild_id or 0, origin.user_id, origin.channel_id,
                            origin.parent_channel_id)
         if not may_spend_on(interaction, found[0]):
-            raise InputError(not_yours(found[0]).replace("can do that", "can post it"))
+            raise InputError(not_yours(found[0], "post it"))
         missing = missing_permissions(interaction)
         if missing:
             await send_ephemeral(interaction, f"I can't post here: I need {permission_names(missing)} in this channel.")

@@ -14,9 +14,10 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from urllib.parse import urlsplit
 from typing import Any
+from urllib.parse import urlsplit
 
+import aiohttp
 import pytest
 
 from bot import create_bot
@@ -67,6 +68,15 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+async def post_json(url: str, body: object = None, *, data: bytes | None = None,
+                    headers: dict[str, str] | None = None) -> int:
+    """POST to one of the bot's endpoints as a provider (or an attacker) would; returns the HTTP status."""
+    async with aiohttp.ClientSession() as session:
+        kwargs = {"data": data} if data is not None else {"json": body}
+        async with session.post(url, headers=headers, **kwargs) as response:
+            return response.status
 
 
 @pytest.fixture

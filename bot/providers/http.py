@@ -25,7 +25,7 @@ from bot.providers.errors import (
 from bot.providers.kie_parsing import as_int, first_str
 from bot.providers.ratelimit import SlidingWindow
 from bot.providers.validation import validate_request
-from bot.redaction import Redactor
+from bot.redaction import Redactor, describe
 
 log = logging.getLogger(__name__)
 
@@ -119,8 +119,10 @@ class ApiClient:
                 log.warning("%s: submit refused (%s); retrying in %.0fs", self.name, error, delay)
             except ProviderError as error:
                 # Only an explicit maintenance / server-error answer is safe to repeat: the provider said it
-                # did not take the request. Timeouts and dropped connections are not (it may have).
-                if error.code not in (455, 500) or (delay := next(waits[ProviderError], None)) is None:
+                # did not take the request. Timeouts, dropped connections and proxy error pages are not (it may
+                # have).
+                if (isinstance(error, Unconfirmed) or error.code not in (455, 500)
+                        or (delay := next(waits[ProviderError], None)) is None):
                     raise
                 log.warning("%s: submit failed with %s; retrying in %.0fs", self.name, error.code, delay)
             await self._sleep(delay)
@@ -154,7 +156,7 @@ class ApiClient:
                     envelope = await response.json(content_type=None)
                 except ValueError:
                     envelope = None
-        except aiohttp.ClientConnectorError as error:  # nothing was sent
+        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as error:  # nothing was sent
             raise ProviderUnavailable(None, f"cannot connect to {self.base_url}: {describe(error)}") from None
         except (TimeoutError, aiohttp.ClientError) as error:  # sent, but the answer was lost: it may have been taken
             raise Unconfirmed(None, f"{method} {path}: no usable answer ({describe(error)})") from None
@@ -172,14 +174,3 @@ class ApiClient:
         if status >= 400 or code not in (200, 0):
             raise self.errors.error(code if code is not None else status, message)
         return envelope.get("data")
-
-
-def describe(error: BaseException) -> str:
-    """What went wrong with an HTTP call, for logs and stored reasons: the error's kind and, where aiohttp has
-    one, its status and message. Never ``repr`` (aiohttp's carries the request headers, our API key among
-    them) nor a URL (a callback URL is a secret)."""
-    if isinstance(error, aiohttp.ClientResponseError):
-        return f"{type(error).__name__}: HTTP {error.status} {error.message}".strip()
-    if isinstance(error, aiohttp.ClientConnectorError):
-        return f"{type(error).__name__}: {error.os_error.strerror or type(error.os_error).__name__}"
-    return type(error).__name__

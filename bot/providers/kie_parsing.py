@@ -164,11 +164,11 @@ def _status_update(kind: TaskKind, task_id: str, status: str, data: Mapping[str,
     response = data.get("response")
     response = response if isinstance(response, Mapping) else {}
     if status == CALLBACK_EXCEPTION:
-        # The task finished but the provider could not call us back (always so in poll-only mode): what it made
-        # is in the record. Without a result it is a failure like the others.
-        finished = _result(kind, task_id, "SUCCESS", response)
-        if finished.state is TaskState.SUCCEEDED:
-            return finished
+        # The provider could not call us back (always so in poll-only mode): no verdict on the task itself.
+        # What it made is in the record; until it is, the task is still being made (the 30-minute timeout,
+        # with its last look, decides).
+        made = _result(kind, task_id, "SUCCESS", response)
+        return made if made.state is not TaskState.FAILED else TaskUpdate(task_id, TaskState.QUEUED)
     if _failed(status):
         message = first_str(data, "errorMessage") or None
         return TaskUpdate(task_id, TaskState.FAILED, error_code=as_int(data.get("errorCode")),

@@ -28,6 +28,7 @@ from aiohttp import web
 from bot.fetch import Fetcher
 from bot.providers.kie import KIE_MODELS
 from bot.providers.ratelimit import SlidingWindow
+from bot.redaction import describe
 from bot.sandbox import media, texts, video
 
 log = logging.getLogger(__name__)
@@ -321,7 +322,12 @@ class SandboxProvider:
     @property
     def files_prefix(self) -> str:
         """Where its files are served (the only loopback URLs the bot downloads from by default)."""
-        return f"{self.base_url}/files/"
+        return self.files_prefix_at(self.base_url)
+
+    @staticmethod
+    def files_prefix_at(base_url: str) -> str:
+        """Where its files are served once it is reachable at ``base_url``."""
+        return f"{base_url.rstrip('/')}/files/"
 
     async def _fetch(self, url: str) -> int:
         """Download an uploadUrl as kie does; 451 if it cannot (contract §5.1)."""
@@ -572,7 +578,7 @@ class SandboxProvider:
                 if response.status != 200:
                     log.info("sandbox callback to the bot answered %s", response.status)
         except (aiohttp.ClientError, TimeoutError) as error:
-            log.info("sandbox callback could not be delivered: %r (the bot will poll)", error)
+            log.info("sandbox callback could not be delivered: %s (the bot will poll)", describe(error))
 
     async def _mark_sent(self, task_id: str, stages: int) -> None:
         await self._db.execute("UPDATE sandbox_tasks SET stages_sent = ? WHERE task_id = ?", (stages, task_id))

@@ -13,9 +13,8 @@ from typing import Any
 import aiosqlite
 
 from bot.credits import GuildPolicy
-from bot.models import PENDING_STATES, Task, TaskState, TaskUpdate
+from bot.models import PENDING_STATES, ChannelLists, Task, TaskState, TaskUpdate
 from bot.redaction import Redactor
-from bot.rules import ChannelLists
 from bot.store.tasks import NewTask, TaskStore
 
 _PENDING = tuple(state.value for state in PENDING_STATES)
@@ -288,7 +287,8 @@ class CreditStore(TaskStore):
             await self._ledger(db, guild_id, user_id, kind, change, actor_id=actor_id, reason=reason)
         return change, balance + change
 
-    async def grant(self, guild_id: int, user_id: int, amount: int, reason: str, *, actor_id: int | None = None) -> None:
+    async def grant(self, guild_id: int, user_id: int, amount: int, reason: str, *,
+                    actor_id: int | None = None) -> None:
         """Credits given by the bot itself (challenge rewards)."""
         async with self.transaction() as db:
             await self._ledger(db, guild_id, user_id, "grant", amount, actor_id=actor_id, reason=reason)

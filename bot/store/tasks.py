@@ -112,15 +112,16 @@ class TaskStore(StoreBase):
         queued unless a callback already moved it on. False if the task has another id, or the id is another
         task's. With its callback ``token`` and ``kind``, its callbacks will not need to read it back."""
         now = self._clock()
+        sent = (TaskState.SUBMITTING.value, TaskState.UNSURE.value)
 
         def run(conn: sqlite3.Connection) -> bool:
             try:
                 cursor = conn.execute(
                     """UPDATE tasks SET provider_task_id = ?, next_poll_at = ?, updated_at = ?,
                            state = CASE WHEN state IN (?, ?) THEN ? ELSE state END
-                       WHERE id = ? AND (provider_task_id IS NULL OR provider_task_id = ?)""",
-                    (provider_task_id, next_poll_at, now, TaskState.SUBMITTING.value, TaskState.UNSURE.value,
-                     TaskState.QUEUED.value, task_id, provider_task_id),
+                       WHERE id = ? AND (provider_task_id = ? OR (provider_task_id IS NULL AND state IN (?, ?)))""",
+                    (provider_task_id, next_poll_at, now, *sent, TaskState.QUEUED.value, task_id, provider_task_id,
+                     *sent),
                 )
             except sqlite3.IntegrityError:  # another task has this provider id
                 return False
@@ -141,16 +142,20 @@ class TaskStore(StoreBase):
 
     async def unsure_since(self, cutoff: float) -> list[Task]:
         """Unconfirmed submissions sent before ``cutoff`` (nothing came back in time: they are refunded)."""
-        return await self._many("SELECT * FROM tasks WHERE state = ? AND COALESCE(submitted_at, created_at) < ? ORDER BY id",
-                                (TaskState.UNSURE.value, cutoff))
+        return await self._many(
+            "SELECT * FROM tasks WHERE state = ? AND COALESCE(submitted_at, created_at) < ? ORDER BY id",
+            (TaskState.UNSURE.value, cutoff))
 
     async def first_unsure_at(self) -> float | None:
         """When the oldest unconfirmed submission was sent."""
-        value = await self._value("SELECT MIN(COALESCE(submitted_at, created_at)) FROM tasks WHERE state = ?", (TaskState.UNSURE.value,))
+        value = await self._value("SELECT MIN(COALESCE(submitted_at, created_at)) FROM tasks WHERE state = ?",
+                                  (TaskState.UNSURE.value,))
         return float(value) if value is not None else None
 
-    async def apply_update(self, task_id: int, update: TaskUpdate, *, next_poll_at: float | None = None) -> bool:
-        """Move a task forward to ``update.state`` if that is further than where it is; store its tracks.
+    async def apply_update(self, task_id: int, update: TaskUpdate, *, next_poll_at: float | None = None,
+                           only_from: TaskState | None = None) -> bool:
+        """Move a task forward to ``update.state`` if that is further than where it is (and, with
+        ``only_from``, only from that state); store its tracks.
 
         Returns whether anything changed. Stages that repeat or arrive out of order change nothing, so
         callbacks and polls can race freely. The move to a final state settles the task's credits in the same
@@ -160,7 +165,7 @@ class TaskStore(StoreBase):
         now = self._clock()
         update = self._cleaned(update)
         changed: bool = await self._writer.run(
-            lambda conn: self._apply_update(conn, task_id, update, next_poll_at, now))
+            lambda conn: self._apply_update(conn, task_id, update, next_poll_at, now, only_from=only_from))
         return changed
 
     def _cleaned(self, update: TaskUpdate) -> TaskUpdate:
@@ -170,11 +175,8 @@ class TaskStore(StoreBase):
 
     async def cancel_waiting(self, task_id: int, reason: str) -> bool:
         """Fail a task that is still waiting its turn (its credits come back); False if it was already sent."""
-        now = self._clock()
-        update = self._cleaned(TaskUpdate("", TaskState.FAILED, reason=reason))
-        cancelled: bool = await self._writer.run(
-            lambda conn: self._apply_update(conn, task_id, update, None, now, only_from=TaskState.WAITING))
-        return cancelled
+        return await self.apply_update(task_id, TaskUpdate("", TaskState.FAILED, reason=reason),
+                                       only_from=TaskState.WAITING)
 
     def _apply_update(
         self, conn: sqlite3.Connection, task_id: int, update: TaskUpdate, next_poll_at: float | None, now: float,

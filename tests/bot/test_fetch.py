@@ -18,7 +18,14 @@ from aiohttp import web
 from aiohttp.abc import AbstractResolver, ResolveResult
 from yarl import URL
 
-from bot.fetch import Fetcher, FetchPolicy, FetchRefused, NoPublicAddress, PublicResolver, is_public
+from bot.fetch import (
+    Fetcher,
+    FetchPolicy,
+    FetchRefused,
+    NoPublicAddress,
+    PublicResolver,
+    is_public,
+)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 WAIT = 10  # seconds any single wait may take before the test fails

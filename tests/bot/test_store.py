@@ -68,10 +68,15 @@ async def test_a_callback_that_beats_the_submit_answer_is_not_undone(tmp_path: P
     afterwards keeps the further state."""
     store = await Store.open(tmp_path / "bot.db")
     task = await store.create_task(NewTask("kie", "r" * 32, 1, 2, 3, MusicRequest(prompt="hi"), 10))
+    assert await store.mark_submitted(task.id, "remote-9", next_poll_at=0)  # adopted from a confirmed callback
     assert await store.apply_update(task.id, TaskUpdate("remote-9", TaskState.SUCCEEDED, (Track("a"),)))
-    await store.mark_submitted(task.id, "remote-9", next_poll_at=0)
+    assert await store.mark_submitted(task.id, "remote-9", next_poll_at=0)  # the submit's answer, late
     stored = await store.get_task(task.id)
     assert stored is not None and stored.state is TaskState.SUCCEEDED and stored.provider_task_id == "remote-9"
+    other = await store.create_task(NewTask("kie", "s" * 32, 1, 2, 3, MusicRequest(prompt="hi"), 10))
+    assert not await store.mark_submitted(other.id, "remote-9", next_poll_at=0)  # another task's id
+    assert await store.apply_update(other.id, TaskUpdate("", TaskState.FAILED, reason="gave up"))
+    assert not await store.mark_submitted(other.id, "remote-10", next_poll_at=0)  # a finished task adopts nothing
     await store.close()
 
 

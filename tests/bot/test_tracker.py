@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
-from bot.models import MusicRequest, TaskState
+from bot.models import MusicRequest, TaskState, TaskUpdate
 from bot.store import NewTask
-from tests.bot.test_web import _post
 from tests.cogs.test_credits import balance
-from tests.conftest import BotFactory, Harness
+from tests.conftest import BotFactory, Harness, post_json
+from tests.support.faults import PollWatch
 
 
 async def test_a_lost_callback_is_caught_by_polling(make_bot: BotFactory, discord_fake, kie, clock) -> None:
@@ -207,7 +209,7 @@ async def test_a_forged_callback_cannot_adopt_another_task_for_an_unconfirmed_on
     await h.reply_to(h.command("generate", {"prompt": "unconfirmed"}))
     unsure_url = h.kie.submissions[-1].body["callBackUrl"]
     await h.kie.advance(other, "complete", deliver=False)
-    assert await _post(unsure_url, h.kie.callback_body(other, "complete")) == 200
+    assert await post_json(unsure_url, h.kie.callback_body(other, "complete")) == 200
     await h.bot.tracker.idle()
     task = await h.bot.store.get_task(2)
     assert task is not None and task.state is TaskState.UNSURE and task.provider_task_id is None
@@ -263,3 +265,63 @@ async def test_every_kind_of_task_is_polled_when_its_callback_is_lost(
     for ready in ("WAV is ready", "lyrics are ready", "stems are ready"):
         await h.discord.wait_for_message(h.channel_id, lambda m, ready=ready: ready in (m["content"] or ""))
     assert all(h.kie.polls[task_id] >= 1 for task_id in (wav, lyrics, stems))
+
+
+async def test_a_callback_confirmed_before_the_lost_answer_keeps_the_task(strict: Harness) -> None:
+    """The provider calls back while its answer to the submit is still on the way, then that answer is lost:
+    the task the callback confirmed is kept (not refunded while the provider makes and bills it)."""
+    h = strict
+    answer_lost = asyncio.Event()
+    taken = h.kie.lose_next_submit_answer(hold=answer_lost)
+    payload = h.command("generate", {"prompt": "a race"})
+    async with asyncio.timeout(10):
+        await taken.wait()
+    task_id = h.kie.last_task_id
+    assert await post_json(h.kie.submissions[-1].body["callBackUrl"], h.kie.callback_body(task_id, "text")) == 200
+    await h.bot.tracker.idle()
+    task = await h.bot.store.get_task(1)
+    assert task is not None and task.provider_task_id == task_id  # confirmed and adopted
+    answer_lost.set()
+    assert "On it" in (await h.reply_to(payload))["content"]
+    await h.kie.advance(task_id, "complete")
+    assert len(await h.wait_for_tracks()) == 2
+    assert await balance(h) == 90 and len(h.kie.submissions) == 1
+
+
+async def test_a_proxy_error_page_on_submit_is_never_sent_again(strict: Harness) -> None:
+    """A 502 page from a proxy says nothing about whether the provider took the request: no retry (it could
+    bill twice); the request waits, unconfirmed."""
+    h = strict
+    h.kie.fail_next_submit(502, "Bad Gateway", http_status=502, page="<html><h1>502 Bad Gateway</h1></html>")
+    reply = await h.reply_to(h.command("generate", {"prompt": "behind a proxy"}))
+    assert "didn't answer in time" in reply["content"]
+    submits = [call for call in h.kie.api_calls if call.method == "POST"]
+    assert len(submits) == 1
+    task = await h.bot.store.get_task(1)
+    assert task is not None and task.state is TaskState.UNSURE
+
+
+async def test_callback_exception_without_tracks_is_still_being_made(make_bot: BotFactory, discord_fake, kie,
+                                                                      clock) -> None:
+    """kie may mark a task CALLBACK_EXCEPTION as soon as a stage's callback fails, before it is finished: that
+    says nothing about the song, which is posted once its tracks are in the record."""
+    h = Harness(await make_bot(public_base_url=None, poll_interval=0.5, generous=False), discord_fake, kie, clock)
+    polls = PollWatch(h.bot.provider)
+    _, task_id = await h.generate()
+    await h.kie.fail(task_id, status="CALLBACK_EXCEPTION", deliver=False)
+    await polls.wait_for(1)
+    await h.bot.tracker.idle()
+    task = await h.bot.store.get_task(1)
+    assert task is not None and not task.state.terminal and await balance(h) == 90
+    h.kie.finish_without_callback(task_id)
+    assert len(await h.wait_for_tracks()) == 2
+
+
+async def test_the_unconfirmed_deadline_never_fails_a_task_a_callback_adopted(harness: Harness) -> None:
+    """The 15-minute refund applies only to tasks still unconfirmed when it runs."""
+    h = harness
+    _, task_id = await h.generate()
+    refunded = await h.bot.store.apply_update(1, TaskUpdate("", TaskState.FAILED, reason="late"),
+                                             only_from=TaskState.UNSURE)
+    task = await h.bot.store.get_task(1)
+    assert not refunded and task is not None and task.state is TaskState.QUEUED

@@ -9,14 +9,7 @@ import aiohttp
 import pytest
 
 from bot.callbacks import signature
-from tests.conftest import BotFactory, Harness
-
-
-async def _post(url: str, body: object = None, *, data: bytes | None = None, headers: dict | None = None) -> int:
-    async with aiohttp.ClientSession() as session:
-        kwargs = {"data": data} if data is not None else {"json": body}
-        async with session.post(url, headers=headers, **kwargs) as response:
-            return response.status
+from tests.conftest import BotFactory, Harness, post_json
 
 
 async def _callback_url(h: Harness) -> str:
@@ -74,8 +67,8 @@ async def test_unknown_tokens_are_refused_and_change_nothing(harness: Harness) -
     _, task_id = await h.generate()
     base = h.bot.settings.public_base_url
     body = h.kie.callback_body(task_id, "complete")
-    assert await _post(f"{base}/callbacks/{'A' * 32}", body) == 404
-    assert await _post(f"{base}/callbacks/short", body) == 404
+    assert await post_json(f"{base}/callbacks/{'A' * 32}", body) == 404
+    assert await post_json(f"{base}/callbacks/short", body) == 404
     await h.bot.tracker.idle()
     assert h.track_messages() == []
     assert (await h.bot.store.count_by_state()) == {"queued": 1}
@@ -86,7 +79,7 @@ async def test_a_callback_for_another_task_is_refused(harness: Harness) -> None:
     _, first = await h.generate("first")
     first_url = await _callback_url(h)
     _, second = await h.generate("second")
-    assert await _post(first_url, h.kie.callback_body(second, "complete")) == 400
+    assert await post_json(first_url, h.kie.callback_body(second, "complete")) == 400
     await h.bot.tracker.idle()
     assert h.track_messages() == []
 
@@ -105,7 +98,7 @@ async def test_malformed_bodies_get_400_and_change_nothing(harness: Harness, bod
     h = harness
     _, task_id = await h.generate()
     url = await _callback_url(h)
-    assert await _post(url, data=body.replace(b"TASK", task_id.encode()),
+    assert await post_json(url, data=body.replace(b"TASK", task_id.encode()),
                        headers={"Content-Type": "application/json"}) == 400
     assert (await h.bot.store.count_by_state()) == {"queued": 1}
 
@@ -114,7 +107,7 @@ async def test_oversized_bodies_are_refused(harness: Harness) -> None:
     h = harness
     await h.generate()
     url = await _callback_url(h)
-    assert await _post(url, data=b"{" + b" " * (300 * 1024) + b"}", headers={"Content-Type": "application/json"}) == 413
+    assert await post_json(url, data=b"{" + b" " * (300 * 1024) + b"}", headers={"Content-Type": "application/json"}) == 413
 
 
 async def test_healthz(harness: Harness) -> None:
@@ -156,7 +149,7 @@ async def test_forged_signatures_are_refused(signed: Harness, headers: dict[str,
     replacements = {"NOW": now, "OLD": old, "SIGNED_OLD": signature("hmac-test-key", task_id, old),
                     "OTHER_TASK": signature("hmac-test-key", "someone-else", now)}
     headers = {key: replacements.get(value, value) for key, value in headers.items()}
-    status = await _post(await _callback_url(h), h.kie.callback_body(task_id, "complete"), headers=headers)
+    status = await post_json(await _callback_url(h), h.kie.callback_body(task_id, "complete"), headers=headers)
     assert status == 401
     await h.bot.tracker.idle()
     assert h.track_messages() == []
@@ -186,12 +179,12 @@ async def test_a_replayed_signature_with_another_body_posts_only_what_the_provid
         item["audio_url"] = f"{h.kie.base_url}/files/{task_id}/attacker.mp3"
         item["title"] = "Forged"
     headers = h.kie.signed_headers(task_id)
-    assert await _post(await _callback_url(h), forged, headers=headers) == 200  # validly signed
+    assert await post_json(await _callback_url(h), forged, headers=headers) == 200  # validly signed
     await h.bot.tracker.idle()
     assert h.track_messages() == []  # the provider's record says it is still being made
     assert (await h.bot.store.count_by_state()) == {"queued": 1}
     await h.kie.advance(task_id, "complete", deliver=False)
-    assert await _post(await _callback_url(h), forged, headers=headers) == 200  # replayed once it is done
+    assert await post_json(await _callback_url(h), forged, headers=headers) == 200  # replayed once it is done
     tracks = await h.wait_for_tracks()
     assert [t["embeds"][0]["title"] for t in tracks] == [t.title for t in h.kie.task(task_id).tracks]
     audio = [f for call in h.discord.calls if call.files for f in call.files if f.filename.endswith(".mp3")]
@@ -204,7 +197,7 @@ async def test_a_forged_failure_refunds_nothing_while_the_provider_is_still_work
     _, task_id = await h.generate()
     forged = {"code": 501, "msg": "Audio generation failed",
               "data": {"callbackType": "error", "task_id": task_id, "data": None}}
-    assert await _post(await _callback_url(h), forged) == 200
+    assert await post_json(await _callback_url(h), forged) == 200
     await h.bot.tracker.idle()
     assert (await h.bot.store.count_by_state()) == {"queued": 1}
     assert not any("could not be made" in (m["content"] or "") for m in h.messages())
@@ -218,10 +211,21 @@ async def test_repeated_finished_callbacks_cost_one_read(harness: Harness) -> No
     await h.kie.advance(task_id, "complete", deliver=False)
     url = await _callback_url(h)
     body = h.kie.callback_body(task_id, "complete")
-    assert await asyncio.gather(*(_post(url, body) for _ in range(5))) == [200] * 5
+    assert await asyncio.gather(*(post_json(url, body) for _ in range(5))) == [200] * 5
     await h.wait_for_tracks()
     for stage in ("complete", "first", "text"):
         assert (await h.kie.resend(task_id, stage)).status == 200
     await h.bot.tracker.idle()
     assert h.kie.polls[task_id] == 1
     assert len(h.track_messages()) == 2
+
+
+async def test_a_forged_stage_moves_the_checklist_but_shows_none_of_its_links(harness: Harness) -> None:
+    h = harness
+    _, task_id = await h.generate()
+    forged = h.kie.callback_body(task_id, "first")
+    forged["data"]["data"] = [{"id": "x", "audio_url": "https://phishing.example/listen",
+                               "stream_audio_url": "https://phishing.example/listen", "title": "Listen here"}]
+    assert await post_json(await _callback_url(h), forged) == 200
+    status = await h.discord.wait_for_message(h.channel_id, lambda m: "First track ready" in str(m["embeds"]))
+    assert "phishing.example" not in str(status) and (await h.bot.store.tracks(1)) == []

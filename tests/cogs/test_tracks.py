@@ -108,6 +108,8 @@ async def test_track_show_keeps_the_rules_of_every_other_command(harness: Harnes
     assert len(h.messages()) == posted  # nothing was re-posted
     assert "Posted:" in await show(user_id=5000, permissions=MODERATOR_PERMS, channel_id=4444)
     assert "Shared by <@5000>" in h.discord.channel_messages(4444)[-1]["content"]
+    await h.bot.store.deny_channel(DEFAULT_GUILD_ID, 4444)  # deny wins, for moderators too
+    assert "can't be made in this channel" in await show(user_id=5000, permissions=MODERATOR_PERMS, channel_id=4444)
 
 
 async def test_track_show_of_an_unknown_track(harness: Harness) -> None:

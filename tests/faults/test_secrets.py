@@ -40,7 +40,8 @@ async def test_provider_faults_never_put_a_secret_in_discord_the_logs_or_the_dat
     caplog.set_level(logging.INFO)  # as the bot runs, with its own debug lines too
     caplog.set_level(logging.DEBUG, logger="bot")
     key = h.kie.api_key
-    echo = f"invalid request from Bearer {key} (callBackUrl {h.bot.settings.public_base_url}/callbacks/ABCDEFGH12345678)"
+    callback = f"{h.bot.settings.public_base_url}/callbacks/ABCDEFGH12345678"
+    echo = f"invalid request from Bearer {key} (callBackUrl {callback})"
 
     h.kie.fail_next_submit(200, "success", headers=OVERSIZED)  # the answer is unreadable: unconfirmed
     await h.reply_to(h.command("generate", {"prompt": "an unreadable answer"}))

@@ -364,6 +364,7 @@ class CannedError:
     data: Any = None
     kind: str | None = None  # None: the next request of any kind
     headers: Mapping[str, str] | None = None  # extra response headers (e.g. a malformed, oversized one)
+    page: str | None = None  # an HTML page instead of the envelope (a proxy's error page)
 
 
 @dataclass(frozen=True)
@@ -520,7 +521,8 @@ class FakeKie:
         self.background_errors: list[BaseException] = []
 
         self._submit_failures: list[CannedError] = []
-        self._lost_answers = 0  # accepted submits whose answer is then lost (the connection drops)
+        # accepted submits whose answer is then lost: (when to drop it, set once the task exists)
+        self._lost_answers: list[tuple[asyncio.Event | None, asyncio.Event]] = []
         self._poll_failures: list[CannedError] = []
         self._task_failures: list[_TaskFailurePlan] = []
         self._tracks_by_id: dict[str, tuple[str, int]] = {}
@@ -592,17 +594,21 @@ class FakeKie:
 
     def fail_next_submit(
         self, code: int, msg: str, *, http_status: int = 200, data: Any = None, kind: str | None = None,
-        headers: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None, page: str | None = None,
     ) -> None:
         """Queue a canned envelope ``{"code", "msg", "data"}`` for the next authorised submit
-        (of ``kind`` if given, else of any kind), with extra response ``headers`` if given."""
+        (of ``kind`` if given, else of any kind), with extra response ``headers`` if given, or an HTML ``page``
+        instead of the envelope (as a proxy in front of the provider would answer)."""
         _check_kind(kind)
-        self._submit_failures.append(CannedError(code, msg, http_status, data, kind, headers))
+        self._submit_failures.append(CannedError(code, msg, http_status, data, kind, headers, page))
 
-    def lose_next_submit_answer(self) -> None:
+    def lose_next_submit_answer(self, *, hold: asyncio.Event | None = None) -> asyncio.Event:
         """The next accepted submit creates its task (and will call back), but the connection drops before the
-        answer leaves: the client cannot know whether it was taken."""
-        self._lost_answers += 1
+        answer leaves (once ``hold`` is set, if given): the client cannot know whether it was taken. Returns
+        an event set once that task exists."""
+        taken = asyncio.Event()
+        self._lost_answers.append((hold, taken))
+        return taken
 
     def fail_next_poll(self, code: int, msg: str, *, http_status: int = 200, kind: str | None = None,
                        headers: Mapping[str, str] | None = None) -> None:
@@ -895,6 +901,9 @@ class FakeKie:
         if not self._authorized(request):
             return self._reply(request, _envelope(401, UNAUTHORIZED_MSG))
         canned = _pop_matching(self._submit_failures, kind)
+        if canned is not None and canned.page is not None:
+            self.api_calls.append(ApiCall(request.method, request.path_qs, canned.http_status, canned.code))
+            return web.Response(text=canned.page, status=canned.http_status, content_type="text/html")
         if canned is not None:
             return self._reply(request, _envelope(canned.code, canned.msg, canned.data), canned.http_status,
                                canned.headers)
@@ -927,7 +936,10 @@ class FakeKie:
         self.submissions.append(Submission(task.task_id, body, now, kind))
         self._on_accepted(task)
         if self._lost_answers:
-            self._lost_answers -= 1
+            hold, taken = self._lost_answers.pop(0)
+            taken.set()
+            if hold is not None:
+                await hold.wait()
             assert request.transport is not None
             request.transport.abort()
             return web.Response(status=200)  # never sent: the connection is gone

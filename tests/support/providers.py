@@ -17,7 +17,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from bot.fetch import FetchPolicy, Fetcher
+from bot.fetch import Fetcher, FetchPolicy
 from bot.models import TaskKind, TaskState, TaskUpdate
 from bot.providers import ADAPTERS, open_provider
 from bot.providers.http import ApiClient, RetryPolicy
