@@ -27,7 +27,6 @@ from bot.permissions import permission_names
 from bot.providers import Provider, open_provider
 from bot.providers.errors import InputError
 from bot.providers.ratelimit import SlidingWindow
-from bot.redaction import Redactor
 from bot.replies import report_unexpected, send_ephemeral
 from bot.sandbox.server import SandboxProvider
 from bot.settings import DEFAULT_BASE_URLS, Settings, SettingsError
@@ -119,7 +118,7 @@ class ChorusBot(commands.Bot):
                 "(simulated songs, no credits). Set SUNO_API_KEY to make real songs with kie.ai."
             )
         try:
-            self.store = await Store.open(settings.database_path, clock=self.clock, redact=Redactor(settings.secrets))
+            self.store = await Store.open(settings.database_path, clock=self.clock)
         except OSError as error:
             raise SettingsError("DATABASE_PATH", f"cannot open {settings.database_path}: {error}") from error
 

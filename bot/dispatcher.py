@@ -218,15 +218,15 @@ class Dispatcher(BackgroundLoop):
             # refunded after a while. Without callbacks nothing can name it, so it fails (and is refunded) now.
             if not self._called_back:
                 raise
-            if not await self._store.mark_unsure(task.id):
+            if await self._tracker.mark_unsure(task.id):
+                log.warning("task %s: %s; waiting for a callback to tell whether it started", task.id, error)
+            else:
                 now = await self._store.get_task(task.id)
                 if now is None or now.provider_task_id is None:
                     raise
                 log.info("task %s: its answer was lost, but a callback already confirmed it", task.id)
-            else:
-                log.warning("task %s: %s; waiting for a callback to tell whether it started", task.id, error)
+                self._tracker.submitted(task.id)
             self._shown.pop(task.id, None)
-            self._tracker.submitted(task.id)
             return True
         finally:
             self.limiter.release()

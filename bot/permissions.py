@@ -39,6 +39,6 @@ def may_spend_on(interaction: discord.Interaction[Any], task: Task) -> bool:
     return interaction.user.id == task.user_id or is_moderator(interaction)
 
 
-def not_yours(task: Task, doing: str = "do that") -> str:
+def not_yours(task: Task) -> str:
     what = "These lyrics belong" if task.kind == TaskKind.LYRICS else "This track belongs"
-    return f"{what} to <@{task.user_id}>: only they (or a moderator with Manage Server) can {doing}."
+    return f"{what} to <@{task.user_id}>: only they (or a moderator with Manage Server) can do that."

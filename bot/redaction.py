@@ -1,6 +1,7 @@
 """Secrets never leave the process: not in a Discord message, a log line, an error stored in the database or a
-health answer. Sources are kept clean (errors are described, never ``repr``'d; URLs are not logged); this is
-the net under them: every stored error text and every log line passes through a :class:`Redactor`."""
+health answer. Errors are described, never ``repr``'d (:func:`describe`), and URLs are not logged. Text from a
+provider (the only outside text stored with a task) is cleaned where it enters, by the provider client's
+:class:`Redactor`; under everything, ``python -m bot`` passes every log line through one too."""
 
 from __future__ import annotations
 

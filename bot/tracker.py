@@ -98,7 +98,7 @@ class Tracker:
         the provider took them (without callbacks nothing can, so they fail and are refunded), post what
         finished while the bot was down, and start polling every pending task."""
         for task in await self._store.unsent_submissions():
-            if not (self._callbacks and await self._store.mark_unsure(task.id)):
+            if not (self._callbacks and await self.mark_unsure(task.id)):
                 await self.update(task.id, TaskUpdate("", TaskState.FAILED, reason=INTERRUPTED))
         for task in await self._store.pending_elsewhere(self._provider.name):
             await self.update(task.id, TaskUpdate(task.provider_task_id or "", TaskState.FAILED, reason=SWITCHED,
@@ -194,6 +194,14 @@ class Tracker:
                 break
         return await self._store.get_task(task_id)
 
+    async def mark_unsure(self, task_id: int) -> bool:
+        """A submitted task whose answer was lost: it waits up to UNSURE_FOR for a callback to name it (see
+        :meth:`confirm`), then is refunded. False if it is not a submission without a provider id."""
+        if not await self._store.mark_unsure(task_id, UNSURE_FOR):
+            return False
+        self.submitted(task_id)  # its status message says so; the deadline is in the store like a poll's
+        return True
+
     async def finished(self, task: Task) -> None:
         """Run the finished-task hook (the moderators' log) for a task settled outside the tracker."""
         if self._on_finished is not None:
@@ -264,7 +272,8 @@ class Tracker:
             self._wake.clear()
             try:
                 await self._tick()
-                delay = await self._next_due() - self._clock()
+                due = [at for at in (await self._store.next_poll_at(), *self._redelivery_times()) if at is not None]
+                delay = min(due) - self._clock() if due else self.poll_interval
             except Exception:
                 log.exception("tracker tick failed")
                 delay = self.poll_interval
@@ -272,13 +281,6 @@ class Tracker:
                 await asyncio.wait_for(self._wake.wait(), timeout=min(max(delay, 0.05), self.poll_interval))
             except TimeoutError:
                 pass
-
-    async def _next_due(self) -> float:
-        """When the next poll, redelivery or unconfirmed submission's deadline is due (or a poll interval on)."""
-        unsure = await self._store.first_unsure_at()
-        due = [at for at in (await self._store.next_poll_at(), *self._redelivery_times(),
-                             unsure + UNSURE_FOR if unsure is not None else None) if at is not None]
-        return min(due) if due else self._clock() + self.poll_interval
 
     def _redelivery_times(self) -> list[float]:
         return [at for _, at in self._redeliver.values()]
@@ -291,7 +293,7 @@ class Tracker:
                 self._schedule_publish(task_id)
         for task in await self._store.pending_since(now - self.timeout):
             await self._expire(task)
-        for task in await self._store.unsure_since(now - UNSURE_FOR):  # unless a callback adopted it meanwhile
+        for task in await self._store.unsure_due(now):  # unless a callback adopted it meanwhile
             await self.update(task.id, TaskUpdate("", TaskState.FAILED, error_message="no callback after a lost "
                                                   "submit answer", reason=NEVER_CONFIRMED), only_from=TaskState.UNSURE)
         for task in await self._store.pending_due(now):

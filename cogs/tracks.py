@@ -14,12 +14,12 @@ from bot.flows import (
     jump_url,
     missing_permissions,
     origin_of,
+    resolve_track,
     track_autocomplete,
 )
 from bot.formatting import member_text
 from bot.models import Task, TaskKind, TaskState
-from bot.permissions import may_spend_on, not_yours, permission_names
-from bot.providers.errors import InputError
+from bot.permissions import permission_names
 from bot.replies import report_unexpected, send_ephemeral
 from bot.rules import check_member
 from bot.views import ActionHandler, info_embed
@@ -99,25 +99,18 @@ class Tracks(Feature):
     @app_commands.describe(id="The track (start typing its title)")
     @app_commands.autocomplete(id=track_autocomplete)
     async def show(self, interaction: discord.Interaction[ChorusBot], id: str) -> None:  # noqa: A002
-        found = await self.bot.store.track_by_audio_id(id.strip())
-        if found is None or found[0].guild_id != interaction.guild_id:
-            await send_ephemeral(interaction, "I can't find that track in this server. Pick one from the list.")
-            return
+        source = await resolve_track(interaction, id)  # your own tracks (moderators: any), as every command
         origin = origin_of(interaction)
-        # The rules of every other command: not for blocked members, only where music is allowed, and only your
-        # own tracks (moderators: any).
+        # The server's rules, as every command: not for blocked members, only where music is allowed.
         await check_member(self.bot.store, origin.guild_id or 0, origin.user_id, origin.channel_id,
                            origin.parent_channel_id)
-        if not may_spend_on(interaction, found[0]):
-            raise InputError(not_yours(found[0], "post it"))
         missing = missing_permissions(interaction)
         if missing:
             await send_ephemeral(interaction, f"I can't post here: I need {permission_names(missing)} in this channel.")
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
-        task, position = found
         message = await self.bot.delivery.post_track(
-            task, position, origin.destination(),
+            source.task, source.position, origin.destination(),
             content=f"\U0001f501 Shared by <@{interaction.user.id}>",
         )
         await send_ephemeral(interaction, f"Posted: {message.jump_url}")

@@ -108,7 +108,8 @@ async def make_bot(tmp_path: Path, discord_fake: FakeDiscord, kie: FakeKie, cloc
 
     async def factory(*, generous: bool = True, **overrides: Any) -> ChorusBot:
         """``generous``: the test server's credits and running caps are high enough never to get in the way
-        (tests about credits pass False and get the product's defaults)."""
+        (tests about credits pass False and get the product's defaults). ``fetch_allow_hosts`` adds to the
+        fakes' own hosts."""
         port = free_port()
         settings = Settings(
             discord_token="fake-token",
@@ -123,6 +124,7 @@ async def make_bot(tmp_path: Path, discord_fake: FakeDiscord, kie: FakeKie, cloc
             # The fakes serve their files on loopback, which the bot refuses unless the operator allows it.
             fetch_allow_hosts=frozenset({urlsplit(kie.base_url).netloc, urlsplit(discord_fake.origin).netloc}),
         )
+        overrides["fetch_allow_hosts"] = settings.fetch_allow_hosts | set(overrides.get("fetch_allow_hosts", ()))
         bot = create_bot(replace(settings, **overrides), clock=clock)
         await bot.login("fake-token")
         bot.provider.retry = NO_WAIT

@@ -319,14 +319,10 @@ class SandboxProvider:
         await self._db.commit()
         return task
 
-    @property
-    def files_prefix(self) -> str:
-        """Where its files are served (the only loopback URLs the bot downloads from by default)."""
-        return self.files_prefix_at(self.base_url)
-
     @staticmethod
     def files_prefix_at(base_url: str) -> str:
-        """Where its files are served once it is reachable at ``base_url``."""
+        """Where its files are served once it is reachable at ``base_url`` (the only loopback URLs the bot
+        downloads from by default)."""
         return f"{base_url.rstrip('/')}/files/"
 
     async def _fetch(self, url: str) -> int:

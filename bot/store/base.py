@@ -13,7 +13,6 @@ from typing import Any, Self
 
 import aiosqlite
 
-from bot.redaction import Redactor
 from bot.store.schema import MIGRATIONS
 from bot.store.writer import BatchWriter
 
@@ -35,20 +34,16 @@ class StoreBase:
     which holds a lock, so concurrent coroutines never interleave inside one."""
 
     def __init__(
-        self, db: aiosqlite.Connection, clock: Callable[[], float] = time.time, *, database: str = ":memory:",
-        redact: Redactor | None = None,
+        self, db: aiosqlite.Connection, clock: Callable[[], float] = time.time, *, database: str = ":memory:"
     ) -> None:
         self._db = db
         self._clock = clock
-        self._redact = redact or Redactor()  # error texts are stored without secrets
         self._write = asyncio.Lock()
         self._writer = BatchWriter(lambda: _connect(database))
 
     @classmethod
-    async def open(cls, path: Path | str, clock: Callable[[], float] = time.time, *,
-                   redact: Redactor | None = None) -> Self:
-        """Open (creating folders as needed), switch to WAL and apply pending migrations. ``redact`` cleans the
-        error texts stored (the bot passes one that knows its secrets)."""
+    async def open(cls, path: Path | str, clock: Callable[[], float] = time.time) -> Self:
+        """Open (creating folders as needed), switch to WAL and apply pending migrations."""
         if str(path) == ":memory:":  # one in-memory database shared by the bot's two connections
             database = f"file:chorus-{secrets.token_hex(8)}?mode=memory&cache=shared"
         else:
@@ -59,7 +54,7 @@ class StoreBase:
         await db.execute("PRAGMA journal_mode=WAL")
         for pragma in PRAGMAS:
             await db.execute(pragma)
-        store = cls(db, clock, database=database, redact=redact)
+        store = cls(db, clock, database=database)
         await store._migrate()
         return store
 

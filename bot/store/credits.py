@@ -14,7 +14,6 @@ import aiosqlite
 
 from bot.credits import GuildPolicy
 from bot.models import PENDING_STATES, ChannelLists, Task, TaskState, TaskUpdate
-from bot.redaction import Redactor
 from bot.store.tasks import NewTask, TaskStore
 
 _PENDING = tuple(state.value for state in PENDING_STATES)
@@ -108,10 +107,9 @@ class CreditStore(TaskStore):
     """Ledger, policy, blocks, channels and words."""
 
     def __init__(
-        self, db: aiosqlite.Connection, clock: Callable[[], float] = time.time, *, database: str = ":memory:",
-        redact: Redactor | None = None,
+        self, db: aiosqlite.Connection, clock: Callable[[], float] = time.time, *, database: str = ":memory:"
     ) -> None:
-        super().__init__(db, clock, database=database, redact=redact)
+        super().__init__(db, clock, database=database)
         self._admissions: list[_AdmitRequest] = []
         self._admitting: asyncio.Task[None] | None = None
 

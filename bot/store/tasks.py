@@ -6,7 +6,7 @@ import json
 import sqlite3
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 import aiosqlite
@@ -23,7 +23,6 @@ from bot.models import (
     Track,
     request_from_json,
 )
-from bot.redaction import Redactor
 from bot.store.base import StoreBase
 
 _PENDING = tuple(state.value for state in PENDING_STATES)
@@ -72,10 +71,9 @@ class TaskStore(StoreBase):
     """Tasks with their owners, and their tracks."""
 
     def __init__(
-        self, db: aiosqlite.Connection, clock: Callable[[], float] = time.time, *, database: str = ":memory:",
-        redact: Redactor | None = None,
+        self, db: aiosqlite.Connection, clock: Callable[[], float] = time.time, *, database: str = ":memory:"
     ) -> None:
-        super().__init__(db, clock, database=database, redact=redact)
+        super().__init__(db, clock, database=database)
         self._targets: dict[str, CallbackTarget] = {}
 
     # ----- tasks ------------------------------------------------------------------------------------------
@@ -132,25 +130,20 @@ class TaskStore(StoreBase):
             self._remember(token, CallbackTarget(task_id, kind, provider_task_id, TaskState.QUEUED))
         return recorded
 
-    async def mark_unsure(self, task_id: int) -> bool:
-        """The submit's answer was lost (the provider may have taken it): wait for a callback to tell."""
+    async def mark_unsure(self, task_id: int, wait: float) -> bool:
+        """The submit's answer was lost (the provider may have taken it): wait for a callback to tell, at most
+        ``wait`` seconds from when it was sent (its next look, like a poll's, is ``next_poll_at``)."""
         changed: int = await self._writer.run(lambda conn: conn.execute(
-            "UPDATE tasks SET state = ?, updated_at = ? WHERE id = ? AND state = ? AND provider_task_id IS NULL",
-            (TaskState.UNSURE.value, self._clock(), task_id, TaskState.SUBMITTING.value),
+            """UPDATE tasks SET state = ?, updated_at = ?, next_poll_at = COALESCE(submitted_at, created_at) + ?
+               WHERE id = ? AND state = ? AND provider_task_id IS NULL""",
+            (TaskState.UNSURE.value, self._clock(), wait, task_id, TaskState.SUBMITTING.value),
         ).rowcount)
         return changed == 1
 
-    async def unsure_since(self, cutoff: float) -> list[Task]:
-        """Unconfirmed submissions sent before ``cutoff`` (nothing came back in time: they are refunded)."""
-        return await self._many(
-            "SELECT * FROM tasks WHERE state = ? AND COALESCE(submitted_at, created_at) < ? ORDER BY id",
-            (TaskState.UNSURE.value, cutoff))
-
-    async def first_unsure_at(self) -> float | None:
-        """When the oldest unconfirmed submission was sent."""
-        value = await self._value("SELECT MIN(COALESCE(submitted_at, created_at)) FROM tasks WHERE state = ?",
-                                  (TaskState.UNSURE.value,))
-        return float(value) if value is not None else None
+    async def unsure_due(self, now: float) -> list[Task]:
+        """Unconfirmed submissions whose wait for a callback is over (they are refunded)."""
+        return await self._many("SELECT * FROM tasks WHERE state = ? AND next_poll_at <= ? ORDER BY id",
+                                (TaskState.UNSURE.value, now))
 
     async def apply_update(self, task_id: int, update: TaskUpdate, *, next_poll_at: float | None = None,
                            only_from: TaskState | None = None) -> bool:
@@ -163,15 +156,9 @@ class TaskStore(StoreBase):
         heard: polling can wait).
         """
         now = self._clock()
-        update = self._cleaned(update)
         changed: bool = await self._writer.run(
             lambda conn: self._apply_update(conn, task_id, update, next_poll_at, now, only_from=only_from))
         return changed
-
-    def _cleaned(self, update: TaskUpdate) -> TaskUpdate:
-        """The update with its texts (stored, and quoted in refund reasons) free of secrets."""
-        return replace(update, error_message=self._redact.optional(update.error_message),
-                       reason=self._redact.optional(update.reason))
 
     async def cancel_waiting(self, task_id: int, reason: str) -> bool:
         """Fail a task that is still waiting its turn (its credits come back); False if it was already sent."""
@@ -240,10 +227,8 @@ class TaskStore(StoreBase):
         )
 
     async def next_poll_at(self) -> float | None:
-        return await self._value(
-            f"SELECT MIN(next_poll_at) FROM tasks WHERE state IN {_PENDING_SQL} AND provider_task_id IS NOT NULL",
-            _PENDING,
-        )
+        """When the next pending task is due a look: a poll, or the end of an unconfirmed one's wait."""
+        return await self._value(f"SELECT MIN(next_poll_at) FROM tasks WHERE state IN {_PENDING_SQL}", _PENDING)
 
     async def set_next_poll(self, task_id: int, when: float) -> None:
         await self._execute("UPDATE tasks SET next_poll_at = ? WHERE id = ?", (when, task_id))

@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import socket
-from collections.abc import Iterator
-from typing import Any
-
-from aiohttp import web
 
 from tests.conftest import BotFactory, Clock, Harness, terminate
 from tests.support.discord_fake import FakeDiscord, MiB
 from tests.support.kie_fake import FakeKie
+from tests.support.loopback import LoopbackServer
 
 
 async def test_a_track_over_the_upload_limit_is_posted_as_a_link(harness: Harness) -> None:
@@ -65,101 +60,44 @@ async def test_an_expired_file_is_linked_not_lost(harness: Harness) -> None:
 # ----- only public addresses are fetched -----------------------------------------------------------------------
 
 
-class Loopback:
-    """A service on loopback the bot must never fetch from (an admin panel, a metadata service), and a bouncer
-    the operator allowed that redirects to it."""
-
-    def __init__(self) -> None:
-        self.hits: list[str] = []
-        self.stall = asyncio.Event()
-        self.runner: web.AppRunner | None = None
-        self.port = 0
-
-    async def __aenter__(self) -> Loopback:
-        app = web.Application()
-        app.router.add_get("/secret", self._secret)
-        app.router.add_get("/bounce", self._bounce)
-        app.router.add_get("/stall.mp3", self._stall)
-        self.runner = web.AppRunner(app, access_log=None)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = self.runner.addresses[0][1]
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        self.stall.set()
-        assert self.runner is not None
-        await self.runner.cleanup()
-
-    async def _secret(self, request: web.Request) -> web.Response:
-        self.hits.append(request.path)
-        return web.Response(body=b"ADMIN-SECRET", content_type="audio/mpeg")
-
-    async def _bounce(self, request: web.Request) -> web.Response:
-        raise web.HTTPFound(request.query["to"])
-
-    async def _stall(self, request: web.Request) -> web.StreamResponse:
-        response = web.StreamResponse(headers={"Content-Type": "audio/mpeg", "Content-Length": str(MiB)})
-        await response.prepare(request)
-        await response.write(b"ID3" + b"\0" * 1000)
-        await self.stall.wait()  # a stream that stops sending
-        return response
-
-
-async def test_files_are_fetched_only_from_public_addresses(harness: Harness) -> None:
+async def test_files_are_fetched_only_from_public_addresses(make_bot: BotFactory, discord_fake: FakeDiscord,
+                                                           kie: FakeKie, clock: Clock) -> None:
     """A provider's answer names loopback, a name that resolves to it, the cloud metadata address, and an allowed
     server that redirects to loopback: nothing is fetched from them, nothing of theirs is posted, no link to
     them is shown; the song is still posted."""
-    h = harness
-    async with Loopback() as service:
-        secret = f"http://127.0.0.1:{service.port}/secret"
-        bouncer = f"http://bouncer.test:{service.port}"
-        h.bot.fetcher.policy.allowed_hosts |= {f"bouncer.test:{service.port}"}
+    async with LoopbackServer() as service, LoopbackServer() as bouncer:
+        service.serve("/secret", b"ADMIN-SECRET", "audio/mpeg")
+        secret = service.url("/secret")
+        bouncer.redirect("/bounce", secret)
+        h = Harness(await make_bot(fetch_allow_hosts={f"localhost:{bouncer.port}"}), discord_fake, kie, clock)
         _, task_id = await h.generate()
         h.kie.set_track_url(task_id, 0, "audio", secret)
-        h.kie.set_track_url(task_id, 0, "image", f"http://localhost:{service.port}/secret")
-        h.kie.set_track_url(task_id, 1, "audio", f"{bouncer}/bounce?to={secret}")
+        h.kie.set_track_url(task_id, 0, "image", service.url("/secret", host="localhost"))
+        h.kie.set_track_url(task_id, 1, "audio", bouncer.url("/bounce", host="localhost"))
         h.kie.set_track_url(task_id, 1, "image", "http://169.254.169.254/latest/meta-data/iam")
-        with _resolving("bouncer.test", "127.0.0.1"):
-            await h.kie.advance(task_id, "complete")
-            tracks = await h.wait_for_tracks()
-        assert len(tracks) == 2 and service.hits == []
+        await h.kie.advance(task_id, "complete")
+        tracks = await h.wait_for_tracks()
+        assert len(tracks) == 2 and bouncer.paths == ["/bounce"] and service.paths == []
         uploads = [f for call in h.discord.calls if call.files for f in call.files]
         assert uploads == [] and "ADMIN-SECRET" not in str([call.json for call in h.discord.calls])
         shown = str([m["embeds"] for m in tracks])
         assert str(service.port) not in shown and "169.254" not in shown
 
 
-async def test_a_stalled_download_frees_its_delivery_in_seconds(harness: Harness) -> None:
+async def test_a_stalled_download_frees_its_delivery_in_seconds(make_bot: BotFactory, discord_fake: FakeDiscord,
+                                                               kie: FakeKie, clock: Clock) -> None:
     """A file whose stream stops is given up after the read timeout (10 s; lowered here) and linked instead."""
-    h = harness
-    h.bot.fetcher.read_timeout = 0.3
-    async with Loopback() as service:
-        stalled = f"http://127.0.0.1:{service.port}/stall.mp3"
-        h.bot.fetcher.policy.allowed_hosts |= {f"127.0.0.1:{service.port}"}
+    async with LoopbackServer() as service:
+        service.stall("/stall.mp3", b"ID3" + b"\0" * 1000)
+        h = Harness(await make_bot(fetch_allow_hosts={f"127.0.0.1:{service.port}"}), discord_fake, kie, clock)
+        h.bot.fetcher.read_timeout = 0.3
         _, task_id = await h.generate()
-        h.kie.set_track_url(task_id, 0, "audio", stalled)
+        h.kie.set_track_url(task_id, 0, "audio", service.url("/stall.mp3"))
         await h.kie.advance(task_id, "complete")
         tracks = await h.wait_for_tracks()
         audio_field = next(f for f in tracks[0]["embeds"][0]["fields"] if f["name"] == "Audio")
-        assert stalled in audio_field["value"]
+        assert service.url("/stall.mp3") in audio_field["value"]
         assert any(a["filename"].endswith(".mp3") for a in tracks[1]["attachments"])
-
-
-@contextlib.contextmanager
-def _resolving(name: str, address: str) -> Iterator[None]:
-    """Make ``name`` resolve to ``address`` in this process (a DNS answer the test controls)."""
-    real = socket.getaddrinfo
-
-    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
-        return real(address if host == name else host, *args, **kwargs)
-
-    socket.getaddrinfo = getaddrinfo
-    try:
-        yield
-    finally:
-        socket.getaddrinfo = real
 
 
 # ----- channels that cannot take the result, and stops in the middle of a delivery ---------------------------

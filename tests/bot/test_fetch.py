@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection
-from typing import Any, Self
+from collections.abc import AsyncIterator, Callable, Collection
+from typing import Any
 
 import aiohttp
 import pytest
@@ -26,49 +26,9 @@ from bot.fetch import (
     PublicResolver,
     is_public,
 )
+from tests.support.loopback import LoopbackServer
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 WAIT = 10  # seconds any single wait may take before the test fails
-
-
-class LoopbackServer:
-    """An HTTP server on 127.0.0.1 that records every request path; unknown paths answer "hello <path>"."""
-
-    def __init__(self) -> None:
-        self.paths: list[str] = []
-        self.routes: dict[str, Handler] = {}
-        self.release = asyncio.Event()  # set at teardown: frees handlers that stall on purpose
-        self.port = 0
-        self._runner: web.AppRunner | None = None
-
-    async def __aenter__(self) -> Self:
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        self.port = int(self._runner.addresses[0][1])
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        self.release.set()
-        assert self._runner is not None
-        await self._runner.cleanup()
-
-    def url(self, path: str = "/", host: str = "127.0.0.1") -> str:
-        return f"http://{host}:{self.port}{path}"
-
-    def redirect(self, path: str, location: str, status: int = 302) -> None:
-        async def handler(request: web.Request) -> web.StreamResponse:
-            return web.Response(status=status, headers={"Location": location})
-        self.routes[path] = handler
-
-    async def _handle(self, request: web.Request) -> web.StreamResponse:
-        self.paths.append(request.path)
-        handler = self.routes.get(request.path)
-        if handler is not None:
-            return await handler(request)
-        return web.Response(body=f"hello {request.path}".encode())
 
 
 class StubResolver(AbstractResolver):
@@ -440,13 +400,7 @@ async def test_the_resolver_keeps_private_addresses_of_allowed_hosts() -> None:
 
 async def test_a_stalled_body_raises_within_the_read_timeout(server: LoopbackServer,
                                                              make_fetcher: FetcherFactory) -> None:
-    async def stall(request: web.Request) -> web.StreamResponse:
-        response = web.StreamResponse(headers={"Content-Length": "1000000"})
-        await response.prepare(request)
-        await response.write(b"partial")
-        await server.release.wait()  # never sends the rest while the test runs
-        return response
-    server.routes["/song.mp3"] = stall
+    server.stall("/song.mp3", b"partial")
     fetcher = make_fetcher(hosts={"127.0.0.1"})
     fetcher.read_timeout = 0.3
     async with asyncio.timeout(WAIT):

@@ -107,3 +107,18 @@ async def test_every_read_sees_the_writes_before_it_even_when_many_interleave(tm
         assert seen == [f"provider-{task_id}" for task_id in ids]
     finally:
         await store.close()
+
+
+async def test_a_decision_applies_only_from_the_state_it_was_made_for(tmp_path: Path) -> None:
+    """The 15-minute refund of an unconfirmed submission, or a cancel in the queue, never fails a task a
+    callback or the dispatcher moved on meanwhile."""
+    store = await Store.open(tmp_path / "bot.db")
+    task = await store.create_task(NewTask("kie", "u" * 32, 1, 2, 3, MusicRequest(prompt="hi"), 10))
+    assert await store.mark_unsure(task.id, 900)
+    assert await store.mark_submitted(task.id, "remote-1", next_poll_at=0)  # a callback adopted it
+    gave_up = TaskUpdate("", TaskState.FAILED, reason="never confirmed")
+    assert not await store.apply_update(task.id, gave_up, only_from=TaskState.UNSURE)
+    assert not await store.cancel_waiting(task.id, "cancelled")
+    stored = await store.get_task(task.id)
+    assert stored is not None and stored.state is TaskState.QUEUED
+    await store.close()

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from bot.models import MusicRequest, TaskState, TaskUpdate
+from bot.models import MusicRequest, TaskState
 from bot.store import NewTask
 from tests.cogs.test_credits import balance
 from tests.conftest import BotFactory, Harness, post_json
@@ -315,13 +315,3 @@ async def test_callback_exception_without_tracks_is_still_being_made(make_bot: B
     assert task is not None and not task.state.terminal and await balance(h) == 90
     h.kie.finish_without_callback(task_id)
     assert len(await h.wait_for_tracks()) == 2
-
-
-async def test_the_unconfirmed_deadline_never_fails_a_task_a_callback_adopted(harness: Harness) -> None:
-    """The 15-minute refund applies only to tasks still unconfirmed when it runs."""
-    h = harness
-    _, task_id = await h.generate()
-    refunded = await h.bot.store.apply_update(1, TaskUpdate("", TaskState.FAILED, reason="late"),
-                                             only_from=TaskState.UNSURE)
-    task = await h.bot.store.get_task(1)
-    assert not refunded and task is not None and task.state is TaskState.QUEUED

@@ -301,16 +301,14 @@ class Task:
     result_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     created_at: float = 0.0  # wall clock seconds
     completed_at: float | None = None
-    # §4.1 CALLBACK_EXCEPTION: finished, but the callback could not be delivered; the results stay in the record.
-    callback_exception: bool = False
     # Track URLs the fake hands out instead of its own (n, "audio" | "stream" | "image") → URL: an expired file,
     # or a provider naming an address the bot must not fetch.
     url_overrides: dict[tuple[int, str], str] = field(default_factory=dict)
 
     @property
     def done(self) -> bool:
-        """Its results are in the record (SUCCESS, or finished with CALLBACK_EXCEPTION)."""
-        return self.status == SUCCESS or self.callback_exception
+        """Its results are in the record: SUCCESS, or CALLBACK_EXCEPTION (§4.1) once it finished."""
+        return self.status == SUCCESS or (self.status == "CALLBACK_EXCEPTION" and self.stage == "complete")
 
     @property
     def failed(self) -> bool:
@@ -853,9 +851,7 @@ class FakeKie:
         """The task finishes but its callback cannot be delivered (e.g. a poll-only callBackUrl that never
         resolves): record-info shows ``CALLBACK_EXCEPTION`` (§4.1-§4.4) with the finished results."""
         task = self._task(task_id)
-        task.status, task.stage, task.completed_at = SUCCESS, "complete", self.wall_clock()
-        task.status = "CALLBACK_EXCEPTION"
-        task.callback_exception = True
+        task.status, task.stage, task.completed_at = "CALLBACK_EXCEPTION", "complete", self.wall_clock()
 
     async def resend(self, task_id: str, stage: str) -> Delivery:
         """Re-POST a stage's callback without changing state (duplicate delivery)."""

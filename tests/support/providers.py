@@ -200,7 +200,7 @@ async def _sandbox() -> AsyncIterator[SandboxDriver]:
         await site.start()
         base = f"http://127.0.0.1:{runner.addresses[0][1]}"
         await sandbox.start(f"{base}/sandbox")
-        fetcher.allow_prefix(sandbox.files_prefix)
+        fetcher.allow_prefix(SandboxProvider.files_prefix_at(f"{base}/sandbox"))
         driver.adapter = adapter = open_provider("sandbox", api_key="sandbox-key", base_url=f"{base}/sandbox")
         adapter.retry = NO_WAIT
         driver.callback_url = f"{base}/received"

@@ -36,9 +36,8 @@ async def sunoapi() -> AsyncIterator[FakeSunoApi]:
 
 
 async def on(make_bot: BotFactory, name: str, fake: FakeKie | FakeCqt, **overrides: object) -> ChorusBot:
-    bot = await make_bot(provider=name, api_key=fake.api_key, api_base_url=fake.base_url, **overrides)
-    bot.fetcher.policy.allowed_hosts |= {urlsplit(fake.base_url).netloc}  # as FETCH_ALLOW_HOSTS would
-    return bot
+    return await make_bot(provider=name, api_key=fake.api_key, api_base_url=fake.base_url,
+                          fetch_allow_hosts={urlsplit(fake.base_url).netloc}, **overrides)
 
 
 async def polled(h: Harness) -> None:
