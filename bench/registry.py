@@ -88,6 +88,26 @@ BENCHMARKS: dict[str, Benchmark] = {
         },
         in_full_run=False,  # 500 submissions at 20 per 10 s: over 4 minutes
     ),
+    "scale": Benchmark(
+        "bench.scale",
+        "Scale-out: 1 vs. 2 bot processes on PostgreSQL (rush, kill -9 of the leader, reservations)",
+        {
+            "scale_ack_p99_ms_1p": Target("<=", 1000),
+            "scale_ack_p99_ms_2p": Target("<=", 1000),
+            "scale_rate_used_pct_1p": Target("==", 100),
+            "scale_rate_used_pct_2p": Target("==", 100),
+            "scale_rate_refusals_1p": Target("==", 0),
+            "scale_rate_refusals_2p": Target("==", 0),
+            "scale_rate_mean_pct_2p": Target(">=", 90),
+            "scale_missing_or_double_1p": Target("==", 0),
+            "scale_missing_or_double_2p": Target("==", 0),
+            "scale_takeover_s": Target("<=", 5),
+            "scale_takeover_refusals": Target("==", 0),
+            "scale_takeover_missing_or_double": Target("==", 0),
+            "scale_reservations_accepted": Target("==", 100),
+            "scale_reservations_per_s_pg": Target(">=", 1000),
+        },
+    ),
     "idle": Benchmark(
         "bench.idle",
         "Idle RSS after startup with the cogs loaded",

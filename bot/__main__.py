@@ -1,4 +1,5 @@
-"""``python -m bot``: run Chorus until SIGTERM or SIGINT, then close everything cleanly."""
+"""``python -m bot``: run Chorus until SIGTERM or SIGINT, then close everything cleanly (``python -m bot copy-db``:
+copy the SQLite database into PostgreSQL, see bot/copydb.py)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,10 @@ EXIT_CONFIG = 2
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["copy-db"]:  # a maintenance command: copy the SQLite database into PostgreSQL
+        from bot.copydb import main as copy_db
+
+        raise SystemExit(copy_db(sys.argv[2:]))
     discord.utils.setup_logging(level=logging.INFO, root=True)
     load_dotenv_file()
     try:

@@ -24,12 +24,12 @@ from bot.providers.errors import InputError
 from bot.replies import report_unexpected, send_ephemeral
 from bot.store import (
     CANCELLED,
-    CLOSED,
     Challenge,
     Entry,
     EntryAdded,
     NewChallenge,
     Store,
+    winners,
 )
 
 log = logging.getLogger(__name__)
@@ -203,20 +203,14 @@ class ChallengeService(BackgroundLoop):
 
     async def close(self, challenge_id: int) -> bool:
         """Close once: post the results, reveal the authors, grant the rewards. False if already ended."""
-        if not await self._store.end_challenge(challenge_id, CLOSED):
+        closed = await self._store.close_challenge(challenge_id, len(PLACES), _reward_reason)
+        if closed is None:
             return False
-        challenge = await self._store.challenge(challenge_id)
-        assert challenge is not None
-        entries = await self._store.entries(challenge.id, include_disqualified=False)
-        winners = [entry for entry in entries if entry.votes > 0][: len(PLACES)]
-        for place, entry in enumerate(winners):
-            if challenge.reward_credits > 0:
-                await self._store.grant(challenge.guild_id, entry.user_id, challenge.reward_credits,
-                                        reason=f"challenge #{challenge.id} \u201c{challenge.theme}\u201d: "
-                                               f"{PLACES[place]} place")
+        challenge, entries = closed
+        placed = winners(entries, len(PLACES))
         await self._reveal(challenge, entries)
-        await self._post_results(challenge, entries, winners)
-        log.info("challenge %s closed: %d entries, %d winners", challenge.id, len(entries), len(winners))
+        await self._post_results(challenge, entries, placed)
+        log.info("challenge %s closed: %d entries, %d winners", challenge.id, len(entries), len(placed))
         return True
 
     async def cancel(self, challenge_id: int, actor_id: int, reason: str) -> bool:
@@ -418,3 +412,6 @@ def _hours(hours: float) -> str:
         return "a day"
     return f"{hours:g} hour{'s' if hours != 1 else ''}"
 
+
+def _reward_reason(challenge: Challenge, place: int) -> str:
+    return f"challenge #{challenge.id} \u201c{challenge.theme}\u201d: {PLACES[place]} place"

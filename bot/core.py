@@ -19,6 +19,7 @@ from discord.ext import commands
 from bot.audit import AuditLog
 from bot.callbacks import CallbackEndpoint
 from bot.challenges import ChallengeService
+from bot.coordination import Leadership, PostgresLeadership
 from bot.delivery import Delivery
 from bot.dispatcher import Dispatcher, callback_url
 from bot.fetch import Fetcher, FetchPolicy
@@ -27,6 +28,7 @@ from bot.permissions import permission_names
 from bot.providers import Provider, open_provider
 from bot.providers.errors import InputError
 from bot.providers.ratelimit import SlidingWindow
+from bot.redaction import describe
 from bot.replies import report_unexpected, send_ephemeral
 from bot.sandbox.server import SandboxProvider
 from bot.settings import DEFAULT_BASE_URLS, Settings, SettingsError
@@ -79,8 +81,8 @@ class ChorusTree(app_commands.CommandTree["ChorusBot"]):
             await report_unexpected(interaction, original, f"/{name}")
 
 
-class ChorusBot(commands.Bot):
-    """The bot. ``await bot.login(token)`` opens everything (so it can be driven without the gateway)."""
+class ChorusBot(commands.AutoShardedBot):
+    """The bot (sharded: SHARD_COUNT and SHARD_IDS choose this process's shards). ``await bot.login(token)`` opens everything (so it can be driven without the gateway)."""
 
     store: Store
     audit: AuditLog
@@ -103,12 +105,15 @@ class ChorusBot(commands.Bot):
             help_command=None,
             tree_cls=ChorusTree,
             allowed_mentions=discord.AllowedMentions(everyone=False, roles=False, users=True, replied_user=False),
+            shard_count=settings.shard_count,
+            shard_ids=list(settings.shard_ids) if settings.shard_ids is not None else None,
         )
         self.settings = settings
         self.clock = clock
         self.sandbox: SandboxProvider | None = None
         self.actions: dict[str, ActionHandler] = {}  # result-button actions, registered by the cogs
         self.fetcher: Fetcher | None = None
+        self.leadership: Leadership | None = None
 
     async def setup_hook(self) -> None:
         settings = self.settings
@@ -118,9 +123,16 @@ class ChorusBot(commands.Bot):
                 "(simulated songs, no credits). Set SUNO_API_KEY to make real songs with kie.ai."
             )
         try:
-            self.store = await Store.open(settings.database_path, clock=self.clock)
-        except OSError as error:
-            raise SettingsError("DATABASE_PATH", f"cannot open {settings.database_path}: {error}") from error
+            self.store = await Store.open(settings.database, clock=self.clock)
+        except Exception as error:
+            if settings.shared_database:  # refused, unknown host or database, wrong password: never the URL itself
+                raise SettingsError("DATABASE_URL", f"cannot use PostgreSQL: {describe(error)}") from None
+            if isinstance(error, OSError):
+                raise SettingsError("DATABASE_PATH", f"cannot open {settings.database_path}: {error}") from error
+            raise
+        shared = settings.shared_database
+        self.leadership = (PostgresLeadership(settings.database_url, self.store.database.notify)
+                           if settings.database_url is not None else Leadership())
 
         callbacks = CallbackEndpoint(self.store, hmac_key=settings.webhook_hmac_key, clock=self.clock)
         self.web = WebServer(settings.web_host, settings.web_port, self.store, callbacks)
@@ -156,7 +168,7 @@ class ChorusBot(commands.Bot):
         self.audit = AuditLog(self, self.store)
         self.tracker = Tracker(
             self.store, self.provider, self.delivery, poll_interval=settings.polls_every(callbacks=called_back),
-            callbacks=called_back, clock=self.clock, on_finished=self.audit.task_finished,
+            callbacks=called_back, clock=self.clock, on_finished=self.audit.task_finished, shared=shared,
         )
         # The provider's own retries would hold a member's request; the queue puts it back in line instead.
         limiter = SlidingWindow(*settings.submit_rate, clock=self.clock)
@@ -165,6 +177,7 @@ class ChorusBot(commands.Bot):
         self.dispatcher = Dispatcher(
             self.store, self.provider, self.tracker, self.delivery, limiter,
             callback_url=functools.partial(callback_url, callback_base), called_back=called_back, clock=self.clock,
+            leadership=self.leadership, shared=shared,
         )
         self.songs = SongService(
             self.store, self.provider, self.tracker, self.delivery, self.audit, self.dispatcher, clock=self.clock,
@@ -179,11 +192,13 @@ class ChorusBot(commands.Bot):
 
         await self.tracker.start()
         await self.dispatcher.start()
+        await self.leadership.start()
         await self.challenges.start()
         if self.sandbox is not None:
             await self.sandbox.start(f"{self.web.local_url}/sandbox")
         self._log_provider(called_back)
-        await self.sync_commands()
+        if self.shard_ids is None or 0 in self.shard_ids:  # one process syncs: the one with the first shard
+            await self.sync_commands()
 
     async def on_app_command_completion(
         self, interaction: discord.Interaction[ChorusBot], command: app_commands.Command[Any, ..., Any]
@@ -239,12 +254,14 @@ class ChorusBot(commands.Bot):
 
     async def close(self) -> None:
         """Stop taking callbacks, finish or cancel background work, close the provider and the database."""
-        for name in ("web", "challenges", "dispatcher", "tracker", "sandbox", "provider", "fetcher", "store"):
+        for name in ("web", "challenges", "leadership", "dispatcher", "tracker", "sandbox", "provider", "fetcher",
+                     "store"):
             resource = getattr(self, name, None)
             if resource is None:
                 continue
             try:
-                await (resource.stop() if name in ("web", "challenges", "dispatcher", "tracker") else resource.close())
+                stops = ("web", "challenges", "leadership", "dispatcher", "tracker")
+                await (resource.stop() if name in stops else resource.close())
             except Exception:
                 log.exception("error while closing %s", name.strip("_"))
             setattr(self, name, None)

@@ -5,6 +5,11 @@ Fair order is round robin: across servers (the one served longest ago first), wi
 (likewise), and first come first served within a member. A provider answer that says "not now" (a rate or
 concurrency limit) puts the task back at its place and pauses sending for the provider's window: it is not a
 failure and costs the member nothing. The queue is the tasks table (state "waiting"), so it survives restarts.
+
+With several processes on one database, only the leader (see coordination.py) sends; the others put tasks in
+the queue and wake it. The rate window (when each recent submission counted) and the pause are kept in the
+database, so a new leader starts from the old one's budget; submissions the old leader had in flight count as
+made just now. Places and start times are computed from the same tables in every process.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from collections import deque
 from collections.abc import Callable
 
 from bot.background import BackgroundLoop
+from bot.coordination import Leadership
 from bot.delivery import Delivery
 from bot.models import Place, Task, TaskState, TaskUpdate
 from bot.providers.base import Provider
@@ -31,6 +37,9 @@ log = logging.getLogger(__name__)
 POLL_ONLY_CALLBACK = "https://poll-only.invalid/callbacks"
 BUSY_PAUSE = 15.0  # a full concurrency limit: wait this long for running tasks to finish
 REFRESH_EVERY = 10.0  # seconds between updates of the waiting members' places
+PAUSE_KEY = "provider_paused_until"  # the provider's "not now", in the meta table when the database is shared
+FOLLOWER_WAIT = 2.0  # seconds a process that does not send waits for the leader to send a request first in line
+SEND_TIMEOUT = 30.0  # the provider client's longest wait for a submit's answer (bot/providers/http.py)
 
 
 def callback_url(base: str | None, token: str) -> str:
@@ -80,6 +89,8 @@ class Dispatcher(BackgroundLoop):
         callback_url: Callable[[str], str],
         called_back: bool,
         clock: Callable[[], float] = time.time,
+        leadership: Leadership | None = None,
+        shared: bool = False,
     ) -> None:
         super().__init__()
         self._store = store
@@ -93,6 +104,11 @@ class Dispatcher(BackgroundLoop):
         self._paused_until = 0.0
         self._sending = asyncio.Lock()
         self._shown: dict[int, tuple[Place, float]] = {}  # each waiting task's status message: place, when
+        self._shared = shared  # other processes use the database: the rate window and pause live there
+        self._leadership = leadership or Leadership()
+        self._leadership.on_change(self._leadership_changed)
+        self._leadership.on_queue(self.wake)
+        self._inherited = not shared  # alone on its database, there is no other leader's budget to take over
 
 
     # ----- a new task --------------------------------------------------------------------------------------
@@ -100,16 +116,37 @@ class Dispatcher(BackgroundLoop):
     async def send_now_or_queue(self, task: Task) -> Place | None:
         """Send ``task`` at once if nobody waits ahead of it and the rate allows (None: sent; a refusal raises
         ProviderError), else leave it in the queue and return its place."""
+        if not (self._leadership.is_leader and self._inherited):  # the leader sends it; its place is the same
+            await self._leadership.queued()
+            await self._load_window()
+            place = self._place_in(await self._order(), task.id)
+            if place is not None and place.position == 1 and self._can_send() and await self._sent_soon(task.id):
+                return None
+            return place
         async with self._sending:
             order = await self._order()
-            first = order and order[0].id == task.id
-            if first and self._can_send() and await self._store.claim(task.id) and await self._send(task):
-                return None
-            self.wake()
-            place = self._place_in(order, task.id)
-            if place is not None:  # shown with the answer; its first change is shown at once
-                self._shown[task.id] = (place, float("-inf"))
-            return place
+            first = bool(order) and order[0].id == task.id
+            sending = first and self._can_send() and await self._store.claim(task.id)
+            slot = await self._take_slot() if sending else None
+        # Sent outside the lock: a slow answer holds this member's reply, not the queue.
+        if sending and await self._send(task, slot):
+            return None
+        self.wake()
+        place = self._place_in(await self._order(), task.id)
+        if place is not None:  # shown with the answer; its first change is shown at once
+            self._shown[task.id] = (place, float("-inf"))
+        return place
+
+    async def _sent_soon(self, task_id: int) -> bool:
+        """In a process that does not send: give the leader a moment to send a task first in line, so the
+        member's answer says it started, as the leader's own would."""
+        deadline = time.monotonic() + FOLLOWER_WAIT
+        while time.monotonic() < deadline:
+            task = await self._store.get_task(task_id)
+            if task is None or task.state is not TaskState.WAITING:
+                return task is not None
+            await asyncio.sleep(0.05)
+        return False
 
     async def cancel(self, task: Task, reason: str) -> bool:
         """Take a waiting task out of the line with a full refund; False if it was already sent (the provider
@@ -128,6 +165,8 @@ class Dispatcher(BackgroundLoop):
 
     async def places(self) -> dict[int, Place]:
         """Every waiting task's place in line and start time."""
+        if not self._leadership.is_leader:
+            await self._load_window()
         order = await self._order()
         starts = self._start_times(len(order))
         return {waiting.id: Place(position + 1, starts[position]) for position, waiting in enumerate(order)}
@@ -140,12 +179,43 @@ class Dispatcher(BackgroundLoop):
 
     # ----- the loop ----------------------------------------------------------------------------------------
 
+    def _leadership_changed(self, leading: bool) -> None:
+        if self._shared:
+            self._inherited = False
+        self.wake()
+
+    async def _load_window(self) -> None:
+        """Take the shared rate window and pause from the database: the submissions answered in the last
+        window, when they were answered, and those sent without an answer yet (another process is sending
+        them, or died doing so) as if counted now; the provider counted each no later than that."""
+        if not self._shared:
+            return
+        now = self._clock()
+        window = self.limiter.window
+        answered, unanswered = await self._store.rate_window(now - window, now - window - SEND_TIMEOUT)
+        self.limiter.restore(answered + [now] * unanswered)
+        self._paused_until = float(await self._store.get_meta(PAUSE_KEY) or 0.0)
+
+    async def _take_over(self) -> None:
+        """Just became the leader: only a leader sends, so submissions still without an answer were cut off
+        with the last one (killed, or cut from the database): they wait, unsure, for a callback to tell whether
+        the provider took them. The rate budget is the shared one."""
+        await self._load_window()
+        if self._shared:
+            await self._tracker.cut_off(self._clock())
+
     async def _run(self) -> None:
         while True:
             self._wake.clear()
             try:
-                delay = await self._dispatch_due()
-                delay = min(delay, await self._refresh_places())
+                if not self._leadership.is_leader:
+                    delay = 60.0  # a follower sends nothing; leadership or a wake-up ends the wait
+                else:
+                    if not self._inherited:
+                        await self._take_over()
+                        self._inherited = True
+                    delay = await self._dispatch_due()
+                    delay = min(delay, await self._refresh_places())
             except Exception:
                 log.exception("dispatcher round failed")
                 delay = 5.0
@@ -159,6 +229,8 @@ class Dispatcher(BackgroundLoop):
         rate from the start); returns how long to wait before the next try."""
         while True:
             async with self._sending:
+                if not self._leadership.is_leader:
+                    return 60.0
                 order = await self._order()
                 if not order:
                     return 60.0
@@ -169,12 +241,19 @@ class Dispatcher(BackgroundLoop):
                     continue
                 task = await self._store.get_task(head.id)
                 assert task is not None
-                await self.limiter.acquire()  # free now (checked above): the slot is counted at once
-                self._tracker.spawn(self._send_claimed(task))
+                slot = await self._take_slot()
+                self._tracker.spawn(self._send_claimed(task, slot))
 
-    async def _send_claimed(self, task: Task) -> None:
+    async def _take_slot(self) -> int | None:
+        """Hold one submission's place in the rate (free now: the caller checked), counted at once. With a
+        shared database it is written down before the send, so a later leader counts it even if this process
+        dies before the answer."""
+        await self.limiter.acquire()
+        return await self._store.claim_slot(self._clock()) if self._shared else None
+
+    async def _send_claimed(self, task: Task, slot: int | None) -> None:
         try:
-            await self._send(task, slot_held=True)
+            await self._send(task, slot)
         except Exception as error:  # the member's interaction is over: told in the channel, refunded
             await self._refused(task, error)
         finally:
@@ -197,18 +276,18 @@ class Dispatcher(BackgroundLoop):
     def _wait_time(self) -> float:
         return max(self._paused_until - self._clock(), self.limiter.delay())
 
-    async def _send(self, task: Task, *, slot_held: bool = False) -> bool:
+    async def _send(self, task: Task, slot: int | None) -> bool:
         """Send a claimed task within the rate (the slot counts from the provider's answer). True: the
         provider took it, or may have (its answer was lost: the task waits, unsure, for a callback to tell).
         False: it said "not now" (back in line, sending paused). A refusal raises ProviderError; the caller
         records it."""
-        if not slot_held:
-            await self.limiter.acquire()
         try:
             provider_task_id = await self._provider.submit(task.request, self._callback_url(task.callback_token))
         except (RateLimited, Busy) as error:
             pause = BUSY_PAUSE if isinstance(error, Busy) else self.limiter.window
             self._paused_until = self._clock() + pause
+            if self._shared:
+                await self._store.set_meta(PAUSE_KEY, repr(self._paused_until))
             await self._store.requeue(task.id)
             log.warning("%s said not now (%s): task %s back in line, sending paused %.0fs", self._provider.name,
                         error, task.id, pause)
@@ -229,7 +308,9 @@ class Dispatcher(BackgroundLoop):
             self._shown.pop(task.id, None)
             return True
         finally:
-            self.limiter.release()
+            stamp = self.limiter.release()
+            if slot is not None:  # a later leader counts it from its answer too
+                await self._store.answer_slot(slot, stamp)
         await self._store.mark_submitted(task.id, provider_task_id, self._clock() + self._tracker.quiet_after,
                                          token=task.callback_token, kind=task.task_kind)
         log.info("task %s: submitted as %s", task.id, provider_task_id)

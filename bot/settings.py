@@ -47,6 +47,9 @@ class Settings:
     web_host: str = "0.0.0.0"
     web_port: int = 8080
     database_path: Path = Path("data/bot.db")
+    database_url: str | None = None  # postgresql://…: shared by every process (else SQLite at database_path)
+    shard_count: int | None = None  # None: as many as Discord recommends, all in this process
+    shard_ids: tuple[int, ...] | None = None  # this process's shards (None: all of shard_count)
     poll_interval: float | None = None  # None: POLL_WITH_CALLBACKS or POLL_ONLY, see polls_every()
     submit_rate: tuple[int, float] = (20, 10.0)  # at most this many submissions per this many seconds
     webhook_hmac_key: str | None = None
@@ -57,7 +60,7 @@ class Settings:
     fetch_allow_hosts: frozenset[str] = frozenset()
 
     def __repr__(self) -> str:  # never print secrets
-        hidden = {"discord_token", "api_key", "webhook_hmac_key"}
+        hidden = {"discord_token", "api_key", "webhook_hmac_key", "database_url"}
         fields = ", ".join(
             f"{name}={'***' if name in hidden and value else value!r}"
             for name, value in self.__dict__.items()
@@ -115,6 +118,8 @@ class Settings:
             web_host=get("WEB_HOST") or "0.0.0.0",
             web_port=_integer(get("WEB_PORT"), "WEB_PORT", default=8080, low=0, high=65535),
             database_path=Path(get("DATABASE_PATH") or "data/bot.db"),
+            database_url=parse_database_url(get("DATABASE_URL")),
+            **_shards(get("SHARD_COUNT"), get("SHARD_IDS")),
             poll_interval=_optional_number(get("SUNO_POLL_INTERVAL"), "SUNO_POLL_INTERVAL", low=0.5, high=3600),
             webhook_hmac_key=hmac_key,
             submit_rate=_rate(get("SUNO_SUBMIT_RATE"), "SUNO_SUBMIT_RATE"),
@@ -129,7 +134,19 @@ class Settings:
     @property
     def secrets(self) -> tuple[str, ...]:
         """Values that must never be written anywhere (see bot/redaction.py)."""
-        return tuple(value for value in (self.discord_token, self.api_key, self.webhook_hmac_key) if value)
+        values = [self.discord_token, self.api_key, self.webhook_hmac_key]
+        if self.database_url is not None:
+            values.append(urlsplit(self.database_url).password)
+        return tuple(value for value in values if value)
+
+    @property
+    def database(self) -> str | Path:
+        """What the store opens: the PostgreSQL URL, else the SQLite file."""
+        return self.database_url or self.database_path
+
+    @property
+    def shared_database(self) -> bool:
+        return self.database_url is not None
 
     @property
     def uses_sandbox(self) -> bool:
@@ -213,6 +230,37 @@ def _hosts(value: str | None, name: str) -> frozenset[str]:
         return FetchPolicy.parse_hosts(value)
     except ValueError as error:
         raise SettingsError(name, f"{error} (a comma-separated list such as files.local:9000,10.0.0.5)") from None
+
+
+def parse_database_url(value: str | None) -> str | None:
+    if value is None:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("postgresql", "postgres") or not (parts.hostname or "host=" in parts.query):
+        raise SettingsError("DATABASE_URL", "must be a PostgreSQL URL such as postgresql://chorus:PASSWORD@db:5432/chorus "
+                            "(leave it unset to use SQLite at DATABASE_PATH)")
+    return value
+
+
+def _shards(count: str | None, ids: str | None) -> dict[str, object]:
+    """SHARD_COUNT (the bot's total) and SHARD_IDS ("0-3", "4,5" or "6"): this process's shards."""
+    if count is None:
+        if ids is not None:
+            raise SettingsError("SHARD_IDS", "needs SHARD_COUNT (the total number of shards across all processes)")
+        return {}
+    total = _integer(count, "SHARD_COUNT", default=1, low=1, high=10_000)
+    if ids is None:
+        return {"shard_count": total}
+    chosen: set[int] = set()
+    try:
+        for part in ids.replace(" ", "").split(","):
+            first, _, last = part.partition("-")
+            chosen.update(range(int(first), int(last or first) + 1))
+    except ValueError:
+        raise SettingsError("SHARD_IDS", f"must be shard numbers such as 0-3 or 0,2,4 (got {ids!r})") from None
+    if not chosen or min(chosen) < 0 or max(chosen) >= total:
+        raise SettingsError("SHARD_IDS", f"must be between 0 and {total - 1} (SHARD_COUNT={total}), got {ids!r}")
+    return {"shard_count": total, "shard_ids": tuple(sorted(chosen))}
 
 
 def _snowflake(value: str | None, name: str) -> int | None:

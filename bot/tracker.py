@@ -4,9 +4,12 @@ and hands finished tasks to delivery. Everything it decides is read from and wri
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import secrets
+import socket
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import replace
 from typing import Any, Protocol
 
@@ -28,6 +31,11 @@ QUIET_POLLS = 3  # with callbacks, poll once nothing was heard for this many pol
 SHUTDOWN_GRACE = 10.0  # seconds deliveries in flight get to finish when the bot stops; then they are cut
 CONFIRM_RETRIES = (1.0, 2.0, 4.0, 8.0)  # the provider's record may lag its callback by a moment: read again
 UNSURE_FOR = 15 * 60  # how long a submission whose answer was lost waits for a callback before it is refunded
+# A live process's submit is answered (or given up) well within this; one older than it was cut off.
+SUBMIT_LEASE = 90.0
+# A process posting a result holds it (and its channel) this long, renewed while it works: if it dies, another
+# takes over after at most this, well inside Discord's nonce window, so a post cut short is still not doubled.
+DELIVERY_LEASE = 30.0
 SWITCHED = (
     "The bot was switched to another Suno provider while this was being made, so it can't be followed any "
     "more. Your credits were refunded; try again."
@@ -63,6 +71,8 @@ class Tracker:
         clock: Callable[[], float] = time.time,
         parallel_polls: int = 8,
         on_finished: Callable[[Task], Awaitable[None]] | None = None,
+        shared: bool = False,
+        owner: str | None = None,
     ) -> None:
         self._store = store
         self._provider = provider
@@ -83,7 +93,12 @@ class Tracker:
         self._publishers = asyncio.Semaphore(PUBLISHERS)
         self._last_heard = 0.0
         self._calm: asyncio.Task[None] | None = None
-        self._redeliver: dict[int, tuple[int, float]] = {}  # task id → (failed deliveries, when to try again)
+        # Other processes may share the database: submissions cut off are those past their lease, not all.
+        self._shared = shared
+        self.owner = owner or f"{socket.gethostname()}:{secrets.token_hex(4)}"  # this process, in the outbox
+        self.submit_lease = SUBMIT_LEASE
+        self.delivery_lease = DELIVERY_LEASE
+        self._channels: dict[int, int] = {}  # channel id → this process's deliveries posting there now
         self._background: set[asyncio.Task[Any]] = set()
         # (task id, the provider id named, whether a finished result is expected) → the read in flight
         self._confirming: dict[tuple[int, str, bool], asyncio.Task[Task | None]] = {}
@@ -97,14 +112,15 @@ class Tracker:
         """Resume after a restart: submissions cut off before their answer wait for a callback to say whether
         the provider took them (without callbacks nothing can, so they fail and are refunded), post what
         finished while the bot was down, and start polling every pending task."""
-        for task in await self._store.unsent_submissions():
-            if not (self._callbacks and await self.mark_unsure(task.id)):
-                await self.update(task.id, TaskUpdate("", TaskState.FAILED, reason=INTERRUPTED))
+        now = self._clock()
+        if not self._shared:
+            await self._store.reset_outbox()
+        await self.cut_off(now - self.submit_lease if self._shared else now)
         for task in await self._store.pending_elsewhere(self._provider.name):
             await self.update(task.id, TaskUpdate(task.provider_task_id or "", TaskState.FAILED, reason=SWITCHED,
                                                error_message=f"started with {task.provider}"))
-        for task in await self._store.undelivered():
-            self._schedule_publish(task.id)
+        for task_id in await self._store.deliverable(now):
+            self._schedule_publish(task_id)
         self._loop = asyncio.create_task(self._run(), name="chorus-tracker")
 
     async def stop(self) -> None:
@@ -233,7 +249,8 @@ class Tracker:
 
     async def _publish(self, task_id: int) -> None:
         """Show a task's current state in Discord. Serialized per task and always rendered from the store,
-        so the last edit shows the latest state whatever order updates arrived in."""
+        so the last edit shows the latest state whatever order updates arrived in. A finished task is posted
+        through the outbox: only by the process holding its lease and its channel's."""
         await self._after_the_rush()
         lock = self._locks.setdefault(task_id, asyncio.Lock())
         async with self._publishers, lock:
@@ -241,29 +258,74 @@ class Tracker:
             task = await self._store.get_task(task_id)
             if task is None or task.delivered_at is not None:
                 return
-            try:
-                if task.state.terminal:
-                    await self._delivery.deliver(task)
-                    self._redeliver.pop(task_id, None)
-                    if self._on_finished is not None:
-                        await self._on_finished(task)
-                else:
+            if task.state.terminal:
+                await self._deliver(task)
+            else:
+                try:
                     await self._delivery.refresh_status(task)
-            except Exception:
-                log.exception("task %s: posting to Discord failed", task_id)
-                if task.state.terminal:
-                    self._retry_delivery(task_id)
+                except Exception:
+                    log.exception("task %s: updating its status in Discord failed", task_id)
         if task.state.terminal:
             self._locks.pop(task_id, None)
 
-    def _retry_delivery(self, task_id: int) -> None:
-        """Try a delivery Discord failed (5xx, a network error) again later, backing off: what was posted is
-        skipped and the post that was cut short carries the same nonce, so nothing is posted twice."""
-        failures, _ = self._redeliver.get(task_id, (0, 0.0))
-        delay = min(REDELIVERY_FIRST * 2**failures, REDELIVERY_MAX)
-        self._redeliver[task_id] = (failures + 1, self._clock() + delay)
-        log.info("task %s: delivery will be tried again in %.0fs", task_id, delay)
-        self.wake()
+    async def _deliver(self, task: Task) -> None:
+        async with self._posting(task) as mine:
+            if not mine:
+                return
+            try:
+                await self._delivery.deliver(task)
+            except Exception:
+                log.exception("task %s: posting to Discord failed", task.id)
+                at = await self._store.delivery_failed(task.id, self.owner, _redelivery_delay)
+                if at is not None:
+                    log.info("task %s: delivery will be tried again in %.0fs", task.id, at - self._clock())
+                self.wake()
+                return
+        if self._on_finished is not None:
+            await self._on_finished(task)
+        # Results for this channel that another process finished while we held it: ours to post now.
+        for task_id in await self._store.deliverable(self._clock(), channel_id=task.channel_id):
+            self._schedule_publish(task_id)
+
+    @contextlib.asynccontextmanager
+    async def _posting(self, task: Task) -> AsyncIterator[bool]:
+        """Hold the task's delivery lease and its channel's (renewed meanwhile); yields False if another
+        process holds either (it posts it), or the task is not due."""
+        channel = task.channel_id
+        until = self._clock() + self.delivery_lease
+        if not await self._store.claim_channel(channel, self.owner, until):
+            yield False
+            return
+        self._channels[channel] = self._channels.get(channel, 0) + 1
+        renewing: asyncio.Task[None] | None = None
+        try:
+            if not await self._store.claim_delivery(task.id, self.owner, until):
+                yield False
+                return
+            renewing = asyncio.create_task(self._renew(task.id, channel))
+            yield True
+        finally:
+            if renewing is not None:
+                renewing.cancel()
+            self._channels[channel] -= 1
+            if not self._channels[channel]:
+                del self._channels[channel]
+                await self._store.release_channel(channel, self.owner)
+
+    async def _renew(self, task_id: int, channel: int) -> None:
+        while True:
+            await asyncio.sleep(self.delivery_lease / 3)
+            until = self._clock() + self.delivery_lease
+            await self._store.renew_delivery(task_id, self.owner, until)
+            await self._store.claim_channel(channel, self.owner, until)
+
+    async def cut_off(self, sent_before: float) -> None:
+        """Submissions whose process stopped before the provider's answer wait for a callback to say whether
+        the provider took them (without callbacks nothing can, so they fail and are refunded)."""
+        for task in await self._store.unsent_submissions(sent_before):
+            if not (self._callbacks and await self.mark_unsure(task.id)):
+                await self.update(task.id, TaskUpdate("", TaskState.FAILED, reason=INTERRUPTED),
+                                  only_from=TaskState.SUBMITTING)
 
     # ----- polling and timeouts ---------------------------------------------------------------------------
 
@@ -272,7 +334,8 @@ class Tracker:
             self._wake.clear()
             try:
                 await self._tick()
-                due = [at for at in (await self._store.next_poll_at(), *self._redelivery_times()) if at is not None]
+                due = [at for at in (await self._store.next_poll_at(), await self._store.next_delivery_at())
+                       if at is not None]
                 delay = min(due) - self._clock() if due else self.poll_interval
             except Exception:
                 log.exception("tracker tick failed")
@@ -282,24 +345,22 @@ class Tracker:
             except TimeoutError:
                 pass
 
-    def _redelivery_times(self) -> list[float]:
-        return [at for _, at in self._redeliver.values()]
-
     async def _tick(self) -> None:
+        """Due work, each claimed in the store first, so with several processes each runs once."""
         now = self._clock()
-        for task_id, (_, at) in list(self._redeliver.items()):
-            if at <= now:
-                self._redeliver[task_id] = (self._redeliver[task_id][0], float("inf"))  # until this try ends
-                self._schedule_publish(task_id)
+        for task_id in await self._store.deliverable(now):  # retries, and posts a stopped process left
+            self._schedule_publish(task_id)
+        await self.cut_off(now - self.submit_lease)
         for task in await self._store.pending_since(now - self.timeout):
-            await self._expire(task)
+            if await self._store.claim_look(task, now + self.poll_interval):
+                await self._expire(task)
         for task in await self._store.unsure_due(now):  # unless a callback adopted it meanwhile
             await self.update(task.id, TaskUpdate("", TaskState.FAILED, error_message="no callback after a lost "
                                                   "submit answer", reason=NEVER_CONFIRMED), only_from=TaskState.UNSURE)
         for task in await self._store.pending_due(now):
             # Claim the slot before polling, so a slow poll is never doubled (contract: ≤ 3 req/s per task).
-            await self._store.set_next_poll(task.id, now + self.poll_interval)
-            self.spawn(self._poll(task))
+            if await self._store.claim_look(task, now + self.poll_interval):
+                self.spawn(self._poll(task))
 
     async def _expire(self, task: Task) -> None:
         """Fail a task pending too long, unless one last look shows the provider finished it (for example
@@ -345,6 +406,12 @@ class Tracker:
         """Wait until no Discord work is in flight (used by tests and benchmarks, and at shutdown)."""
         while self._background:
             await asyncio.gather(*set(self._background), return_exceptions=True)
+
+
+def _redelivery_delay(failures: int) -> float:
+    """A delivery Discord failed (5xx, a network error) is tried again later, backing off: what was posted is
+    skipped and the post that was cut short carries the same nonce, so nothing is posted twice."""
+    return min(REDELIVERY_FIRST * 2**failures, REDELIVERY_MAX)
 
 
 def _names_token(callback_url: str | None, token: str) -> bool:

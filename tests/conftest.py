@@ -34,6 +34,8 @@ from tests.support.discord_fake import (
 from tests.support.interactions import component, discord_api, inject, slash_command
 from tests.support.kie_fake import FakeKie
 
+pytest_plugins = ["tests.support.pg_fixtures"]
+
 # A rate or concurrency limit puts the request back in the queue (bot/dispatcher.py), never retried in place.
 NO_WAIT = RetryPolicy(rate_limited=(), server_error=(0.0, 0.0), busy=())
 
@@ -98,11 +100,26 @@ def clock() -> Clock:
     return Clock()
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests in a module marked ``both_databases`` run once on SQLite and once on a real PostgreSQL server."""
+    if "database" in metafunc.fixturenames and metafunc.definition.get_closest_marker("both_databases"):
+        metafunc.parametrize("database", ["sqlite", "postgresql"], indirect=True)
+
+
+@pytest.fixture
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> str | Path:
+    """What the store opens: a SQLite file (the default), or a fresh PostgreSQL database's URL."""
+    if getattr(request, "param", "sqlite") == "postgresql":
+        return str(request.getfixturevalue("postgres_dsn"))
+    return tmp_path / "bot.db"
+
+
 BotFactory = Callable[..., Awaitable[ChorusBot]]
 
 
 @pytest.fixture
-async def make_bot(tmp_path: Path, discord_fake: FakeDiscord, kie: FakeKie, clock: Clock) -> AsyncIterator[BotFactory]:
+async def make_bot(tmp_path: Path, discord_fake: FakeDiscord, kie: FakeKie, clock: Clock,
+                   database: str | Path) -> AsyncIterator[BotFactory]:
     """Build and log in bots (several share one database to test restarts); all are closed afterwards."""
     bots: list[ChorusBot] = []
 
@@ -120,6 +137,7 @@ async def make_bot(tmp_path: Path, discord_fake: FakeDiscord, kie: FakeKie, cloc
             web_host="127.0.0.1",
             web_port=port,
             database_path=tmp_path / "bot.db",
+            database_url=database if isinstance(database, str) else None,
             poll_interval=3600.0,  # callbacks drive these tests unless one asks for polling
             # The fakes serve their files on loopback, which the bot refuses unless the operator allows it.
             fetch_allow_hosts=frozenset({urlsplit(kie.base_url).netloc, urlsplit(discord_fake.origin).netloc}),

@@ -74,7 +74,16 @@ class SlidingWindow:
                     await self._sleep(wait)
             self._in_flight += 1
 
-    def release(self) -> None:
+    def release(self) -> float:
+        """The submission was answered (or given up): it counts from now. Returns the stamp."""
         self._in_flight -= 1
-        self._stamps.append(self._clock())
+        stamp = self._clock()
+        self._stamps.append(stamp)
+        self._released.set()
+        return stamp
+
+    def restore(self, stamps: list[float]) -> None:
+        """Count these submissions (made by another process) instead of the ones remembered here; the slots of
+        this process's own submissions in flight stay held."""
+        self._stamps = deque(sorted(stamps))
         self._released.set()

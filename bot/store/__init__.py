@@ -1,4 +1,4 @@
-"""Persistent state in SQLite (aiosqlite, WAL): tasks and tracks, the credit ledger and server policy,
+"""Persistent state in SQLite (aiosqlite, WAL) or PostgreSQL (asyncpg): tasks and tracks, the credit ledger and server policy,
 challenges."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from bot.store.challenges import (
     EntryAdded,
     NewChallenge,
     VoteResult,
+    winners,
 )
 from bot.store.credits import Admission, Allowance, LedgerRow, Report
 from bot.store.schema import MIGRATIONS
@@ -22,7 +23,7 @@ __all__ = [
     "CANCELLED", "CLOSED", "MIGRATIONS", "OPEN", "Admission", "Allowance", "CallbackTarget", "Challenge", "Entry",
     "EntryAdded",
     "LedgerRow",
-    "NewChallenge", "NewTask", "Report", "Store", "VoteResult", "Waiting",
+    "NewChallenge", "NewTask", "Report", "Store", "VoteResult", "Waiting", "winners",
 ]
 
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Any
 
-import aiosqlite
-
 from bot.store.credits import NET_SPEND, CreditStore
+from bot.store.db import Tx
 
 OPEN = "open"
 CLOSED = "closed"
@@ -81,12 +81,12 @@ class ChallengeStore(CreditStore):
     async def create_challenge(self, new: NewChallenge) -> Challenge:
         names = [f.name for f in fields(NewChallenge)]
         async with self.transaction() as db:
-            cursor = await db.execute(
-                f"INSERT INTO challenges ({', '.join(names)}, state) VALUES ({', '.join('?' for _ in names)}, ?)",
+            challenge_id = await db.value(
+                f"INSERT INTO challenges ({', '.join(names)}, state) VALUES ({', '.join('?' for _ in names)}, ?) "
+                "RETURNING id",
                 (*(getattr(new, name) for name in names), OPEN),
             )
-            challenge_id = cursor.lastrowid
-        challenge = await self.challenge(challenge_id or 0)
+        challenge = await self.challenge(int(challenge_id))
         assert challenge is not None
         return challenge
 
@@ -123,9 +123,27 @@ class ChallengeStore(CreditStore):
     async def end_challenge(self, challenge_id: int, state: str) -> bool:
         """Close or cancel an open challenge; only the first caller wins (the deadline job, /challenge end)."""
         async with self.transaction() as db:
-            cursor = await db.execute("UPDATE challenges SET state = ?, ended_at = ? WHERE id = ? AND state = ?",
-                                      (state, self._clock(), challenge_id, OPEN))
-            return cursor.rowcount == 1
+            changed = await db.execute("UPDATE challenges SET state = ?, ended_at = ? WHERE id = ? AND state = ?",
+                                       (state, self._clock(), challenge_id, OPEN))
+            return changed == 1
+
+    async def close_challenge(self, challenge_id: int, rewarded: int,
+                              reason: Callable[[Challenge, int], str]) -> tuple[Challenge, list[Entry]] | None:
+        """Close an open challenge and grant its rewards in the same transaction (the entries with votes, best
+        first, the first ``rewarded`` of them; ``reason(challenge, place)`` names each grant). Returns the
+        challenge and its entries; None if it had already ended (another process or /challenge end won)."""
+        async with self.transaction() as db:
+            closed = await db.execute("UPDATE challenges SET state = ?, ended_at = ? WHERE id = ? AND state = ?",
+                                      (CLOSED, self._clock(), challenge_id, OPEN))
+            if closed != 1:
+                return None
+            challenge = _challenge((await db.rows("SELECT * FROM challenges WHERE id = ?", (challenge_id,)))[0])
+            entries = [_entry(row) for row in await db.rows(_ENTRIES_OF, (challenge_id,))]
+            if challenge.reward_credits > 0:
+                for place, entry in enumerate(winners(entries, rewarded)):
+                    await self._ledger(db, challenge.guild_id, entry.user_id, "grant", challenge.reward_credits,
+                                       reason=reason(challenge, place))
+        return challenge, entries
 
     # ----- entries ----------------------------------------------------------------------------------------
 
@@ -135,46 +153,41 @@ class ChallengeStore(CreditStore):
         (None when refused). With ``refund_reason`` (a free-entry challenge), what the song cost comes back in the
         same transaction, at most once per song whatever the entries, challenges or takes."""
         async with self.transaction() as db:
-            async with db.execute(
+            mine = await db.value(
                 "SELECT COUNT(*) FROM challenge_entries WHERE challenge_id = ? AND user_id = ? AND disqualified IS NULL",
                 (challenge.id, user_id),
-            ) as cursor:
-                (mine,) = await cursor.fetchone()
-            async with db.execute("SELECT 1 FROM challenge_entries WHERE challenge_id = ? AND audio_id = ?",
-                                  (challenge.id, audio_id)) as cursor:
-                taken = await cursor.fetchone() is not None
+            )
+            taken = bool(await db.rows("SELECT 1 FROM challenge_entries WHERE challenge_id = ? AND audio_id = ?",
+                                       (challenge.id, audio_id)))
             if mine >= challenge.max_entries or taken:
                 return None
-            async with db.execute("SELECT COALESCE(MAX(number), 0) + 1 FROM challenge_entries WHERE challenge_id = ?",
-                                  (challenge.id,)) as cursor:
-                (number,) = await cursor.fetchone()
-            cursor = await db.execute(
+            number = await db.value("SELECT COALESCE(MAX(number), 0) + 1 FROM challenge_entries WHERE challenge_id = ?",
+                                    (challenge.id,))
+            entry_id = await db.value(
                 "INSERT INTO challenge_entries (challenge_id, number, user_id, task_id, audio_id, submitted_at) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
+                "VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
                 (challenge.id, number, user_id, task_id, audio_id, self._clock()),
             )
-            entry_id = cursor.lastrowid
             refunded = 0 if refund_reason is None else await self._return_cost(db, challenge.guild_id, user_id,
                                                                                 task_id, refund_reason)
-        entry = await self.entry(entry_id or 0)
+        entry = await self.entry(int(entry_id))
         assert entry is not None
         return EntryAdded(entry, refunded)
 
-    async def _return_cost(self, db: aiosqlite.Connection, guild_id: int, user_id: int, task_id: int,
+    async def _return_cost(self, db: Tx, guild_id: int, user_id: int, task_id: int,
                            reason: str) -> int:
         """Give back what is left of a song's cost (its reservation less any refund or earlier return); the
         unique index on entry_refund rows makes a second return impossible even for concurrent entries."""
-        async with db.execute(f"SELECT -COALESCE(SUM(amount), 0) FROM ledger WHERE task_id = ? AND {NET_SPEND}",
-                              (task_id,)) as cursor:
-            (left,) = await cursor.fetchone()
+        left = int(await db.value(f"SELECT -COALESCE(SUM(amount), 0) FROM ledger WHERE task_id = ? AND {NET_SPEND}",
+                                  (task_id,)))
         if left <= 0:
             return 0
-        cursor = await db.execute(
-            """INSERT OR IGNORE INTO ledger (guild_id, user_id, kind, amount, task_id, actor_id, reason, created_at)
-               VALUES (?, ?, 'entry_refund', ?, ?, NULL, ?, ?)""",
-            (guild_id, user_id, int(left), task_id, reason, self._clock()),
+        added = await db.execute(
+            """INSERT INTO ledger (guild_id, user_id, kind, amount, task_id, actor_id, reason, created_at)
+               VALUES (?, ?, 'entry_refund', ?, ?, NULL, ?, ?) ON CONFLICT DO NOTHING""",
+            (guild_id, user_id, left, task_id, reason, self._clock()),
         )
-        return int(left) if cursor.rowcount == 1 else 0
+        return left if added == 1 else 0
 
     async def set_entry_message(self, entry_id: int, message_id: int) -> None:
         await self._execute("UPDATE challenge_entries SET message_id = ? WHERE id = ?", (message_id, entry_id))
@@ -190,11 +203,7 @@ class ChallengeStore(CreditStore):
 
     async def entries(self, challenge_id: int, *, include_disqualified: bool = True) -> list[Entry]:
         """A challenge's entries with their vote counts, the most votes first (earliest entry wins a tie)."""
-        rows = await self._rows(
-            f"{_ENTRY_SELECT} WHERE e.challenge_id = ? {'' if include_disqualified else 'AND e.disqualified IS NULL'} "
-            "GROUP BY e.id ORDER BY votes DESC, e.submitted_at, e.id",
-            (challenge_id,),
-        )
+        rows = await self._rows(_ENTRIES if include_disqualified else _ENTRIES_OF, (challenge_id,))
         return [_entry(row) for row in rows]
 
     # ----- votes --------------------------------------------------------------------------------------------
@@ -203,9 +212,8 @@ class ChallengeStore(CreditStore):
         """Vote for an entry, or take the vote back if it was given; atomically within the member's limit."""
         async with self.transaction() as db:
             used = await _votes_used(db, challenge.id, voter_id)
-            cursor = await db.execute("DELETE FROM challenge_votes WHERE entry_id = ? AND voter_id = ?",
-                                      (entry.id, voter_id))
-            if cursor.rowcount:
+            if await db.execute("DELETE FROM challenge_votes WHERE entry_id = ? AND voter_id = ?",
+                                (entry.id, voter_id)):
                 return VoteResult("retracted", challenge.votes_per_member - used + 1)
             if used >= challenge.votes_per_member:
                 return VoteResult("limit", 0)
@@ -220,21 +228,28 @@ _ENTRY_SELECT = (
     "SELECT e.*, COUNT(v.voter_id) AS votes FROM challenge_entries e "
     "LEFT JOIN challenge_votes v ON v.entry_id = e.id"
 )
+_ENTRIES = f"{_ENTRY_SELECT} WHERE e.challenge_id = ? GROUP BY e.id ORDER BY votes DESC, e.submitted_at, e.id"
+# The entries that count (not disqualified), the most votes first (the earliest entry wins a tie).
+_ENTRIES_OF = (f"{_ENTRY_SELECT} WHERE e.challenge_id = ? AND e.disqualified IS NULL "
+               "GROUP BY e.id ORDER BY votes DESC, e.submitted_at, e.id")
 
 
-async def _votes_used(db: aiosqlite.Connection, challenge_id: int, voter_id: int) -> int:
-    async with db.execute("SELECT COUNT(*) FROM challenge_votes WHERE challenge_id = ? AND voter_id = ?",
-                          (challenge_id, voter_id)) as cursor:
-        (used,) = await cursor.fetchone()
-    return int(used)
+def winners(entries: list[Entry], places: int) -> list[Entry]:
+    """The entries that placed: those with votes, best first."""
+    return [entry for entry in entries if entry.votes > 0][:places]
 
 
-def _challenge(row: aiosqlite.Row) -> Challenge:
+async def _votes_used(db: Tx, challenge_id: int, voter_id: int) -> int:
+    return int(await db.value("SELECT COUNT(*) FROM challenge_votes WHERE challenge_id = ? AND voter_id = ?",
+                              (challenge_id, voter_id)))
+
+
+def _challenge(row: Any) -> Challenge:
     values: dict[str, Any] = {f.name: row[f.name] for f in fields(Challenge)}
     values["free_entries"] = bool(values["free_entries"])
     values["anonymous"] = bool(values["anonymous"])
     return Challenge(**values)
 
 
-def _entry(row: aiosqlite.Row) -> Entry:
+def _entry(row: Any) -> Entry:
     return Entry(**{f.name: row[f.name] for f in fields(Entry)})

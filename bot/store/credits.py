@@ -4,24 +4,19 @@ row saying who made it and why. Reservations are atomic with the task they pay f
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-import aiosqlite
-
 from bot.credits import GuildPolicy
 from bot.models import PENDING_STATES, ChannelLists, Task, TaskState, TaskUpdate
+from bot.store.db import Database, Tx
 from bot.store.tasks import NewTask, TaskStore
 
 _PENDING = tuple(state.value for state in PENDING_STATES)
 _PENDING_SQL = "(" + ", ".join("?" for _ in _PENDING) + ")"
 ADMISSION_BATCH = 500  # requests admitted in one transaction at most
-# Ids are given in the admission itself (AUTOINCREMENT never reuses one; the write lock is held).
-NEXT_TASK_ID = """SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'tasks'), 0),
-                          COALESCE((SELECT MAX(id) FROM tasks), 0)) + 1"""
 # The ledger rows that make up what a task cost: its reservation, minus its refund and a free entry's return
 # (and the grants with a task id that free entries were recorded as before schema 7).
 NET_SPEND = "(kind IN ('reserve', 'refund', 'entry_refund') OR (kind = 'grant' AND task_id IS NOT NULL))"
@@ -76,17 +71,6 @@ def _marks(values: list[int]) -> str:
     return "(" + ", ".join("?" for _ in values) + ")"
 
 
-async def _fetch(db: aiosqlite.Connection, sql: str, params: tuple[Any, ...]) -> list[Any]:
-    async with db.execute(sql, params) as cursor:
-        return list(await cursor.fetchall())
-
-
-async def _scalar(db: aiosqlite.Connection, sql: str) -> Any:
-    async with db.execute(sql) as cursor:
-        row = await cursor.fetchone()
-    return row[0] if row else None
-
-
 def _new_task(task_id: int, new: NewTask, now: float) -> Task:
     """The task row just inserted, without reading it back."""
     return Task(id=task_id, kind=new.request.kind.value, provider=new.provider, provider_task_id=None,
@@ -106,10 +90,8 @@ class Report:
 class CreditStore(TaskStore):
     """Ledger, policy, blocks, channels and words."""
 
-    def __init__(
-        self, db: aiosqlite.Connection, clock: Callable[[], float] = time.time, *, database: str = ":memory:"
-    ) -> None:
-        super().__init__(db, clock, database=database)
+    def __init__(self, db: Database, clock: Callable[[], float] = time.time) -> None:
+        super().__init__(db, clock)
         self._admissions: list[_AdmitRequest] = []
         self._admitting: asyncio.Task[None] | None = None
 
@@ -166,22 +148,22 @@ class CreditStore(TaskStore):
         outcomes: list[Admission] = []
         async with self.transaction() as db:
             running: dict[tuple[int, int], int] = {}
-            for guild_id, user_id, count in await _fetch(
-                db, f"""SELECT guild_id, user_id, COUNT(*) FROM tasks WHERE guild_id IN {in_guilds}
+            for guild_id, user_id, count in await db.rows(
+                f"""SELECT guild_id, user_id, COUNT(*) FROM tasks WHERE guild_id IN {in_guilds}
                         AND state IN {_PENDING_SQL} GROUP BY guild_id, user_id""", (*guilds, *_PENDING)):
                 running[(guild_id, user_id)] = count
             in_guild: dict[int, int] = {}
             for (guild_id, _), count in running.items():
                 in_guild[guild_id] = in_guild.get(guild_id, 0) + count
             balances: dict[tuple[int, int], int] = {
-                (guild_id, user_id): int(total) for guild_id, user_id, total in await _fetch(
-                    db, f"""SELECT guild_id, user_id, SUM(amount) FROM ledger WHERE guild_id IN {in_guilds}
+                (guild_id, user_id): int(total) for guild_id, user_id, total in await db.rows(
+                    f"""SELECT guild_id, user_id, SUM(amount) FROM ledger WHERE guild_id IN {in_guilds}
                             AND user_id IN {in_users} GROUP BY guild_id, user_id""", (*guilds, *users))}
             refilled = {
-                (guild_id, user_id, start) for guild_id, user_id, start in await _fetch(
-                    db, f"""SELECT guild_id, user_id, period_start FROM ledger WHERE kind = 'allowance'
+                (guild_id, user_id, start) for guild_id, user_id, start in await db.rows(
+                    f"""SELECT guild_id, user_id, period_start FROM ledger WHERE kind = 'allowance'
                             AND guild_id IN {in_guilds} AND user_id IN {in_users}""", (*guilds, *users))}
-            next_id = int(await _scalar(db, NEXT_TASK_ID))
+            ids = iter(await self._db.next_ids(db, "tasks", len(batch)))  # given here: rows go in in bulk
             now = self._clock()
             tasks: list[tuple[Any, ...]] = []
             ledger: list[tuple[Any, ...]] = []
@@ -206,8 +188,7 @@ class CreditStore(TaskStore):
                     balances[member] = balance
                     outcomes.append(Admission(None, balance, "balance"))
                     continue
-                task_id = next_id
-                next_id += 1
+                task_id = next(ids)
                 tasks.append((task_id, new.request.kind.value, new.provider, new.callback_token, new.guild_id,
                               new.channel_id, new.user_id, new.request.to_json(), new.request.reuse_key,
                               TaskState.WAITING.value, new.upload_limit, now, now))
@@ -228,20 +209,20 @@ class CreditStore(TaskStore):
                            period_start, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""", ledger)
         return outcomes
 
-    def _settle(self, conn: sqlite3.Connection, task_id: int, update: TaskUpdate, now: float) -> None:
+    async def _settle(self, tx: Tx, task_id: int, update: TaskUpdate, now: float) -> None:
         """Commit the reservation of a task that succeeded; refund one that failed, naming the reason."""
-        reserve = conn.execute("SELECT guild_id, user_id, amount, operation FROM ledger WHERE task_id = ? AND "
-                               "kind = 'reserve'", (task_id,)).fetchone()
-        if reserve is None:
+        reserve = await tx.rows("SELECT guild_id, user_id, amount, operation FROM ledger WHERE task_id = ? AND "
+                                "kind = 'reserve'", (task_id,))
+        if not reserve:
             return
-        guild_id, user_id, amount, operation = reserve
+        guild_id, user_id, amount, operation = reserve[0]
         if update.state is TaskState.SUCCEEDED:
             kind, amount, reason = "commit", 0, "done"
         else:
             kind, amount, reason = "refund", -amount, refund_reason(update)
-        conn.execute(
-            """INSERT OR IGNORE INTO ledger (guild_id, user_id, kind, amount, task_id, operation, actor_id, reason,
-                   period_start, created_at) VALUES (?, ?, ?, ?, ?, ?, NULL, ?, NULL, ?)""",
+        await tx.execute(
+            """INSERT INTO ledger (guild_id, user_id, kind, amount, task_id, operation, actor_id, reason,
+                   period_start, created_at) VALUES (?, ?, ?, ?, ?, ?, NULL, ?, NULL, ?) ON CONFLICT DO NOTHING""",
             (guild_id, user_id, kind, amount, task_id, operation, reason, now),
         )
 
@@ -306,7 +287,7 @@ class CreditStore(TaskStore):
         spent = await self._rows(
             f"""SELECT user_id, -SUM(amount) AS spent FROM ledger
                WHERE guild_id = ? AND {NET_SPEND} AND created_at >= ?
-               GROUP BY user_id HAVING spent > 0 ORDER BY spent DESC, user_id LIMIT 10""",
+               GROUP BY user_id HAVING SUM(amount) < 0 ORDER BY spent DESC, user_id LIMIT 10""",
             (guild_id, since),
         )
         states = await self._rows(
@@ -321,16 +302,15 @@ class CreditStore(TaskStore):
         return Report([(row[0], row[1]) for row in spent], {row[0]: row[1] for row in states},
                       refunds[0][0], refunds[0][1])
 
-    async def _refilled_balance(self, db: aiosqlite.Connection, guild_id: int, user_id: int,
+    async def _refilled_balance(self, db: Tx, guild_id: int, user_id: int,
                                 allowance: Allowance) -> int:
         """Top the balance up to the allowance once per period (unused allowance does not pile up; grants
         above it are kept), then return it."""
         balance = await self._sum(db, guild_id, user_id)
-        async with db.execute(
+        refilled = bool(await db.rows(
             "SELECT 1 FROM ledger WHERE guild_id = ? AND user_id = ? AND kind = 'allowance' AND period_start = ?",
             (guild_id, user_id, allowance.period_start),
-        ) as cursor:
-            refilled = await cursor.fetchone() is not None
+        ))
         if not refilled:
             top_up = max(0, allowance.amount - balance)
             await self._ledger(db, guild_id, user_id, "allowance", top_up, period_start=allowance.period_start,
@@ -338,15 +318,13 @@ class CreditStore(TaskStore):
             balance += top_up
         return balance
 
-    async def _sum(self, db: aiosqlite.Connection, guild_id: int, user_id: int) -> int:
-        async with db.execute("SELECT COALESCE(SUM(amount), 0) FROM ledger WHERE guild_id = ? AND user_id = ?",
-                              (guild_id, user_id)) as cursor:
-            (total,) = await cursor.fetchone()
-        return int(total)
+    async def _sum(self, db: Tx, guild_id: int, user_id: int) -> int:
+        return int(await db.value("SELECT COALESCE(SUM(amount), 0) FROM ledger WHERE guild_id = ? AND user_id = ?",
+                                  (guild_id, user_id)))
 
     async def _ledger(
         self,
-        db: aiosqlite.Connection,
+        db: Tx,
         guild_id: int,
         user_id: int,
         kind: str,
@@ -359,10 +337,10 @@ class CreditStore(TaskStore):
         period_start: float | None = None,
         ignore_duplicate: bool = False,
     ) -> None:
-        verb = "INSERT OR IGNORE" if ignore_duplicate else "INSERT"
         await db.execute(
-            f"""{verb} INTO ledger (guild_id, user_id, kind, amount, task_id, operation, actor_id, reason,
-                   period_start, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            f"""INSERT INTO ledger (guild_id, user_id, kind, amount, task_id, operation, actor_id, reason,
+                   period_start, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                {"ON CONFLICT DO NOTHING" if ignore_duplicate else ""}""",
             (guild_id, user_id, kind, amount, task_id, operation, actor_id, reason, period_start, self._clock()),
         )
 
@@ -446,15 +424,16 @@ class CreditStore(TaskStore):
         return bool(await self._set_channel(guild_id, channel_id, None))
 
     async def _set_channel(self, guild_id: int, channel_id: int, table: str | None) -> int:
-        def run(conn: sqlite3.Connection) -> int:
-            removed = sum(conn.execute(f"DELETE FROM {name} WHERE guild_id = ? AND channel_id = ?",
-                                       (guild_id, channel_id)).rowcount
-                          for name in ("allowed_channels", "denied_channels"))
+        async def run(tx: Tx) -> int:
+            removed = 0
+            for name in ("allowed_channels", "denied_channels"):
+                removed += await tx.execute(f"DELETE FROM {name} WHERE guild_id = ? AND channel_id = ?",
+                                            (guild_id, channel_id))
             if table is not None:
-                conn.execute(f"INSERT INTO {table} (guild_id, channel_id) VALUES (?, ?)", (guild_id, channel_id))
+                await tx.execute(f"INSERT INTO {table} (guild_id, channel_id) VALUES (?, ?)", (guild_id, channel_id))
             return removed
 
-        removed: int = await self._writer.run(run)
+        removed: int = await self._db.write(run)
         return removed
 
     async def blocked_words(self, guild_id: int) -> list[str]:
@@ -462,7 +441,8 @@ class CreditStore(TaskStore):
             "SELECT word FROM blocked_words WHERE guild_id = ? ORDER BY word", (guild_id,))]
 
     async def add_word(self, guild_id: int, word: str) -> None:
-        await self._execute("INSERT OR IGNORE INTO blocked_words (guild_id, word) VALUES (?, ?)", (guild_id, word))
+        await self._execute("INSERT INTO blocked_words (guild_id, word) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                            (guild_id, word))
 
     async def remove_word(self, guild_id: int, word: str) -> bool:
         had = word in await self.blocked_words(guild_id)
@@ -479,6 +459,6 @@ def refund_reason(update: TaskUpdate) -> str:
     return f"{reason} ({details})" if details and details not in reason else reason
 
 
-def _ledger_row(row: aiosqlite.Row) -> LedgerRow:
+def _ledger_row(row: Any) -> LedgerRow:
     return LedgerRow(row["id"], row["guild_id"], row["user_id"], row["kind"], row["amount"], row["task_id"],
                      row["operation"], row["actor_id"], row["reason"], row["created_at"])

@@ -1,4 +1,5 @@
-"""The database schema, as migrations: each entry upgrades it by one version (PRAGMA user_version)."""
+"""The database schema, as migrations: each entry upgrades it by one version (SQLite: PRAGMA user_version;
+PostgreSQL: the chorus_schema table, with the same scripts in PostgreSQL's types, see postgres.py)."""
 
 from __future__ import annotations
 
@@ -169,5 +170,18 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE denied_channels (guild_id INTEGER NOT NULL, channel_id INTEGER NOT NULL,
                                   PRIMARY KEY (guild_id, channel_id));
     CREATE UNIQUE INDEX ledger_one_entry_refund ON ledger (task_id) WHERE kind = 'entry_refund';
+    """,
+    # 8: several processes on one database: the delivery outbox (who posts a result, until when, how often it
+    # failed and when to try again), per-channel posting leases, and the provider's submit rate window.
+    """
+    ALTER TABLE tasks ADD COLUMN delivery_owner TEXT;
+    ALTER TABLE tasks ADD COLUMN delivery_lease REAL;
+    ALTER TABLE tasks ADD COLUMN delivery_attempts INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE tasks ADD COLUMN delivery_next REAL;
+    CREATE INDEX tasks_outbox ON tasks (id) WHERE delivered_at IS NULL AND state IN ('succeeded', 'failed');
+    CREATE TABLE channel_leases (channel_id INTEGER PRIMARY KEY, owner TEXT NOT NULL, until REAL NOT NULL);
+    CREATE TABLE provider_slots (id INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL,
+                                 answered INTEGER NOT NULL DEFAULT 0);
+    CREATE INDEX provider_slots_by_time ON provider_slots (at);
     """,
 )

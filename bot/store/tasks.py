@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, fields
 from typing import Any
-
-import aiosqlite
 
 from bot.models import (
     PENDING_STATES,
@@ -24,9 +21,12 @@ from bot.models import (
     request_from_json,
 )
 from bot.store.base import StoreBase
+from bot.store.db import Database, Tx, UniqueViolation
 
 _PENDING = tuple(state.value for state in PENDING_STATES)
 _PENDING_SQL = "(" + ", ".join("?" for _ in _PENDING) + ")"
+_FINISHED = (TaskState.SUCCEEDED.value, TaskState.FAILED.value)
+_FINISHED_SQL = "(?, ?)"
 _TRACK_FIELDS = (
     "audio_url", "stream_url", "image_url", "title", "tags", "duration", "lyrics", "model_name", "created",
 )
@@ -70,10 +70,8 @@ class CallbackTarget:
 class TaskStore(StoreBase):
     """Tasks with their owners, and their tracks."""
 
-    def __init__(
-        self, db: aiosqlite.Connection, clock: Callable[[], float] = time.time, *, database: str = ":memory:"
-    ) -> None:
-        super().__init__(db, clock, database=database)
+    def __init__(self, db: Database, clock: Callable[[], float] = time.time) -> None:
+        super().__init__(db, clock)
         self._targets: dict[str, CallbackTarget] = {}
 
     # ----- tasks ------------------------------------------------------------------------------------------
@@ -86,21 +84,20 @@ class TaskStore(StoreBase):
         assert task is not None
         return task
 
-    async def _insert_task(self, db: aiosqlite.Connection, new: NewTask) -> int:
+    async def _insert_task(self, db: Tx, new: NewTask) -> int:
         """Insert inside a caller's transaction."""
         now = self._clock()
-        cursor = await db.execute(
+        task_id = await db.value(
             """INSERT INTO tasks (kind, provider, callback_token, guild_id, channel_id, user_id,
                    params, reuse_key, state, upload_limit, created_at, updated_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id""",
             (
                 new.request.kind.value, new.provider, new.callback_token, new.guild_id, new.channel_id,
                 new.user_id, new.request.to_json(), new.request.reuse_key, TaskState.SUBMITTING.value,
                 new.upload_limit, now, now,
             ),
         )
-        assert cursor.lastrowid is not None
-        return cursor.lastrowid
+        return int(task_id)
 
     async def mark_submitted(
         self, task_id: int, provider_task_id: str, next_poll_at: float, *, token: str | None = None,
@@ -112,20 +109,17 @@ class TaskStore(StoreBase):
         now = self._clock()
         sent = (TaskState.SUBMITTING.value, TaskState.UNSURE.value)
 
-        def run(conn: sqlite3.Connection) -> bool:
-            try:
-                cursor = conn.execute(
-                    """UPDATE tasks SET provider_task_id = ?, next_poll_at = ?, updated_at = ?,
-                           state = CASE WHEN state IN (?, ?) THEN ? ELSE state END
-                       WHERE id = ? AND (provider_task_id = ? OR (provider_task_id IS NULL AND state IN (?, ?)))""",
-                    (provider_task_id, next_poll_at, now, *sent, TaskState.QUEUED.value, task_id, provider_task_id,
-                     *sent),
-                )
-            except sqlite3.IntegrityError:  # another task has this provider id
-                return False
-            return cursor.rowcount == 1
-
-        recorded: bool = await self._writer.run(run)
+        try:
+            changed = await self._execute(
+                """UPDATE tasks SET provider_task_id = ?, next_poll_at = ?, updated_at = ?,
+                       state = CASE WHEN state IN (?, ?) THEN ? ELSE state END
+                   WHERE id = ? AND (provider_task_id = ? OR (provider_task_id IS NULL AND state IN (?, ?)))""",
+                (provider_task_id, next_poll_at, now, *sent, TaskState.QUEUED.value, task_id, provider_task_id,
+                 *sent),
+            )
+        except UniqueViolation:  # another task has this provider id
+            return False
+        recorded = changed == 1
         if recorded and token is not None and kind is not None:
             self._remember(token, CallbackTarget(task_id, kind, provider_task_id, TaskState.QUEUED))
         return recorded
@@ -133,11 +127,11 @@ class TaskStore(StoreBase):
     async def mark_unsure(self, task_id: int, wait: float) -> bool:
         """The submit's answer was lost (the provider may have taken it): wait for a callback to tell, at most
         ``wait`` seconds from when it was sent (its next look, like a poll's, is ``next_poll_at``)."""
-        changed: int = await self._writer.run(lambda conn: conn.execute(
+        changed = await self._execute(
             """UPDATE tasks SET state = ?, updated_at = ?, next_poll_at = COALESCE(submitted_at, created_at) + ?
                WHERE id = ? AND state = ? AND provider_task_id IS NULL""",
             (TaskState.UNSURE.value, self._clock(), wait, task_id, TaskState.SUBMITTING.value),
-        ).rowcount)
+        )
         return changed == 1
 
     async def unsure_due(self, now: float) -> list[Task]:
@@ -156,8 +150,8 @@ class TaskStore(StoreBase):
         heard: polling can wait).
         """
         now = self._clock()
-        changed: bool = await self._writer.run(
-            lambda conn: self._apply_update(conn, task_id, update, next_poll_at, now, only_from=only_from))
+        changed: bool = await self._db.write(
+            lambda tx: self._apply_update(tx, task_id, update, next_poll_at, now, only_from=only_from))
         return changed
 
     async def cancel_waiting(self, task_id: int, reason: str) -> bool:
@@ -165,34 +159,34 @@ class TaskStore(StoreBase):
         return await self.apply_update(task_id, TaskUpdate("", TaskState.FAILED, reason=reason),
                                        only_from=TaskState.WAITING)
 
-    def _apply_update(
-        self, conn: sqlite3.Connection, task_id: int, update: TaskUpdate, next_poll_at: float | None, now: float,
+    async def _apply_update(
+        self, tx: Tx, task_id: int, update: TaskUpdate, next_poll_at: float | None, now: float,
         *, only_from: TaskState | None = None,
     ) -> bool:
-        """:meth:`apply_update`'s statements, on the batch writer's connection inside its transaction."""
+        """:meth:`apply_update`'s statements, inside its write."""
         new = update.state
         allowed = tuple(state.value for state in PENDING_STATES
                         if state.rank < new.rank and (only_from is None or state is only_from))
         if not allowed:
             return False
-        cursor = conn.execute(
+        changed = await tx.execute(
             f"""UPDATE tasks SET state = ?, updated_at = ?, finished_at = COALESCE(?, finished_at),
                     error_code = ?, error_message = ?, reason = ?, next_poll_at = COALESCE(?, next_poll_at)
                 WHERE id = ? AND state IN ({", ".join("?" for _ in allowed)})""",
             (new.value, now, now if new.terminal else None, update.error_code, update.error_message,
              update.reason, next_poll_at, task_id, *allowed),
         )
-        if cursor.rowcount != 1:
+        if changed != 1:
             return False
         if update.tracks:
-            conn.executemany(UPSERT_TRACKS, _track_rows(task_id, update.tracks))
+            await tx.executemany(UPSERT_TRACKS, _track_rows(task_id, update.tracks))
         if update.lyrics or update.files:
-            conn.execute("UPDATE tasks SET result = ? WHERE id = ?", (_result_json(update), task_id))
+            await tx.execute("UPDATE tasks SET result = ? WHERE id = ?", (_result_json(update), task_id))
         if new.terminal:
-            self._settle(conn, task_id, update, now)
+            await self._settle(tx, task_id, update, now)
         return True
 
-    def _settle(self, conn: sqlite3.Connection, task_id: int, update: TaskUpdate, now: float) -> None:
+    async def _settle(self, tx: Tx, task_id: int, update: TaskUpdate, now: float) -> None:
         """Called inside the transaction that finishes a task (credits override it)."""
 
     async def get_task(self, task_id: int) -> Task | None:
@@ -232,6 +226,13 @@ class TaskStore(StoreBase):
 
     async def set_next_poll(self, task_id: int, when: float) -> None:
         await self._execute("UPDATE tasks SET next_poll_at = ? WHERE id = ?", (when, task_id))
+
+    async def claim_look(self, task: Task, when: float) -> bool:
+        """Take the task's due look (a poll or its timeout) by moving its next one to ``when``; False if
+        another process took it first (its next look is no longer what ``task`` says)."""
+        changed = await self._execute("UPDATE tasks SET next_poll_at = ? WHERE id = ? AND next_poll_at IS ?",
+                                      (when, task.id, task.next_poll_at))
+        return changed == 1
 
     async def pending_since(self, cutoff: float) -> list[Task]:
         """Tasks sent to the provider before ``cutoff`` and still pending (candidates for the timeout); the
@@ -273,10 +274,10 @@ class TaskStore(StoreBase):
 
     async def claim(self, task_id: int) -> bool:
         """Take a waiting task out of the queue to send it; False if it is not waiting any more."""
-        changed: int = await self._writer.run(lambda conn: conn.execute(
+        changed = await self._execute(
             "UPDATE tasks SET state = ?, submitted_at = ?, updated_at = ? WHERE id = ? AND state = ?",
             (TaskState.SUBMITTING.value, self._clock(), self._clock(), task_id, TaskState.WAITING.value),
-        ).rowcount)
+        )
         return changed == 1
 
     async def requeue(self, task_id: int) -> None:
@@ -286,11 +287,13 @@ class TaskStore(StoreBase):
             (TaskState.WAITING.value, task_id, TaskState.SUBMITTING.value),
         )
 
-    async def unsent_submissions(self) -> list[Task]:
-        """Tasks whose submit never got an answer (the bot stopped in between)."""
+    async def unsent_submissions(self, sent_before: float) -> list[Task]:
+        """Tasks whose submit, sent before ``sent_before``, never got an answer: the process sending it stopped
+        in between (a live one's submit takes less than its lease)."""
         return await self._many(
-            "SELECT * FROM tasks WHERE state = ? AND provider_task_id IS NULL ORDER BY id",
-            (TaskState.SUBMITTING.value,),
+            """SELECT * FROM tasks WHERE state = ? AND provider_task_id IS NULL
+               AND COALESCE(submitted_at, created_at) < ? ORDER BY id""",
+            (TaskState.SUBMITTING.value, sent_before),
         )
 
     async def pending_elsewhere(self, provider: str) -> list[Task]:
@@ -300,15 +303,108 @@ class TaskStore(StoreBase):
             (*_PENDING, provider),
         )
 
-    async def undelivered(self) -> list[Task]:
-        """Finished tasks whose outcome has not been posted yet."""
-        return await self._many(
-            "SELECT * FROM tasks WHERE state IN (?, ?) AND delivered_at IS NULL ORDER BY id",
-            (TaskState.SUCCEEDED.value, TaskState.FAILED.value),
-        )
+    # ----- the delivery outbox: finished tasks not posted yet ----------------------------------------------
+
+    async def deliverable(self, now: float, limit: int = 1000, *, channel_id: int | None = None) -> list[int]:
+        """Finished tasks not posted yet (in one channel, if given) that nobody is posting (no lease, or an
+        expired one) and whose next try has come."""
+        where, params = ("AND channel_id = ?", (channel_id,)) if channel_id is not None else ("", ())
+        rows = await self._rows(
+            f"""SELECT id FROM tasks WHERE delivered_at IS NULL AND state IN {_FINISHED_SQL}
+                AND (delivery_lease IS NULL OR delivery_lease < ?) AND COALESCE(delivery_next, 0) <= ? {where}
+                ORDER BY id LIMIT ?""", (*_FINISHED, now, now, *params, limit))
+        return [row[0] for row in rows]
+
+    async def next_delivery_at(self) -> float | None:
+        """When the next delivery that waits (a retry, or another process's lease on it or on its channel
+        ending) is due."""
+        task = await self._value(
+            f"""SELECT MIN(CASE WHEN COALESCE(delivery_lease, 0) > COALESCE(delivery_next, 0)
+                           THEN delivery_lease ELSE delivery_next END)
+                FROM tasks WHERE delivered_at IS NULL AND state IN {_FINISHED_SQL}
+                AND (delivery_lease IS NOT NULL OR delivery_next IS NOT NULL)""", _FINISHED)
+        channel = await self._value("SELECT MIN(until) FROM channel_leases")
+        due = [float(value) for value in (task, channel) if value is not None]
+        return min(due) if due else None
+
+    async def claim_delivery(self, task_id: int, owner: str, until: float) -> bool:
+        """Take the posting of a finished task until ``until`` (renewed while it runs); False if it is posted,
+        not due yet, or another live process holds it."""
+        now = self._clock()
+        changed = await self._execute(
+            f"""UPDATE tasks SET delivery_owner = ?, delivery_lease = ?
+                WHERE id = ? AND delivered_at IS NULL AND state IN {_FINISHED_SQL}
+                AND (delivery_owner = ? OR delivery_lease IS NULL OR delivery_lease < ?)
+                AND COALESCE(delivery_next, 0) <= ?""",
+            (owner, until, task_id, *_FINISHED, owner, now, now))
+        return changed == 1
+
+    async def renew_delivery(self, task_id: int, owner: str, until: float) -> bool:
+        changed = await self._execute(
+            "UPDATE tasks SET delivery_lease = ? WHERE id = ? AND delivery_owner = ? AND delivered_at IS NULL",
+            (until, task_id, owner))
+        return changed == 1
+
+    async def delivery_failed(self, task_id: int, owner: str, backoff: Callable[[int], float]) -> float | None:
+        """Give the posting back, to be tried again after ``backoff(failures so far)`` seconds; returns when."""
+        rows = await self._rows("SELECT delivery_attempts FROM tasks WHERE id = ? AND delivery_owner = ?",
+                                (task_id, owner))
+        if not rows:
+            return None
+        at = self._clock() + backoff(int(rows[0][0]))
+        await self._execute(
+            """UPDATE tasks SET delivery_owner = NULL, delivery_lease = NULL, delivery_attempts = delivery_attempts + 1,
+                   delivery_next = ? WHERE id = ? AND delivery_owner = ?""", (at, task_id, owner))
+        return at
+
+    async def reset_outbox(self) -> None:
+        """Only this process uses the database and it just started: no posting is in progress, and what waits
+        for a retry is tried now."""
+        async def run(tx: Tx) -> None:
+            await tx.execute("""UPDATE tasks SET delivery_owner = NULL, delivery_lease = NULL, delivery_next = NULL
+                                WHERE delivered_at IS NULL AND (delivery_owner IS NOT NULL OR delivery_next IS NOT NULL)""")
+            await tx.execute("DELETE FROM channel_leases")
+        await self._db.write(run)
 
     async def mark_delivered(self, task_id: int) -> None:
-        await self._execute("UPDATE tasks SET delivered_at = ? WHERE id = ?", (self._clock(), task_id))
+        await self._execute("UPDATE tasks SET delivered_at = ?, delivery_lease = NULL WHERE id = ?",
+                            (self._clock(), task_id))
+
+    async def claim_channel(self, channel_id: int, owner: str, until: float) -> bool:
+        """Post in a channel as its only poster until ``until`` (renewable); False while another process
+        holds it."""
+        rows = await self._rows(
+            """INSERT INTO channel_leases (channel_id, owner, until) VALUES (?, ?, ?)
+               ON CONFLICT (channel_id) DO UPDATE SET owner = excluded.owner, until = excluded.until
+               WHERE channel_leases.owner = excluded.owner OR channel_leases.until < ?
+               RETURNING owner""", (channel_id, owner, until, self._clock()))
+        return bool(rows)
+
+    async def release_channel(self, channel_id: int, owner: str) -> None:
+        await self._execute("DELETE FROM channel_leases WHERE channel_id = ? AND owner = ?", (channel_id, owner))
+
+    # ----- the provider's submit rate, shared by every process ---------------------------------------------
+
+    async def claim_slot(self, at: float) -> int:
+        """Write down a submission about to be sent (when it was claimed), before it is sent: a later leader
+        counts it even if this process dies before the answer. Slots older than an hour are forgotten."""
+        async def run(tx: Tx) -> int:
+            await tx.execute("DELETE FROM provider_slots WHERE at < ?", (at - 3600,))
+            return int(await tx.value("INSERT INTO provider_slots (at) VALUES (?) RETURNING id", (at,)))
+        slot: int = await self._db.write(run)
+        return slot
+
+    async def answer_slot(self, slot: int, at: float) -> None:
+        """The provider answered (or the send was given up): the submission counts from ``at``."""
+        await self._execute("UPDATE provider_slots SET at = ?, answered = 1 WHERE id = ?", (at, slot))
+
+    async def rate_window(self, since: float, unanswered_since: float) -> tuple[list[float], int]:
+        """The submissions answered since ``since`` (when), and those sent since ``unanswered_since`` whose
+        answer never came (how many), by any process."""
+        rows = await self._rows(
+            "SELECT at, answered FROM provider_slots WHERE at >= ? ORDER BY at", (min(since, unanswered_since),))
+        answered = [float(row[0]) for row in rows if row[1] and row[0] >= since]
+        return answered, sum(1 for row in rows if not row[1] and row[0] >= unanswered_since)
 
     async def mark_unposted(self, task_id: int, why: str) -> None:
         """The result could not be posted in its channel: keep it, and never try that channel again."""
@@ -408,7 +504,7 @@ _DERIVED = ("request", "state", "tracks", "lyrics", "files", "posted_parts")
 _TASK_COLUMNS = tuple(f.name for f in fields(Task) if f.name not in _DERIVED)
 
 
-def _task(row: aiosqlite.Row) -> Task:
+def _task(row: Any) -> Task:
     result = json.loads(row["result"]) if row["result"] else {}
     return Task(
         request=request_from_json(row["kind"], row["params"]),
@@ -437,5 +533,5 @@ def _result_json(update: TaskUpdate) -> str:
     )
 
 
-def _track(row: aiosqlite.Row) -> Track:
+def _track(row: Any) -> Track:
     return Track(audio_id=row["audio_id"], message_id=row["message_id"], **{name: row[name] for name in _TRACK_FIELDS})

@@ -11,24 +11,35 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-Work = Callable[[sqlite3.Connection], Any]
+Work = Callable[[Any], Coroutine[Any, Any, Any]]
 BATCH = 500  # writes per transaction at most
 
 
+def run_to_end(coroutine: Coroutine[Any, Any, Any]) -> Any:
+    """Run a coroutine that never suspends (its awaits are all synchronous statements) and return its value."""
+    try:
+        coroutine.send(None)
+    except StopIteration as done:
+        return done.value
+    coroutine.close()
+    raise RuntimeError("a batched write awaited something other than its own statements")
+
+
 class BatchWriter:
-    def __init__(self, connect: Callable[[], sqlite3.Connection]) -> None:
+    def __init__(self, connect: Callable[[], sqlite3.Connection], wrap: Callable[[sqlite3.Connection], Any]) -> None:
         self._connect = connect
+        self._wrap = wrap
         self._conn: sqlite3.Connection | None = None
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="chorus-db-writer")
         self._waiting: list[tuple[Work, asyncio.Future[Any]]] = []
         self._draining: asyncio.Task[None] | None = None
 
     async def run(self, work: Work) -> Any:
-        """Run ``work(connection)`` inside a transaction shared with the writes waiting alongside it."""
+        """Run ``work(tx)`` inside a transaction shared with the writes waiting alongside it."""
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._waiting.append((work, future))
         if self._draining is None or self._draining.done():
@@ -63,13 +74,14 @@ class BatchWriter:
         if self._conn is None:
             self._conn = self._connect()
         conn = self._conn
+        tx = self._wrap(conn)
         conn.execute("BEGIN IMMEDIATE")
         outcomes: list[Any] = []
         try:
             for work in works:
                 conn.execute("SAVEPOINT one")
                 try:
-                    outcomes.append(work(conn))
+                    outcomes.append(run_to_end(work(tx)))
                 except Exception as error:
                     conn.execute("ROLLBACK TO one")
                     outcomes.append(error)

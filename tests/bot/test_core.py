@@ -6,6 +6,7 @@ from __future__ import annotations
 import aiohttp
 import pytest
 
+from bot.settings import SettingsError
 from tests.conftest import BotFactory, terminate
 from tests.support.discord_fake import FakeDiscord, route
 
@@ -86,3 +87,18 @@ async def test_sigterm_closes_the_bot_gracefully(make_bot: BotFactory) -> None:
     bot = await make_bot()
     await terminate(bot)
     assert bot.is_closed() and bot.web is None and bot.store is None
+
+
+async def test_only_the_process_running_shard_0_syncs_the_commands(make_bot: BotFactory,
+                                                                   discord_fake: FakeDiscord) -> None:
+    await make_bot(shard_count=2, shard_ids=(1,))
+    assert not [call for call in discord_fake.calls if COMMANDS(call)]
+    await make_bot(shard_count=2, shard_ids=(0,))
+    await discord_fake.wait_for(COMMANDS)
+
+
+async def test_an_unreachable_postgresql_is_one_line_without_the_password(make_bot: BotFactory) -> None:
+    with pytest.raises(SettingsError) as caught:
+        await make_bot(database_url="postgresql://chorus:top-secret@127.0.0.1:1/chorus")
+    assert caught.value.variable == "DATABASE_URL"
+    assert "cannot use PostgreSQL" in str(caught.value) and "top-secret" not in str(caught.value)

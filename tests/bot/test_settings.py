@@ -112,6 +112,13 @@ def test_every_setting_is_read() -> None:
         ({"DEV_GUILD_ID": "my-server"}, "DEV_GUILD_ID"),
         ({"FETCH_ALLOW_HOSTS": "http://files.internal/"}, "FETCH_ALLOW_HOSTS"),
         ({"FETCH_ALLOW_HOSTS": "files.internal:99999"}, "FETCH_ALLOW_HOSTS"),
+        ({"DATABASE_URL": "mysql://db/chorus"}, "DATABASE_URL"),
+        ({"DATABASE_URL": "data/bot.db"}, "DATABASE_URL"),
+        ({"SHARD_COUNT": "0"}, "SHARD_COUNT"),
+        ({"SHARD_COUNT": "two"}, "SHARD_COUNT"),
+        ({"SHARD_IDS": "0-1"}, "SHARD_IDS"),
+        ({"SHARD_COUNT": "4", "SHARD_IDS": "2-4"}, "SHARD_IDS"),
+        ({"SHARD_COUNT": "4", "SHARD_IDS": "first"}, "SHARD_IDS"),
     ],
 )
 def test_bad_values_name_the_variable(env: dict[str, str], variable: str) -> None:
@@ -122,10 +129,22 @@ def test_bad_values_name_the_variable(env: dict[str, str], variable: str) -> Non
     assert str(caught.value).startswith(variable)
 
 
+def test_postgresql_and_shards_are_read() -> None:
+    settings = Settings.from_env({"DISCORD_TOKEN": TOKEN, "DATABASE_URL": "postgresql://chorus:pw@db:5432/chorus",
+                                  "SHARD_COUNT": "8", "SHARD_IDS": "4-5, 7"})
+    assert settings.database == "postgresql://chorus:pw@db:5432/chorus" and settings.shared_database
+    assert (settings.shard_count, settings.shard_ids) == (8, (4, 5, 7))
+    assert "pw" in settings.secrets  # the database password is kept out of logs like the token
+    alone = Settings.from_env({"DISCORD_TOKEN": TOKEN})
+    assert alone.database == Path("data/bot.db") and not alone.shared_database
+    assert (alone.shard_count, alone.shard_ids) == (None, None)  # Discord's recommendation, all here
+
+
 def test_secrets_never_appear_in_repr() -> None:
-    settings = Settings.from_env({"DISCORD_TOKEN": TOKEN, "SUNO_API_KEY": "sk-secret", "SUNO_WEBHOOK_HMAC_KEY": "hm"})
+    settings = Settings.from_env({"DISCORD_TOKEN": TOKEN, "SUNO_API_KEY": "sk-secret", "SUNO_WEBHOOK_HMAC_KEY": "hm",
+                                  "DATABASE_URL": "postgresql://chorus:db-secret@db/chorus"})
     text = repr(settings) + str(settings)
-    assert TOKEN not in text and "sk-secret" not in text and "'hm'" not in text
+    assert TOKEN not in text and "sk-secret" not in text and "'hm'" not in text and "db-secret" not in text
 
 
 def _run_bot(env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess[str]:

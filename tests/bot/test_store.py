@@ -6,9 +6,12 @@ import asyncio
 from pathlib import Path
 
 import aiosqlite
+import pytest
 
 from bot.models import MusicRequest, TaskState, TaskUpdate, Track
 from bot.store import MIGRATIONS, NewTask, Store
+
+pytestmark = pytest.mark.both_databases
 
 
 async def _task(store: Store, token: str = "t" * 32) -> int:
@@ -31,8 +34,8 @@ async def test_migrations_apply_once_and_use_wal(tmp_path: Path) -> None:
             assert (await cursor.fetchone())[0] == "wal"
 
 
-async def test_a_task_keeps_its_owner_and_request(tmp_path: Path) -> None:
-    store = await Store.open(tmp_path / "bot.db")
+async def test_a_task_keeps_its_owner_and_request(database: str | Path) -> None:
+    store = await Store.open(database)
     task_id = await _task(store)
     task = await store.get_task(task_id)
     assert (task.guild_id, task.channel_id, task.user_id) == (1, 2, 3)
@@ -41,8 +44,8 @@ async def test_a_task_keeps_its_owner_and_request(tmp_path: Path) -> None:
     await store.close()
 
 
-async def test_stages_only_move_forward(tmp_path: Path) -> None:
-    store = await Store.open(tmp_path / "bot.db")
+async def test_stages_only_move_forward(database: str | Path) -> None:
+    store = await Store.open(database)
     task_id = await _task(store)
     track = Track(audio_id="a", audio_url="u")
     assert await store.apply_update(task_id, TaskUpdate("remote-1", TaskState.SUCCEEDED, (track,)))
@@ -53,8 +56,8 @@ async def test_stages_only_move_forward(tmp_path: Path) -> None:
     await store.close()
 
 
-async def test_racing_updates_have_exactly_one_winner(tmp_path: Path) -> None:
-    store = await Store.open(tmp_path / "bot.db")
+async def test_racing_updates_have_exactly_one_winner(database: str | Path) -> None:
+    store = await Store.open(database)
     task_id = await _task(store)
     update = TaskUpdate("remote-1", TaskState.SUCCEEDED, (Track("a"), Track("b")))
     results = await asyncio.gather(*(store.apply_update(task_id, update) for _ in range(20)))
@@ -63,10 +66,10 @@ async def test_racing_updates_have_exactly_one_winner(tmp_path: Path) -> None:
     await store.close()
 
 
-async def test_a_callback_that_beats_the_submit_answer_is_not_undone(tmp_path: Path) -> None:
+async def test_a_callback_that_beats_the_submit_answer_is_not_undone(database: str | Path) -> None:
     """The provider may call back before the bot has stored the submit answer: marking the task submitted
     afterwards keeps the further state."""
-    store = await Store.open(tmp_path / "bot.db")
+    store = await Store.open(database)
     task = await store.create_task(NewTask("kie", "r" * 32, 1, 2, 3, MusicRequest(prompt="hi"), 10))
     assert await store.mark_submitted(task.id, "remote-9", next_poll_at=0)  # adopted from a confirmed callback
     assert await store.apply_update(task.id, TaskUpdate("remote-9", TaskState.SUCCEEDED, (Track("a"),)))
@@ -80,10 +83,10 @@ async def test_a_callback_that_beats_the_submit_answer_is_not_undone(tmp_path: P
     await store.close()
 
 
-async def test_every_read_sees_the_writes_before_it_even_when_many_interleave(tmp_path: Path) -> None:
+async def test_every_read_sees_the_writes_before_it_even_when_many_interleave(database: str | Path) -> None:
     """Task updates are committed by the batch writer's own connection; a read that follows a write, while
     dozens of other reads and writes interleave, must still see it (a started song never looks unsent)."""
-    store = await Store.open(tmp_path / "bot.db")
+    store = await Store.open(database)
     try:
         ids = [(await store.create_task(NewTask("kie", f"{n:032d}", 1, 2, 3, MusicRequest(prompt="hi"), 10))).id
                for n in range(40)]
@@ -109,10 +112,10 @@ async def test_every_read_sees_the_writes_before_it_even_when_many_interleave(tm
         await store.close()
 
 
-async def test_a_decision_applies_only_from_the_state_it_was_made_for(tmp_path: Path) -> None:
+async def test_a_decision_applies_only_from_the_state_it_was_made_for(database: str | Path) -> None:
     """The 15-minute refund of an unconfirmed submission, or a cancel in the queue, never fails a task a
     callback or the dispatcher moved on meanwhile."""
-    store = await Store.open(tmp_path / "bot.db")
+    store = await Store.open(database)
     task = await store.create_task(NewTask("kie", "u" * 32, 1, 2, 3, MusicRequest(prompt="hi"), 10))
     assert await store.mark_unsure(task.id, 900)
     assert await store.mark_submitted(task.id, "remote-1", next_poll_at=0)  # a callback adopted it

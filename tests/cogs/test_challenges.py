@@ -7,6 +7,8 @@ import copy
 from datetime import datetime, timezone
 from typing import Any
 
+import pytest
+
 from tests.cogs.test_credits import balance
 from tests.conftest import BotFactory, Harness
 from tests.support.discord_fake import DEFAULT_GUILD_ID, DEFAULT_USER_ID, followup_for
@@ -19,6 +21,8 @@ from tests.support.interactions import (
     inject,
     slash_command,
 )
+
+pytestmark = pytest.mark.both_databases
 
 MOD = 8000
 ALICE, BOB, CAROL = DEFAULT_USER_ID, 8101, 8102

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
 from bot.credits import period_start
 from bot.store import Allowance
 from tests.conftest import Harness
@@ -17,6 +19,8 @@ from tests.support.interactions import (
     inject,
     slash_command,
 )
+
+pytestmark = pytest.mark.both_databases
 
 
 async def balance(h: Harness, user_id: int = DEFAULT_USER_ID, roles: frozenset[int] = frozenset()) -> int:

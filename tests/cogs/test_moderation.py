@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.cogs.test_credits import balance, in_thread, ledger
 from tests.conftest import Harness
 from tests.support.discord_fake import DEFAULT_GUILD_ID, DEFAULT_USER_ID
@@ -16,6 +18,8 @@ from tests.support.interactions import (
     inject,
     slash_command,
 )
+
+pytestmark = pytest.mark.both_databases
 
 MOD_ID = 5000
 MEMBER_ID = DEFAULT_USER_ID

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import copy
 
+import pytest
+
 from tests.bot.test_dispatcher import ALICE, BOB, ask, prompts
 from tests.cogs.test_credits import balance
 from tests.conftest import BotFactory, Clock, Harness
 from tests.support.discord_fake import FakeDiscord
 from tests.support.interactions import MODERATOR_PERMS
 from tests.support.kie_fake import FakeKie
+
+pytestmark = pytest.mark.both_databases
 
 
 async def rush(make_bot: BotFactory, discord_fake: FakeDiscord, kie: FakeKie, clock: Clock) -> Harness:

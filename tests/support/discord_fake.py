@@ -15,6 +15,10 @@ What it models:
   command-schema limits (400/50035 "Invalid Form Body");
 * scripted failures and 429s (always with a ``Via`` header, so discord.py retries them).
 
+``GET /gateway``, ``GET /gateway/bot`` and the gateway websocket answer once a ``FakeGateway``
+(``tests.support.gateway_fake``) is attached; without one they are unknown routes (404). The websocket
+is not recorded as a :class:`Call`: the gateway keeps its own records.
+
 Every request, known route or not, is recorded as a :class:`Call` in :attr:`FakeDiscord.calls`.
 ``Call.path`` is relative to the API base (``/channels/1/messages``), ``Call.json`` is the JSON body
 (or the ``payload_json`` part of a multipart body; a list for command sync) and ``Call.files`` holds
@@ -39,9 +43,12 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import BodyPartReader, web
+
+if TYPE_CHECKING:
+    from .gateway_fake import FakeGateway
 
 __all__ = [
     "API_PREFIX",
@@ -500,6 +507,8 @@ class FakeDiscord:
         self._runner: web.AppRunner | None = None
         self.origin = ""
         self.api_base = ""
+        # Set by FakeGateway(self): it answers GET /gateway[/bot] and the websocket on "/" (404s without it).
+        self.gateway: FakeGateway | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -550,11 +559,34 @@ class FakeDiscord:
             ("PUT", "/applications/{app_id}/commands", self._put_commands, True),
             ("GET", "/applications/{app_id}/guilds/{guild_id}/commands", self._get_commands, True),
             ("PUT", "/applications/{app_id}/guilds/{guild_id}/commands", self._put_commands, True),
+            ("GET", "/gateway", self._get_gateway, False),
+            ("GET", "/gateway/bot", self._get_gateway, False),
         ]
         for method, path, handler, needs_auth in api:
             app.router.add_route(method, API_PREFIX + path, self._wrap(handler, needs_auth))
         app.router.add_get("/attachments/{channel_id}/{attachment_id}/{filename}", self._get_attachment)
+        app.router.add_get("/", self._gateway_socket, name="gateway")
+        app.on_shutdown.append(self._close_gateway)
         return app
+
+    # -- gateway (tests/support/gateway_fake.py) ---------------------------------------------
+
+    async def _get_gateway(self, request: web.Request, call: Call) -> web.Response:
+        if self.gateway is None:
+            raise web.HTTPNotFound()
+        if call.path == "/gateway":  # GET /gateway answers only the URL
+            return _json_response({"url": self.gateway.url})
+        self._check_auth(request)
+        return _json_response(self.gateway.bot_gateway())
+
+    async def _gateway_socket(self, request: web.Request) -> web.StreamResponse:
+        if self.gateway is None:
+            raise web.HTTPNotFound()
+        return await self.gateway.handle(request)
+
+    async def _close_gateway(self, app: web.Application) -> None:
+        if self.gateway is not None:
+            await self.gateway.close()
 
     def _wrap(self, handler: Handler, needs_auth: bool) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
         async def wrapped(request: web.Request) -> web.StreamResponse:
@@ -573,6 +605,8 @@ class FakeDiscord:
 
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        if self.gateway is not None and request.match_info.route.name == "gateway":
+            return await handler(request)  # a websocket lasts as long as its connection: not a recorded call
         call = await self._parse_call(request)
         request[_CALL] = call
         response = self._scripted_failure(call)

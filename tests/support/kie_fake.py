@@ -938,14 +938,19 @@ class FakeKie:
                 await hold.wait()
             assert request.transport is not None
             request.transport.abort()
+            if self.auto_callbacks:  # the task runs whether or not its answer arrived
+                self._spawn(self._auto_run(task))
             return web.Response(status=200)  # never sent: the connection is gone
 
         response = self._reply(request, _envelope(200, "success", {"taskId": task.task_id}))
         if not self.auto_callbacks:
             return response
         # Flush the submit answer before the first callback can leave.
-        await response.prepare(request)
-        await response.write_eof()
+        try:
+            await response.prepare(request)
+            await response.write_eof()
+        except ConnectionError:  # the client is gone (killed mid-submit): the task runs all the same
+            pass
         self._spawn(self._auto_run(task))
         return response
 
