@@ -26,7 +26,12 @@ Figures of each (suffix ``_1p`` / ``_2p``):
   (the INTERACTION_CREATE frame written to the shard's websocket) to the moment the fake Discord received
   the interaction's first callback (``Call.at``, stamped by the fake on arrival; the bot's deferral), both
   ``time.perf_counter()`` in this process; the 99th percentile (Discord's hard limit is 3 s);
-  ``scale_ack_p50_ms`` next to it.
+  ``scale_ack_p50_ms`` next to it. A bot process answers a burst on as many new connections at once, more
+  than aiohttp's default accept queue (128) holds: the kernel would drop the excess SYNs and the clients
+  send them again after 1 s, a second of latency that only the fake causes. So the fakes' and the
+  balancer's listening sockets have a queue of 4,096 (``BACKLOG`` in tests/support, capped by
+  ``net.core.somaxconn``); the kernel's ListenOverflows count during the acknowledgements is shown in the
+  progress line (it should be 0; it is machine-wide).
 * ``scale_rate_used_pct``: the most submissions the provider accepted (its own acceptance times) in any
   window of the limit's length (half-open, as the fake counts: ``[t, t + window)``), over the limit, in
   percent: 100 means the limit was reached and never exceeded (the fake cannot exceed it: what it would
@@ -49,7 +54,9 @@ over (none accepted for 0.1 s, so no submit of the leader is in flight), the lea
 submission the provider accepted (its monotonic clock, the same as ours) that the survivor sent (its log says
 "submitted as <that provider task id>"). The leadership retry is 1 s; then the survivor waits out what is left
 of the shared rate window. The killed process is then restarted (as a supervisor would) and everything is
-settled: ``scale_takeover_refusals`` (rate refusals over the whole run, target 0) and
+settled: ``scale_takeover_settle_s`` (from the kill until every task is settled and delivered; informative:
+a track the killed process was posting waits for its 15 s delivery lease to expire),
+``scale_takeover_refusals`` (rate refusals over the whole run, target 0) and
 ``scale_takeover_missing_or_double`` (as above; a submit the killed process had claimed but never sent is
 "unsure", waits for a callback that cannot come and is then refunded: its deadline is moved to now, as in
 tests/faults/test_scale.py, and such tasks, at most 3, are expected neither posted nor billed).
@@ -65,9 +72,11 @@ the balance, asserted); ``scale_reservations_per_s_pg``: 1,000 / that wall time 
 ``scale_reservations_per_s_sqlite``: the same two processes on one SQLite file (the store's WAL database; also
 asserted exactly 100 accepted).
 
-The whole run takes about 2 to 3 minutes on 2 cores; the fakes, the load balancer and this process's
-measurements share this process's event loop, and the bots and PostgreSQL the same cores, so the latency
-figures include that contention.
+The whole run takes about 80 s on 2 cores (15 s of it the takeover run's delivery lease). The fakes, the
+load balancer and this process's measurements share this process's event loop, and the bots and PostgreSQL
+the same cores, so the latency figures include that contention. It cleans up on failure and on SIGTERM or
+Ctrl-C (bot processes stopped, PostgreSQL stopped); on failure the bot processes' logs are kept and their
+folder is named on stderr (``--keep-logs DIR`` copies them in any case).
 
 Reproduce: ``python -m bench.scale [--requests 300] [--members 50] [--limit 20] [--window 1]
 [--takeover-requests 200] [--attempts 1000] [--balance 100] [--keep-logs DIR]``.
@@ -136,6 +145,13 @@ def make_cluster(dsn: str, log_dir: Path, servers: Servers, args: argparse.Names
     return cluster
 
 
+def listen_overflows() -> int:
+    """The kernel's count of connections dropped for a full accept queue (machine-wide)."""
+    with open("/proc/net/netstat") as netstat:
+        rows = [line.split() for line in netstat if line.startswith("TcpExt:")]
+    return int(dict(zip(rows[0], rows[1], strict=True)).get("ListenOverflows", 0))
+
+
 async def start_processes(cluster: Any, servers: Servers, shard_sets: list[str]) -> list[Any]:
     """Processes named p0, p1... with these SHARD_IDS, the first started first (so it leads); returns them
     once every shard is connected and every process is set up."""
@@ -144,34 +160,12 @@ async def start_processes(cluster: Any, servers: Servers, shard_sets: list[str])
         cluster.gateway.add_guild(guild, channel_ids=[servers.channels[guild]])
         cluster.discord.add_channel(servers.channels[guild], guild_id=guild)
     bots = [cluster.add(f"p{n}", shards) for n, shards in enumerate(shard_sets)]
-    await launch(cluster, bots[0])
+    await cluster.launch(bots[0])
     await bots[0].wait_for_log(LEADER, timeout=60)
     for bot in bots[1:]:
-        await launch(cluster, bot)
+        await cluster.launch(bot)
     await cluster.gateway.wait_for_shards(set(range(SHARDS)), timeout=60)
     return bots
-
-
-async def launch(cluster: Any, bot: Any, attempts: int = 3) -> None:
-    """Start ``bot`` and wait until it is set up (its web server listening, its provider logged). The harness
-    picks its web port before the child binds it; when something took the port meanwhile, it is started again
-    on another."""
-    from tests.support.cluster import free_port
-
-    for attempt in range(1, attempts + 1):
-        seen = bot.log()
-        await bot.start()
-        try:
-            await bot.wait_for_log(READY, timeout=60, count=seen.count(READY) + 1)
-            return
-        except AssertionError:
-            if attempt == attempts or "address already in use" not in bot.log()[len(seen):]:
-                raise
-        port = free_port()
-        progress(f"{bot.name}: its web port {bot.port} was taken meanwhile; again on {port}")
-        backends = cluster.balancer.backends
-        backends[backends.index(bot.url)] = f"http://127.0.0.1:{port}"
-        bot.env["WEB_PORT"], bot.port, bot.url = str(port), port, f"http://127.0.0.1:{port}"
 
 
 async def rush(cluster: Any, servers: Servers, count: int, members: int) -> list[float]:
@@ -325,7 +319,9 @@ async def rush_run(pg: Any, name: str, shard_sets: list[str], log_dir: Path, arg
             await start_processes(cluster, servers, shard_sets)
             progress(f"{name}: {len(shard_sets)} process(es) up in {time.perf_counter() - began:.1f} s; "
                      f"rush of {args.requests} /generate")
+            overflows = listen_overflows()
             acks = await rush(cluster, servers, args.requests, args.members)
+            overflows = listen_overflows() - overflows
             await until(lambda: len(cluster.kie.submissions) >= args.requests,
                         60 + 3 * args.requests * args.window / args.limit, "every request submitted")
             store = await Store.open(dsn)
@@ -337,7 +333,8 @@ async def rush_run(pg: Any, name: str, shard_sets: list[str], log_dir: Path, arg
             rates = rate_figures(cluster, args.limit, args.window)
             progress(f"{name}: ack p99 {percentile(acks, 99) * 1000:.0f} ms, rate used {rates['used_pct']:.0f} %, "
                      f"mean {rates['mean_pct']:.1f} %, sent in {rates['send_s']:.1f} s, "
-                     f"settled after {time.perf_counter() - began:.1f} s")
+                     f"settled after {time.perf_counter() - began:.1f} s; {overflows} connections dropped "
+                     "for a full accept queue during the acknowledgements (machine-wide)")
             for problem in problems:
                 progress(f"{name}: PROBLEM {problem}")
         except BaseException:
@@ -392,7 +389,7 @@ async def takeover_run(pg: Any, log_dir: Path, args: argparse.Namespace) -> Figu
             takeover = (survivor_sent() or math.nan) - killed_at
             progress(f"takeover: the survivor's first submission {takeover:.2f} s after the kill "
                      f"({sent_before} sent before it)")
-            await launch(cluster, leader)  # back, as a follower
+            await cluster.launch(leader)  # back, as a follower
             await cluster.gateway.wait_for_shards({0, 1}, timeout=60)
             store = await Store.open(dsn)
             try:
@@ -401,17 +398,20 @@ async def takeover_run(pg: Any, log_dir: Path, args: argparse.Namespace) -> Figu
                 never_sent = await unsure_tasks(cluster, store, taken=False)
                 await store.database.execute("UPDATE tasks SET next_poll_at = 0 WHERE state = 'unsure'")
                 await settled(store, 120)
+                settle = time.monotonic() - killed_at
                 problems_count, problems = await missing_or_double(cluster, servers, store, requests, never_sent)
             finally:
                 await store.close()
             for problem in problems:
                 progress(f"takeover: PROBLEM {problem}")
-            progress(f"takeover: settled ({len(never_sent)} claimed by the killed process but never sent)")
+            progress(f"takeover: settled {settle:.1f} s after the kill ({len(never_sent)} claimed by the killed "
+                     "process but never sent)")
         except BaseException:
             dump_logs(cluster)
             raise
     return {
         "scale_takeover_s": takeover,
+        "scale_takeover_settle_s": settle,
         "scale_takeover_refusals": cluster.rate_refusals(),
         "scale_takeover_never_sent": len(never_sent),
         "scale_takeover_missing_or_double": problems_count,

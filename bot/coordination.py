@@ -97,16 +97,18 @@ class PostgresLeadership(Leadership):
         import asyncpg
 
         try:
-            if self._conn is None:
-                # Named, so `SELECT * FROM pg_stat_activity` shows which process leads (with pg_locks).
-                name = {"application_name": f"chorus-{os.getpid()}"}
-                conn = await asyncpg.connect(self._dsn, server_settings=name)
+            if self._conn is None:  # named, so pg_stat_activity (with pg_locks) shows which process leads
+                conn = await asyncpg.connect(self._dsn, server_settings={
+                    "application_name": f"chorus-{os.getpid()}",
+                    # A leader whose machine vanished (no TCP close) loses the lock within ~15 s, not hours.
+                    "tcp_keepalives_idle": "5", "tcp_keepalives_interval": "2", "tcp_keepalives_count": "4",
+                })
                 self._conn = conn
                 await conn.add_listener(QUEUE_CHANNEL, self._heard)
             conn = self._conn
-            if self.is_leader:
-                await conn.fetchval("SELECT 1")  # still connected, so still holding the lock
-            elif await conn.fetchval("SELECT pg_try_advisory_lock($1)", LEADER_LOCK):
+            if self.is_leader:  # still connected (so still holding the lock), or give the lead up at once
+                await conn.fetchval("SELECT 1", timeout=3 * LEADER_RETRY)
+            elif await conn.fetchval("SELECT pg_try_advisory_lock($1)", LEADER_LOCK, timeout=3 * LEADER_RETRY):
                 log.info("this process now sends to the provider (leader)")
                 self._changed(True)
         except asyncio.CancelledError:

@@ -39,7 +39,8 @@ BATCH_ROWS = 1000
 DEFAULT_SOURCE = Path("data/bot.db")
 CONNECT_TIMEOUT = 10.0
 LOCK_TIMEOUT = "10s"  # a bot already running against the target must not make the copy wait forever
-NOT_COPIED = frozenset({"chorus_schema"})  # PostgreSQL's own record of the schema version
+# PostgreSQL's own record of the schema version; who posts in a channel now (nobody, once the bot is stopped).
+NOT_COPIED = frozenset({"chorus_schema", "channel_leases"})
 
 PROG = "python -m bot copy-db"
 DESCRIPTION = """\

@@ -39,7 +39,9 @@ BUSY_PAUSE = 15.0  # a full concurrency limit: wait this long for running tasks 
 REFRESH_EVERY = 10.0  # seconds between updates of the waiting members' places
 PAUSE_KEY = "provider_paused_until"  # the provider's "not now", in the meta table when the database is shared
 FOLLOWER_WAIT = 2.0  # seconds a process that does not send waits for the leader to send a request first in line
-SEND_TIMEOUT = 30.0  # the provider client's longest wait for a submit's answer (bot/providers/http.py)
+# The longest a submit can take, retries included (bot/providers/http.py: 30 s per try, server errors retried
+# after 2 and 5 s): a slot whose answer never came counts in the rate window this much longer.
+SEND_TIMEOUT = 120.0
 
 
 def callback_url(base: str | None, token: str) -> str:
@@ -109,6 +111,7 @@ class Dispatcher(BackgroundLoop):
         self._leadership.on_change(self._leadership_changed)
         self._leadership.on_queue(self.wake)
         self._inherited = not shared  # alone on its database, there is no other leader's budget to take over
+        self._slot: int | None = None  # the shared-window slot last taken (see _take_slot)
 
 
     # ----- a new task --------------------------------------------------------------------------------------
@@ -126,8 +129,9 @@ class Dispatcher(BackgroundLoop):
         async with self._sending:
             order = await self._order()
             first = bool(order) and order[0].id == task.id
-            sending = first and self._can_send() and await self._store.claim(task.id)
-            slot = await self._take_slot() if sending else None
+            sending = (first and self._leadership.is_leader and self._can_send()
+                       and await self._store.claim(task.id) and await self._take_slot(task.id))
+            slot = self._slot if sending else None
         # Sent outside the lock: a slow answer holds this member's reply, not the queue.
         if sending and await self._send(task, slot):
             return None
@@ -197,12 +201,13 @@ class Dispatcher(BackgroundLoop):
         self._paused_until = float(await self._store.get_meta(PAUSE_KEY) or 0.0)
 
     async def _take_over(self) -> None:
-        """Just became the leader: only a leader sends, so submissions still without an answer were cut off
-        with the last one (killed, or cut from the database): they wait, unsure, for a callback to tell whether
-        the provider took them. The rate budget is the shared one."""
+        """Just became the leader: only a leader sends, so submissions still without an answer were the last
+        leader's. They are marked unsure at once: a callback at their path adopts them, whichever process gets
+        it, and an answer that still reaches a live old leader does too. (Without callbacks nothing could
+        adopt them, so they wait for their lease before being failed.) The rate budget is the shared one."""
         await self._load_window()
         if self._shared:
-            await self._tracker.cut_off(self._clock())
+            await self._tracker.cut_off(self._clock(), fail=False)
 
     async def _run(self) -> None:
         while True:
@@ -239,17 +244,42 @@ class Dispatcher(BackgroundLoop):
                 head = order[0]
                 if not await self._store.claim(head.id):
                     continue
+                if not await self._take_slot(head.id):
+                    return max(0.05, self._wait_time())
                 task = await self._store.get_task(head.id)
                 assert task is not None
-                slot = await self._take_slot()
-                self._tracker.spawn(self._send_claimed(task, slot))
+                self._tracker.spawn(self._send_claimed(task, self._slot))
 
-    async def _take_slot(self) -> int | None:
-        """Hold one submission's place in the rate (free now: the caller checked), counted at once. With a
-        shared database it is written down before the send, so a later leader counts it even if this process
-        dies before the answer."""
+    async def _take_slot(self, task_id: int) -> bool:
+        """Hold one submission's place in the rate for a claimed task (free now, as far as this process knows),
+        counted at once; its id in the shared window is ``self._slot``. With a shared database the database
+        decides, in a serialized transaction that counts every process's recent submissions, and writes it
+        down before the send, so no two leaders (an old one cut off from the database, a new one) can exceed
+        the rate together, and a later leader counts it even if this process dies before the answer. False:
+        the window is full after all (the task is back in line, the window reloaded)."""
         await self.limiter.acquire()
-        return await self._store.claim_slot(self._clock()) if self._shared else None
+        self._slot = None
+        if not self._shared:
+            return True
+        try:
+            self._slot = await self._store.take_slot(self._clock(), self.limiter.limit, self.limiter.window,
+                                                     SEND_TIMEOUT)
+        except BaseException:
+            self.limiter.release()
+            await self._store.requeue(task_id)
+            raise
+        if self._slot is None:
+            self.limiter.release()
+            await self._store.requeue(task_id)
+            await self._load_window()
+            return False
+        return True
+
+    async def _answer_slot(self, slot: int, stamp: float) -> None:
+        try:
+            await self._store.answer_slot(slot, stamp)
+        except Exception as error:  # it still counts (as unanswered, for SEND_TIMEOUT longer): nothing is lost
+            log.warning("could not record a submission's answer time (%s)", type(error).__name__)
 
     async def _send_claimed(self, task: Task, slot: int | None) -> None:
         try:
@@ -301,18 +331,24 @@ class Dispatcher(BackgroundLoop):
                 log.warning("task %s: %s; waiting for a callback to tell whether it started", task.id, error)
             else:
                 now = await self._store.get_task(task.id)
-                if now is None or now.provider_task_id is None:
+                if now is not None and now.state is TaskState.UNSURE:  # a new leader already said so
+                    log.warning("task %s: %s; waiting for a callback to tell whether it started", task.id, error)
+                elif now is None or now.provider_task_id is None:
                     raise
-                log.info("task %s: its answer was lost, but a callback already confirmed it", task.id)
-                self._tracker.submitted(task.id)
+                else:
+                    log.info("task %s: its answer was lost, but a callback already confirmed it", task.id)
+                    self._tracker.submitted(task.id)
             self._shown.pop(task.id, None)
             return True
         finally:
             stamp = self.limiter.release()
-            if slot is not None:  # a later leader counts it from its answer too
-                await self._store.answer_slot(slot, stamp)
-        await self._store.mark_submitted(task.id, provider_task_id, self._clock() + self._tracker.quiet_after,
-                                         token=task.callback_token, kind=task.task_kind)
+            if slot is not None:  # every process counts it from its answer now
+                await self._answer_slot(slot, stamp)
+        if not await self._store.mark_submitted(task.id, provider_task_id,
+                                                self._clock() + self._tracker.quiet_after,
+                                                token=task.callback_token, kind=task.task_kind):
+            log.error("task %s: the provider took it as %s, but it was given up meanwhile", task.id, provider_task_id)
+            return True
         log.info("task %s: submitted as %s", task.id, provider_task_id)
         self._shown.pop(task.id, None)
         self._tracker.submitted(task.id)

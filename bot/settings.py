@@ -7,7 +7,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from bot.fetch import FetchPolicy
 from bot.providers import ADAPTERS
@@ -119,7 +119,7 @@ class Settings:
             web_port=_integer(get("WEB_PORT"), "WEB_PORT", default=8080, low=0, high=65535),
             database_path=Path(get("DATABASE_PATH") or "data/bot.db"),
             database_url=parse_database_url(get("DATABASE_URL")),
-            **_shards(get("SHARD_COUNT"), get("SHARD_IDS")),
+            **_shards(get("SHARD_COUNT"), get("SHARD_IDS"), shared=get("DATABASE_URL") is not None),
             poll_interval=_optional_number(get("SUNO_POLL_INTERVAL"), "SUNO_POLL_INTERVAL", low=0.5, high=3600),
             webhook_hmac_key=hmac_key,
             submit_rate=_rate(get("SUNO_SUBMIT_RATE"), "SUNO_SUBMIT_RATE"),
@@ -135,9 +135,11 @@ class Settings:
     def secrets(self) -> tuple[str, ...]:
         """Values that must never be written anywhere (see bot/redaction.py)."""
         values = [self.discord_token, self.api_key, self.webhook_hmac_key]
-        if self.database_url is not None:
-            values.append(urlsplit(self.database_url).password)
-        return tuple(value for value in values if value)
+        if self.database_url is not None:  # the password as written, decoded, or as a query parameter
+            parts = urlsplit(self.database_url)
+            written = parts.netloc.rpartition("@")[0].partition(":")[2]
+            values += [written, unquote(written), *parse_qs(parts.query).get("password", [])]
+        return tuple(dict.fromkeys(value for value in values if value))
 
     @property
     def database(self) -> str | Path:
@@ -242,8 +244,9 @@ def parse_database_url(value: str | None) -> str | None:
     return value
 
 
-def _shards(count: str | None, ids: str | None) -> dict[str, object]:
-    """SHARD_COUNT (the bot's total) and SHARD_IDS ("0-3", "4,5" or "6"): this process's shards."""
+def _shards(count: str | None, ids: str | None, *, shared: bool) -> dict[str, object]:
+    """SHARD_COUNT (the bot's total) and SHARD_IDS ("0-3", "4,5" or "6"): this process's shards. Running only
+    some of them means other processes run the rest, which needs a database they share."""
     if count is None:
         if ids is not None:
             raise SettingsError("SHARD_IDS", "needs SHARD_COUNT (the total number of shards across all processes)")
@@ -260,6 +263,9 @@ def _shards(count: str | None, ids: str | None) -> dict[str, object]:
         raise SettingsError("SHARD_IDS", f"must be shard numbers such as 0-3 or 0,2,4 (got {ids!r})") from None
     if not chosen or min(chosen) < 0 or max(chosen) >= total:
         raise SettingsError("SHARD_IDS", f"must be between 0 and {total - 1} (SHARD_COUNT={total}), got {ids!r}")
+    if len(chosen) < total and not shared:
+        raise SettingsError("SHARD_IDS", "runs only some of the shards, so other processes run the rest: they "
+                            "must share one database; set DATABASE_URL (PostgreSQL), see \"Running at scale\"")
     return {"shard_count": total, "shard_ids": tuple(sorted(chosen))}
 
 

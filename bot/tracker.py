@@ -31,11 +31,11 @@ QUIET_POLLS = 3  # with callbacks, poll once nothing was heard for this many pol
 SHUTDOWN_GRACE = 10.0  # seconds deliveries in flight get to finish when the bot stops; then they are cut
 CONFIRM_RETRIES = (1.0, 2.0, 4.0, 8.0)  # the provider's record may lag its callback by a moment: read again
 UNSURE_FOR = 15 * 60  # how long a submission whose answer was lost waits for a callback before it is refunded
-# A live process's submit is answered (or given up) well within this; one older than it was cut off.
-SUBMIT_LEASE = 90.0
+# A live process's submit is answered (or given up, retries included) well within this; one older was cut off.
+SUBMIT_LEASE = 180.0
 # A process posting a result holds it (and its channel) this long, renewed while it works: if it dies, another
 # takes over after at most this, well inside Discord's nonce window, so a post cut short is still not doubled.
-DELIVERY_LEASE = 30.0
+DELIVERY_LEASE = 15.0
 SWITCHED = (
     "The bot was switched to another Suno provider while this was being made, so it can't be followed any "
     "more. Your credits were refunded; try again."
@@ -263,6 +263,11 @@ class Tracker:
             else:
                 try:
                     await self._delivery.refresh_status(task)
+                    # Another process may have posted the result meanwhile and shown the final state before
+                    # this edit of an earlier one landed: show the final state again.
+                    latest = await self._store.get_task(task_id)
+                    if latest is not None and latest.state.terminal and latest.delivered_at is not None:
+                        await self._delivery.refresh_status(latest)
                 except Exception:
                     log.exception("task %s: updating its status in Discord failed", task_id)
         if task.state.terminal:
@@ -271,6 +276,9 @@ class Tracker:
     async def _deliver(self, task: Task) -> None:
         async with self._posting(task) as mine:
             if not mine:
+                return
+            task = await self._store.get_task(task.id) or task  # as it is now that it is ours
+            if task.delivered_at is not None:
                 return
             try:
                 await self._delivery.deliver(task)
@@ -298,32 +306,50 @@ class Tracker:
             return
         self._channels[channel] = self._channels.get(channel, 0) + 1
         renewing: asyncio.Task[None] | None = None
+        done = False
         try:
             if not await self._store.claim_delivery(task.id, self.owner, until):
                 yield False
                 return
-            renewing = asyncio.create_task(self._renew(task.id, channel))
+            renewing = asyncio.create_task(self._renew(task.id, channel, asyncio.current_task()))
             yield True
+            done = True
         finally:
             if renewing is not None:
                 renewing.cancel()
+                await asyncio.gather(renewing, return_exceptions=True)
+                if not done:  # cut short (the bot is stopping): another process may take it at once
+                    await self._store.release_delivery(task.id, self.owner)
             self._channels[channel] -= 1
             if not self._channels[channel]:
                 del self._channels[channel]
                 await self._store.release_channel(channel, self.owner)
 
-    async def _renew(self, task_id: int, channel: int) -> None:
+    async def _renew(self, task_id: int, channel: int, posting: asyncio.Task[Any] | None) -> None:
+        """Keep the leases while the post runs. A lease lost anyway (this process was stalled longer than it)
+        stops the post: another process has taken it and posts it (the nonces keep parts from doubling)."""
         while True:
             await asyncio.sleep(self.delivery_lease / 3)
             until = self._clock() + self.delivery_lease
-            await self._store.renew_delivery(task_id, self.owner, until)
-            await self._store.claim_channel(channel, self.owner, until)
+            try:
+                kept = (await self._store.renew_delivery(task_id, self.owner, until)
+                        and await self._store.claim_channel(channel, self.owner, until))
+            except Exception as error:  # a database blip: try again at the next renewal, well within the lease
+                log.warning("task %s: could not renew its delivery lease (%s)", task_id, type(error).__name__)
+                continue
+            if not kept and posting is not None:
+                log.warning("task %s: its delivery lease was lost; another process posts it", task_id)
+                posting.cancel()
+                return
 
-    async def cut_off(self, sent_before: float) -> None:
+    async def cut_off(self, sent_before: float, *, fail: bool = True) -> None:
         """Submissions whose process stopped before the provider's answer wait for a callback to say whether
-        the provider took them (without callbacks nothing can, so they fail and are refunded)."""
+        the provider took them (without callbacks nothing can, so they fail and are refunded, unless ``fail``
+        is False: then they wait for their lease to end)."""
         for task in await self._store.unsent_submissions(sent_before):
-            if not (self._callbacks and await self.mark_unsure(task.id)):
+            if self._callbacks:
+                await self.mark_unsure(task.id)
+            elif fail:
                 await self.update(task.id, TaskUpdate("", TaskState.FAILED, reason=INTERRUPTED),
                                   only_from=TaskState.SUBMITTING)
 
@@ -348,6 +374,7 @@ class Tracker:
     async def _tick(self) -> None:
         """Due work, each claimed in the store first, so with several processes each runs once."""
         now = self._clock()
+        await self._store.forget_channel_leases(now)  # expired: their process stopped without letting go
         for task_id in await self._store.deliverable(now):  # retries, and posts a stopped process left
             self._schedule_publish(task_id)
         await self.cut_off(now - self.submit_lease)

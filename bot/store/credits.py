@@ -430,7 +430,8 @@ class CreditStore(TaskStore):
                 removed += await tx.execute(f"DELETE FROM {name} WHERE guild_id = ? AND channel_id = ?",
                                             (guild_id, channel_id))
             if table is not None:
-                await tx.execute(f"INSERT INTO {table} (guild_id, channel_id) VALUES (?, ?)", (guild_id, channel_id))
+                await tx.execute(f"INSERT INTO {table} (guild_id, channel_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                                 (guild_id, channel_id))
             return removed
 
         removed: int = await self._db.write(run)

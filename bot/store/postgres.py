@@ -6,8 +6,9 @@ SQLite migrations are rewritten to PostgreSQL types, so both databases have one 
 Concurrency: every :meth:`PostgresDatabase.transaction` takes the same transaction-scoped advisory lock first,
 so credit admissions, refills, grants, challenge entries and votes run one at a time across all processes,
 exactly as under SQLite's ``BEGIN IMMEDIATE``; their reads (READ COMMITTED, taken after the lock) see every
-earlier one. Short writes outside them are single statements guarded by their ``WHERE`` clauses and unique
-indexes (a state only moves forward; a task is settled once), so they need no lock.
+earlier one. Short writes outside them (each its own transaction) are guarded by their ``WHERE`` clauses and
+unique indexes (a state only moves forward; a task is settled once; a lease is taken only when free), so they
+need no lock: what they read and decide on is the row they change.
 """
 
 from __future__ import annotations

@@ -318,12 +318,13 @@ class TaskStore(StoreBase):
     async def next_delivery_at(self) -> float | None:
         """When the next delivery that waits (a retry, or another process's lease on it or on its channel
         ending) is due."""
+        now = self._clock()  # only times to come: what is due now was looked at, or waits for a lease to end
         task = await self._value(
             f"""SELECT MIN(CASE WHEN COALESCE(delivery_lease, 0) > COALESCE(delivery_next, 0)
                            THEN delivery_lease ELSE delivery_next END)
                 FROM tasks WHERE delivered_at IS NULL AND state IN {_FINISHED_SQL}
-                AND (delivery_lease IS NOT NULL OR delivery_next IS NOT NULL)""", _FINISHED)
-        channel = await self._value("SELECT MIN(until) FROM channel_leases")
+                AND (delivery_lease > ? OR delivery_next > ?)""", (*_FINISHED, now, now))
+        channel = await self._value("SELECT MIN(until) FROM channel_leases WHERE until > ?", (now,))
         due = [float(value) for value in (task, channel) if value is not None]
         return min(due) if due else None
 
@@ -344,6 +345,10 @@ class TaskStore(StoreBase):
             "UPDATE tasks SET delivery_lease = ? WHERE id = ? AND delivery_owner = ? AND delivered_at IS NULL",
             (until, task_id, owner))
         return changed == 1
+
+    async def release_delivery(self, task_id: int, owner: str) -> None:
+        await self._execute("UPDATE tasks SET delivery_owner = NULL, delivery_lease = NULL "
+                            "WHERE id = ? AND delivery_owner = ?", (task_id, owner))
 
     async def delivery_failed(self, task_id: int, owner: str, backoff: Callable[[int], float]) -> float | None:
         """Give the posting back, to be tried again after ``backoff(failures so far)`` seconds; returns when."""
@@ -373,26 +378,34 @@ class TaskStore(StoreBase):
     async def claim_channel(self, channel_id: int, owner: str, until: float) -> bool:
         """Post in a channel as its only poster until ``until`` (renewable); False while another process
         holds it."""
-        rows = await self._rows(
+        rows = await self._db.write(lambda tx: tx.rows(
             """INSERT INTO channel_leases (channel_id, owner, until) VALUES (?, ?, ?)
                ON CONFLICT (channel_id) DO UPDATE SET owner = excluded.owner, until = excluded.until
                WHERE channel_leases.owner = excluded.owner OR channel_leases.until < ?
-               RETURNING owner""", (channel_id, owner, until, self._clock()))
+               RETURNING owner""", (channel_id, owner, until, self._clock())))
         return bool(rows)
+
+    async def forget_channel_leases(self, now: float) -> None:
+        await self._execute("DELETE FROM channel_leases WHERE until < ?", (now,))
 
     async def release_channel(self, channel_id: int, owner: str) -> None:
         await self._execute("DELETE FROM channel_leases WHERE channel_id = ? AND owner = ?", (channel_id, owner))
 
     # ----- the provider's submit rate, shared by every process ---------------------------------------------
 
-    async def claim_slot(self, at: float) -> int:
-        """Write down a submission about to be sent (when it was claimed), before it is sent: a later leader
-        counts it even if this process dies before the answer. Slots older than an hour are forgotten."""
-        async def run(tx: Tx) -> int:
+    async def take_slot(self, at: float, limit: int, window: float, unanswered_for: float) -> int | None:
+        """A place for a submission about to be sent, if the shared window has one: fewer than ``limit``
+        submissions answered in the last ``window`` seconds or sent without an answer in the last
+        ``window + unanswered_for``, by any process. Decided and written down in one serialized transaction,
+        before the send. Returns its id (None: the window is full). Slots older than an hour are forgotten."""
+        async with self.transaction() as tx:
+            used = await tx.value(
+                "SELECT COUNT(*) FROM provider_slots WHERE (answered = 1 AND at > ?) OR (answered = 0 AND at > ?)",
+                (at - window, at - window - unanswered_for))
+            if int(used) >= limit:
+                return None
             await tx.execute("DELETE FROM provider_slots WHERE at < ?", (at - 3600,))
             return int(await tx.value("INSERT INTO provider_slots (at) VALUES (?) RETURNING id", (at,)))
-        slot: int = await self._db.write(run)
-        return slot
 
     async def answer_slot(self, slot: int, at: float) -> None:
         """The provider answered (or the send was given up): the submission counts from ``at``."""
@@ -402,9 +415,9 @@ class TaskStore(StoreBase):
         """The submissions answered since ``since`` (when), and those sent since ``unanswered_since`` whose
         answer never came (how many), by any process."""
         rows = await self._rows(
-            "SELECT at, answered FROM provider_slots WHERE at >= ? ORDER BY at", (min(since, unanswered_since),))
-        answered = [float(row[0]) for row in rows if row[1] and row[0] >= since]
-        return answered, sum(1 for row in rows if not row[1] and row[0] >= unanswered_since)
+            "SELECT at, answered FROM provider_slots WHERE at > ? ORDER BY at", (min(since, unanswered_since),))
+        answered = [float(row[0]) for row in rows if row[1] and row[0] > since]
+        return answered, sum(1 for row in rows if not row[1] and row[0] > unanswered_since)
 
     async def mark_unposted(self, task_id: int, why: str) -> None:
         """The result could not be posted in its channel: keep it, and never try that channel again."""
@@ -461,7 +474,7 @@ class TaskStore(StoreBase):
             """SELECT tracks.*, COALESCE(tasks.finished_at, tasks.created_at) AS made FROM tracks
                JOIN tasks ON tasks.id = tracks.task_id
                WHERE tasks.guild_id = ? AND tasks.user_id = ? AND tasks.state = ? AND tasks.created_at >= ?
-                 AND tracks.title LIKE ? ESCAPE '\\'
+                 AND LOWER(tracks.title) LIKE LOWER(?) ESCAPE '\\'
                ORDER BY made DESC, tracks.position LIMIT ?""",
             (guild_id, user_id, TaskState.SUCCEEDED.value, since, pattern, limit),
         )

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from tests.conftest import BotFactory, Clock, Harness, terminate
 from tests.support.discord_fake import FakeDiscord, MiB
 from tests.support.kie_fake import FakeKie
 from tests.support.loopback import LoopbackServer
+
+pytestmark = pytest.mark.both_databases
 
 
 async def test_a_track_over_the_upload_limit_is_posted_as_a_link(harness: Harness) -> None:

@@ -119,6 +119,7 @@ def test_every_setting_is_read() -> None:
         ({"SHARD_IDS": "0-1"}, "SHARD_IDS"),
         ({"SHARD_COUNT": "4", "SHARD_IDS": "2-4"}, "SHARD_IDS"),
         ({"SHARD_COUNT": "4", "SHARD_IDS": "first"}, "SHARD_IDS"),
+        ({"SHARD_COUNT": "2", "SHARD_IDS": "1"}, "SHARD_IDS"),  # the other process would need the same database
     ],
 )
 def test_bad_values_name_the_variable(env: dict[str, str], variable: str) -> None:
@@ -135,6 +136,8 @@ def test_postgresql_and_shards_are_read() -> None:
     assert settings.database == "postgresql://chorus:pw@db:5432/chorus" and settings.shared_database
     assert (settings.shard_count, settings.shard_ids) == (8, (4, 5, 7))
     assert "pw" in settings.secrets  # the database password is kept out of logs like the token
+    encoded = Settings.from_env({"DISCORD_TOKEN": TOKEN, "DATABASE_URL": "postgresql://c:p%40ss@db/c?password=q1"})
+    assert {"p%40ss", "p@ss", "q1"} <= set(encoded.secrets)
     alone = Settings.from_env({"DISCORD_TOKEN": TOKEN})
     assert alone.database == Path("data/bot.db") and not alone.shared_database
     assert (alone.shard_count, alone.shard_ids) == (None, None)  # Discord's recommendation, all here

@@ -44,11 +44,10 @@ async def _start_pair(cluster: Cluster) -> tuple[BotProcess, BotProcess]:
         cluster.gateway.add_guild(guild, channel_ids=[CHANNELS[guild]])
         cluster.discord.add_channel(CHANNELS[guild], guild_id=guild)
     first, second = cluster.add("first", "0"), cluster.add("second", "1")
-    await first.start()
+    await cluster.launch(first)
     await first.wait_for_log(LEADER)  # the first to start leads
-    await second.start()
+    await cluster.launch(second)
     await cluster.gateway.wait_for_shards({0, 1}, timeout=30)
-    await second.wait_for_log("Suno provider", timeout=30)  # set up (it logs the provider last)
     return first, second
 
 
@@ -183,7 +182,7 @@ async def _kill_and_restart(cluster: Cluster, leader: BotProcess, survivor: BotP
         then()
     await cluster.gateway.wait_for_shard_closed(0)
     await survivor.wait_for_log(LEADER, timeout=15)
-    await leader.start()
+    await cluster.launch(leader)
     await cluster.gateway.wait_for_shards({0, 1}, timeout=30)
 
 

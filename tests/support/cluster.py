@@ -26,6 +26,7 @@ from tests.support.gateway_fake import FakeGateway
 from tests.support.kie_fake import FakeKie
 
 ROOT = Path(__file__).resolve().parents[2]
+READY = "Suno provider"  # the last line a bot process logs while setting up
 
 
 def free_port() -> int:
@@ -197,6 +198,22 @@ class Cluster:
         self.bots.append(bot)
         self.balancer.backends.append(bot.url)
         return bot
+
+    async def launch(self, bot: BotProcess, attempts: int = 3) -> None:
+        """Start ``bot`` and wait until it is set up (its web server listening, its provider logged). Its web
+        port was picked before the child binds it: when something took it meanwhile, start it on another."""
+        for attempt in range(1, attempts + 1):
+            seen = bot.log()
+            await bot.start()
+            try:
+                await bot.wait_for_log(READY, timeout=60, count=seen.count(READY) + 1)
+                return
+            except AssertionError:
+                if attempt == attempts or "address already in use" not in bot.log()[len(seen):]:
+                    raise
+            port = free_port()
+            self.balancer.backends[self.balancer.backends.index(bot.url)] = f"http://127.0.0.1:{port}"
+            bot.env["WEB_PORT"], bot.port, bot.url = str(port), port, f"http://127.0.0.1:{port}"
 
     def rate_refusals(self) -> int:
         """Submissions kie.ai refused for its rate (HTTP 200 with code 429 on a submit path)."""

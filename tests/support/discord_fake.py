@@ -72,6 +72,10 @@ __all__ = [
     "snowflake_time",
 ]
 
+# Bot processes open hundreds of connections at once in a rush: past aiohttp's default accept queue (128)
+# the kernel drops them and clients retry a second later, which would look like the bot's own latency.
+BACKLOG = 4096
+
 _log = logging.getLogger(__name__)
 
 API_PREFIX = "/api/v10"
@@ -518,7 +522,7 @@ class FakeDiscord:
         self._released = asyncio.Event()
         self._runner = web.AppRunner(self._build_app(), access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", 0, backlog=BACKLOG)
         await site.start()
         port = self._runner.addresses[0][1]
         self.origin = f"http://127.0.0.1:{port}"

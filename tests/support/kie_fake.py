@@ -89,6 +89,7 @@ __all__ = [
 # --------------------------------------------------------------------------
 
 Stage = Literal["text", "first", "complete", "error"]
+BACKLOG: Final = 4096  # accept queue: bot processes in a rush open many connections at once
 SUCCESS_STAGES: Final[tuple[str, ...]] = ("text", "first", "complete")
 
 Kind = Literal["generate", "extend", "upload_extend", "upload_cover", "lyrics", "separation", "wav", "mp4"]
@@ -547,7 +548,7 @@ class FakeKie:
         app.router.add_get("/stream/{task_id}/{n}", self._handle_stream)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", 0, backlog=BACKLOG)
         await site.start()
         self._port = int(self._runner.addresses[0][1])
         self._session = aiohttp.ClientSession()
