@@ -88,7 +88,6 @@ import argparse
 import asyncio
 import json
 import math
-import re
 import shutil
 import signal
 import sys
@@ -104,7 +103,6 @@ from bench.common import Figures, cli, percentile, progress
 SHARDS = 2
 LEADER = "now sends to the provider"
 READY = "Suno provider"  # the last line a process logs while setting up
-FOOTER = re.compile(r"Task #(\d+) · track (\d+) of (\d+)")
 MEMBER_BASE = 1_310_000_000_000_100_000
 RES_GUILD_ID = 1_310_000_000_000_000_100
 RES_CHANNEL_ID = 1_310_000_000_000_000_200
@@ -203,18 +201,6 @@ async def until(condition: Callable[[], Awaitable[bool] | bool], timeout: float,
         raise AssertionError(f"{what}: not after {timeout:g} s") from None
 
 
-def posted(cluster: Any, servers: Servers) -> Counter[tuple[int, int]]:
-    """Every track message in the servers' channels: (task id, track number) -> how many times."""
-    found: Counter[tuple[int, int]] = Counter()
-    for channel in servers.channels.values():
-        for message in cluster.discord.channel_messages(channel):
-            for embed in message.get("embeds") or []:
-                match = FOOTER.search((embed.get("footer") or {}).get("text", ""))
-                if match:
-                    found[(int(match[1]), int(match[2]))] += 1
-    return found
-
-
 async def settled(store: Any, timeout: float, *, unsure_ok: bool = False, never_sent: Callable[[], Any] | None = None
                   ) -> None:
     """Until no task is pending (``unsure_ok``: but unsure ones the provider got) and every finished one was
@@ -262,7 +248,7 @@ async def missing_or_double(cluster: Any, servers: Servers, store: Any, requests
         problems.append(f"{len(never_sent)} tasks never sent (at most 3 expected: the killed process's in flight)")
         count += len(never_sent) - 3
     expected = {(task, track) for task in succeeded | (set(others) - set(never_sent)) for track in (1, 2)}
-    seen = posted(cluster, servers)
+    seen = cluster.posted(servers.channels.values())
     missing = expected - set(seen)
     extra = set(seen) - expected
     doubles = sum(times - 1 for times in seen.values() if times > 1)

@@ -10,7 +10,6 @@ reserved is committed or refunded exactly once, and nothing is left pending.
 from __future__ import annotations
 
 import asyncio
-import re
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -26,7 +25,6 @@ GUILDS = [guild_id_on_shard(shard, SHARDS) for shard in range(SHARDS)]
 CHANNELS = {guild: guild + 7 for guild in GUILDS}
 RATE = (40, 1.0)  # the fake provider's limit and the bot's SUNO_SUBMIT_RATE
 LEADER = "now sends to the provider"
-FOOTER = re.compile(r"Task #(\d+) · track (\d+) of (\d+)")
 
 
 async def _cluster(postgres_dsn: str, tmp_path: Path) -> Cluster:
@@ -69,18 +67,6 @@ async def _submitted(cluster: Cluster, count: int, timeout: float = 60.0) -> Non
     async with asyncio.timeout(timeout):
         while len(cluster.kie.submissions) < count:
             await asyncio.sleep(0.02)
-
-
-def _posted(cluster: Cluster) -> Counter[tuple[int, int]]:
-    """Every track message in the servers' channels: (task id, track number) → how many times."""
-    posted: Counter[tuple[int, int]] = Counter()
-    for channel in CHANNELS.values():
-        for message in cluster.discord.channel_messages(channel):
-            for embed in message.get("embeds") or []:
-                found = FOOTER.search((embed.get("footer") or {}).get("text", ""))
-                if found:
-                    posted[(int(found[1]), int(found[2]))] += 1
-    return posted
 
 
 async def _settled(cluster: Cluster, store: Store, timeout: float = 120.0, *, unsure_ok: bool = False) -> None:
@@ -133,7 +119,7 @@ async def _check_exactly_once(cluster: Cluster, store: Store, requests: int, nev
     succeeded = [row["id"] for row in tasks if row["state"] == "succeeded"]
     assert sorted(set(range(1, requests + 1)) - set(succeeded)) == sorted(never_sent)  # refunded: never billed
     assert len(never_sent) <= 3  # only what the killed process had in flight
-    posted = _posted(cluster)
+    posted = cluster.posted(CHANNELS.values())
     assert set(posted) == {(task, track) for task in succeeded for track in (1, 2)}
     assert max(posted.values()) == 1, [key for key, times in posted.items() if times > 1][:5]
     ledger = await store.database.rows(

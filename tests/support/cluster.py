@@ -12,9 +12,11 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
+import re
 import signal
 import sys
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -27,6 +29,7 @@ from tests.support.kie_fake import FakeKie
 
 ROOT = Path(__file__).resolve().parents[2]
 READY = "Suno provider"  # the last line a bot process logs while setting up
+TRACK_FOOTER = re.compile(r"Task #(\d+) · track (\d+) of (\d+)")  # a track message's embed footer
 
 
 def free_port() -> int:
@@ -214,6 +217,17 @@ class Cluster:
             port = free_port()
             self.balancer.backends[self.balancer.backends.index(bot.url)] = f"http://127.0.0.1:{port}"
             bot.env["WEB_PORT"], bot.port, bot.url = str(port), port, f"http://127.0.0.1:{port}"
+
+    def posted(self, channels: Iterable[int]) -> Counter[tuple[int, int]]:
+        """Every track message in these channels: (task id, track number) → how many times it was posted."""
+        found: Counter[tuple[int, int]] = Counter()
+        for channel in channels:
+            for message in self.discord.channel_messages(channel):
+                for embed in message.get("embeds") or []:
+                    match = TRACK_FOOTER.search((embed.get("footer") or {}).get("text", ""))
+                    if match:
+                        found[(int(match[1]), int(match[2]))] += 1
+        return found
 
     def rate_refusals(self) -> int:
         """Submissions kie.ai refused for its rate (HTTP 200 with code 429 on a submit path)."""

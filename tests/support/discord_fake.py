@@ -41,7 +41,7 @@ import mimetypes
 import re
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -65,6 +65,7 @@ __all__ = [
     "Upload",
     "callback_for",
     "followup_for",
+    "guild_roles",
     "message_object",
     "random_token",
     "route",
@@ -362,6 +363,19 @@ def _command_problems(commands: list[dict[str, Any]]) -> list[Problem]:
 # ---------------------------------------------------------------------------------------------
 # Discord objects
 # ---------------------------------------------------------------------------------------------
+
+
+def guild_roles(guild_id: int, everyone_permissions: int, roles: Mapping[int, str]) -> list[dict[str, Any]]:
+    """A guild's role objects as GUILD_CREATE carries them: @everyone (whose id is the guild's) and ``roles``
+    (id → name, no permissions of their own)."""
+    everyone = {"id": str(guild_id), "name": "@everyone", "permissions": str(everyone_permissions), "position": 0}
+    objects = [everyone] + [
+        {"id": str(role_id), "name": role_name, "permissions": "0", "position": n}
+        for n, (role_id, role_name) in enumerate(roles.items(), start=1)
+    ]
+    for role in objects:
+        role.update(color=0, colors={"primary_color": 0}, hoist=False, managed=False, mentionable=True, flags=0)
+    return objects
 
 
 def message_object(

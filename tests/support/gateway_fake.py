@@ -73,7 +73,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from .discord_fake import DEFAULT_GUILD_ID, DEFAULT_USER_ID, FakeDiscord
+from .discord_fake import DEFAULT_GUILD_ID, DEFAULT_USER_ID, FakeDiscord, guild_roles
 
 __all__ = [
     "API_BASE_ENV",
@@ -331,13 +331,7 @@ class FakeGateway:
             channel = self.fake.channels.get(channel_id) or self.fake.add_channel(channel_id, guild_id=guild_id,
                                                                                   name=name_)
             channels.append({**channel, "position": position})
-        everyone = {"id": str(guild_id), "name": "@everyone", "permissions": str(everyone_permissions), "position": 0}
-        role_objects = [everyone] + [
-            {"id": str(role_id), "name": role_name, "permissions": "0", "position": n}
-            for n, (role_id, role_name) in enumerate(roles.items(), start=1)
-        ]
-        for role in role_objects:
-            role.update(color=0, colors={"primary_color": 0}, hoist=False, managed=False, mentionable=True, flags=0)
+        role_objects = guild_roles(guild_id, everyone_permissions, roles)
         joined_at = _iso(self.fake.now())
         users = [self.fake.bot_user()] + [
             {"id": str(user_id), "username": username, "discriminator": "0", "global_name": None, "avatar": None,

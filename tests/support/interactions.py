@@ -34,6 +34,7 @@ from .discord_fake import (
     DEFAULT_GUILD_ID,
     DEFAULT_USER_ID,
     MiB,
+    guild_roles,
     message_object,
     random_token,
     snowflake,
@@ -148,13 +149,7 @@ async def settle(timeout: float = 5.0) -> None:
 def guild_create(bot: discord.Client, guild_id: int = DEFAULT_GUILD_ID, *, roles: Mapping[int, str] = {}) -> None:
     """Deliver GUILD_CREATE as the gateway would on connect, so the guild and its roles are cached (what
     ``Member.roles`` reads). ``roles`` maps role ids to names; the @everyone role is added."""
-    everyone = {"id": str(guild_id), "name": "@everyone", "permissions": str(MEMBER_PERMS), "position": 0}
-    role_objects = [everyone] + [
-        {"id": str(role_id), "name": name, "permissions": "0", "position": n}
-        for n, (role_id, name) in enumerate(roles.items(), start=1)
-    ]
-    for role in role_objects:
-        role.update(color=0, colors={"primary_color": 0}, hoist=False, managed=False, mentionable=True, flags=0)
+    role_objects = guild_roles(guild_id, MEMBER_PERMS, roles)
     payload = {
         "id": str(guild_id), "name": "Test server", "icon": None, "owner_id": "1", "region": "",
         "afk_channel_id": None, "afk_timeout": 300, "verification_level": 0, "default_message_notifications": 0,
