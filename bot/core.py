@@ -239,18 +239,40 @@ class ChorusBot(commands.AutoShardedBot):
             self.tree.copy_global_to(guild=guild)
         payload = [command.to_dict(self.tree) for command in self.tree.get_commands(guild=guild)]
         digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
-        key = f"commands:{self.application_id}:{guild.id if guild else 'global'}"
+        prefix = f"commands:{self.application_id}:"
+        key = prefix + (str(guild.id) if guild else "global")
         if await self.store.get_meta(key) == digest:
             log.info("slash commands unchanged; not syncing")
-            return
-        try:
-            synced = await self.tree.sync(guild=guild)
-        except discord.HTTPException as error:
-            where = f"server {guild.id} (DEV_GUILD_ID)" if guild else "Discord"
-            log.error("could not sync slash commands to %s: %s", where, error)
-            return
-        await self.store.set_meta(key, digest)
-        log.info("synced %d slash commands %s", len(synced), f"to server {guild.id}" if guild else "globally")
+        else:
+            try:
+                synced = await self.tree.sync(guild=guild)
+            except discord.HTTPException as error:
+                where = f"server {guild.id} (DEV_GUILD_ID)" if guild else "Discord"
+                log.error("could not sync slash commands to %s: %s", where, error)
+                return
+            await self.store.set_meta(key, digest)
+            log.info("synced %d slash commands %s", len(synced), f"to server {guild.id}" if guild else "globally")
+        await self._clear_other_scopes(prefix, key)
+
+    async def _clear_other_scopes(self, prefix: str, current: str) -> None:
+        """Commands synced earlier to the other scope (DEV_GUILD_ID turned on, off or changed) would show
+        twice: remove them there."""
+        assert self.application_id is not None
+        for key in await self.store.meta_keys(prefix):
+            if key == current:
+                continue
+            scope = key.removeprefix(prefix)
+            where = "globally" if scope == "global" else f"from server {scope}"
+            try:
+                if scope == "global":
+                    await self.http.bulk_upsert_global_commands(self.application_id, [])
+                else:
+                    await self.http.bulk_upsert_guild_commands(self.application_id, int(scope), [])
+            except discord.HTTPException as error:
+                log.warning("could not remove the slash commands synced %s earlier: %s", where, error)
+                continue
+            await self.store.delete_meta(key)
+            log.info("removed the slash commands synced %s earlier (they would show twice)", where)
 
     async def close(self) -> None:
         """Stop taking callbacks, finish or cancel background work, close the provider and the database."""

@@ -77,6 +77,14 @@ class StoreBase:
         value = await self._value("SELECT value FROM meta WHERE key = ?", (key,))
         return str(value) if value is not None else None
 
+    async def meta_keys(self, prefix: str) -> list[str]:
+        pattern = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        return [row[0] for row in await self._rows("SELECT key FROM meta WHERE key LIKE ? ESCAPE '\\' ORDER BY key",
+                                                    (pattern,))]
+
+    async def delete_meta(self, key: str) -> None:
+        await self._execute("DELETE FROM meta WHERE key = ?", (key,))
+
     async def set_meta(self, key: str, value: str) -> None:
         await self._execute(
             "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",

@@ -102,3 +102,22 @@ async def test_an_unreachable_postgresql_is_one_line_without_the_password(make_b
         await make_bot(database_url="postgresql://chorus:top-secret@127.0.0.1:1/chorus")
     assert caught.value.variable == "DATABASE_URL"
     assert "cannot use PostgreSQL" in str(caught.value) and "top-secret" not in str(caught.value)
+
+
+async def test_turning_dev_guild_id_on_or_off_leaves_each_command_in_one_place(
+    make_bot: BotFactory, discord_fake: FakeDiscord
+) -> None:
+    """Commands synced to the other scope earlier would show twice: the sync clears that scope."""
+    bot = await make_bot()  # globally
+    await bot.close()
+    bot = await make_bot(dev_guild_id=discord_fake.guild_id)  # to the server, and no longer globally
+    guild_sync = await discord_fake.wait_for(GUILD_COMMANDS)
+    assert {command["name"] for command in guild_sync.json} == ALL_COMMANDS
+    cleared = [call for call in discord_fake.calls if COMMANDS(call)][-1]
+    assert cleared.json == []
+    await bot.close()
+    start = len(discord_fake.calls)
+    await make_bot()  # globally again, and no longer in the server
+    await discord_fake.wait_for(lambda call: GUILD_COMMANDS(call) and call.json == [], start=start)
+    synced = [call for call in discord_fake.calls[start:] if COMMANDS(call)]
+    assert len(synced) == 1 and {command["name"] for command in synced[0].json} == ALL_COMMANDS
