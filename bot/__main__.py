@@ -1,5 +1,6 @@
 """``python -m bot``: run Chorus until SIGTERM or SIGINT, then close everything cleanly (``python -m bot copy-db``:
-copy the SQLite database into PostgreSQL, see bot/copydb.py)."""
+copy the SQLite database into PostgreSQL, see bot/copydb.py; ``python -m bot backup PATH``: a copy of the SQLite
+database taken while the bot runs, see bot/backup.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import aiohttp
 import discord
 
 from bot import create_bot
+from bot.logs import log_settings, setup_logging
 from bot.redaction import Redactor, install_log_filter
 from bot.settings import Settings, SettingsError, load_dotenv_file
 
@@ -25,14 +27,21 @@ def main() -> None:
         from bot.copydb import main as copy_db
 
         raise SystemExit(copy_db(sys.argv[2:]))
-    discord.utils.setup_logging(level=logging.INFO, root=True)
+    if sys.argv[1:2] == ["backup"]:  # a maintenance command: a consistent copy of the SQLite database
+        from bot.backup import main as backup
+
+        raise SystemExit(backup(sys.argv[2:]))
     load_dotenv_file()
+    try:
+        level, fmt = log_settings()  # LOG_LEVEL and LOG_FORMAT first: the other settings may log a warning
+    except SettingsError as error:
+        _die(str(error))
+    setup_logging(level, fmt)  # the aiosqlite logger stays at INFO or above (its debug lines quote parameters)
     try:
         settings = Settings.from_env()
     except SettingsError as error:
         _die(str(error))
     install_log_filter(Redactor(settings.secrets))  # no log line carries a secret, whatever formatted it
-    logging.getLogger("aiosqlite").setLevel(logging.INFO)  # its debug lines quote every statement's parameters
     try:
         asyncio.run(run(settings))
     except SettingsError as error:

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 from aiohttp import web
 from aiohttp.web_protocol import RequestPayloadError
 
+from bot.metrics import Metrics
 from bot.models import TaskKind, TaskUpdate
 from bot.providers.kie_parsing import MalformedCallback
 from bot.store import CallbackTarget, Store
@@ -47,8 +48,10 @@ def signature(key: str, task_id: str, timestamp: str) -> str:
 class CallbackEndpoint:
     """Verifies and applies provider callbacks. Attach the provider and tracker once they exist."""
 
-    def __init__(self, store: Store, *, hmac_key: str | None, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, store: Store, *, hmac_key: str | None, clock: Callable[[], float] = time.time,
+                 metrics: Metrics | None = None) -> None:
         self._store = store
+        self._metrics = metrics or Metrics()
         self._hmac_key = hmac_key
         self._clock = clock
         self._parser: CallbackParser | None = None
@@ -59,6 +62,11 @@ class CallbackEndpoint:
         self._tracker = tracker
 
     async def handle(self, request: web.Request) -> web.Response:
+        response = await self._handle(request)
+        self._metrics.callbacks.labels(status=str(response.status)).inc()
+        return response
+
+    async def _handle(self, request: web.Request) -> web.Response:
         if self._parser is None or self._tracker is None:
             return _json({"error": "starting up"}, status=503)
         token = request.match_info["token"]

@@ -24,9 +24,12 @@ from bot.delivery import Delivery
 from bot.dispatcher import Dispatcher, callback_url
 from bot.fetch import Fetcher, FetchPolicy
 from bot.flows import Feature
+from bot.metrics import Metrics, RateLimitCounter
+from bot.observe import Observer
 from bot.permissions import permission_names
 from bot.providers import Provider, open_provider
 from bot.providers.errors import InputError
+from bot.providers.http import LastAnswer
 from bot.providers.ratelimit import SlidingWindow
 from bot.redaction import describe
 from bot.replies import report_unexpected, send_ephemeral
@@ -125,6 +128,14 @@ class ChorusBot(commands.AutoShardedBot):
         try:
             self.store = await Store.open(settings.database, clock=self.clock)
         except Exception as error:
+            from bot.store.db import SchemaTooNew
+
+            if isinstance(error, SchemaTooNew):  # a newer Chorus used this database: never run older code on it
+                variable, which = (("DATABASE_URL", "the PostgreSQL database") if settings.shared_database
+                                   else ("DATABASE_PATH", f"the database {settings.database_path}"))
+                raise SettingsError(variable, f"{which} is at schema version {error.version}, newer than this "
+                                    f"code's {error.supported}: it was used by a newer Chorus; upgrade the code "
+                                    "(git pull && pip install .) or restore a backup from before") from None
             if settings.shared_database:  # refused, unknown host or database, wrong password: never the URL itself
                 raise SettingsError("DATABASE_URL", f"cannot use PostgreSQL: {describe(error)}") from None
             if isinstance(error, OSError):
@@ -134,7 +145,11 @@ class ChorusBot(commands.AutoShardedBot):
         self.leadership = (PostgresLeadership(settings.database_url, self.store.database.notify)
                            if settings.database_url is not None else Leadership())
 
-        callbacks = CallbackEndpoint(self.store, hmac_key=settings.webhook_hmac_key, clock=self.clock)
+        self.metrics = metrics = Metrics()
+        self._rate_limits = RateLimitCounter(metrics)
+        logging.getLogger("discord.http").addHandler(self._rate_limits)
+        callbacks = CallbackEndpoint(self.store, hmac_key=settings.webhook_hmac_key, clock=self.clock,
+                                     metrics=metrics)
         self.web = WebServer(settings.web_host, settings.web_port, self.store, callbacks)
         api_key = settings.api_key or secrets.token_urlsafe(24)
         # Every file the bot (or its sandbox) downloads comes from a public address, or one the operator allowed.
@@ -147,6 +162,9 @@ class ChorusBot(commands.AutoShardedBot):
                 fetcher=fetcher,
             )
             self.web.mount("/sandbox", self.sandbox.app)
+        observer = Observer(self.store, metrics, gateway=self._gateway_connected, provider=self._provider_answer,
+                            token=settings.metrics_token, clock=self.clock)
+        self.web.app.add_routes(observer.routes())
         try:
             await self.web.start()
         except OSError as error:
@@ -169,6 +187,7 @@ class ChorusBot(commands.AutoShardedBot):
         self.tracker = Tracker(
             self.store, self.provider, self.delivery, poll_interval=settings.polls_every(callbacks=called_back),
             callbacks=called_back, clock=self.clock, on_finished=self.audit.task_finished, shared=shared,
+            metrics=metrics,
         )
         # The provider's own retries would hold a member's request; the queue puts it back in line instead.
         limiter = SlidingWindow(*settings.submit_rate, clock=self.clock)
@@ -177,7 +196,7 @@ class ChorusBot(commands.AutoShardedBot):
         self.dispatcher = Dispatcher(
             self.store, self.provider, self.tracker, self.delivery, limiter,
             callback_url=functools.partial(callback_url, callback_base), called_back=called_back, clock=self.clock,
-            leadership=self.leadership, shared=shared,
+            leadership=self.leadership, shared=shared, metrics=metrics,
         )
         self.songs = SongService(
             self.store, self.provider, self.tracker, self.delivery, self.audit, self.dispatcher, clock=self.clock,
@@ -199,6 +218,13 @@ class ChorusBot(commands.AutoShardedBot):
         self._log_provider(called_back)
         if self.shard_ids is None or 0 in self.shard_ids:  # one process syncs: the one with the first shard
             await self.sync_commands()
+
+    def _gateway_connected(self) -> bool:
+        return self.is_ready() and not any(shard.is_closed() for shard in self.shards.values())
+
+    def _provider_answer(self) -> LastAnswer | None:
+        provider = getattr(self, "provider", None)
+        return provider.last_answer if provider is not None else None
 
     async def on_app_command_completion(
         self, interaction: discord.Interaction[ChorusBot], command: app_commands.Command[Any, ..., Any]
@@ -287,6 +313,7 @@ class ChorusBot(commands.AutoShardedBot):
             except Exception:
                 log.exception("error while closing %s", name.strip("_"))
             setattr(self, name, None)
+        logging.getLogger("discord.http").removeHandler(getattr(self, "_rate_limits", None) or logging.NullHandler())
         await super().close()
 
 

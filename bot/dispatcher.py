@@ -23,6 +23,7 @@ from collections.abc import Callable
 from bot.background import BackgroundLoop
 from bot.coordination import Leadership
 from bot.delivery import Delivery
+from bot.metrics import Metrics
 from bot.models import Place, Task, TaskState, TaskUpdate
 from bot.providers.base import Provider
 from bot.providers.errors import Busy, ProviderError, RateLimited, Unconfirmed
@@ -93,6 +94,7 @@ class Dispatcher(BackgroundLoop):
         clock: Callable[[], float] = time.time,
         leadership: Leadership | None = None,
         shared: bool = False,
+        metrics: Metrics | None = None,
     ) -> None:
         super().__init__()
         self._store = store
@@ -107,6 +109,7 @@ class Dispatcher(BackgroundLoop):
         self._sending = asyncio.Lock()
         self._shown: dict[int, tuple[Place, float]] = {}  # each waiting task's status message: place, when
         self._shared = shared  # other processes use the database: the rate window and pause live there
+        self._metrics = metrics or Metrics()
         self._leadership = leadership or Leadership()
         self._leadership.on_change(self._leadership_changed)
         self._leadership.on_queue(self.wake)
@@ -314,6 +317,7 @@ class Dispatcher(BackgroundLoop):
         try:
             provider_task_id = await self._provider.submit(task.request, self._callback_url(task.callback_token))
         except (RateLimited, Busy) as error:
+            self._count("not_now", error)
             pause = BUSY_PAUSE if isinstance(error, Busy) else self.limiter.window
             self._paused_until = self._clock() + pause
             if self._shared:
@@ -323,6 +327,7 @@ class Dispatcher(BackgroundLoop):
                         error, task.id, pause)
             return False
         except Unconfirmed as error:
+            self._count("unconfirmed", error)
             # Never sent again (that could bill twice): a callback at the task's path will name it, or it is
             # refunded after a while. Without callbacks nothing can name it, so it fails (and is refunded) now.
             if not self._called_back:
@@ -340,10 +345,14 @@ class Dispatcher(BackgroundLoop):
                     self._tracker.submitted(task.id)
             self._shown.pop(task.id, None)
             return True
+        except ProviderError as error:
+            self._count("refused", error)
+            raise
         finally:
             stamp = self.limiter.release()
             if slot is not None:  # every process counts it from its answer now
                 await self._answer_slot(slot, stamp)
+        self._metrics.submissions.labels(outcome="accepted", code="").inc()
         if not await self._store.mark_submitted(task.id, provider_task_id,
                                                 self._clock() + self._tracker.quiet_after,
                                                 token=task.callback_token, kind=task.task_kind):
@@ -353,6 +362,9 @@ class Dispatcher(BackgroundLoop):
         self._shown.pop(task.id, None)
         self._tracker.submitted(task.id)
         return True
+
+    def _count(self, outcome: str, error: ProviderError) -> None:
+        self._metrics.submissions.labels(outcome=outcome, code="" if error.code is None else str(error.code)).inc()
 
     async def _order(self) -> list[Waiting]:
         waiting = await self._store.waiting()

@@ -50,6 +50,7 @@ class Settings:
     database_url: str | None = None  # postgresql://…: shared by every process (else SQLite at database_path)
     shard_count: int | None = None  # None: as many as Discord recommends, all in this process
     shard_ids: tuple[int, ...] | None = None  # this process's shards (None: all of shard_count)
+    metrics_token: str | None = None  # /metrics wants "Authorization: Bearer <this>" when set
     poll_interval: float | None = None  # None: POLL_WITH_CALLBACKS or POLL_ONLY, see polls_every()
     submit_rate: tuple[int, float] = (20, 10.0)  # at most this many submissions per this many seconds
     webhook_hmac_key: str | None = None
@@ -60,7 +61,7 @@ class Settings:
     fetch_allow_hosts: frozenset[str] = frozenset()
 
     def __repr__(self) -> str:  # never print secrets
-        hidden = {"discord_token", "api_key", "webhook_hmac_key", "database_url"}
+        hidden = {"discord_token", "api_key", "webhook_hmac_key", "database_url", "metrics_token"}
         fields = ", ".join(
             f"{name}={'***' if name in hidden and value else value!r}"
             for name, value in self.__dict__.items()
@@ -120,6 +121,7 @@ class Settings:
             database_path=Path(get("DATABASE_PATH") or "data/bot.db"),
             database_url=parse_database_url(get("DATABASE_URL")),
             **_shards(get("SHARD_COUNT"), get("SHARD_IDS"), shared=get("DATABASE_URL") is not None),
+            metrics_token=get("METRICS_TOKEN"),
             poll_interval=_optional_number(get("SUNO_POLL_INTERVAL"), "SUNO_POLL_INTERVAL", low=0.5, high=3600),
             webhook_hmac_key=hmac_key,
             submit_rate=_rate(get("SUNO_SUBMIT_RATE"), "SUNO_SUBMIT_RATE"),
@@ -134,7 +136,7 @@ class Settings:
     @property
     def secrets(self) -> tuple[str, ...]:
         """Values that must never be written anywhere (see bot/redaction.py)."""
-        values = [self.discord_token, self.api_key, self.webhook_hmac_key]
+        values = [self.discord_token, self.api_key, self.webhook_hmac_key, self.metrics_token]
         if self.database_url is not None:  # the password as written, decoded, or as a query parameter
             parts = urlsplit(self.database_url)
             written = parts.netloc.rpartition("@")[0].partition(":")[2]

@@ -14,6 +14,7 @@ from dataclasses import replace
 from typing import Any, Protocol
 
 from bot.delivery import Delivery
+from bot.metrics import Metrics
 from bot.models import Task, TaskKind, TaskState, TaskUpdate
 from bot.providers.errors import ProviderError, TaskTimedOut, error_for_code
 from bot.store import Store
@@ -73,6 +74,7 @@ class Tracker:
         on_finished: Callable[[Task], Awaitable[None]] | None = None,
         shared: bool = False,
         owner: str | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self._store = store
         self._provider = provider
@@ -95,6 +97,7 @@ class Tracker:
         self._calm: asyncio.Task[None] | None = None
         # Other processes may share the database: submissions cut off are those past their lease, not all.
         self._shared = shared
+        self._metrics = metrics or Metrics()
         self.owner = owner or f"{socket.gethostname()}:{secrets.token_hex(4)}"  # this process, in the outbox
         self.submit_lease = SUBMIT_LEASE
         self.delivery_lease = DELIVERY_LEASE
@@ -188,8 +191,7 @@ class Tracker:
         for delay in (0.0, *(self.confirm_retries if finished else ())):
             await asyncio.sleep(delay)
             try:
-                async with self._polls:
-                    update = await self._provider.status(task.task_kind, provider_task_id)
+                update = await self._read(task.task_kind, provider_task_id, "confirm")
             except ProviderError as error:
                 log.warning("task %s: could not confirm a callback (%s); polling will", task_id, error)
                 return None
@@ -282,6 +284,8 @@ class Tracker:
                 return
             try:
                 await self._delivery.deliver(task)
+                if task.finished_at is not None:
+                    self._metrics.delivery_seconds.observe(max(0.0, self._clock() - task.finished_at))
             except Exception:
                 log.exception("task %s: posting to Discord failed", task.id)
                 at = await self._store.delivery_failed(task.id, self.owner, _redelivery_delay)
@@ -394,8 +398,7 @@ class Tracker:
         while the bot was down)."""
         if task.provider_task_id is not None:
             try:
-                async with self._polls:
-                    update = await self._provider.status(task.task_kind, task.provider_task_id)
+                update = await self._read(task.task_kind, task.provider_task_id, "timeout")
             except ProviderError:
                 update = None
             if update is not None and update.state.terminal and update.task_id == task.provider_task_id:
@@ -410,18 +413,28 @@ class Tracker:
 
     async def _poll(self, task: Task) -> None:
         assert task.provider_task_id is not None
-        async with self._polls:
-            try:
-                update = await self._provider.status(task.task_kind, task.provider_task_id)
-            except ProviderError as error:
-                delay = min(self.poll_interval * 4, MAX_POLL_BACKOFF)
-                log.warning("task %s: poll failed (%s); next try in %.0fs", task.id, error, delay)
-                await self._store.set_next_poll(task.id, self._clock() + delay)
-                return
+        try:
+            update = await self._read(task.task_kind, task.provider_task_id, "poll")
+        except ProviderError as error:
+            delay = min(self.poll_interval * 4, MAX_POLL_BACKOFF)
+            log.warning("task %s: poll failed (%s); next try in %.0fs", task.id, error, delay)
+            await self._store.set_next_poll(task.id, self._clock() + delay)
+            return
         if update.task_id != task.provider_task_id:
             log.warning("task %s: record-info answered for another task id; ignored", task.id)
             return
         await self.update(task.id, update)
+
+    async def _read(self, kind: TaskKind, provider_task_id: str, reason: str) -> TaskUpdate:
+        """Read a task's record at the provider (a few at a time), counted by why."""
+        async with self._polls:
+            try:
+                update = await self._provider.status(kind, provider_task_id)
+            except ProviderError:
+                self._metrics.status_reads.labels(reason=reason, outcome="error").inc()
+                raise
+        self._metrics.status_reads.labels(reason=reason, outcome="ok").inc()
+        return update
 
     def spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
         """Run Discord work in the background; :meth:`stop` waits for it (or cancels it after a grace)."""

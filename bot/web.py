@@ -61,7 +61,6 @@ class WebServer:
         self.app.add_routes(
             [
                 web.post("/callbacks/{token}", callbacks.handle),
-                web.get("/healthz", self._health),
             ]
         )
         self._runner: web.AppRunner | None = None
@@ -131,15 +130,6 @@ class WebServer:
             log.info("web server: accepting connections again")
             self._refusing = False
         return runner.server()
-
-    async def _health(self, request: web.Request) -> web.Response:
-        try:
-            counts = await self._store.count_by_state()
-        except Exception:  # the database is gone: the container is unhealthy
-            log.exception("health check failed")
-            return _json({"status": "unhealthy"}, status=503)
-        pending = sum(n for state, n in counts.items() if state not in ("succeeded", "failed"))
-        return _json({"status": "ok", "pending_tasks": pending})
 
 
 class _Gate(asyncio.Protocol):

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.models import MODELS, STEM_MODES, Request, TaskKind, TaskUpdate
 from bot.providers.errors import InputError
+
+if TYPE_CHECKING:
+    from bot.providers.http import LastAnswer
 
 ALL_KINDS = frozenset(TaskKind)
 LABELS = {"kie": "kie.ai", "sunoapi": "sunoapi.org", "cqt": "CQTAI", "sandbox": "the sandbox"}
@@ -80,6 +83,7 @@ class Provider(Protocol):
     """One Suno API behind the bot."""
 
     capabilities: Capabilities
+    last_answer: LastAnswer | None  # when it last answered, and whether it was working (for /healthz)
 
     @property
     def name(self) -> str: ...

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar
@@ -32,6 +33,14 @@ log = logging.getLogger(__name__)
 # Contract §5.2 (kie; sunoapi.org per 3P material): at most 20 new tasks per 10 s per account.
 SUBMITS_PER_WINDOW = 20
 SUBMIT_WINDOW = 10.0
+
+
+@dataclass(frozen=True)
+class LastAnswer:
+    """When the provider last answered a call of ours, and whether that answer was a working one."""
+
+    at: float
+    ok: bool
 
 
 @dataclass(frozen=True)
@@ -69,6 +78,7 @@ class ApiClient:
         self.base_url = base_url.rstrip("/")
         self._redact = Redactor([api_key])
         self.retry = retry or RetryPolicy()
+        self.last_answer: LastAnswer | None = None  # for /healthz
         # The bot's dispatcher paces submissions itself and sets this to None; used alone, the client keeps
         # within the documented rate on its own.
         self.limiter: SlidingWindow | None = limiter or SlidingWindow(SUBMITS_PER_WINDOW, SUBMIT_WINDOW)
@@ -157,9 +167,14 @@ class ApiClient:
                 except ValueError:
                     envelope = None
         except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as error:  # nothing was sent
+            self.last_answer = LastAnswer(time.time(), ok=False)
             raise ProviderUnavailable(None, f"cannot connect to {self.base_url}: {describe(error)}") from None
         except (TimeoutError, aiohttp.ClientError) as error:  # sent, but the answer was lost: it may have been taken
+            self.last_answer = LastAnswer(time.time(), ok=False)
             raise Unconfirmed(None, f"{method} {path}: no usable answer ({describe(error)})") from None
+        code = as_int(envelope.get("code")) if isinstance(envelope, Mapping) else None
+        # Answered: refusals and "not now" too. A 5xx, or its own code saying it is down or failing, is not ok.
+        self.last_answer = LastAnswer(time.time(), ok=status < 500 and code not in (455, 500, 503))
         if not isinstance(envelope, Mapping):
             detail = f"HTTP {status} with a non-JSON body"
             if status >= 500:  # a proxy's error page: what happened behind it is unknown

@@ -59,6 +59,10 @@ class StoreBase:
     async def schema_version(self) -> int:
         return await self._db.schema_version()
 
+    async def ping(self) -> None:
+        """Raises unless the database answers."""
+        await self._value("SELECT 1")
+
     def transaction(self) -> AbstractAsyncContextManager[Tx]:
         return self._db.transaction()
 

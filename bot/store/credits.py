@@ -272,6 +272,13 @@ class CreditStore(TaskStore):
         async with self.transaction() as db:
             await self._ledger(db, guild_id, user_id, "grant", amount, actor_id=actor_id, reason=reason)
 
+    async def credit_totals(self) -> tuple[int, int]:
+        """Credits reserved for requests and refunded, over all time and servers."""
+        rows = await self._rows(
+            "SELECT COALESCE(-SUM(CASE WHEN kind = 'reserve' THEN amount END), 0), "
+            "COALESCE(SUM(CASE WHEN kind = 'refund' THEN amount END), 0) FROM ledger")
+        return int(rows[0][0]), int(rows[0][1])
+
     async def refund_of(self, task_id: int) -> LedgerRow | None:
         rows = await self._rows("SELECT * FROM ledger WHERE task_id = ? AND kind = 'refund'", (task_id,))
         return _ledger_row(rows[0]) if rows else None

@@ -33,6 +33,16 @@ class UniqueViolation(Exception):
     """A write broke a unique constraint (the same on every backend)."""
 
 
+class SchemaTooNew(Exception):
+    """The database is at a schema version this code does not know: a newer Chorus used it. Nothing was
+    changed; running older code on it could misread or damage what the newer one wrote."""
+
+    def __init__(self, version: int, supported: int) -> None:
+        super().__init__(f"the database is at schema version {version}, newer than this code's {supported}")
+        self.version = version
+        self.supported = supported
+
+
 class Tx(Protocol):
     """Statements inside a transaction."""
 
@@ -76,7 +86,9 @@ class Database(ABC):
     async def schema_version(self) -> int: ...
 
     @abstractmethod
-    async def migrate(self, migrations: Sequence[str]) -> None: ...
+    async def migrate(self, migrations: Sequence[str]) -> None:
+        """Apply the migrations the database has not had yet; raises :class:`SchemaTooNew` (changing nothing)
+        when it is at a version beyond ``len(migrations)``."""
 
     async def notify(self, channel: str) -> None:
         """Wake the processes listening on ``channel`` (nobody else listens to a SQLite file)."""
@@ -210,6 +222,8 @@ class SqliteDatabase(Database):
 
     async def migrate(self, migrations: Sequence[str]) -> None:
         version = await self.schema_version()
+        if version > len(migrations):
+            raise SchemaTooNew(version, len(migrations))
         for number, script in enumerate(migrations[version:], start=version + 1):
             await self._conn.executescript(f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;")
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import asyncpg
 
-from bot.store.db import Database, Params, T, Tx, UniqueViolation, Work
+from bot.store.db import Database, Params, SchemaTooNew, T, Tx, UniqueViolation, Work
 
 # Advisory lock keys (one 64-bit key space per database).
 WRITE_LOCK = 0x43686F7275730001  # the serialized transactions
@@ -139,6 +139,8 @@ class PostgresDatabase(Database):
             if version is None:
                 await conn.execute("INSERT INTO chorus_schema (version) VALUES (0)")
                 version = 0
+            if version > len(migrations):  # raised inside the transaction: nothing is changed
+                raise SchemaTooNew(int(version), len(migrations))
             for number, script in enumerate(migrations[version:], start=version + 1):
                 await conn.execute(ddl_to_postgres(script))
                 await conn.execute("UPDATE chorus_schema SET version = $1", number)

@@ -497,6 +497,16 @@ class TaskStore(StoreBase):
         return [_track(row) for row in await self._rows(
             "SELECT * FROM tracks WHERE task_id = ? ORDER BY position", (task_id,))]
 
+    async def count_by_kind_state(self) -> list[tuple[str, str, int]]:
+        return [(row[0], row[1], int(row[2])) for row in await self._rows(
+            "SELECT kind, state, COUNT(*) FROM tasks GROUP BY kind, state ORDER BY kind, state")]
+
+    async def queue_stats(self) -> tuple[int, float | None]:
+        """How many requests wait their turn, and when the oldest was made."""
+        rows = await self._rows("SELECT COUNT(*), MIN(created_at) FROM tasks WHERE state = ?",
+                                (TaskState.WAITING.value,))
+        return int(rows[0][0]), (float(rows[0][1]) if rows[0][1] is not None else None)
+
     async def count_by_state(self) -> dict[str, int]:
         return {state: count for state, count in await self._rows("SELECT state, COUNT(*) FROM tasks GROUP BY state")}
 

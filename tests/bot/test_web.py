@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import time
 
-import aiohttp
 import pytest
 
 from bot.callbacks import signature
@@ -108,13 +107,6 @@ async def test_oversized_bodies_are_refused(harness: Harness) -> None:
     await h.generate()
     url = await _callback_url(h)
     assert await post_json(url, data=b"{" + b" " * (300 * 1024) + b"}", headers={"Content-Type": "application/json"}) == 413
-
-
-async def test_healthz(harness: Harness) -> None:
-    async with aiohttp.ClientSession() as session:
-        async with session.get(f"{harness.bot.web.local_url}/healthz") as response:
-            assert response.status == 200
-            assert (await response.json())["status"] == "ok"
 
 
 # ----- webhook signatures (contract §5.5) ------------------------------------------------------------------

@@ -63,7 +63,8 @@ async def make_server() -> AsyncIterator[ServerFactory]:
 
 
 def _test_routes(served: Served, *, slow: float) -> web.Application:
-    """POST /echo records the body its handler reads; GET /slow outlasts the header timeout while handled."""
+    """POST /echo records the body its handler reads; GET /slow outlasts the header timeout while handled; GET
+    /ping answers at once."""
 
     async def echo(request: web.Request) -> web.Response:
         body = await request.read()
@@ -74,8 +75,11 @@ def _test_routes(served: Served, *, slow: float) -> web.Application:
         await asyncio.sleep(slow)  # a slow handler is the behaviour under test, not a wait in the test
         return web.json_response({"status": "done"})
 
+    async def ping(request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
     app = web.Application()
-    app.add_routes([web.post("/echo", echo), web.get("/slow", slow_handler)])
+    app.add_routes([web.post("/echo", echo), web.get("/slow", slow_handler), web.get("/ping", ping)])
     return app
 
 
@@ -136,7 +140,7 @@ async def test_a_trickled_header_is_closed(make_server: ServerFactory) -> None:
     """Bytes keep coming, but the headers never complete in time: arriving bytes do not extend the deadline."""
     served = await make_server()
     reader, writer = await served.connect()
-    endless_header = b"GET /healthz HTTP/1.1\r\nX-Slow: " + b"a" * 1000  # far longer than GUARD to trickle
+    endless_header = b"GET /sandbox/ping HTTP/1.1\r\nX-Slow: " + b"a" * 1000  # far longer than GUARD to trickle
     trickler = asyncio.create_task(_trickle(writer, endless_header))
     try:
         assert await _until_closed(reader) == b""
@@ -165,8 +169,8 @@ async def test_a_request_being_handled_is_not_cut_by_the_header_timeout(make_ser
     reader, writer = await served.connect()
     writer.write(_get("/sandbox/slow"))
     assert await _response(reader) == (200, b'{"status": "done"}')
-    writer.write(_get("/healthz"))  # and the connection is still good for the next request (keep-alive)
-    assert await _response(reader) == (200, b'{"status": "ok", "pending_tasks": 0}')
+    writer.write(_get("/sandbox/ping"))  # and the connection is still good for the next request (keep-alive)
+    assert await _response(reader) == (200, b'{"status": "ok"}')
     await _close(writer)
 
 
@@ -197,7 +201,7 @@ async def test_connections_beyond_the_cap_get_503(make_server: ServerFactory) ->
     served = await make_server(header_timeout=60.0, max_connections=4)
     idle = [await served.connect() for _ in range(4)]
     for reader, writer in idle:  # each has been served, so each is counted
-        writer.write(_get("/healthz"))
+        writer.write(_get("/sandbox/ping"))
         assert (await _response(reader))[0] == 200
 
     reader, writer = await served.connect()
@@ -206,12 +210,12 @@ async def test_connections_beyond_the_cap_get_503(make_server: ServerFactory) ->
 
     # The server closes one (Connection: close) before the client sees the end: the slot is free by then.
     first_reader, first_writer = idle.pop(0)
-    first_writer.write(_get("/healthz", close=True))
+    first_writer.write(_get("/sandbox/ping", close=True))
     assert (await _until_closed(first_reader)).startswith(b"HTTP/1.1 200 ")
     await _close(first_writer)
 
     reader, writer = await served.connect()
-    writer.write(_get("/healthz"))
+    writer.write(_get("/sandbox/ping"))
     assert (await _response(reader))[0] == 200
     await _close(writer)
     for _, idle_writer in idle:

@@ -1,6 +1,6 @@
 """No secret ever leaves the bot: the provider key, the Discord token, the webhook HMAC key and the per-task
 callback paths appear in no Discord message or embed, no log line, no error stored in the database and no
-/healthz answer, whatever the provider answers.
+/healthz or /metrics answer, whatever the provider answers.
 
 The provider is driven through what makes errors carry secrets: an oversized header (aiohttp's error for it,
 formatted with ``repr``, carries the request headers, ``Authorization: Bearer <key>`` among them), a refusal
@@ -67,14 +67,18 @@ async def test_provider_faults_never_put_a_secret_in_discord_the_logs_or_the_dat
     refunds = [m for m in h.discord.channel_messages(LOG_CHANNEL) if "Refunded" in str(m["embeds"])]
     assert len(refunds) == 4, refunds  # every failure was reported, and refunded
 
-    async with aiohttp.ClientSession() as session, session.get(f"{h.bot.web.local_url}/healthz") as response:
-        health = await response.text()
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"{h.bot.web.local_url}/healthz") as response:
+            health = await response.text()
+        async with session.get(f"{h.bot.web.local_url}/metrics") as response:
+            metrics = await response.text()
     tokens = [task.callback_token for task in await _tasks(h)]
     secrets = [key, HMAC_KEY, h.bot.settings.discord_token, "ABCDEFGH12345678", *tokens]
     written = {
         "Discord": str([(call.path, call.json, [f.data for f in call.files]) for call in h.discord.calls]),
         "logs": caplog.text,
         "/healthz": health,
+        "/metrics": metrics,
         "stored errors": str(_stored_texts(h)),
     }
     for where, text in written.items():
