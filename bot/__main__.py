@@ -1,6 +1,7 @@
 """``python -m bot``: run Chorus until SIGTERM or SIGINT, then close everything cleanly (``python -m bot copy-db``:
 copy the SQLite database into PostgreSQL, see bot/copydb.py; ``python -m bot backup PATH``: a copy of the SQLite
-database taken while the bot runs, see bot/backup.py)."""
+database taken while the bot runs, see bot/backup.py; ``python -m bot check``: what the bot needs, checked without
+starting it, see bot/check.py; ``--version``, ``--help``)."""
 
 from __future__ import annotations
 
@@ -31,6 +32,14 @@ def main() -> None:
         from bot.backup import main as backup
 
         raise SystemExit(backup(sys.argv[2:]))
+    if sys.argv[1:2] == ["check"]:  # before going live: settings, database, port, key, token, public URL
+        from bot.check import main as check
+
+        raise SystemExit(check(sys.argv[2:]))
+    if sys.argv[1:2] in (["--version"], ["--help"], ["-h"]):
+        from bot.check import about
+
+        raise SystemExit(about(sys.argv[1]))
     load_dotenv_file()
     try:
         level, fmt = log_settings()  # LOG_LEVEL and LOG_FORMAT first: the other settings may log a warning
