@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from bench.registry import BENCHMARKS, format_value, target_for
+from tests.support.loopback import free_port
 
 MiB = 1024 * 1024
 Figures = dict[str, Any]
@@ -189,14 +190,6 @@ def _project_root() -> str:
 
 
 # ----- the real bot ---------------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def start_bot(folder: str | Path, *, kie_url: str, kie_key: str, generous: bool = True, **overrides: Any) -> Any:

@@ -37,6 +37,7 @@ from bot.sandbox.server import SandboxProvider
 from bot.settings import DEFAULT_BASE_URLS, Settings, SettingsError
 from bot.songs import SongService
 from bot.store import Store
+from bot.store.db import SchemaTooNew
 from bot.tracker import Tracker
 from bot.views import ActionHandler, ResultButton
 from bot.web import WebServer
@@ -85,7 +86,8 @@ class ChorusTree(app_commands.CommandTree["ChorusBot"]):
 
 
 class ChorusBot(commands.AutoShardedBot):
-    """The bot (sharded: SHARD_COUNT and SHARD_IDS choose this process's shards). ``await bot.login(token)`` opens everything (so it can be driven without the gateway)."""
+    """The bot (sharded: SHARD_COUNT and SHARD_IDS choose this process's shards). ``await bot.login(token)``
+    opens everything (so it can be driven without the gateway)."""
 
     store: Store
     audit: AuditLog
@@ -117,6 +119,8 @@ class ChorusBot(commands.AutoShardedBot):
         self.actions: dict[str, ActionHandler] = {}  # result-button actions, registered by the cogs
         self.fetcher: Fetcher | None = None
         self.leadership: Leadership | None = None
+        self.metrics = Metrics()
+        self._rate_limits = RateLimitCounter(self.metrics)  # on discord.py's HTTP logger while the bot is set up
 
     async def setup_hook(self) -> None:
         settings = self.settings
@@ -128,8 +132,6 @@ class ChorusBot(commands.AutoShardedBot):
         try:
             self.store = await Store.open(settings.database, clock=self.clock)
         except Exception as error:
-            from bot.store.db import SchemaTooNew
-
             if isinstance(error, SchemaTooNew):  # a newer Chorus used this database: never run older code on it
                 variable, which = (("DATABASE_URL", "the PostgreSQL database") if settings.shared_database
                                    else ("DATABASE_PATH", f"the database {settings.database_path}"))
@@ -145,12 +147,11 @@ class ChorusBot(commands.AutoShardedBot):
         self.leadership = (PostgresLeadership(settings.database_url, self.store.database.notify)
                            if settings.database_url is not None else Leadership())
 
-        self.metrics = metrics = Metrics()
-        self._rate_limits = RateLimitCounter(metrics)
+        metrics = self.metrics
         logging.getLogger("discord.http").addHandler(self._rate_limits)
         callbacks = CallbackEndpoint(self.store, hmac_key=settings.webhook_hmac_key, clock=self.clock,
                                      metrics=metrics)
-        self.web = WebServer(settings.web_host, settings.web_port, self.store, callbacks)
+        self.web = WebServer(settings.web_host, settings.web_port, callbacks)
         api_key = settings.api_key or secrets.token_urlsafe(24)
         # Every file the bot (or its sandbox) downloads comes from a public address, or one the operator allowed.
         self.fetcher = fetcher = Fetcher(FetchPolicy(allowed_hosts=settings.fetch_allow_hosts))
@@ -313,7 +314,7 @@ class ChorusBot(commands.AutoShardedBot):
             except Exception:
                 log.exception("error while closing %s", name.strip("_"))
             setattr(self, name, None)
-        logging.getLogger("discord.http").removeHandler(getattr(self, "_rate_limits", None) or logging.NullHandler())
+        logging.getLogger("discord.http").removeHandler(self._rate_limits)
         await super().close()
 
 

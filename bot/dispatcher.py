@@ -19,6 +19,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from bot.background import BackgroundLoop
 from bot.coordination import Leadership
@@ -43,6 +44,14 @@ FOLLOWER_WAIT = 2.0  # seconds a process that does not send waits for the leader
 # The longest a submit can take, retries included (bot/providers/http.py: 30 s per try, server errors retried
 # after 2 and 5 s): a slot whose answer never came counts in the rate window this much longer.
 SEND_TIMEOUT = 120.0
+
+
+@dataclass(frozen=True)
+class Slot:
+    """A submission's place in the rate, held while it is sent; ``shared_id`` is its row in the database's
+    window when processes share it."""
+
+    shared_id: int | None
 
 
 def callback_url(base: str | None, token: str) -> str:
@@ -114,7 +123,6 @@ class Dispatcher(BackgroundLoop):
         self._leadership.on_change(self._leadership_changed)
         self._leadership.on_queue(self.wake)
         self._inherited = not shared  # alone on its database, there is no other leader's budget to take over
-        self._slot: int | None = None  # the shared-window slot last taken (see _take_slot)
 
 
     # ----- a new task --------------------------------------------------------------------------------------
@@ -132,11 +140,10 @@ class Dispatcher(BackgroundLoop):
         async with self._sending:
             order = await self._order()
             first = bool(order) and order[0].id == task.id
-            sending = (first and self._leadership.is_leader and self._can_send()
-                       and await self._store.claim(task.id) and await self._take_slot(task.id))
-            slot = self._slot if sending else None
+            claimed = first and self._leadership.is_leader and self._can_send() and await self._store.claim(task.id)
+            slot = await self._take_slot(task.id) if claimed else None
         # Sent outside the lock: a slow answer holds this member's reply, not the queue.
-        if sending and await self._send(task, slot):
+        if slot is not None and await self._send(task, slot):
             return None
         self.wake()
         place = self._place_in(await self._order(), task.id)
@@ -247,36 +254,36 @@ class Dispatcher(BackgroundLoop):
                 head = order[0]
                 if not await self._store.claim(head.id):
                     continue
-                if not await self._take_slot(head.id):
+                slot = await self._take_slot(head.id)
+                if slot is None:
                     return max(0.05, self._wait_time())
                 task = await self._store.get_task(head.id)
                 assert task is not None
-                self._tracker.spawn(self._send_claimed(task, self._slot))
+                self._tracker.spawn(self._send_claimed(task, slot))
 
-    async def _take_slot(self, task_id: int) -> bool:
+    async def _take_slot(self, task_id: int) -> Slot | None:
         """Hold one submission's place in the rate for a claimed task (free now, as far as this process knows),
-        counted at once; its id in the shared window is ``self._slot``. With a shared database the database
-        decides, in a serialized transaction that counts every process's recent submissions, and writes it
-        down before the send, so no two leaders (an old one cut off from the database, a new one) can exceed
-        the rate together, and a later leader counts it even if this process dies before the answer. False:
-        the window is full after all (the task is back in line, the window reloaded)."""
+        counted at once. With a shared database the database decides, in a serialized transaction that counts
+        every process's recent submissions, and writes it down before the send, so no two leaders (an old one
+        cut off from the database, a new one) can exceed the rate together, and a later leader counts it even
+        if this process dies before the answer. None: the window is full after all (the task is back in line,
+        the window reloaded)."""
         await self.limiter.acquire()
-        self._slot = None
         if not self._shared:
-            return True
+            return Slot(None)
         try:
-            self._slot = await self._store.take_slot(self._clock(), self.limiter.limit, self.limiter.window,
-                                                     SEND_TIMEOUT)
+            shared_id = await self._store.take_slot(self._clock(), self.limiter.limit, self.limiter.window,
+                                                    SEND_TIMEOUT)
         except BaseException:
             self.limiter.release()
             await self._store.requeue(task_id)
             raise
-        if self._slot is None:
+        if shared_id is None:
             self.limiter.release()
             await self._store.requeue(task_id)
             await self._load_window()
-            return False
-        return True
+            return None
+        return Slot(shared_id)
 
     async def _answer_slot(self, slot: int, stamp: float) -> None:
         try:
@@ -284,7 +291,7 @@ class Dispatcher(BackgroundLoop):
         except Exception as error:  # it still counts (as unanswered, for SEND_TIMEOUT longer): nothing is lost
             log.warning("could not record a submission's answer time (%s)", type(error).__name__)
 
-    async def _send_claimed(self, task: Task, slot: int | None) -> None:
+    async def _send_claimed(self, task: Task, slot: Slot) -> None:
         try:
             await self._send(task, slot)
         except Exception as error:  # the member's interaction is over: told in the channel, refunded
@@ -309,7 +316,7 @@ class Dispatcher(BackgroundLoop):
     def _wait_time(self) -> float:
         return max(self._paused_until - self._clock(), self.limiter.delay())
 
-    async def _send(self, task: Task, slot: int | None) -> bool:
+    async def _send(self, task: Task, slot: Slot) -> bool:
         """Send a claimed task within the rate (the slot counts from the provider's answer). True: the
         provider took it, or may have (its answer was lost: the task waits, unsure, for a callback to tell).
         False: it said "not now" (back in line, sending paused). A refusal raises ProviderError; the caller
@@ -350,8 +357,8 @@ class Dispatcher(BackgroundLoop):
             raise
         finally:
             stamp = self.limiter.release()
-            if slot is not None:  # every process counts it from its answer now
-                await self._answer_slot(slot, stamp)
+            if slot.shared_id is not None:  # every process counts it from its answer now
+                await self._answer_slot(slot.shared_id, stamp)
         self._metrics.submissions.labels(outcome="accepted", code="").inc()
         if not await self._store.mark_submitted(task.id, provider_task_id,
                                                 self._clock() + self._tracker.quiet_after,

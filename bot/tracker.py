@@ -265,11 +265,8 @@ class Tracker:
             else:
                 try:
                     await self._delivery.refresh_status(task)
-                    # Another process may have posted the result meanwhile and shown the final state before
-                    # this edit of an earlier one landed: show the final state again.
-                    latest = await self._store.get_task(task_id)
-                    if latest is not None and latest.state.terminal and latest.delivered_at is not None:
-                        await self._delivery.refresh_status(latest)
+                    if self._shared:  # another process may have shown the final state before this edit landed
+                        await self._show_final_again(task_id)
                 except Exception:
                     log.exception("task %s: updating its status in Discord failed", task_id)
         if task.state.terminal:
@@ -295,9 +292,14 @@ class Tracker:
                 return
         if self._on_finished is not None:
             await self._on_finished(task)
-        # Results for this channel that another process finished while we held it: ours to post now.
-        for task_id in await self._store.deliverable(self._clock(), channel_id=task.channel_id):
-            self._schedule_publish(task_id)
+        if self._shared:  # results for this channel that another process finished while we held it: ours now
+            for task_id in await self._store.deliverable(self._clock(), channel_id=task.channel_id):
+                self._schedule_publish(task_id)
+
+    async def _show_final_again(self, task_id: int) -> None:
+        latest = await self._store.get_task(task_id)
+        if latest is not None and latest.state.terminal and latest.delivered_at is not None:
+            await self._delivery.refresh_status(latest)
 
     @contextlib.asynccontextmanager
     async def _posting(self, task: Task) -> AsyncIterator[bool]:
@@ -378,7 +380,8 @@ class Tracker:
     async def _tick(self) -> None:
         """Due work, each claimed in the store first, so with several processes each runs once."""
         now = self._clock()
-        await self._store.forget_channel_leases(now)  # expired: their process stopped without letting go
+        if self._shared:
+            await self._store.forget_channel_leases(now)  # expired: their process stopped without letting go
         for task_id in await self._store.deliverable(now):  # retries, and posts a stopped process left
             self._schedule_publish(task_id)
         await self.cut_off(now - self.submit_lease)

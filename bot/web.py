@@ -25,7 +25,6 @@ from aiohttp.typedefs import Handler, Middleware
 from aiohttp.web_protocol import RequestPayloadError
 
 from bot.callbacks import MAX_CALLBACK_BYTES, CallbackEndpoint
-from bot.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +43,6 @@ class WebServer:
         self,
         host: str,
         port: int,
-        store: Store,
         callbacks: CallbackEndpoint,
         *,
         header_timeout: float = HEADER_TIMEOUT,
@@ -53,7 +51,6 @@ class WebServer:
     ) -> None:
         self.host = host
         self.port = port
-        self._store = store
         self._header_timeout = header_timeout
         self._body_timeout = body_timeout
         self._max_connections = max_connections

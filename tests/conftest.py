@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
@@ -33,6 +32,7 @@ from tests.support.discord_fake import (
 )
 from tests.support.interactions import component, discord_api, inject, slash_command
 from tests.support.kie_fake import FakeKie
+from tests.support.loopback import free_port
 
 pytest_plugins = ["tests.support.pg_fixtures"]
 
@@ -64,12 +64,6 @@ async def terminate(bot: ChorusBot) -> None:
         loop = asyncio.get_running_loop()
         loop.remove_signal_handler(signal.SIGTERM)
         loop.remove_signal_handler(signal.SIGINT)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def post_json(url: str, body: object = None, *, data: bytes | None = None,

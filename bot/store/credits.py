@@ -12,7 +12,8 @@ from typing import Any
 from bot.credits import GuildPolicy
 from bot.models import PENDING_STATES, ChannelLists, Task, TaskState, TaskUpdate
 from bot.store.db import Database, Tx
-from bot.store.tasks import NewTask, TaskStore
+from bot.store.shared import SharedWorkStore
+from bot.store.tasks import NewTask
 
 _PENDING = tuple(state.value for state in PENDING_STATES)
 _PENDING_SQL = "(" + ", ".join("?" for _ in _PENDING) + ")"
@@ -87,7 +88,7 @@ class Report:
     refunded: int
 
 
-class CreditStore(TaskStore):
+class CreditStore(SharedWorkStore):
     """Ledger, policy, blocks, channels and words."""
 
     def __init__(self, db: Database, clock: Callable[[], float] = time.time) -> None:
@@ -342,12 +343,10 @@ class CreditStore(TaskStore):
         actor_id: int | None = None,
         reason: str = "",
         period_start: float | None = None,
-        ignore_duplicate: bool = False,
     ) -> None:
         await db.execute(
-            f"""INSERT INTO ledger (guild_id, user_id, kind, amount, task_id, operation, actor_id, reason,
-                   period_start, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                {"ON CONFLICT DO NOTHING" if ignore_duplicate else ""}""",
+            """INSERT INTO ledger (guild_id, user_id, kind, amount, task_id, operation, actor_id, reason,
+                   period_start, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             (guild_id, user_id, kind, amount, task_id, operation, actor_id, reason, period_start, self._clock()),
         )
 

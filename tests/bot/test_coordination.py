@@ -11,7 +11,7 @@ import pytest
 
 from bot.coordination import LEADER_RETRY
 from bot.models import TaskState
-from tests.bot.test_dispatcher import ALICE, BOB, ask, place_in, prompts
+from tests.bot.test_dispatcher import ALICE, BOB, EDIT, ask, place_in, prompts
 from tests.conftest import BotFactory, Clock, Harness
 from tests.support.discord_fake import FakeDiscord
 from tests.support.kie_fake import FakeKie
@@ -75,9 +75,11 @@ async def test_when_the_leader_stops_the_other_takes_over_within_the_rate(
     assert "On it" in (await ask(leader, "sent by the first leader"))["content"]
     assert place_in((await ask(follower, "waiting", BOB))["content"])[0] == 1
     await leader.bot.close()
+    start = len(discord_fake.calls)
     await _leader_of(follower)  # within a second or so
-    await asyncio.sleep(0)  # nothing is sent before the shared window allows it
-    follower.bot.dispatcher.wake()
+    # The new leader's first round tries to send, then shows the line (the waiting member's status message):
+    # once that edit is made, the round is over, and nothing was sent before the shared window allows it.
+    await discord_fake.wait_for(lambda call: EDIT(call) and "in line" in str(call.json), start=start)
     await follower.bot.tracker.idle()
     assert prompts(kie) == ["sent by the first leader"]
     clock.advance(10.5)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -29,6 +28,7 @@ from bot.copydb import (
 from bot.credits import period_start
 from bot.models import MusicRequest, TaskState, TaskUpdate, Track
 from bot.store import MIGRATIONS, Allowance, NewChallenge, NewTask, Store
+from tests.support.loopback import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 GUILD, CHANNEL, ROLE = 900_000_000_000_000_001, 900_000_000_000_000_002, 900_000_000_000_000_003
@@ -175,12 +175,6 @@ async def table_rows(dsn: str) -> dict[str, int]:
 
 def digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # ----- the copy ------------------------------------------------------------------------------------------------

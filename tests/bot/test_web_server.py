@@ -47,7 +47,7 @@ async def make_server() -> AsyncIterator[ServerFactory]:
     async def make(header_timeout: float = TIMEOUT, max_connections: int = 4) -> Served:
         store = await Store.open(":memory:")
         server = WebServer(
-            "127.0.0.1", 0, store, CallbackEndpoint(store, hmac_key=None),
+            "127.0.0.1", 0, CallbackEndpoint(store, hmac_key=None),
             header_timeout=header_timeout, body_timeout=TIMEOUT, max_connections=max_connections,
         )
         served = Served(server)
@@ -228,7 +228,7 @@ async def test_a_port_in_use_fails_start() -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         store = await Store.open(":memory:")
-        server = WebServer("127.0.0.1", taken.getsockname()[1], store, CallbackEndpoint(store, hmac_key=None))
+        server = WebServer("127.0.0.1", taken.getsockname()[1], CallbackEndpoint(store, hmac_key=None))
         try:
             with pytest.raises(OSError):
                 await server.start()

@@ -26,18 +26,11 @@ from aiohttp import web
 from tests.support.discord_fake import FakeDiscord
 from tests.support.gateway_fake import FakeGateway
 from tests.support.kie_fake import FakeKie
+from tests.support.loopback import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 READY = "Suno provider"  # the last line a bot process logs while setting up
 TRACK_FOOTER = re.compile(r"Task #(\d+) · track (\d+) of (\d+)")  # a track message's embed footer
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class LoadBalancer:

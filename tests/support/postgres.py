@@ -19,7 +19,6 @@ import os
 import pwd
 import shlex
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -27,6 +26,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Self
 from urllib.parse import quote
+
+from tests.support.loopback import free_port
 
 INSTALL_HINT = "apt-get install -y postgresql"
 SERVER_PROGRAMS = ("initdb", "pg_ctl", "postgres")
@@ -88,12 +89,6 @@ def _check_name(name: str) -> str:
     if not name or "\x00" in name or len(name.encode()) > MAX_IDENTIFIER:
         raise ValueError(f"not a usable database name (1 to {MAX_IDENTIFIER} bytes, no NUL): {name!r}")
     return name
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _conf_value(value: object) -> str:
