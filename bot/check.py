@@ -39,7 +39,7 @@ import asyncpg
 import discord
 from aiohttp import web
 
-from bot.copydb import describe_target, redact
+from bot.copydb import describe_target, error_text
 from bot.logs import log_settings, setup_logging
 from bot.providers import ADAPTERS, open_provider
 from bot.providers.errors import (
@@ -58,6 +58,7 @@ from bot.settings import (
     load_dotenv_file,
 )
 from bot.store import MIGRATIONS
+from bot.store.db import read_sqlite_version
 
 EXIT_OK = 0
 EXIT_PROBLEMS = 2
@@ -191,7 +192,7 @@ def check_sqlite(path: Path) -> Line:
         return _fail("database", f"DATABASE_PATH: {path} is not readable and writable by this user; fix its "
                                  "permissions")
     try:
-        version, tables = _read_sqlite(path)
+        version, tables = read_sqlite_version(path)
     except sqlite3.Error as error:
         return _fail("database", f"DATABASE_PATH: {path} is not a SQLite database ({error}); point DATABASE_PATH "
                                  "at the bot's database, or at a new file")
@@ -199,20 +200,6 @@ def check_sqlite(path: Path) -> Line:
         return _fail("database", f"DATABASE_PATH: {path} is not a Chorus database (it has tables but no schema "
                                  "version); point DATABASE_PATH at the bot's database, or at a new file")
     return _schema_line(str(path), version, "DATABASE_PATH")
-
-
-def _read_sqlite(path: Path) -> tuple[int, int]:
-    """(PRAGMA user_version, number of schema objects). Without a -wal file the main file is the whole database:
-    it is read as immutable (no lock, no -wal or -shm file left behind); with one (the bot runs, or stopped
-    uncleanly) read-only through SQLite's locks, so what the bot committed is seen."""
-    options = "mode=ro" if Path(f"{path}-wal").exists() else "mode=ro&immutable=1"
-    conn = sqlite3.connect(f"{path.resolve().as_uri()}?{options}", uri=True, timeout=CONNECT_TIMEOUT)
-    try:
-        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-        tables = int(conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0])
-    finally:
-        conn.close()
-    return version, tables
 
 
 def _schema_line(where: str, version: int, variable: str) -> Line:
@@ -238,9 +225,9 @@ async def check_postgres(url: str) -> Line:
                                  "DATABASE) or correct its name in DATABASE_URL")
     except (asyncpg.InvalidPasswordError, asyncpg.InvalidAuthorizationSpecificationError) as error:
         return _fail("database", f"DATABASE_URL: {where} refused the user or password "
-                                 f"({redact(_reason(error), url)}); correct them in DATABASE_URL")
+                                 f"({error_text(error, url)}); correct them in DATABASE_URL")
     except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError, ValueError) as error:
-        return _fail("database", f"DATABASE_URL: cannot reach {where} ({redact(_reason(error), url)}); check that "
+        return _fail("database", f"DATABASE_URL: cannot reach {where} ({error_text(error, url)}); check that "
                                  "the server runs and DATABASE_URL's host and port")
     try:
         version = 0
@@ -248,14 +235,10 @@ async def check_postgres(url: str) -> Line:
             version = int(await conn.fetchval("SELECT MAX(version) FROM chorus_schema") or 0)
     except (asyncpg.PostgresError, asyncpg.InterfaceError) as error:
         return _fail("database", f"DATABASE_URL: {where}: cannot read the schema version "
-                                 f"({redact(_reason(error), url)}); the user needs access to the database")
+                                 f"({error_text(error, url)}); the user needs access to the database")
     finally:
         await conn.close()
     return _schema_line(where, version, "DATABASE_URL")
-
-
-def _reason(error: BaseException) -> str:
-    return str(error).strip() or type(error).__name__
 
 
 # ----- 3. web port --------------------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ import asyncpg
 from bot.settings import SettingsError, load_dotenv_file, parse_database_url
 from bot.store import MIGRATIONS, Store
 from bot.store.base import is_postgres_url
+from bot.store.db import read_sqlite_version
 from bot.store.postgres import PostgresDatabase
 
 EXIT_OK = 0
@@ -115,8 +116,10 @@ def redact(text: str, url: str) -> str:
     return text
 
 
-def _reason(error: BaseException) -> str:
-    return str(error).strip() or type(error).__name__
+def error_text(error: BaseException, url: str | None) -> str:
+    """An error's own words (or its kind), without the URL or its password."""
+    text = str(error).strip() or type(error).__name__
+    return redact(text, url) if url else text
 
 
 # ----- values: SQLite lets any column hold any type, PostgreSQL does not -------------------------------------
@@ -215,11 +218,7 @@ def check_source(path: Path) -> int:
         raise CopyRefused(f"source {path} does not exist; pass --from PATH or set DATABASE_PATH to the bot's "
                           "SQLite file")
     try:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-        try:
-            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-        finally:
-            conn.close()
+        version, _ = read_sqlite_version(path)
     except sqlite3.Error as error:
         raise CopyRefused(f"source {path} is not a readable SQLite database ({error}); pass --from PATH with "
                           "the bot's database file") from None
@@ -241,7 +240,7 @@ async def check_target(url: str) -> int:
         raise CopyRefused(f"PostgreSQL at {where}: the database does not exist; create it (CREATE DATABASE) "
                           "or correct the name in DATABASE_URL/--to") from None
     except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError, ValueError) as error:
-        raise CopyRefused(f"cannot reach PostgreSQL at {where}: {redact(_reason(error), url)}; check that the "
+        raise CopyRefused(f"cannot reach PostgreSQL at {where}: {error_text(error, url)}; check that the "
                           "server runs and DATABASE_URL/--to (host, port, user, password, database)") from None
     try:
         version = 0
@@ -341,7 +340,7 @@ async def copy_database(source: Path, target: str, *, batch_rows: int = BATCH_RO
     try:
         target_store = await Store.open(target)
     except asyncpg.PostgresError as error:
-        raise CopyFailed(f"could not create the schema in PostgreSQL at {where}: {redact(_reason(error), target)}"
+        raise CopyFailed(f"could not create the schema in PostgreSQL at {where}: {error_text(error, target)}"
                          ) from None
     created = "schema created" if target_version == 0 else f"schema {target_version} upgraded to {version}" \
         if target_version != version else "schema already there"
@@ -483,7 +482,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_REFUSED
     except (CopyFailed, asyncpg.PostgresError, asyncpg.InterfaceError, OSError, sqlite3.Error) as error:
         print(f"chorus copy-db: failed, nothing was copied (no row was committed to PostgreSQL): "
-              f"{redact(_reason(error), url) if url else _reason(error)}", file=sys.stderr)
+              f"{error_text(error, url)}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
         print("chorus copy-db: interrupted, nothing was copied (no row was committed to PostgreSQL)",

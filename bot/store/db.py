@@ -19,6 +19,7 @@ import sqlite3
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 import aiosqlite
@@ -155,6 +156,21 @@ class SyncTx:
 
     async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
         self._conn.executemany(sql, [tuple(row) for row in rows])
+
+
+def read_sqlite_version(path: Path, timeout: float = 5.0) -> tuple[int, int]:
+    """(schema version, number of schema objects) of a SQLite file, read without changing it: without a -wal
+    file the main file is the whole database and is read as immutable (no lock, no -wal or -shm file left
+    behind); with one (the bot runs, or stopped uncleanly) read-only through SQLite's locks, so what the bot
+    committed is seen. For the maintenance commands (check, copy-db); raises sqlite3.Error."""
+    options = "mode=ro" if Path(f"{path}-wal").exists() else "mode=ro&immutable=1"
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?{options}", uri=True, timeout=timeout)
+    try:
+        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        objects = int(conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0])
+    finally:
+        conn.close()
+    return version, objects
 
 
 def _connect(database: str) -> sqlite3.Connection:
