@@ -123,6 +123,7 @@ class Dispatcher(BackgroundLoop):
         self._leadership.on_change(self._leadership_changed)
         self._leadership.on_queue(self.wake)
         self._inherited = not shared  # alone on its database, there is no other leader's budget to take over
+        self._taking_over = asyncio.Lock()
 
 
     # ----- a new task --------------------------------------------------------------------------------------
@@ -130,7 +131,7 @@ class Dispatcher(BackgroundLoop):
     async def send_now_or_queue(self, task: Task) -> Place | None:
         """Send ``task`` at once if nobody waits ahead of it and the rate allows (None: sent; a refusal raises
         ProviderError), else leave it in the queue and return its place."""
-        if not (self._leadership.is_leader and self._inherited):  # the leader sends it; its place is the same
+        if not await self._leading():  # the leader sends it; its place is the same seen from here
             await self._leadership.queued()
             await self._load_window()
             place = self._place_in(await self._order(), task.id)
@@ -210,6 +211,17 @@ class Dispatcher(BackgroundLoop):
         self.limiter.restore(answered + [now] * unanswered)
         self._paused_until = float(await self._store.get_meta(PAUSE_KEY) or 0.0)
 
+    async def _leading(self) -> bool:
+        """Whether this process sends: it leads, and has taken over (the first to ask, the loop or a member's
+        request just after this process became the leader, does that)."""
+        if not self._leadership.is_leader:
+            return False
+        async with self._taking_over:
+            if not self._inherited:
+                await self._take_over()
+                self._inherited = True
+        return True
+
     async def _take_over(self) -> None:
         """Just became the leader: only a leader sends, so submissions still without an answer were the last
         leader's. They are marked unsure at once: a callback at their path adopts them, whichever process gets
@@ -226,9 +238,7 @@ class Dispatcher(BackgroundLoop):
                 if not self._leadership.is_leader:
                     delay = 60.0  # a follower sends nothing; leadership or a wake-up ends the wait
                 else:
-                    if not self._inherited:
-                        await self._take_over()
-                        self._inherited = True
+                    await self._leading()
                     delay = await self._dispatch_due()
                     delay = min(delay, await self._refresh_places())
             except Exception:
