@@ -17,9 +17,17 @@ from typing import Any
 import discord
 
 from bot.background import BackgroundLoop
-from bot.delivery import COLOR_DONE, Delivery, Destination, Download, close_all
+from bot.delivery import (
+    COLOR_DONE,
+    Delivery,
+    Destination,
+    Download,
+    close_all,
+    cover_slot,
+    set_picture,
+)
 from bot.formatting import format_clock, member_text, shorten
-from bot.models import TaskState, Track
+from bot.models import Task, TaskState, Track
 from bot.providers.errors import InputError
 from bot.replies import report_unexpected, send_ephemeral
 from bot.store import (
@@ -157,7 +165,7 @@ class ChallengeService(BackgroundLoop):
         if challenge.thread_id is not None:
             destination = Destination(challenge.guild_id, challenge.thread_id, user_id, upload_limit)
             message = await self._delivery.post_audio(
-                destination, track, position,
+                destination, task, position,
                 embed=lambda audio, cover: entry_embed(challenge, entry, track, cover),
                 view=vote_view(entry.id),
             )
@@ -227,10 +235,12 @@ class ChallengeService(BackgroundLoop):
         covers: list[Download] = []
         embeds = [leaderboard_embed(challenge, entries, final=True)]
         for place, entry in enumerate(winners):
-            track = await self._track(entry)
-            if track is None:
+            found = await self._track_of(entry)
+            if found is None:
                 continue
-            cover = await self._delivery.download_image(track.image_url, f"winner-{place + 1}")
+            task, position = found
+            track = task.tracks[position]
+            cover = await self._delivery.download_cover(task, position, stem=f"winner-{place + 1}")
             covers.append(cover)
             embeds.append(winner_embed(challenge, entry, track, place, cover))
         if winners:
@@ -257,20 +267,24 @@ class ChallengeService(BackgroundLoop):
             return
         thread = self._client.get_partial_messageable(challenge.thread_id, guild_id=challenge.guild_id)
         for entry in entries:
-            track = await self._track(entry)
-            if entry.message_id is None or track is None:
+            found = await self._track_of(entry)
+            if entry.message_id is None or found is None:
                 continue
-            embed = entry_embed(challenge, entry, track, None, reveal=True)
+            task, position = found
+            track = task.tracks[position]
+            picture = Download(None, "", link=self._delivery.file_link(task, cover_slot(position), track.image_url))
+            embed = entry_embed(challenge, entry, track, picture, reveal=True)
             try:
                 await thread.get_partial_message(entry.message_id).edit(embed=embed, view=None)
             except discord.HTTPException as error:
                 log.warning("challenge %s: could not reveal entry %s: %s", challenge.id, entry.id, error)
 
-    async def _track(self, entry: Entry) -> Track | None:
+    async def _track_of(self, entry: Entry) -> tuple[Task, int] | None:
+        """The task that made an entry's song, and the song's place in it."""
         task = await self._store.get_task(entry.task_id)
         if task is None:
             return None
-        return next((t for t in task.tracks if t.audio_id == entry.audio_id), None)
+        return next(((task, n) for n, t in enumerate(task.tracks) if t.audio_id == entry.audio_id), None)
 
     async def _send(self, challenge: Challenge, channel_id: int, *, content: str, reply: bool = False,
                     embeds: list[discord.Embed] | None = None, files: list[discord.File] | None = None,
@@ -329,10 +343,8 @@ def entry_embed(challenge: Challenge, entry: Entry, track: Track, cover: Downloa
         embed.add_field(name="Duration", value=format_clock(track.duration))
     if reveal:
         embed.add_field(name="Votes", value=str(entry.votes))
-    if cover is not None and cover.fetched:
-        embed.set_thumbnail(url=f"attachment://{cover.filename}")
-    elif track.image_url and (cover is None or not cover.refused):
-        embed.set_thumbnail(url=track.image_url)
+    if cover is not None:
+        set_picture(embed.set_thumbnail, cover)
     embed.set_footer(text=f"Challenge #{challenge.id} \u00b7 {challenge.theme}"[:200])
     return embed
 
@@ -360,10 +372,7 @@ def winner_embed(challenge: Challenge, entry: Entry, track: Track, place: int, c
     embed = discord.Embed(title=f"{MEDALS[place]} {member_text(track.title or 'Untitled', 200)}",
                           description=f"by <@{entry.user_id}> \u2014 {entry.votes} vote{'s' if entry.votes != 1 else ''}",
                           colour=COLOR_CHALLENGE)
-    if cover.fetched:
-        embed.set_image(url=f"attachment://{cover.filename}")
-    elif track.image_url and not cover.refused:
-        embed.set_image(url=track.image_url)
+    set_picture(embed.set_image, cover)
     return embed
 
 

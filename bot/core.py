@@ -24,6 +24,8 @@ from bot.delivery import Delivery
 from bot.dispatcher import Dispatcher, callback_url
 from bot.fetch import Fetcher, FetchPolicy
 from bot.flows import Feature
+from bot.links import Links, MediaEndpoint
+from bot.media import MediaStore
 from bot.metrics import Metrics, RateLimitCounter
 from bot.observe import Observer
 from bot.permissions import permission_names
@@ -98,6 +100,8 @@ class ChorusBot(commands.AutoShardedBot):
     dispatcher: Dispatcher
     songs: SongService
     web: WebServer
+    media: MediaStore
+    links: Links
 
     def __init__(self, settings: Settings, *, clock: Callable[[], float] = time.time) -> None:
         intents = discord.Intents.none()
@@ -144,6 +148,7 @@ class ChorusBot(commands.AutoShardedBot):
                 raise SettingsError("DATABASE_PATH", f"cannot open {settings.database_path}: {error}") from error
             raise
         shared = settings.shared_database
+        self.media, key = await self._open_media()
         self.leadership = (PostgresLeadership(settings.database_url, self.store.database.notify)
                            if settings.database_url is not None else Leadership())
 
@@ -152,6 +157,9 @@ class ChorusBot(commands.AutoShardedBot):
         callbacks = CallbackEndpoint(self.store, hmac_key=settings.webhook_hmac_key, clock=self.clock,
                                      metrics=metrics)
         self.web = WebServer(settings.web_host, settings.web_port, callbacks)
+        self.links = links = Links(settings.public_base_url, key, link_days=settings.media_link_days,
+                                   clock=self.clock)
+        self.web.app.add_routes(MediaEndpoint(self.media, links).routes())
         api_key = settings.api_key or secrets.token_urlsafe(24)
         # Every file the bot (or its sandbox) downloads comes from a public address, or one the operator allowed.
         self.fetcher = fetcher = Fetcher(FetchPolicy(allowed_hosts=settings.fetch_allow_hosts))
@@ -172,6 +180,8 @@ class ChorusBot(commands.AutoShardedBot):
             raise SettingsError("WEB_PORT", f"cannot listen on {settings.web_host}:{settings.web_port}: {error}") from error
         if self.sandbox is not None:  # its own files, on loopback: allowed before anything is delivered
             fetcher.allow_prefix(SandboxProvider.files_prefix_at(f"{self.web.local_url}/sandbox"))
+        links.own_origin = self.web.local_url  # the sandbox's files are shown under PUBLIC_BASE_URL, not here
+        links.may_link = fetcher.may_link
 
         base_url = settings.api_base_url or (
             f"{self.web.local_url}/sandbox" if settings.uses_sandbox else DEFAULT_BASE_URLS[settings.provider]
@@ -182,8 +192,8 @@ class ChorusBot(commands.AutoShardedBot):
             callback_base = self.web.local_url  # the sandbox runs in this process: loopback reaches us
         called_back = self.provider.capabilities.callbacks and callback_base is not None
 
-        self.delivery = Delivery(self, fetcher, self.store, offers=self.provider.capabilities.kinds,
-                                 clock=self.clock)
+        self.delivery = Delivery(self, fetcher, self.store, self.media, links,
+                                 offers=self.provider.capabilities.kinds, clock=self.clock)
         self.audit = AuditLog(self, self.store)
         self.tracker = Tracker(
             self.store, self.provider, self.delivery, poll_interval=settings.polls_every(callbacks=called_back),
@@ -214,11 +224,27 @@ class ChorusBot(commands.AutoShardedBot):
         await self.dispatcher.start()
         await self.leadership.start()
         await self.challenges.start()
+        self.media.start(settings.media_retention_days)
         if self.sandbox is not None:
             await self.sandbox.start(f"{self.web.local_url}/sandbox")
         self._log_provider(called_back)
         if self.shard_ids is None or 0 in self.shard_ids:  # one process syncs: the one with the first shard
             await self.sync_commands()
+
+    async def _open_media(self) -> tuple[MediaStore, bytes]:
+        """The media store (MEDIA_DIR) and the key its links are signed with."""
+        settings = self.settings
+        media = MediaStore(settings.media_path, clock=self.clock)
+        try:
+            await media.open()
+            key = settings.media_link_key.encode() if settings.media_link_key else media.link_key()
+        except OSError as error:
+            raise SettingsError("MEDIA_DIR", f"cannot keep files in {settings.media_path}: "
+                                f"{error.strerror or error}") from None
+        if settings.public_base_url is None:
+            log.warning("PUBLIC_BASE_URL is not set: songs are kept in %s, but files too large to upload are "
+                        "not linked, and no link to a kept copy can be shown", settings.media_path)
+        return media, key
 
     def _gateway_connected(self) -> bool:
         return self.is_ready() and not any(shard.is_closed() for shard in self.shards.values())
@@ -303,13 +329,13 @@ class ChorusBot(commands.AutoShardedBot):
 
     async def close(self) -> None:
         """Stop taking callbacks, finish or cancel background work, close the provider and the database."""
-        for name in ("web", "challenges", "leadership", "dispatcher", "tracker", "sandbox", "provider", "fetcher",
-                     "store"):
+        for name in ("web", "challenges", "media", "leadership", "dispatcher", "tracker", "sandbox", "provider",
+                     "fetcher", "store"):
             resource = getattr(self, name, None)
             if resource is None:
                 continue
             try:
-                stops = ("web", "challenges", "leadership", "dispatcher", "tracker")
+                stops = ("web", "challenges", "media", "leadership", "dispatcher", "tracker")
                 await (resource.stop() if name in stops else resource.close())
             except Exception:
                 log.exception("error while closing %s", name.strip("_"))

@@ -1,8 +1,9 @@
 """Everything the bot posts in Discord channels: status messages and results (tracks, lyrics, files).
 
 Results are the bot's own channel messages (never interaction follow-ups): an interaction token dies after
-15 minutes, and songs often take longer. Every upload is checked against the server's limit first; what does
-not fit is posted as a link, never as an upload that would fail.
+15 minutes, and songs often take longer. Every result file is kept in the media store (bot/media.py) as it is
+fetched, and posted from there: attached when it fits the server's upload limit, otherwise as a signed link to
+the bot's copy (bot/links.py), never as an upload that would fail. The copy outlives the provider's 14 days.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import io
 import logging
 import mimetypes
 import re
-import tempfile
 import time
 from collections.abc import AsyncIterator, Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
@@ -26,6 +26,8 @@ import discord
 
 from bot.fetch import Fetcher, FetchRefused
 from bot.formatting import format_clock, format_duration, member_text, shorten
+from bot.links import Links
+from bot.media import DAY, Kept, MediaStore
 from bot.models import (
     MODELS,
     Lyrics,
@@ -48,8 +50,8 @@ DEFAULT_UPLOAD_LIMIT = 10 * MiB
 IMAGE_LIMIT = 8 * MiB
 REQUEST_BODY_LIMIT = 25 * MiB  # Discord's limit for a whole message with its files
 DELIVERY_SLOTS = 4  # deliveries downloading and uploading at once (the rest wait their turn)
-SPOOL_MEMORY = 1 * MiB  # result files larger than this wait for upload on disk, not in memory
 CHUNK = 256 * 1024
+PROVIDER_KEEPS = 14 * DAY  # the provider deletes its files after this (contract §5.3; 15 days on sunoapi.org)
 FILES_PER_MESSAGE = 10
 EMBED_TEXT_LIMIT = 4000
 AUDIO_SUFFIXES = {".mp3", ".wav", ".m4a", ".ogg", ".flac", ".aac"}
@@ -103,15 +105,16 @@ class Destination:
 
 @dataclass(frozen=True)
 class Download:
-    """A result file fetched for upload: kept in memory while small, spooled to disk beyond SPOOL_MEMORY, so
-    many large deliveries never hold their files in RAM. ``body`` None: too large or unavailable (a link), or
-    ``refused``: not at a public address (neither fetched nor linked)."""
+    """A result file ready to post: ``body`` is the kept copy, opened for upload (streamed from disk, never
+    whole in memory). ``body`` None: too large to upload here, or unavailable; ``link`` is where a member can
+    get it then (None: nowhere). ``refused``: not at a public address (neither fetched nor linked)."""
 
     body: IO[bytes] | None
     filename: str
     size: int | None = None
     too_large: bool = False
     refused: bool = False
+    link: str | None = None
 
     @property
     def fetched(self) -> bool:
@@ -141,6 +144,8 @@ class Delivery:
         client: discord.Client,
         fetcher: Fetcher,
         store: Store,
+        media: MediaStore,
+        links: Links,
         *,
         offers: Collection[TaskKind] = frozenset(TaskKind),
         clock: Callable[[], float] = time.time,
@@ -148,6 +153,8 @@ class Delivery:
         self._client = client
         self._fetcher = fetcher
         self._store = store
+        self._media = media
+        self._links = links
         self._offers = offers  # the operations the provider offers: only their buttons are shown
         self._clock = clock
         self._slots = asyncio.Semaphore(DELIVERY_SLOTS)
@@ -162,6 +169,47 @@ class Delivery:
         """Post the status message for a new task (raises discord.Forbidden if the bot may not post)."""
         return await self._channel(Destination.of(task)).send(embed=status_embed(task, self._clock()))
 
+    def listen_link(self, task: Task) -> str | None:
+        """Where to hear a song while it is made and after: the kept copy of its first track, else the
+        provider's stream or file while the provider still has it."""
+        for position, track in enumerate(task.tracks):
+            kept = self._links.kept(self._media.find(task.guild_id, task.id, audio_slot(position)))
+            if kept or (link := self.provider_link(task, track.stream_url or track.audio_url)):
+                return kept or link
+        return None
+
+    def provider_link(self, task: Task, url: str) -> str | None:
+        """A provider's file as a member may open it: only while the provider keeps it (14 days)."""
+        if self._clock() - task.created_at >= PROVIDER_KEEPS:
+            return None
+        return self._links.outward(url)
+
+    def kept_link(self, task: Task, slot: str) -> str | None:
+        """A signed link to the kept copy of one of a task's files (None: no copy, or no PUBLIC_BASE_URL)."""
+        return self._links.kept(self._media.find(task.guild_id, task.id, slot))
+
+    def file_link(self, task: Task, slot: str, url: str) -> str | None:
+        """The best link to one of a task's files: our copy, else the provider's while it lasts."""
+        return self.kept_link(task, slot) or self.provider_link(task, url)
+
+    def track_links(self, task: Task, position: int) -> tuple[list[tuple[str, str]], float | None]:
+        """Links to a track's audio and cover (the Info button), and when the first of them stops working
+        (None: they last as long as the copies are kept)."""
+        track = task.tracks[position]
+        links, expires = [], None
+        for name, slot, url in (("Audio", audio_slot(position), track.audio_url or track.stream_url),
+                                ("Cover", cover_slot(position), track.image_url)):
+            if kept := self.kept_link(task, slot):
+                links.append((name, kept))
+            elif link := self.provider_link(task, url):
+                links.append((name, link))
+                expires = task.created_at + PROVIDER_KEEPS
+        return links, expires
+
+    def provider_has(self, task: Task) -> bool:
+        """Whether the provider still keeps the task's files (and knows its ids)."""
+        return self._clock() - task.created_at < PROVIDER_KEEPS
+
     async def refresh_status(self, task: Task, *, place: Place | None = None) -> None:
         """Edit the status message to show where ``task`` is now (and its ``place`` in line while it waits).
         A deleted status message is not an error."""
@@ -171,7 +219,7 @@ class Delivery:
         try:
             # While it waits its turn it can be cancelled; once sent, the button goes (the provider has no cancel).
             waiting = task.state is TaskState.WAITING and place is not None
-            await message.edit(embed=status_embed(task, self._clock(), place),
+            await message.edit(embed=status_embed(task, self._clock(), place, self.listen_link(task)),
                                view=single_button_view("cancel", task.id) if waiting else None)
         except discord.NotFound:
             await self._store.set_status_message(task.id, None)
@@ -208,6 +256,7 @@ class Delivery:
                             task.channel_id, error)
                 await self._store.mark_unposted(task.id, why)
                 task.unposted = why
+                await self.keep_all(task)  # so the member's links work for as long as it is kept
                 if await self._tell_privately(task):
                     await self._store.mark_told(task.id)
 
@@ -259,7 +308,10 @@ class Delivery:
 
     def unposted_notice(self, task: Task) -> str:
         """What a member is told about a result that could not be posted (links only where they may go)."""
-        return unposted_notice(task, self._fetcher.may_link)
+        links = [(member_text(track.title or "Track", 80), self.file_link(task, audio_slot(n), track.audio_url))
+                 for n, track in enumerate(task.tracks)]
+        links += [(file.name, self.file_link(task, file_slot(n), file.url)) for n, file in enumerate(task.files)]
+        return unposted_notice(task, [(name, link) for name, link in links if link])
 
     async def post_track(
         self,
@@ -274,7 +326,7 @@ class Delivery:
         """One track: its audio (or a link when too large), an embed with the cover, and its buttons."""
         track = task.tracks[position]
         return await self.post_audio(
-            destination, track, position,
+            destination, task, position,
             embed=lambda audio, cover: track_embed(task, track, position, audio, cover, destination.upload_limit),
             view=track_view(task.id, position, self._offers), content=content, reply=reply, nonce=nonce,
         )
@@ -282,7 +334,7 @@ class Delivery:
     async def post_audio(
         self,
         destination: Destination,
-        track: Track,
+        task: Task,
         position: int,
         *,
         embed: Callable[[Download, Download], discord.Embed],
@@ -294,9 +346,10 @@ class Delivery:
         """A track's audio and cover as attachments (links when too large), with an embed built for them.
         A ``nonce`` makes the post idempotent: sent again (after a restart cut it short), Discord returns the
         message it already made instead of a second one."""
-        audio = await self._download(track.audio_url, destination.upload_limit, track_filename(track, position))
-        cover = await self._download(track.image_url, min(IMAGE_LIMIT, destination.upload_limit),
-                                     f"cover-{position + 1}")
+        track = task.tracks[position]
+        audio = await self._file(task, audio_slot(position), track.audio_url, destination.upload_limit,
+                                 track_filename(track, position))
+        cover = await self.download_cover(task, position, min(IMAGE_LIMIT, destination.upload_limit))
         channel = self._channel(destination)
 
         async def send(audio: Download, cover: Download) -> discord.Message:
@@ -321,9 +374,15 @@ class Delivery:
         finally:
             close_all((audio, cover))
 
-    async def download_image(self, url: str, stem: str) -> Download:
-        """A cover picture to attach (e.g. to results)."""
-        return await self._download(url, IMAGE_LIMIT, stem)
+    async def download_cover(self, task: Task, position: int, limit: int = IMAGE_LIMIT,
+                             stem: str | None = None) -> Download:
+        """A track's cover picture to attach (e.g. to results)."""
+        return await self._file(task, cover_slot(position), task.tracks[position].image_url, limit,
+                                stem or f"cover-{position + 1}")
+
+    async def has_audio(self, task: Task, position: int) -> bool:
+        """Whether a track's audio can still be posted: kept, or the provider still has it."""
+        return self.provider_has(task) or self._media.find(task.guild_id, task.id, audio_slot(position)) is not None
 
     def _song_button(self, task: Task, index: int) -> discord.ui.View:
         """"Make a song" under lyrics, when the provider makes songs from lyrics."""
@@ -379,8 +438,8 @@ class Delivery:
                 await self._store.set_posted_parts(task.id, index + 1)
             batch.clear()
 
-        for file in task.files:
-            download = await self._download(file.url, destination.upload_limit, file_stem(title, file))
+        for n, file in enumerate(task.files):
+            download = await self._file(task, file_slot(n), file.url, destination.upload_limit, file_stem(title, file))
             if not download.fetched:
                 linked.append((file, download))
                 continue
@@ -401,63 +460,83 @@ class Delivery:
             nonce=part_nonce(task, 0),
         )
 
-    async def _download(self, url: str, limit: int, stem: str) -> Download:
-        """Fetch ``url`` if it fits in ``limit`` bytes (spooled: see :class:`Download`); otherwise return a
-        link-only Download. The caller closes it."""
-        filename = _filename(stem, url, None)
-        if not url:
-            return Download(None, filename)
-        body: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY)  # noqa: SIM115 - closed by the caller
+    async def _file(self, task: Task, slot: str, url: str, limit: int, stem: str) -> Download:
+        """One of a task's files: the kept copy (fetched from ``url`` and kept first when there is none yet),
+        opened for upload when it fits in ``limit`` bytes, otherwise linked. The caller closes it."""
+        kept, refused = await self._kept(task, slot, url, stem)
+        if kept is None:
+            link = None if refused else self.provider_link(task, url)
+            return Download(None, _filename(stem, url, None), refused=refused, link=link)
+        link = self._links.kept(kept)
+        filename = f"{stem}{kept.path.suffix}"  # unique in its message (a kept cover is "cover-1" in each task)
+        if kept.size > limit:
+            return Download(None, filename, kept.size, too_large=True, link=link)
+        return Download(open(kept.path, "rb"), filename, kept.size, link=link)  # noqa: SIM115 - closed by the caller
+
+    async def keep_all(self, task: Task) -> None:
+        """Keep a copy of every file of a result that is not kept yet (one that could not be posted)."""
+        for position, track in enumerate(task.tracks):
+            await self._kept(task, audio_slot(position), track.audio_url, track_filename(track, position))
+            await self._kept(task, cover_slot(position), track.image_url, f"cover-{position + 1}")
+        title = getattr(task.request, "source_title", "") or "track"
+        for n, file in enumerate(task.files):
+            await self._kept(task, file_slot(n), file.url, file_stem(title, file))
+
+    async def _kept(self, task: Task, slot: str, url: str, stem: str) -> tuple[Kept | None, bool]:
+        """The kept copy of one of a task's files, fetched from ``url`` into the media store (streamed) when
+        there is none yet. Returns the copy (None if it could not be fetched or kept), and whether the address
+        was refused (not public)."""
+        kept = self._media.find(task.guild_id, task.id, slot)
+        if kept is not None or not url:
+            return kept, False
         try:
             async with self._fetcher.get(url) as response:
                 if response.status != 200:
-                    log.warning("download of a result file failed with HTTP %s", response.status)
-                    body.close()
-                    return Download(None, filename)
+                    log.warning("task %s: download of a result file failed with HTTP %s", task.id, response.status)
+                    return None, False
                 filename = _filename(stem, url, response.content_type)
-                size = response.content_length
-                if size is not None and size > limit:
-                    body.close()
-                    return Download(None, filename, size, too_large=True)
-                written = 0
-                async for chunk in response.content.iter_chunked(CHUNK):
-                    written += len(chunk)
-                    if written > limit:
-                        body.close()
-                        return Download(None, filename, size, too_large=True)
-                    body.write(chunk)
-                return Download(body, filename, written)
+                return await self._media.keep(task.guild_id, task.id, slot, filename,
+                                              response.content.iter_chunked(CHUNK)), False
         except FetchRefused:
-            body.close()
-            return Download(None, filename, refused=True)
+            return None, True
         except (aiohttp.ClientError, TimeoutError) as error:  # a stalled stream times out in seconds
-            body.close()
-            log.warning("download of a result file failed: %s", describe(error))
-            return Download(None, filename)
+            log.warning("task %s: download of a result file failed: %s", task.id, describe(error))
+            return None, False
 
 
 def _as_link(download: Download) -> Download:
-    return Download(None, download.filename, download.size, too_large=True)
+    return Download(None, download.filename, download.size, too_large=True, link=download.link)
+
+
+def audio_slot(position: int) -> str:
+    """The media store's name for a track's audio (see bot/media.py)."""
+    return f"a{position + 1}"
+
+
+def cover_slot(position: int) -> str:
+    return f"c{position + 1}"
+
+
+def file_slot(index: int) -> str:
+    return f"f{index + 1}"
 
 
 def _size(batch: Sequence[Download]) -> int:
     return sum(d.size or 0 for d in batch)
 
 
-def unposted_notice(task: Task, may_link: Callable[[str], bool]) -> str:
-    """What a member is told about a result that could not be posted in its channel (by DM or privately)."""
+def unposted_notice(task: Task, links: Sequence[tuple[str, str]]) -> str:
+    """What a member is told about a result that could not be posted in its channel (by DM or privately),
+    with ``links`` (name, URL) to its files."""
     summary = member_text(task.request.summary, 200)
     where = f"<#{task.channel_id}>"
     if task.state is TaskState.FAILED:
         return (f"\u201c{summary}\u201d could not be made: {failure_reason(task)} I couldn't tell you in {where}: "
                 f"{task.unposted}.")
     lines = [f"\u201c{summary}\u201d is ready, but I couldn't post it in {where}: {task.unposted}. It is kept:"]
-    lines += [f"\u2022 [{member_text(track.title or 'Track', 80)}]({track.audio_url})" for track in task.tracks
-              if may_link(track.audio_url)]
-    lines += [f"\u2022 [{file.name}]({file.url})" for file in task.files if may_link(file.url)]
+    lines += [f"\u2022 [{name}]({link})" for name, link in links]
     if task.tracks:
-        lines.append("Links last about 14 days; `/track show` posts a track again in a channel where music is "
-                     "allowed.")
+        lines.append("`/track show` posts a track again in a channel where music is allowed.")
     lines += [f"**{shorten(variant.title or 'Lyrics', 80)}**\n{variant.text}" for variant in task.lyrics]
     text = "\n".join(lines)
     return text if len(text) <= 2000 else text[:1999] + "\u2026"
@@ -471,9 +550,9 @@ def part_nonce(task: Task, part: int) -> str:
 # ----- rendering (pure functions) -----------------------------------------------------------------------------
 
 
-def status_embed(task: Task, now: float, place: Place | None = None) -> discord.Embed:
+def status_embed(task: Task, now: float, place: Place | None = None, listen: str | None = None) -> discord.Embed:
     """The status message: a checklist of stages, elapsed time, and the reason if it failed; while it waits
-    its turn, its place in line and when it should start."""
+    its turn, its place in line and when it should start; once a track can be heard, a ``listen`` link."""
     if task.state is TaskState.FAILED:
         colour = COLOR_FAILED
     elif task.state is TaskState.SUCCEEDED:
@@ -481,7 +560,7 @@ def status_embed(task: Task, now: float, place: Place | None = None) -> discord.
     else:
         colour = COLOR_PENDING
     embed = discord.Embed(title=f"\U0001f3b5 {member_text(task.request.summary, 250)}", colour=colour)
-    embed.description = "\n".join(_status_lines(task, place))
+    embed.description = "\n".join(_status_lines(task, place, listen))
     if task.state.terminal:
         took = (task.finished_at or now) - task.created_at
         embed.add_field(name="Time", value=f"took {format_duration(took)}")
@@ -494,7 +573,7 @@ def status_embed(task: Task, now: float, place: Place | None = None) -> discord.
     return embed
 
 
-def _status_lines(task: Task, place: Place | None = None) -> list[str]:
+def _status_lines(task: Task, place: Place | None = None, listen: str | None = None) -> list[str]:
     if task.state is TaskState.WAITING and place is not None:
         return [f"\u23f3 Waiting for its turn: **#{place.position}** in line, starts <t:{int(place.starts_at)}:R>"]
     if task.state in (TaskState.WAITING, TaskState.SUBMITTING):
@@ -509,7 +588,7 @@ def _status_lines(task: Task, place: Place | None = None) -> list[str]:
         if state is TaskState.TEXT and getattr(task.request, "instrumental", False):
             label = "Arrangement planned"
         if state.rank <= reached:
-            lines.append(f"\u2705 {label}{_step_detail(task, state)}")
+            lines.append(f"\u2705 {label}{_step_detail(task, state, listen)}")
         elif failed:
             lines.append(f"\u274c Failed: {failure_reason(task)}")
             break
@@ -521,9 +600,9 @@ def _status_lines(task: Task, place: Place | None = None) -> list[str]:
     return lines
 
 
-def _step_detail(task: Task, state: TaskState) -> str:
-    if state is TaskState.FIRST and (link := _listen_link(task)):
-        return f" \u2014 [listen]({link})"
+def _step_detail(task: Task, state: TaskState, listen: str | None) -> str:
+    if state is TaskState.FIRST and listen:
+        return f" \u2014 [listen]({listen})"
     if state is TaskState.SUCCEEDED and task.task_kind.makes_music:
         return f" \u2014 {len(task.tracks)} track{'s' if len(task.tracks) != 1 else ''} below"
     if state is TaskState.SUCCEEDED:
@@ -533,14 +612,8 @@ def _step_detail(task: Task, state: TaskState) -> str:
 
 def _reached_rank(task: Task) -> int:
     """How far a failed task got before failing, judged from what it stored."""
-    return TaskState.FIRST.rank if _listen_link(task) else TaskState.QUEUED.rank
-
-
-def _listen_link(task: Task) -> str:
-    for track in task.tracks:
-        if track.stream_url or track.audio_url:
-            return track.stream_url or track.audio_url
-    return ""
+    return TaskState.FIRST.rank if any(track.stream_url or track.audio_url for track in task.tracks) else \
+        TaskState.QUEUED.rank
 
 
 def failure_reason(task: Task) -> str:
@@ -561,12 +634,9 @@ def track_embed(
         embed.add_field(name="Duration", value=format_clock(track.duration))
     model = MODELS.get(task.request.model, task.request.model)
     embed.add_field(name="Model", value=f"{model} ({track.model_name})" if track.model_name else model)
-    if not audio.fetched and not audio.refused and track.audio_url:
-        embed.add_field(name="Audio", value=_link(track.audio_url, audio, limit, "Listen"), inline=False)
-    if cover.fetched:
-        embed.set_thumbnail(url=f"attachment://{cover.filename}")
-    elif track.image_url and not cover.refused:
-        embed.set_thumbnail(url=track.image_url)
+    if not audio.fetched and (text := _link(audio, limit, "Listen")):
+        embed.add_field(name="Audio", value=text, inline=False)
+    set_picture(embed.set_thumbnail, cover)
     embed.set_footer(text=f"Task #{task.id} \u00b7 track {position + 1} of {len(task.tracks)}")
     return embed
 
@@ -590,18 +660,28 @@ def files_embed(
     """The listing of a files result: what was uploaded, and links for what was too large."""
     embed = discord.Embed(title=member_text(task.request.summary, 256), colour=COLOR_DONE)
     lines = [f"\U0001f4ce {d.filename}" for d in uploaded]
-    lines += [f"\U0001f517 {file.name}: {_link(file.url, download, limit, 'download')}" for file, download in linked
-              if not download.refused]
+    lines += [f"\U0001f517 {file.name}: {text}" for file, download in linked
+              if (text := _link(download, limit, "download"))]
     embed.description = shorten("\n".join(lines), EMBED_TEXT_LIMIT) if lines else None
-    embed.set_footer(text=f"Task #{task.id} \u00b7 files are kept by Suno for 14 days")
+    embed.set_footer(text=f"Task #{task.id}")
     return embed
 
 
-def _link(url: str, download: Download, limit: int, verb: str) -> str:
+def _link(download: Download, limit: int, verb: str) -> str | None:
+    """A file that is not attached: its link, and why it is not attached (None: nothing to show)."""
     if not download.too_large:
-        return f"[{verb.capitalize()}]({url})"
+        return f"[{verb.capitalize()}]({download.link})" if download.link else None
     size = f" ({download.size / MiB:.1f} MiB)" if download.size else ""
-    return f"[Download{size}]({url}) \u2014 too large to upload here (limit {limit / MiB:.0f} MiB)"
+    what = f"[Download{size}]({download.link})" if download.link else f"Not attached{size}"
+    return f"{what} \u2014 too large to upload here (limit {limit / MiB:.0f} MiB)"
+
+
+def set_picture(setter: Callable[..., object], picture: Download) -> None:
+    """An embed's thumbnail or image: the attached picture, else its link (if any)."""
+    if picture.fetched:
+        setter(url=f"attachment://{picture.filename}")
+    elif picture.link:
+        setter(url=picture.link)
 
 
 def track_filename(track: Track, position: int) -> str:

@@ -382,8 +382,9 @@ class Fetcher:
         return self._resolver.policy
 
     def may_link(self, url: str) -> bool:
-        """Whether ``url`` may be shown to members as a link without fetching it: http(s), and not an address
-        literal that is neither public nor allowed (a link to a loopback or private address helps nobody)."""
+        """Whether ``url`` may be shown to members as a link: http(s) at a public address. Loopback and
+        private addresses, ``localhost``, and the hosts and prefixes the operator allowed for fetching (not
+        public, or they would need no allowing) are links no member can open."""
         try:
             parsed = URL(url)
         except (ValueError, TypeError):
@@ -391,7 +392,12 @@ class Fetcher:
         host = parsed.raw_host or ""
         if parsed.scheme not in SCHEMES or not host:
             return False
-        return not looks_like_ip(host) or is_public(host) or self.policy.allows_url(parsed)
+        if looks_like_ip(host):
+            return is_public(host)
+        name = host_key(host)
+        if name == "localhost" or name.endswith(".localhost"):
+            return False
+        return not self.policy.trusts_host(host, parsed.port)
 
     def allow_prefix(self, prefix: str) -> None:
         """Allow URLs under ``prefix`` too (e.g. the sandbox's files, once its web server listens)."""

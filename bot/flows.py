@@ -14,7 +14,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.delivery import AUDIO_SUFFIXES, DEFAULT_UPLOAD_LIMIT
+from bot.delivery import AUDIO_SUFFIXES, DEFAULT_UPLOAD_LIMIT, audio_slot
 from bot.formatting import quote_block, shorten
 from bot.models import MODELS, Request, Task, TaskKind, TaskState, Track
 from bot.permissions import may_spend_on, not_yours, permission_names
@@ -116,14 +116,33 @@ class Feature(commands.Cog):
 
 @dataclass(frozen=True)
 class SourceTrack:
-    """A finished track a member picked, with the task that made it."""
+    """A finished track a member picked, with the task that made it. ``kept_url``: when the provider no
+    longer has the track (after 14 days), a link the provider can fetch our kept copy from (None: none)."""
 
     task: Task
     position: int
+    expired: bool = False
+    kept_url: str | None = None
 
     @property
     def track(self) -> Track:
         return self.task.tracks[self.position]
+
+    @classmethod
+    def of(cls, bot: ChorusBot, task: Task, position: int) -> SourceTrack:
+        delivery = bot.delivery
+        if delivery.provider_has(task):
+            return cls(task, position)
+        return cls(task, position, expired=True, kept_url=delivery.kept_link(task, audio_slot(position)))
+
+    def audio_url(self) -> str:
+        """Where the provider can fetch the track: its own file while it keeps it, then our copy."""
+        if not self.expired:
+            return self.track.audio_url
+        if self.kept_url is None:
+            raise InputError("Suno deleted this track's files after 14 days, and I have no copy of it to send "
+                             "instead. Make a new song, or upload the audio if you saved it.")
+        return self.kept_url
 
 
 def jump_url(guild_id: int | None, channel_id: int, message_id: int | None) -> str:
@@ -261,7 +280,7 @@ async def resolve_track(interaction: discord.Interaction[ChorusBot], audio_id: s
     found = await interaction.client.store.track_by_audio_id(audio_id.strip())
     if found is None or found[0].guild_id != interaction.guild_id:
         raise InputError("I can't find that track in this server. Pick one from the list as you type.")
-    source = SourceTrack(*found)
+    source = SourceTrack.of(interaction.client, *found)
     if not may_spend_on(interaction, source.task):
         raise InputError(not_yours(source.task))
     return source

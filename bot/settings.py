@@ -59,9 +59,13 @@ class Settings:
     provider_defaulted: bool = False
     # Hosts (or host:port) files may be fetched from although they are not public addresses (a local provider).
     fetch_allow_hosts: frozenset[str] = frozenset()
+    media_dir: Path | None = None  # the kept copies of results (None: "media" beside the SQLite database)
+    media_retention_days: float | None = None  # None: keep copies until they are deleted
+    media_link_days: float | None = None  # None: links to copies last as long as the copies
+    media_link_key: str | None = None  # signs those links (None: a key made once and kept in media_dir)
 
     def __repr__(self) -> str:  # never print secrets
-        hidden = {"discord_token", "api_key", "webhook_hmac_key", "database_url", "metrics_token"}
+        hidden = {"discord_token", "api_key", "webhook_hmac_key", "database_url", "metrics_token", "media_link_key"}
         fields = ", ".join(
             f"{name}={'***' if name in hidden and value else value!r}"
             for name, value in self.__dict__.items()
@@ -131,12 +135,16 @@ class Settings:
             ),
             provider_defaulted=defaulted,
             fetch_allow_hosts=_hosts(get("FETCH_ALLOW_HOSTS"), "FETCH_ALLOW_HOSTS"),
+            media_dir=Path(media_dir) if (media_dir := get("MEDIA_DIR")) else None,
+            media_retention_days=_days(get("MEDIA_RETENTION_DAYS"), "MEDIA_RETENTION_DAYS"),
+            media_link_days=_days(get("MEDIA_LINK_DAYS"), "MEDIA_LINK_DAYS"),
+            media_link_key=_link_key(get("MEDIA_LINK_KEY")),
         )
 
     @property
     def secrets(self) -> tuple[str, ...]:
         """Values that must never be written anywhere (see bot/redaction.py)."""
-        values = [self.discord_token, self.api_key, self.webhook_hmac_key, self.metrics_token]
+        values = [self.discord_token, self.api_key, self.webhook_hmac_key, self.metrics_token, self.media_link_key]
         if self.database_url is not None:  # the password as written, decoded, or as a query parameter
             parts = urlsplit(self.database_url)
             written = parts.netloc.rpartition("@")[0].partition(":")[2]
@@ -147,6 +155,11 @@ class Settings:
     def database(self) -> str | Path:
         """What the store opens: the PostgreSQL URL, else the SQLite file."""
         return self.database_url or self.database_path
+
+    @property
+    def media_path(self) -> Path:
+        """Where kept copies of results live: MEDIA_DIR, else "media" beside the SQLite database."""
+        return self.media_dir or self.database_path.parent / "media"
 
     @property
     def shared_database(self) -> bool:
@@ -227,6 +240,26 @@ def _ranged(
     if not low <= number <= high:
         raise SettingsError(name, f"must be between {low:g} and {high:g}{unit} (got {number:g})")
     return number
+
+
+def _days(value: str | None, name: str) -> float | None:
+    """A number of days, or None when unset ("keep", "never": the same)."""
+    if value is None or value.lower() in ("keep", "never", "forever"):
+        return None
+    try:
+        days = float(value)
+    except ValueError:
+        raise SettingsError(name, f"must be a number of days such as 90, or empty to keep (got {value!r})") from None
+    if not 1 <= days <= 36500:
+        raise SettingsError(name, f"must be between 1 and 36500 days, or empty to keep (got {days:g})")
+    return days
+
+
+def _link_key(value: str | None) -> str | None:
+    if value is not None and len(value) < 32:
+        raise SettingsError("MEDIA_LINK_KEY", "must be at least 32 characters (e.g. the output of "
+                            "`openssl rand -hex 32`), or empty to let the bot make one")
+    return value
 
 
 def _hosts(value: str | None, name: str) -> frozenset[str]:

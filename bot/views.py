@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -24,7 +24,6 @@ from bot.replies import report_unexpected, send_ephemeral
 if TYPE_CHECKING:
     from bot.core import ChorusBot
 
-RETENTION_DAYS = 14  # provider file retention (contract §5.3)
 SEPARATOR = " \u00b7 "
 
 ActionHandler = Callable[["discord.Interaction[ChorusBot]", Task, int, str | None], Awaitable[None]]
@@ -116,8 +115,10 @@ def single_button_view(action: str, task_id: int, position: int = 0, arg: str | 
     return view
 
 
-def info_embed(task: Task, track: Track) -> tuple[discord.Embed, discord.File | None]:
-    """The details of one track; lyrics too long for an embed come as a .txt file instead of being cut."""
+def info_embed(task: Task, track: Track, files: Sequence[tuple[str, str]] = (),
+               expires: float | None = None) -> tuple[discord.Embed, discord.File | None]:
+    """The details of one track, with links to its ``files`` (name, URL), which stop working at ``expires``
+    (None: as long as they are kept); lyrics too long for an embed come as a .txt file instead of being cut."""
     embed = discord.Embed(title=member_text(track.title or task.request.summary or "Untitled", 256))
     lyrics_file = None
     if track.lyrics:
@@ -138,10 +139,9 @@ def info_embed(task: Task, track: Track) -> tuple[discord.Embed, discord.File | 
         embed.add_field(name="Duration", value=format_clock(track.duration))
     embed.add_field(name="Requested by", value=f"<@{task.user_id}>")
     embed.add_field(name="Made", value=f"<t:{int(task.finished_at or task.created_at)}:f>")
-    links = [f"[{name}]({url})" for name, url in (("Audio", track.audio_url), ("Stream", track.stream_url),
-                                                  ("Cover", track.image_url)) if url]
-    if links:
-        expires = int(task.created_at) + RETENTION_DAYS * 86400
-        embed.add_field(name="Files", value=f"{SEPARATOR.join(links)} (expire <t:{expires}:R>)", inline=False)
+    if files:
+        until = f" (expire <t:{int(expires)}:R>)" if expires is not None else ""
+        embed.add_field(name="Files", value=SEPARATOR.join(f"[{name}]({url})" for name, url in files) + until,
+                        inline=False)
     embed.set_footer(text=f"Task #{task.id} \u00b7 audio id {track.audio_id}")
     return embed, lyrics_file

@@ -87,15 +87,17 @@ def cover_track(
     instrumental: bool = False,
     model: str = DEFAULT_MODEL,
 ) -> CoverRequest:
-    """A cover of a generated track: its audio URL is the source, its lyrics and title the defaults."""
+    """A cover of a generated track: its audio URL is the source (our kept copy once the provider deleted
+    it), its lyrics and title the defaults."""
     track = source.track
-    if not track.audio_url:
+    if not track.audio_url and not source.expired:
         raise InputError("Suno no longer has this track's audio (files are kept for 14 days).")
+    upload_url = source.audio_url()
     sung = (lyrics if lyrics is not None else track.lyrics).strip()
     if sung.lower() == INSTRUMENTAL_MARK or not sung:
         instrumental = True
     return CoverRequest(
-        upload_url=track.audio_url,
+        upload_url=upload_url,
         source_audio_id=track.audio_id,
         source_provider=source.task.provider,
         source_title=track.title,
@@ -141,10 +143,10 @@ async def open_cover_modal(
     """The Cover button: a form for the new style, prefilled with the track's title and lyrics."""
     if position >= len(task.tracks):
         raise InputError("I no longer have this track in my records.")
-    source = SourceTrack(task, position)
+    source = SourceTrack.of(interaction.client, task, position)
     track = source.track
     capabilities = interaction.client.provider.capabilities
-    draft = CoverRequest(upload_url=track.audio_url, source_audio_id=track.audio_id, source_title=track.title,
+    draft = CoverRequest(upload_url=source.audio_url(), source_audio_id=track.audio_id, source_title=track.title,
                          title=track.title, prompt=track.lyrics, model=capabilities.default_model)
     await interaction.response.send_modal(CoverModal(source, draft, capabilities.limits))
 

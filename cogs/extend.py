@@ -88,12 +88,13 @@ def extend_track(
     model: str | None = None,
 ) -> ExtendRequest:
     """Extend one of the member's tracks. Giving any of the start point, lyrics, style or title switches to
-    new parameters (defaultParamFlag true), with the others taken from the track (contract §2.2)."""
+    new parameters (defaultParamFlag true), with the others taken from the track (contract §2.2). Once the
+    provider has deleted the track (14 days), it is extended as an upload of our kept copy."""
     track = source.track
     source_model = source.task.request.model or DEFAULT_MODEL
     if model is not None and model != source_model:
         raise InputError(f"Suno can only extend a track with the model that made it ({MODELS.get(source_model, source_model)}).")
-    custom = any(value not in (None, "") for value in (continue_at, lyrics, style, title))
+    custom = source.expired or any(value not in (None, "") for value in (continue_at, lyrics, style, title))
     prompt, instrumental = _lyrics(lyrics, getattr(source.task.request, "instrumental", False))
     request = ExtendRequest(
         audio_id=track.audio_id,
@@ -107,6 +108,8 @@ def extend_track(
     if not custom:
         return request
     end = last_second(track.duration)
+    if source.expired:
+        request = replace(request, audio_id="", upload_url=source.audio_url(), source_provider="")
     return replace(
         request,
         default_params=True,
@@ -157,7 +160,7 @@ async def open_extend_modal(
     """The Extend button: a form prefilled with the track's style and title."""
     if position >= len(task.tracks):
         raise InputError("I no longer have this track in my records.")
-    source = SourceTrack(task, position)
+    source = SourceTrack.of(interaction.client, task, position)
     capabilities = interaction.client.provider.capabilities
     draft = extend_track(source, capabilities.limits)
     check_source(capabilities, draft)

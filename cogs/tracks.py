@@ -108,6 +108,10 @@ class Tracks(Feature):
         if missing:
             await send_ephemeral(interaction, f"I can't post here: I need {permission_names(missing)} in this channel.")
             return
+        if not await self.bot.delivery.has_audio(source.task, source.position):
+            await send_ephemeral(interaction, "Suno deleted this track's files after 14 days, and I have no copy of "
+                                 "it (it was made before I kept copies, or the copy was cleaned up).")
+            return
         await interaction.response.defer(ephemeral=True, thinking=True)
         message = await self.bot.delivery.post_track(
             source.task, source.position, origin.destination(),
@@ -121,7 +125,7 @@ async def show_info(interaction: discord.Interaction[ChorusBot], task: Task, pos
     if position >= len(task.tracks):
         await send_ephemeral(interaction, "I no longer have this track in my records.")
         return
-    embed, lyrics_file = info_embed(task, task.tracks[position])
+    embed, lyrics_file = info_embed(task, task.tracks[position], *interaction.client.delivery.track_links(task, position))
     if lyrics_file is None:
         await send_ephemeral(interaction, embed=embed)
     else:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import re
 
+import aiohttp
 import pytest
 
 from tests.conftest import BotFactory, Clock, Harness, terminate
@@ -14,19 +16,31 @@ from tests.support.loopback import LoopbackServer
 pytestmark = pytest.mark.both_databases
 
 
-async def test_a_track_over_the_upload_limit_is_posted_as_a_link(harness: Harness) -> None:
+async def test_a_track_over_the_upload_limit_is_posted_as_our_signed_link(harness: Harness) -> None:
     h = harness
     h.kie.audio_size = 11 * MiB
     _, task_id = await h.generate()
     await h.kie.advance(task_id, "complete")
     tracks = await h.wait_for_tracks()
-    for n, message in enumerate(tracks):
-        assert not any(a["filename"].endswith(".mp3") for a in message["attachments"])
-        audio_field = next(f for f in message["embeds"][0]["fields"] if f["name"] == "Audio")
-        assert h.kie.audio_url(task_id, n) in audio_field["value"]
-        assert "11.0 MiB" in audio_field["value"] and "limit 10 MiB" in audio_field["value"]
-        assert any(a["filename"].startswith("cover") for a in message["attachments"])  # the cover still uploads
+    public = h.bot.settings.public_base_url
+    async with aiohttp.ClientSession() as http:
+        for n, message in enumerate(tracks):
+            assert not any(a["filename"].endswith(".mp3") for a in message["attachments"])
+            audio_field = next(f for f in message["embeds"][0]["fields"] if f["name"] == "Audio")
+            assert "11.0 MiB" in audio_field["value"] and "limit 10 MiB" in audio_field["value"]
+            link = link_in(audio_field["value"])
+            assert link.startswith(f"{public}/media/") and h.kie.base_url not in audio_field["value"]
+            async with http.get(link) as response:  # our copy, streamed from the media store
+                assert response.status == 200 and response.content_type == "audio/mpeg"
+                assert await response.read() == h.kie.audio_bytes(task_id, n)
+            assert any(a["filename"].startswith("cover") for a in message["attachments"])  # the cover still uploads
     assert not any(call.status == 413 for call in h.discord.calls)  # never an upload that fails
+
+
+def link_in(text: str) -> str:
+    match = re.search(r"\]\((\S+?)\)", text)
+    assert match, text
+    return match.group(1)
 
 
 async def test_a_boosted_server_limit_from_the_interaction_is_used(harness: Harness) -> None:
@@ -51,13 +65,13 @@ async def test_an_upload_refused_as_too_large_falls_back_to_a_link(harness: Harn
     assert all(any(f["name"] == "Audio" for f in m["embeds"][0]["fields"]) for m in tracks)
 
 
-async def test_an_expired_file_is_linked_not_lost(harness: Harness) -> None:
+async def test_a_file_the_provider_cannot_serve_loses_nothing_else(harness: Harness) -> None:
     h = harness
     _, task_id = await h.generate()
     h.kie.set_track_url(task_id, 0, "audio", h.kie.base_url + "/files/gone/0.mp3")
     await h.kie.advance(task_id, "complete")
     tracks = await h.wait_for_tracks()
-    assert any(f["name"] == "Audio" for f in tracks[0]["embeds"][0]["fields"])
+    assert h.kie.base_url not in str(tracks[0]["embeds"])  # no link a member cannot open (the fake is on loopback)
     assert any(a["filename"].endswith(".mp3") for a in tracks[1]["attachments"])
 
 
@@ -90,7 +104,8 @@ async def test_files_are_fetched_only_from_public_addresses(make_bot: BotFactory
 
 async def test_a_stalled_download_frees_its_delivery_in_seconds(make_bot: BotFactory, discord_fake: FakeDiscord,
                                                                kie: FakeKie, clock: Clock) -> None:
-    """A file whose stream stops is given up after the read timeout (10 s; lowered here) and linked instead."""
+    """A file whose stream stops is given up after the read timeout (10 s; lowered here), and nothing of it is
+    left in the media store."""
     async with LoopbackServer() as service:
         service.stall("/stall.mp3", b"ID3" + b"\0" * 1000)
         h = Harness(await make_bot(fetch_allow_hosts={f"127.0.0.1:{service.port}"}), discord_fake, kie, clock)
@@ -99,9 +114,11 @@ async def test_a_stalled_download_frees_its_delivery_in_seconds(make_bot: BotFac
         h.kie.set_track_url(task_id, 0, "audio", service.url("/stall.mp3"))
         await h.kie.advance(task_id, "complete")
         tracks = await h.wait_for_tracks()
-        audio_field = next(f for f in tracks[0]["embeds"][0]["fields"] if f["name"] == "Audio")
-        assert service.url("/stall.mp3") in audio_field["value"]
+        assert not any(a["filename"].endswith(".mp3") for a in tracks[0]["attachments"])
+        assert str(service.port) not in str(tracks[0]["embeds"])  # a loopback link would help nobody
         assert any(a["filename"].endswith(".mp3") for a in tracks[1]["attachments"])
+        kept = sorted(p.name for p in h.bot.media.root.rglob("*") if p.is_file() and p.parent != h.bot.media.root)
+        assert kept == ["a2-A_Cheerful_Song_About.mp3", "c1-cover-1.jpeg", "c2-cover-2.jpeg"]
 
 
 # ----- channels that cannot take the result, and stops in the middle of a delivery ---------------------------
@@ -119,7 +136,13 @@ async def test_a_deleted_channel_keeps_the_song_and_the_member_gets_it_by_dm(har
     await h.bot.tracker.idle()
     text = dm.json["content"]
     assert f"couldn't post it in <#{h.channel_id}>: the channel was deleted. It is kept:" in text
-    assert all(h.kie.audio_url(task_id, n) in text for n in range(2)) and "/track show" in text
+    assert "/track show" in text and h.kie.base_url not in text
+    links = re.findall(r"\]\((\S+?)\)", text)  # our kept copies, under PUBLIC_BASE_URL
+    assert len(links) == 2 and all(link.startswith(f"{h.bot.settings.public_base_url}/media/") for link in links)
+    async with aiohttp.ClientSession() as http:
+        for n, link in enumerate(links):
+            async with http.get(link) as response:
+                assert await response.read() == h.kie.audio_bytes(task_id, n)
     assert h.discord.dm_messages(user_id)[0]["content"] == text
     task = await h.bot.store.get_task(1)
     assert task is not None and task.unposted == "the channel was deleted" and task.told_at is not None

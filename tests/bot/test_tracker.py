@@ -51,7 +51,7 @@ async def test_polling_respects_the_interval(make_bot: BotFactory, discord_fake,
     h = Harness(await make_bot(poll_interval=0.5), discord_fake, kie, clock)
     _, task_id = await h.generate()
     await h.kie.advance(task_id, "first", deliver=False)
-    await h.discord.wait_for_message(h.channel_id, lambda m: "[listen](" in str(m["embeds"]))
+    await h.discord.wait_for_message(h.channel_id, lambda m: "\u2705 First track ready" in str(m["embeds"]))
     task = (await h.bot.store.pending_due(clock() + 10))[0]
     assert task.next_poll_at is not None and task.next_poll_at > clock()  # the next poll is scheduled ahead
     assert not any(call.code == 429 for call in h.kie.api_calls)  # never beyond 3 polls/s per task

@@ -28,8 +28,8 @@ async def test_a_large_wav_is_a_link(harness: Harness) -> None:
     await h.kie.advance(task_id, "complete")
     message = await h.discord.wait_for_message(h.channel_id, lambda m: "WAV is ready" in (m["content"] or ""))
     assert message["attachments"] == []
-    assert h.kie.wav_url(task_id) in message["embeds"][0]["description"]
-    assert "30.0 MiB" in message["embeds"][0]["description"]
+    listing = message["embeds"][0]["description"]
+    assert "30.0 MiB" in listing and f"({h.bot.settings.public_base_url}/media/" in listing  # our kept copy
 
 
 async def test_video_from_the_button_carries_the_author(harness: Harness) -> None:

@@ -3,6 +3,9 @@ and never the same separation twice."""
 
 from __future__ import annotations
 
+import re
+
+import aiohttp
 from tests.conftest import Harness
 from tests.support.discord_fake import MiB, route
 
@@ -56,7 +59,11 @@ async def test_a_stem_over_the_upload_limit_is_a_link(harness: Harness) -> None:
     message = await h.discord.wait_for_message(h.channel_id, lambda m: "stems are ready" in (m["content"] or ""))
     assert [a["filename"].rsplit("-", 1)[1] for a in message["attachments"]] == ["Vocals.mp3"]
     listing = message["embeds"][0]["description"]
-    assert h.kie.stem_url(task_id, "instrumental") in listing and "too large to upload here" in listing
+    assert "too large to upload here" in listing and h.kie.base_url not in listing
+    link = re.search(r"\]\((\S+?)\)", listing)
+    assert link and link.group(1).startswith(f"{h.bot.settings.public_base_url}/media/")  # our kept copy
+    async with aiohttp.ClientSession() as http, http.get(link.group(1)) as response:
+        assert await response.read() == h.kie.file_bytes(h.kie.stem_url(task_id, "instrumental"))
     assert not any(call.status == 413 for call in h.discord.calls)
 
 

@@ -525,6 +525,7 @@ class FakeKie:
         self._poll_failures: list[CannedError] = []
         self._task_failures: list[_TaskFailurePlan] = []
         self._tracks_by_id: dict[str, tuple[str, int]] = {}
+        self._expired: set[str] = set()  # tasks whose files the retention deleted (see expire)
         self._submit_window = _SlidingWindow()
         self._poll_windows: dict[str, _SlidingWindow] = {}
         self._background: set[asyncio.Task[None]] = set()
@@ -647,6 +648,12 @@ class FakeKie:
         if which not in ("audio", "stream", "image"):
             raise ValueError(f"unknown URL kind {which!r}")
         self._task(task_id).url_overrides[(n, which)] = url
+
+    def expire(self, task_id: str) -> None:
+        """The retention ran out for ``task_id`` (14 days, contract §5.3): its files answer 404 from now on,
+        and its tracks can no longer be extended by audio id."""
+        self._task(task_id)
+        self._expired.add(task_id)
 
     def set_file_bytes(self, url: str, data: bytes) -> None:
         """Serve ``data`` at ``url`` (any URL the fake hands out) from now on."""
@@ -992,6 +999,8 @@ class FakeKie:
 
     async def _handle_file(self, request: web.Request) -> web.Response:
         task = self.tasks.get(request.match_info["task_id"])
+        if request.match_info["task_id"] in self._expired:
+            raise web.HTTPNotFound()
         found = self._file(task, request.match_info["name"]) if task is not None else None
         if found is None:
             raise web.HTTPNotFound()
@@ -999,6 +1008,8 @@ class FakeKie:
 
     async def _handle_stream(self, request: web.Request) -> web.Response:
         task = self.tasks.get(request.match_info["task_id"])
+        if request.match_info["task_id"] in self._expired:
+            raise web.HTTPNotFound()
         n = request.match_info["n"]
         found = None
         if task is not None and task.is_music and (n == "source" or n.isdigit()):
@@ -1018,7 +1029,7 @@ class FakeKie:
             problem = validate_extend(body, limits=self.text_limits)
             if problem:
                 return _Reject(422, problem)
-            if body["audioId"] not in self._tracks_by_id:
+            if body["audioId"] not in self._tracks_by_id or self._tracks_by_id[body["audioId"]][0] in self._expired:
                 return _Reject(404, f"audioId not found: {body['audioId']}")
             source_task, source = self.find_track(body["audioId"])
             if body["model"] != source_task.model:

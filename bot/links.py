@@ -1,0 +1,126 @@
+"""Links members can open, and the endpoint that serves the bot's kept files behind them.
+
+Every link the bot shows goes through PUBLIC_BASE_URL:
+
+* a kept file (bot/media.py) is linked as ``<PUBLIC_BASE_URL>/media/<guild>/<task>/<name>?e=…&s=…``: an HMAC
+  of the path and the expiry (``e=0``: it lasts as long as the file; MEDIA_LINK_DAYS makes new links expire).
+  The signature is what makes the link unguessable: the path alone opens nothing;
+* a file on the bot's own server (the built-in sandbox's) is linked under PUBLIC_BASE_URL instead of the
+  loopback address the bot reaches it at;
+* a provider's file is linked as the provider gives it only while nothing better exists (a song's stream
+  while it is being made, or when no copy could be kept), and only when it is at a public address.
+
+Without PUBLIC_BASE_URL there is no link to the bot's own files at all: a loopback link would help nobody.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import logging
+import time
+from collections.abc import Callable
+from urllib.parse import quote
+
+from aiohttp import web
+
+from bot.media import DAY, Kept, MediaStore
+
+log = logging.getLogger(__name__)
+
+SIGNATURE_BYTES = 16  # 128 bits
+# Served inline only as what it is: audio, pictures, video. Anything else is a download.
+INLINE_TYPES = {
+    ".mp3": "audio/mpeg", ".wav": "audio/wav", ".m4a": "audio/mp4", ".ogg": "audio/ogg", ".flac": "audio/flac",
+    ".aac": "audio/aac", ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".webp": "image/webp",
+    ".gif": "image/gif", ".mp4": "video/mp4", ".mov": "video/quicktime", ".webm": "video/webm",
+}
+CACHE_SECONDS = 3600
+
+
+class Links:
+    """Builds the links members see, and checks the signed ones when they are opened."""
+
+    def __init__(
+        self,
+        public_base: str | None,
+        key: bytes,
+        *,
+        own_origin: str | None = None,
+        link_days: float | None = None,
+        may_link: Callable[[str], bool] = lambda url: False,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.public_base = public_base
+        self._key = key
+        self.own_origin = own_origin  # how this process reaches its own web server (http://127.0.0.1:8080)
+        self._link_days = link_days
+        self.may_link = may_link  # which provider addresses members can open (set once the fetcher exists)
+        self._clock = clock
+
+    def kept(self, kept: Kept | None) -> str | None:
+        """A signed link to a kept file (None without PUBLIC_BASE_URL)."""
+        if kept is None or self.public_base is None:
+            return None
+        expires = int(self._clock() + self._link_days * DAY) if self._link_days else 0
+        return f"{self.public_base}/media/{quote(kept.relative)}?e={expires}&s={self._sign(kept.relative, expires)}"
+
+    def outward(self, url: str) -> str | None:
+        """``url`` as a member can open it: the bot's own server's files under PUBLIC_BASE_URL, a public
+        address as it is, anything else (loopback, private, an allowed internal host) not at all."""
+        if not url:
+            return None
+        if self.own_origin and url.startswith(self.own_origin + "/"):
+            return self.public_base + url[len(self.own_origin):] if self.public_base else None
+        return url if self.may_link(url) else None
+
+    def check(self, relative: str, expires: str, signature: str) -> str | None:
+        """Why a signed link may not be opened ("forged", "expired"), or None when it may."""
+        if not expires.isdigit() or len(expires) > 12:
+            return "forged"
+        if not hmac.compare_digest(signature.encode(), self._sign(relative, int(expires)).encode()):
+            return "forged"
+        if int(expires) and int(expires) < self._clock():
+            return "expired"
+        return None
+
+    def _sign(self, relative: str, expires: int) -> str:
+        digest = hmac.new(self._key, f"{relative}\n{expires}".encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest[:SIGNATURE_BYTES]).decode().rstrip("=")
+
+
+class MediaEndpoint:
+    """``GET /media/...``: a kept file, to whoever holds a valid signed link (HEAD and ranges included, so
+    players can seek); 403 for a forged or altered link, 410 for an expired one, 404 for a deleted file."""
+
+    def __init__(self, media: MediaStore, links: Links) -> None:
+        self._media = media
+        self._links = links
+
+    def routes(self) -> list[web.RouteDef]:
+        return [web.get("/media/{guild}/{task}/{name}", self.handle)]
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        info = request.match_info
+        relative = f"{info['guild']}/{info['task']}/{info['name']}"
+        problem = self._links.check(relative, request.query.get("e", ""), request.query.get("s", ""))
+        if problem == "forged":
+            return web.Response(status=403, text="This link is not valid.\n")
+        if problem == "expired":
+            return web.Response(status=410, text="This link has expired: ask the bot for a new one (the Info "
+                                "button under the track).\n")
+        kept = self._media.resolve(relative)
+        if kept is None:
+            return web.Response(status=404, text="This file is no longer kept.\n")
+        suffix = kept.path.suffix.lower()
+        content_type = INLINE_TYPES.get(suffix)
+        disposition = "inline" if content_type else "attachment"
+        return web.FileResponse(kept.path, headers={
+            "Content-Type": content_type or "application/octet-stream",
+            "Content-Disposition": f"{disposition}; filename*=UTF-8''{quote(kept.filename)}",
+            "Cache-Control": f"private, max-age={CACHE_SECONDS}",
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "default-src 'none'; sandbox",
+            "Referrer-Policy": "no-referrer",
+        })
