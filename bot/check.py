@@ -5,10 +5,12 @@ connecting to Discord's gateway), one line per item, each saying what is fine or
    left out; a missing DISCORD_TOKEN stops here;
 2. database — the SQLite file (opened read-only: never created, upgraded or left changed) and its folder, or
    the PostgreSQL database (never its URL: host:port/database only), and the schema version against this code's;
-3. web port — WEB_HOST:WEB_PORT can be listened on now (or a running Chorus holds it);
-4. provider — the key, with the provider's balance call (the sandbox needs none);
-5. Discord token — a REST login (``/users/@me``), no gateway;
-6. public URL — PUBLIC_BASE_URL reaches this machine's WEB_PORT: a throwaway server answers ``/healthz`` there
+3. media store — MEDIA_DIR (kept copies of every song) is a writable folder, or can be created; its size and
+   the free space on its disk;
+4. web port — WEB_HOST:WEB_PORT can be listened on now (or a running Chorus holds it);
+5. provider — the key, with the provider's balance call (the sandbox needs none);
+6. Discord token — a REST login (``/users/@me``), no gateway;
+7. public URL — PUBLIC_BASE_URL reaches this machine's WEB_PORT: a throwaway server answers ``/healthz`` there
    with a one-time nonce (or, when the bot runs, its own ``/healthz`` is compared).
 
 Exit status: 0 when every item is fine, 2 otherwise. No secret (token, API key, database password) is printed.
@@ -23,6 +25,7 @@ import errno
 import logging
 import os
 import secrets
+import shutil
 import socket
 import sqlite3
 import sys
@@ -40,7 +43,9 @@ import discord
 from aiohttp import web
 
 from bot.copydb import describe_target, error_text
+from bot.formatting import format_size
 from bot.logs import log_settings, setup_logging
+from bot.media import MediaStore
 from bot.providers import ADAPTERS, open_provider
 from bot.providers.errors import (
     InputError,
@@ -71,6 +76,7 @@ SECRET_VARIABLES = ("DISCORD_TOKEN", "SUNO_API_KEY", "SUNO_WEBHOOK_HMAC_KEY", "M
 # What each item reads: a bad one of these means the item is not checked.
 NEEDS = {
     "database": ("DATABASE_PATH", "DATABASE_URL"),
+    "media store": ("MEDIA_DIR", "DATABASE_PATH"),
     "web port": ("WEB_HOST", "WEB_PORT"),
     "provider": ("SUNO_PROVIDER", "SUNO_API_KEY", "SUNO_API_BASE_URL"),
     "Discord token": ("DISCORD_TOKEN",),
@@ -242,6 +248,31 @@ async def check_postgres(url: str) -> Line:
 
 
 # ----- 3. web port --------------------------------------------------------------------------------------------
+
+# ----- 3. media store -----------------------------------------------------------------------------------------
+
+async def check_media(settings: Settings) -> Line:
+    """MEDIA_DIR, read-only: a folder this user can write in (or one it can create), what it holds, the space
+    left."""
+    path = settings.media_path
+    variable = "MEDIA_DIR" if settings.media_dir is not None else "MEDIA_DIR (default: beside DATABASE_PATH)"
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        return _fail("media store", f"{variable}: {existing} is a file, not a folder; give a folder for the kept "
+                                    "copies of songs")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return _fail("media store", f"{variable}: the folder {existing} is not writable by this user; fix its "
+                                    "permissions")
+    free = f"{format_size(shutil.disk_usage(existing).free)} free on its disk"
+    kept = settings.media_retention_days
+    keeping = f"copies deleted after {kept:g} days" if kept is not None else "copies kept until deleted"
+    if existing != path:
+        return _ok("media store", f"{path} will be created at start ({free}; {keeping})")
+    usage = await MediaStore(path).usage()
+    return _ok("media store", f"{path}: {usage.files:,} files, {format_size(usage.bytes)} ({free}; {keeping})")
+
 
 async def check_web_port(settings: Settings) -> tuple[Line, Port]:
     """Bind (and listen on) every address WEB_HOST resolves to, as the bot's server does, then close."""
@@ -517,6 +548,8 @@ async def run_checks(environ: Mapping[str, str] | None = None,
 
     if not blocked("database"):
         add(await check_database(settings))
+    if not blocked("media store"):
+        add(await check_media(settings))
     port = Port.UNUSABLE
     if not blocked("web port"):
         line, port = await check_web_port(settings)

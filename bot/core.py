@@ -172,7 +172,7 @@ class ChorusBot(commands.AutoShardedBot):
             )
             self.web.mount("/sandbox", self.sandbox.app)
         observer = Observer(self.store, metrics, gateway=self._gateway_connected, provider=self._provider_answer,
-                            token=settings.metrics_token, clock=self.clock)
+                            token=settings.metrics_token, media=self.media, clock=self.clock)
         self.web.app.add_routes(observer.routes())
         try:
             await self.web.start()
@@ -188,8 +188,8 @@ class ChorusBot(commands.AutoShardedBot):
         )
         self.provider = open_provider(settings.provider, api_key=api_key, base_url=base_url)
         callback_base = settings.public_base_url
-        if callback_base is None and settings.uses_sandbox:
-            callback_base = self.web.local_url  # the sandbox runs in this process: loopback reaches us
+        if settings.uses_sandbox:
+            callback_base = self.web.local_url  # the sandbox runs in this process: loopback always reaches us
         called_back = self.provider.capabilities.callbacks and callback_base is not None
 
         self.delivery = Delivery(self, fetcher, self.store, self.media, links,

@@ -14,6 +14,14 @@ def format_duration(seconds: float) -> str:
     return f"{minutes} min {seconds:02d} s"
 
 
+def format_size(size: int) -> str:
+    """1.5 MiB, 2.3 GiB: as file managers show sizes."""
+    for unit, scale in (("GiB", 1024 ** 3), ("MiB", 1024 ** 2)):
+        if size >= scale or unit == "MiB":
+            return f"{size / scale:.1f} {unit}"
+    raise AssertionError("unreachable")
+
+
 def format_clock(seconds: float) -> str:
     """A track length: "3:18"."""
     minutes, seconds = divmod(int(round(seconds)), 60)

@@ -32,6 +32,7 @@ MiB = 1024 * 1024
 MAX_FILE = 512 * MiB  # a result larger than this is not kept (Suno's longest video is far smaller)
 DAY = 86400.0
 PRUNE_EVERY = DAY
+TOTAL_MAX_AGE = 300.0
 KEY_FILE = ".link-key"  # the key links are signed with, when MEDIA_LINK_KEY is not set
 # A stored file's relative path: server, task, slot and a name of word characters, "-", "_" and one suffix.
 NAME = re.compile(r"[\w\-]{1,160}\.[a-z0-9]{1,5}")
@@ -71,6 +72,7 @@ class MediaStore:
         self.max_file = max_file
         self._clock = clock
         self._pruning: asyncio.Task[None] | None = None
+        self._total: tuple[float, Usage] | None = None  # (when counted, what)
 
     async def open(self) -> None:
         """Create the directory and check it can be written (OSError: it cannot)."""
@@ -186,6 +188,13 @@ class MediaStore:
     async def usage(self, guild_id: int | None = None) -> Usage:
         """What is kept: for one server, or for all."""
         return await asyncio.to_thread(self._usage, guild_id)
+
+    async def total(self, max_age: float = TOTAL_MAX_AGE) -> Usage:
+        """Everything kept, counted at most every ``max_age`` seconds (for metrics scraped every few seconds)."""
+        now = time.monotonic()
+        if self._total is None or now - self._total[0] > max_age:
+            self._total = (now, await self.usage())
+        return self._total[1]
 
     def _usage(self, guild_id: int | None) -> Usage:
         total = Usage()

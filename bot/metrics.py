@@ -18,6 +18,7 @@ from prometheus_client import (
     generate_latest,
 )
 
+from bot.media import MediaStore
 from bot.store import Store
 
 DELIVERY_BUCKETS = (0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600)
@@ -46,9 +47,12 @@ class Metrics:
                                        "has waited", registry=registry)
         self.credits = Gauge("chorus_credits", "Credits over all time, from the ledger: reserved (spent on "
                              "requests) and refunded", ["kind"], registry=registry)
+        self.media_bytes = Gauge("chorus_media_bytes", "Size of the kept copies of results in MEDIA_DIR (counted "
+                                 "at most every 5 minutes)", registry=registry)
+        self.media_files = Gauge("chorus_media_files", "Kept copies of results in MEDIA_DIR", registry=registry)
 
-    async def refresh(self, store: Store, now: float) -> None:
-        """Read the database's figures (before a scrape)."""
+    async def refresh(self, store: Store, now: float, media: MediaStore | None = None) -> None:
+        """Read the database's figures, and the media store's (before a scrape)."""
         self.tasks.clear()
         for kind, state, count in await store.count_by_kind_state():
             self.tasks.labels(kind=kind, state=state).set(count)
@@ -58,6 +62,10 @@ class Metrics:
         reserved, refunded = await store.credit_totals()
         self.credits.labels(kind="reserved").set(reserved)
         self.credits.labels(kind="refunded").set(refunded)
+        if media is not None:
+            usage = await media.total()
+            self.media_bytes.set(usage.bytes)
+            self.media_files.set(usage.files)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

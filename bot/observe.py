@@ -14,6 +14,7 @@ from collections.abc import Callable
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from bot.media import MediaStore
 from bot.metrics import Metrics
 from bot.providers.http import LastAnswer
 from bot.store import Store
@@ -30,9 +31,11 @@ class Observer:
         gateway: Callable[[], bool],
         provider: Callable[[], LastAnswer | None],
         token: str | None,
+        media: MediaStore | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._store = store
+        self._media = media
         self._metrics = metrics
         self._gateway = gateway  # connected to Discord's gateway (every shard of this process)?
         self._provider = provider
@@ -71,5 +74,5 @@ class Observer:
             if not hmac.compare_digest(given.encode(), f"Bearer {self._token}".encode()):
                 return web.json_response({"error": "a bearer token is required"}, status=401,
                                          headers={"WWW-Authenticate": "Bearer"})
-        await self._metrics.refresh(self._store, self._clock())
+        await self._metrics.refresh(self._store, self._clock(), self._media)
         return web.Response(body=self._metrics.render(), headers={"Content-Type": CONTENT_TYPE_LATEST})

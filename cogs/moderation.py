@@ -16,6 +16,7 @@ from bot.credits import (
     period_start,
 )
 from bot.flows import Feature
+from bot.formatting import format_size
 from bot.permissions import is_staff
 from bot.providers.errors import ProviderError
 from bot.replies import send_ephemeral
@@ -278,6 +279,21 @@ class Moderation(Feature):
         embed.add_field(name="Tasks", value=states or "None.", inline=False)
         embed.add_field(name="Refunds", value=f"{report.refunds} ({report.refunded} credits)", inline=False)
         await send_ephemeral(interaction, embed=embed)
+
+    @mod.command(name="storage", description="The songs and files the bot keeps for this server, and for how long")
+    async def storage(self, interaction: discord.Interaction[ChorusBot]) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        usage = await self.bot.media.usage(interaction.guild_id or 0)
+        days = self.bot.settings.media_retention_days
+        kept = (f"deleted {days:g} days after they were kept" if days is not None
+                else "kept until the bot's operator deletes them")
+        oldest = f", the oldest from <t:{int(usage.oldest)}:D>" if usage.oldest is not None else ""
+        await send_ephemeral(
+            interaction,
+            f"\U0001f4be Kept for this server: **{usage.files:,}** files, {format_size(usage.bytes)}{oldest}.\n"
+            f"Suno deletes its own files after 14 days; the bot's copies (which `/track show`, the Info button "
+            f"and covers of old songs use) are {kept}.",
+        )
 
     @mod.command(name="log-channel", description="Where moderator actions and spending are logged")
     @app_commands.describe(channel="The channel (leave out to stop logging)")

@@ -38,13 +38,13 @@ from tests.support.interactions import discord_api
 from tests.support.kie_fake import FakeKie
 
 ROOT = Path(__file__).resolve().parents[2]
-ITEMS = ["settings", "database", "web port", "provider", "Discord token", "public URL"]
+ITEMS = ["settings", "database", "media store", "web port", "provider", "Discord token", "public URL"]
 TOKEN = "MTEx.discord-token-for-the-check-test"
 WRONG_KEY = "wrong-api-key-for-the-check-test"
 DB_PASSWORD = "db-password-for-the-check-test"
 # The variables the check reads: none may come from the developer's shell.
 PREFIXES = ("SUNO_", "DISCORD_", "DATABASE_", "WEB_", "PUBLIC_", "SHARD_", "LOG_", "METRICS_", "DEV_GUILD_ID",
-            "FETCH_ALLOW_HOSTS", "SANDBOX_")
+            "FETCH_ALLOW_HOSTS", "SANDBOX_", "MEDIA_")
 
 
 def run_command(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -112,6 +112,20 @@ def test_a_database_path_that_is_a_directory(tmp_path: Path) -> None:
     assert line_for(done.stdout, "settings").startswith("✓ settings: all valid")
     assert [line[2:].partition(":")[0] for line in done.stdout.splitlines()] == ITEMS  # every item, in order
     assert TOKEN not in done.stdout + done.stderr
+
+
+def test_the_media_store_folder(tmp_path: Path) -> None:
+    env = check_env(tmp_path)
+    done = run_command(tmp_path, **env)
+    media = tmp_path / "data" / "media"
+    assert line_for(done.stdout, "media store").startswith(f"✓ media store: {media} will be created at start (")
+    assert not media.exists()  # the check creates nothing
+    (tmp_path / "songs").write_text("")
+    done = run_command(tmp_path, **env, MEDIA_DIR="songs", MEDIA_RETENTION_DAYS="soon")
+    assert done.returncode == 2
+    assert "✗ settings: MEDIA_RETENTION_DAYS: must be a number of days such as 90" in done.stdout
+    assert line_for(done.stdout, "media store") == (
+        "✗ media store: MEDIA_DIR: songs is a file, not a folder; give a folder for the kept copies of songs")
 
 
 async def test_a_database_with_a_newer_schema_is_reported_and_left_as_it_is(tmp_path: Path) -> None:
@@ -230,11 +244,13 @@ async def test_bad_settings_are_each_reported_and_the_rest_checked(fakes: tuple[
         "✗ settings: SUNO_API_KEY: required when SUNO_PROVIDER=kie; create one at https://kie.ai/api-key",
         "✗ settings: WEB_PORT: must be a whole number between 0 and 65535 (got 'http')",
         "✓ database: " + str(tmp_path / "data" / "bot.db") + f" will be created at start (schema {len(MIGRATIONS)})",
+        line_for(lines, "media store"),
         "– web port: not checked: fix WEB_PORT first",
         "– provider: not checked: fix SUNO_API_KEY first",
         "✓ Discord token: logged in as Chorus (application id " + str(fakes[1].app_id) + ")",
         "– public URL: not checked: fix SUNO_API_KEY, WEB_PORT first",
     ]
+    assert line_for(lines, "media store").startswith("✓ media store: ")
     assert exit_status(lines) == 2
     spaced = await run_checks(check_env(tmp_path, DISCORD_TOKEN="two words"))
     assert str(spaced[0]).startswith("✗ settings: DISCORD_TOKEN: contains whitespace")

@@ -3,6 +3,8 @@ signals shut everything down."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import aiohttp
 import pytest
 
@@ -45,7 +47,7 @@ async def test_the_registered_commands_carry_their_limits(make_bot: BotFactory, 
     mod = commands["mod"]
     assert int(mod["default_member_permissions"]) == 1 << 5  # Manage Server: hidden from other members
     assert {option["name"] for option in mod["options"]} == {
-        "credits", "costs", "channels", "words", "limits", "block", "unblock", "report", "log-channel",
+        "credits", "costs", "channels", "words", "limits", "block", "unblock", "report", "storage", "log-channel",
         "provider-balance", "moderator-role"}
     credits = {option["name"] for option in next(o for o in mod["options"] if o["name"] == "credits")["options"]}
     assert credits == {"grant", "revoke", "set", "reset", "allowance", "role"}
@@ -102,6 +104,13 @@ async def test_an_unreachable_postgresql_is_one_line_without_the_password(make_b
         await make_bot(database_url="postgresql://chorus:top-secret@127.0.0.1:1/chorus")
     assert caught.value.variable == "DATABASE_URL"
     assert "cannot use PostgreSQL" in str(caught.value) and "top-secret" not in str(caught.value)
+
+
+async def test_a_media_dir_that_cannot_be_used_is_one_line(make_bot: BotFactory, tmp_path: Path) -> None:
+    (tmp_path / "songs").write_text("a file, not a folder")
+    with pytest.raises(SettingsError) as caught:
+        await make_bot(media_dir=tmp_path / "songs")
+    assert caught.value.variable == "MEDIA_DIR" and "cannot keep files in" in str(caught.value)
 
 
 async def test_turning_dev_guild_id_on_or_off_leaves_each_command_in_one_place(

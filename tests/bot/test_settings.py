@@ -82,6 +82,10 @@ def test_every_setting_is_read() -> None:
             "DEV_GUILD_ID": "123456789012345678",
             "SANDBOX_STAGE_SECONDS": "0",
             "FETCH_ALLOW_HOSTS": "files.internal:9000, 10.0.0.5,[::1]:8081",
+            "MEDIA_DIR": "/srv/songs",
+            "MEDIA_RETENTION_DAYS": "365",
+            "MEDIA_LINK_DAYS": "7",
+            "MEDIA_LINK_KEY": "k" * 64,
         }
     )
     assert settings.provider == "kie" and not settings.provider_defaulted
@@ -94,6 +98,11 @@ def test_every_setting_is_read() -> None:
     assert settings.dev_guild_id == 123456789012345678
     assert settings.sandbox_stage_seconds == 0
     assert settings.fetch_allow_hosts == {"files.internal:9000", "10.0.0.5", "[::1]:8081"}
+    assert settings.media_path == Path("/srv/songs") and settings.media_retention_days == 365
+    assert settings.media_link_days == 7 and "k" * 64 in settings.secrets and "k" * 64 not in repr(settings)
+    defaults = Settings.from_env({"DISCORD_TOKEN": TOKEN, "DATABASE_PATH": "/var/chorus/bot.db"})
+    assert defaults.media_path == Path("/var/chorus/media")  # beside the database
+    assert (defaults.media_retention_days, defaults.media_link_days, defaults.media_link_key) == (None, None, None)
 
 
 @pytest.mark.parametrize(
@@ -120,6 +129,10 @@ def test_every_setting_is_read() -> None:
         ({"SHARD_COUNT": "4", "SHARD_IDS": "2-4"}, "SHARD_IDS"),
         ({"SHARD_COUNT": "4", "SHARD_IDS": "first"}, "SHARD_IDS"),
         ({"SHARD_COUNT": "2", "SHARD_IDS": "1"}, "SHARD_IDS"),  # the other process would need the same database
+        ({"MEDIA_RETENTION_DAYS": "two weeks"}, "MEDIA_RETENTION_DAYS"),
+        ({"MEDIA_RETENTION_DAYS": "0"}, "MEDIA_RETENTION_DAYS"),
+        ({"MEDIA_LINK_DAYS": "-1"}, "MEDIA_LINK_DAYS"),
+        ({"MEDIA_LINK_KEY": "short"}, "MEDIA_LINK_KEY"),
     ],
 )
 def test_bad_values_name_the_variable(env: dict[str, str], variable: str) -> None:

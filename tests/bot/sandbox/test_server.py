@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import io
+import re
 import wave
 
 import aiohttp
 
 from bot.core import ChorusBot
 from tests.conftest import BotFactory, Harness
-from tests.support.discord_fake import route
+from tests.support.discord_fake import Call, route
 
 
 async def sandbox_bot(make_bot: BotFactory, **overrides: object) -> ChorusBot:
@@ -39,6 +40,34 @@ async def test_generate_on_the_sandbox_posts_real_audio(make_bot: BotFactory, di
     assert all(16 <= d <= 28 for d in durations)
     assert "\u2705 Done" in h.messages()[0]["embeds"][0]["description"]
     assert kie.api_calls == []  # nothing went to the kie fake: the sandbox answered
+
+
+def shown_links(calls: list[Call]) -> set[str]:
+    """Every web link the bot showed in Discord (jump links to messages aside)."""
+    found = {url for call in calls for url in re.findall(r"https?://[^\s)\"'\]]+", str(call.json))}
+    return {url for url in found if not url.startswith("https://discord.com/")}
+
+
+async def test_links_go_through_the_public_url_or_are_not_shown(make_bot: BotFactory, discord_fake, kie,
+                                                                 clock) -> None:
+    """Members cannot open the bot's loopback address: without PUBLIC_BASE_URL no link is shown at all; with
+    it, every link is under it."""
+    h = Harness(await sandbox_bot(make_bot, sandbox_stage_seconds=0.3), discord_fake, kie, clock)
+    await h.reply_to(h.command("generate", {"prompt": "a song nobody can link to"}))
+    await h.wait_for_tracks()
+    assert shown_links(discord_fake.calls) == set()
+
+    public = "https://chorus.example.com"
+    await h.bot.close()
+    mark = len(discord_fake.calls)
+    h.bot = await sandbox_bot(make_bot, sandbox_stage_seconds=0.3, public_base_url=public)
+    await h.reply_to(h.command("generate", {"prompt": "a song everybody can open"}))
+    await h.wait_for_tracks(4)
+    links = shown_links(discord_fake.calls[mark:])
+    done = h.discord.channel_messages(h.channel_id)
+    status = next(m for m in reversed(done) if "\u2705 Done" in str(m["embeds"]))
+    assert f"[listen]({public}/media/" in status["embeds"][0]["description"]  # our kept copy
+    assert links and all(link.startswith(public + "/") for link in links), links
 
 
 async def test_the_sandbox_refuses_artist_names_like_suno(make_bot: BotFactory, discord_fake, kie, clock) -> None:

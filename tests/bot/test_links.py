@@ -1,0 +1,26 @@
+"""Links members can open (the signed links themselves are tested through the bot in test_media.py)."""
+
+from __future__ import annotations
+
+from bot.fetch import FetchPolicy, Fetcher
+from bot.links import Links
+
+
+def links(public: str | None, *, allowed: frozenset[str] = frozenset()) -> Links:
+    fetcher = Fetcher(FetchPolicy(allowed_hosts=allowed))
+    return Links(public, b"k" * 32, own_origin="http://127.0.0.1:8080", may_link=fetcher.may_link)
+
+
+def test_the_bots_own_files_are_shown_under_the_public_url_or_not_at_all() -> None:
+    sandbox_file = "http://127.0.0.1:8080/sandbox/files/t1/0.wav"
+    assert links("https://chorus.example.com").outward(sandbox_file) == \
+        "https://chorus.example.com/sandbox/files/t1/0.wav"
+    assert links(None).outward(sandbox_file) is None
+
+
+def test_only_public_provider_links_are_shown() -> None:
+    shown = links(None, allowed=frozenset({"files.lan:9000"}))
+    assert shown.outward("https://cdn1.suno.ai/abc.mp3") == "https://cdn1.suno.ai/abc.mp3"
+    for hidden in ("http://127.0.0.1:9000/a.mp3", "http://localhost/a.mp3", "http://10.0.0.5/a.mp3",
+                   "http://[::1]/a.mp3", "http://files.lan:9000/a.mp3", "ftp://cdn1.suno.ai/a.mp3", ""):
+        assert shown.outward(hidden) is None, hidden
