@@ -201,9 +201,14 @@ class Delivery:
                                 ("Cover", cover_slot(position), track.image_url)):
             if kept := self.kept_link(task, slot):
                 links.append((name, kept))
+                ends = self._links.expires_at()
             elif link := self.provider_link(task, url):
                 links.append((name, link))
-                expires = task.created_at + PROVIDER_KEEPS
+                ends = task.created_at + PROVIDER_KEEPS
+            else:
+                continue
+            if ends is not None:
+                expires = min(ends, expires or ends)
         return links, expires
 
     def provider_has(self, task: Task) -> bool:

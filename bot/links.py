@@ -63,8 +63,12 @@ class Links:
         """A signed link to a kept file (None without PUBLIC_BASE_URL)."""
         if kept is None or self.public_base is None:
             return None
-        expires = int(self._clock() + self._link_days * DAY) if self._link_days else 0
+        expires = int(self.expires_at() or 0)
         return f"{self.public_base}/media/{quote(kept.relative)}?e={expires}&s={self._sign(kept.relative, expires)}"
+
+    def expires_at(self) -> float | None:
+        """When a link made now stops working (None: it lasts as long as the file)."""
+        return self._clock() + self._link_days * DAY if self._link_days else None
 
     def outward(self, url: str) -> str | None:
         """``url`` as a member can open it: the bot's own server's files under PUBLIC_BASE_URL, a public

@@ -81,8 +81,10 @@ async def test_a_link_that_was_altered_or_has_expired_is_refused(make_bot: BotFa
     clock.advance(8 * DAY)
     assert (await fetch(link))[0] == 410  # expired: the Info button gives a fresh one
     info = (await h.reply_to(h.click(tracks[0], "Info")))["embeds"][0]
-    fresh = links_in(next(f["value"] for f in info["fields"] if f["name"] == "Files"))[0]
-    assert (await fetch(fresh))[1] == h.kie.audio_bytes(source_id, 0)
+    files = next(f["value"] for f in info["fields"] if f["name"] == "Files")
+    expires = re.search(r"\(expire <t:(\d+):R>\)", files)  # says for how long
+    assert expires and abs(int(expires.group(1)) - (clock() + 7 * DAY)) < 60
+    assert (await fetch(links_in(files)[0]))[1] == h.kie.audio_bytes(source_id, 0)
 
 
 async def test_retention_deletes_old_copies_and_moderators_see_the_size(make_bot: BotFactory, discord_fake: FakeDiscord,
