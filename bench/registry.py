@@ -56,6 +56,14 @@ BENCHMARKS: dict[str, Benchmark] = {
             "delivery_missing_messages": Target("==", 0),
         },
     ),
+    "media_links": Benchmark(
+        "bench.media_links",
+        "Kept songs: 50 members opening 16 MiB files through signed links at once, twice over",
+        {
+            "media_serve_errors": Target("==", 0),
+            "media_serve_peak_rss_mb": Target("<=", 200),
+        },
+    ),
     "credits": Benchmark(
         "bench.credits",
         "Credits: 1,000 concurrent reservations against a balance of 100",
