@@ -35,6 +35,7 @@ from bench.common import (
     rss_mb,
     start_bot,
 )
+from bot.media import Owner
 
 CLIENT = r"""
 import asyncio, json, sys, time
@@ -86,7 +87,7 @@ async def run(args: argparse.Namespace) -> Figures:
                 started = time.perf_counter()
                 links = []
                 for n in range(args.files):
-                    kept = await bot.media.keep(1, n + 1, "a1", f"Song_{n}.mp3", _chunks(size, n))
+                    kept = await bot.media.keep(Owner(1, n + 1, time.time()), "a1", f"Song_{n}.mp3", _chunks(size, n))
                     links.append(bot.links.kept(kept))
                 keep_rate = args.files * args.file_mib / (time.perf_counter() - started)
                 before = rss_mb()

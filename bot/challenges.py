@@ -166,7 +166,7 @@ class ChallengeService(BackgroundLoop):
             destination = Destination(challenge.guild_id, challenge.thread_id, user_id, upload_limit)
             message = await self._delivery.post_audio(
                 destination, task, position,
-                embed=lambda audio, cover: entry_embed(challenge, entry, track, cover),
+                embed=lambda audio, cover: entry_embed(challenge, entry, track, cover, audio=audio),
                 view=vote_view(entry.id),
             )
             await self._store.set_entry_message(entry.id, message.id)
@@ -332,7 +332,7 @@ def announcement_embed(challenge: Challenge) -> discord.Embed:
 
 
 def entry_embed(challenge: Challenge, entry: Entry, track: Track, cover: Download | None, *,
-                reveal: bool = False) -> discord.Embed:
+                reveal: bool = False, audio: Download | None = None) -> discord.Embed:
     embed = discord.Embed(title=f"Entry #{entry.number}: {member_text(track.title or 'Untitled', 200)}",
                           colour=COLOR_DONE)
     if track.tags:
@@ -343,6 +343,8 @@ def entry_embed(challenge: Challenge, entry: Entry, track: Track, cover: Downloa
         embed.add_field(name="Duration", value=format_clock(track.duration))
     if reveal:
         embed.add_field(name="Votes", value=str(entry.votes))
+    if audio is not None and not audio.fetched and audio.link:  # too large to upload in this server
+        embed.add_field(name="Audio", value=f"[Listen]({audio.link})", inline=False)
     if cover is not None:
         set_picture(embed.set_thumbnail, cover)
     embed.set_footer(text=f"Challenge #{challenge.id} \u00b7 {challenge.theme}"[:200])

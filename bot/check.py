@@ -71,7 +71,7 @@ CONNECT_TIMEOUT = 5.0  # PostgreSQL, PUBLIC_BASE_URL, a running bot's /healthz
 CALL_TIMEOUT = 10.0  # the provider's balance and Discord's login (TLS to the internet)
 MARKS = {True: "✓", False: "✗", None: "–"}  # None: not checked, another line says what to fix first
 HEALTH_KEYS = frozenset({"status", "gateway", "database", "provider"})  # bot/observe.py's /healthz answer
-SECRET_VARIABLES = ("DISCORD_TOKEN", "SUNO_API_KEY", "SUNO_WEBHOOK_HMAC_KEY", "METRICS_TOKEN")
+SECRET_VARIABLES = ("DISCORD_TOKEN", "SUNO_API_KEY", "SUNO_WEBHOOK_HMAC_KEY", "METRICS_TOKEN", "MEDIA_LINK_KEY")
 
 # What each item reads: a bad one of these means the item is not checked.
 NEEDS = {

@@ -102,6 +102,7 @@ class ChorusBot(commands.AutoShardedBot):
     web: WebServer
     media: MediaStore
     links: Links
+    media_endpoint: MediaEndpoint
 
     def __init__(self, settings: Settings, *, clock: Callable[[], float] = time.time) -> None:
         intents = discord.Intents.none()
@@ -159,7 +160,8 @@ class ChorusBot(commands.AutoShardedBot):
         self.web = WebServer(settings.web_host, settings.web_port, callbacks)
         self.links = links = Links(settings.public_base_url, key, link_days=settings.media_link_days,
                                    clock=self.clock)
-        self.web.app.add_routes(MediaEndpoint(self.media, links).routes())
+        self.media_endpoint = MediaEndpoint(self.media, links)
+        self.web.app.add_routes(self.media_endpoint.routes())
         api_key = settings.api_key or secrets.token_urlsafe(24)
         # Every file the bot (or its sandbox) downloads comes from a public address, or one the operator allowed.
         self.fetcher = fetcher = Fetcher(FetchPolicy(allowed_hosts=settings.fetch_allow_hosts))

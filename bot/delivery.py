@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import io
 import logging
 import mimetypes
 import re
+import tempfile
 import time
 from collections.abc import AsyncIterator, Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
@@ -27,7 +29,7 @@ import discord
 from bot.fetch import Fetcher, FetchRefused
 from bot.formatting import format_clock, format_duration, member_text, shorten
 from bot.links import Links
-from bot.media import DAY, Kept, MediaStore
+from bot.media import DAY, Kept, MediaStore, Owner
 from bot.models import (
     MODELS,
     Lyrics,
@@ -51,7 +53,9 @@ IMAGE_LIMIT = 8 * MiB
 REQUEST_BODY_LIMIT = 25 * MiB  # Discord's limit for a whole message with its files
 DELIVERY_SLOTS = 4  # deliveries downloading and uploading at once (the rest wait their turn)
 CHUNK = 256 * 1024
+SPOOL_MEMORY = 1 * MiB  # a file the media store cannot keep waits for its upload on disk beyond this
 PROVIDER_KEEPS = 14 * DAY  # the provider deletes its files after this (contract §5.3; 15 days on sunoapi.org)
+SOURCE_LINK_DAYS = 1.0  # a kept copy's link given to the provider as a source is fetched at once
 FILES_PER_MESSAGE = 10
 EMBED_TEXT_LIMIT = 4000
 AUDIO_SUFFIXES = {".mp3", ".wav", ".m4a", ".ogg", ".flac", ".aac"}
@@ -173,7 +177,7 @@ class Delivery:
         """Where to hear a song while it is made and after: the kept copy of its first track, else the
         provider's stream or file while the provider still has it."""
         for position, track in enumerate(task.tracks):
-            kept = self._links.kept(self._media.find(task.guild_id, task.id, audio_slot(position)))
+            kept = self._links.kept(self._media.find(Owner.of(task), audio_slot(position)))
             if kept or (link := self.provider_link(task, track.stream_url or track.audio_url)):
                 return kept or link
         return None
@@ -186,7 +190,14 @@ class Delivery:
 
     def kept_link(self, task: Task, slot: str) -> str | None:
         """A signed link to the kept copy of one of a task's files (None: no copy, or no PUBLIC_BASE_URL)."""
-        return self._links.kept(self._media.find(task.guild_id, task.id, slot))
+        return self._links.kept(self._media.find(Owner.of(task), slot))
+
+    def has_copy(self, task: Task, slot: str) -> bool:
+        return self._media.find(Owner.of(task), slot) is not None
+
+    def source_link(self, task: Task, slot: str) -> str | None:
+        """A link to a kept copy for the provider to fetch now (a source): it expires in a day."""
+        return self._links.kept(self._media.find(Owner.of(task), slot), days=SOURCE_LINK_DAYS)
 
     def file_link(self, task: Task, slot: str, url: str) -> str | None:
         """The best link to one of a task's files: our copy, else the provider's while it lasts."""
@@ -261,7 +272,10 @@ class Delivery:
                             task.channel_id, error)
                 await self._store.mark_unposted(task.id, why)
                 task.unposted = why
-                await self.keep_all(task)  # so the member's links work for as long as it is kept
+                try:
+                    await self.keep_all(task)  # so the member's links work for as long as it is kept
+                except Exception:
+                    log.exception("task %s: could not keep its files", task.id)
                 if await self._tell_privately(task):
                     await self._store.mark_told(task.id)
 
@@ -313,10 +327,17 @@ class Delivery:
 
     def unposted_notice(self, task: Task) -> str:
         """What a member is told about a result that could not be posted (links only where they may go)."""
-        links = [(member_text(track.title or "Track", 80), self.file_link(task, audio_slot(n), track.audio_url))
+        files = [(member_text(track.title or "Track", 80), audio_slot(n), track.audio_url)
                  for n, track in enumerate(task.tracks)]
-        links += [(file.name, self.file_link(task, file_slot(n), file.url)) for n, file in enumerate(task.files)]
-        return unposted_notice(task, [(name, link) for name, link in links if link])
+        files += [(file.name, file_slot(n), file.url) for n, file in enumerate(task.files)]
+        links, expire = [], False
+        for name, slot, url in files:
+            if kept := self.kept_link(task, slot):
+                links.append((name, kept))
+            elif link := self.provider_link(task, url):
+                links.append((name, link))
+                expire = True
+        return unposted_notice(task, links, expire=expire)
 
     async def post_track(
         self,
@@ -354,7 +375,11 @@ class Delivery:
         track = task.tracks[position]
         audio = await self._file(task, audio_slot(position), track.audio_url, destination.upload_limit,
                                  track_filename(track, position))
-        cover = await self.download_cover(task, position, min(IMAGE_LIMIT, destination.upload_limit))
+        try:
+            cover = await self.download_cover(task, position, min(IMAGE_LIMIT, destination.upload_limit))
+        except BaseException:
+            audio.close()
+            raise
         channel = self._channel(destination)
 
         async def send(audio: Download, cover: Download) -> discord.Message:
@@ -385,9 +410,9 @@ class Delivery:
         return await self._file(task, cover_slot(position), task.tracks[position].image_url, limit,
                                 stem or f"cover-{position + 1}")
 
-    async def has_audio(self, task: Task, position: int) -> bool:
+    def has_audio(self, task: Task, position: int) -> bool:
         """Whether a track's audio can still be posted: kept, or the provider still has it."""
-        return self.provider_has(task) or self._media.find(task.guild_id, task.id, audio_slot(position)) is not None
+        return self.provider_has(task) or self.has_copy(task, audio_slot(position))
 
     def _song_button(self, task: Task, index: int) -> discord.ui.View:
         """"Make a song" under lyrics, when the provider makes songs from lyrics."""
@@ -467,12 +492,16 @@ class Delivery:
 
     async def _file(self, task: Task, slot: str, url: str, limit: int, stem: str) -> Download:
         """One of a task's files: the kept copy (fetched from ``url`` and kept first when there is none yet),
-        opened for upload when it fits in ``limit`` bytes, otherwise linked. The caller closes it."""
-        kept, refused = await self._kept(task, slot, url, stem)
+        opened for upload when it fits in ``limit`` bytes, otherwise linked. When the media store cannot keep
+        it (a full disk), it is fetched for this upload alone, as before there was a store. The caller closes
+        it."""
+        kept, outcome = await self._kept(task, slot, url, stem)
         if kept is None:
-            link = None if refused else self.provider_link(task, url)
-            return Download(None, _filename(stem, url, None), refused=refused, link=link)
-        link = self._links.kept(kept)
+            if outcome is Fetch.NOT_KEPT:
+                return await self._spooled(task, url, limit, stem)
+            link = None if outcome is Fetch.REFUSED else self.provider_link(task, url)
+            return Download(None, _filename(stem, url, None), refused=outcome is Fetch.REFUSED, link=link)
+        link = self._links.kept(kept) or self.provider_link(task, url)
         filename = f"{stem}{kept.path.suffix}"  # unique in its message (a kept cover is "cover-1" in each task)
         if kept.size > limit:
             return Download(None, filename, kept.size, too_large=True, link=link)
@@ -487,26 +516,58 @@ class Delivery:
         for n, file in enumerate(task.files):
             await self._kept(task, file_slot(n), file.url, file_stem(title, file))
 
-    async def _kept(self, task: Task, slot: str, url: str, stem: str) -> tuple[Kept | None, bool]:
+    async def _kept(self, task: Task, slot: str, url: str, stem: str) -> tuple[Kept | None, Fetch]:
         """The kept copy of one of a task's files, fetched from ``url`` into the media store (streamed) when
-        there is none yet. Returns the copy (None if it could not be fetched or kept), and whether the address
-        was refused (not public)."""
-        kept = self._media.find(task.guild_id, task.id, slot)
+        there is none yet; None, and why, when there is none."""
+        owner = Owner.of(task)
+        kept = self._media.find(owner, slot)
         if kept is not None or not url:
-            return kept, False
+            return kept, Fetch.KEPT if kept else Fetch.FAILED
         try:
             async with self._fetcher.get(url) as response:
                 if response.status != 200:
                     log.warning("task %s: download of a result file failed with HTTP %s", task.id, response.status)
-                    return None, False
+                    return None, Fetch.FAILED
                 filename = _filename(stem, url, response.content_type)
-                return await self._media.keep(task.guild_id, task.id, slot, filename,
-                                              response.content.iter_chunked(CHUNK)), False
+                kept = await self._media.keep(owner, slot, filename, response.content.iter_chunked(CHUNK))
+                return kept, Fetch.KEPT if kept else Fetch.NOT_KEPT
         except FetchRefused:
-            return None, True
+            return None, Fetch.REFUSED
         except (aiohttp.ClientError, TimeoutError) as error:  # a stalled stream times out in seconds
             log.warning("task %s: download of a result file failed: %s", task.id, describe(error))
-            return None, False
+            return None, Fetch.FAILED
+
+    async def _spooled(self, task: Task, url: str, limit: int, stem: str) -> Download:
+        """``url`` fetched for one upload, in memory while small and on disk beyond SPOOL_MEMORY (linked when
+        over ``limit``)."""
+        link = self.provider_link(task, url)
+        filename, too_large = _filename(stem, url, None), False
+        body: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY)  # noqa: SIM115 - closed by the caller
+        try:
+            async with self._fetcher.get(url) as response:
+                filename = _filename(stem, url, response.content_type)
+                too_large = (response.content_length or 0) > limit
+                if response.status == 200 and not too_large:
+                    async for chunk in response.content.iter_chunked(CHUNK):
+                        too_large = body.tell() + len(chunk) > limit
+                        if too_large:
+                            break
+                        body.write(chunk)
+                    else:
+                        return Download(body, filename, body.tell(), link=link)
+        except (aiohttp.ClientError, TimeoutError) as error:
+            log.warning("task %s: download of a result file failed: %s", task.id, describe(error))
+        body.close()
+        return Download(None, filename, too_large=too_large, link=link)
+
+
+class Fetch(enum.Enum):
+    """What became of a result file the media store did not have."""
+
+    KEPT = "kept"
+    FAILED = "failed"  # the provider did not serve it (or there is no URL)
+    REFUSED = "refused"  # not at a public address
+    NOT_KEPT = "not kept"  # fetched, but the media store could not keep it (a full disk, or too large)
 
 
 def _as_link(download: Download) -> Download:
@@ -530,9 +591,9 @@ def _size(batch: Sequence[Download]) -> int:
     return sum(d.size or 0 for d in batch)
 
 
-def unposted_notice(task: Task, links: Sequence[tuple[str, str]]) -> str:
+def unposted_notice(task: Task, links: Sequence[tuple[str, str]], *, expire: bool = False) -> str:
     """What a member is told about a result that could not be posted in its channel (by DM or privately),
-    with ``links`` (name, URL) to its files."""
+    with ``links`` (name, URL) to its files (``expire``: some are the provider's, which last 14 days)."""
     summary = member_text(task.request.summary, 200)
     where = f"<#{task.channel_id}>"
     if task.state is TaskState.FAILED:
@@ -540,6 +601,8 @@ def unposted_notice(task: Task, links: Sequence[tuple[str, str]]) -> str:
                 f"{task.unposted}.")
     lines = [f"\u201c{summary}\u201d is ready, but I couldn't post it in {where}: {task.unposted}. It is kept:"]
     lines += [f"\u2022 [{name}]({link})" for name, link in links]
+    if expire:
+        lines.append("Suno deletes its files after 14 days: save them before then.")
     if task.tracks:
         lines.append("`/track show` posts a track again in a channel where music is allowed.")
     lines += [f"**{shorten(variant.title or 'Lyrics', 80)}**\n{variant.text}" for variant in task.lyrics]

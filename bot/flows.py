@@ -128,18 +128,25 @@ class SourceTrack:
     def track(self) -> Track:
         return self.task.tracks[self.position]
 
+    kept: bool = False  # we have a copy (kept_url is None without PUBLIC_BASE_URL: the provider can't fetch it)
+
     @classmethod
     def of(cls, bot: ChorusBot, task: Task, position: int) -> SourceTrack:
         delivery = bot.delivery
         if delivery.provider_has(task):
             return cls(task, position)
-        return cls(task, position, expired=True, kept_url=delivery.kept_link(task, audio_slot(position)))
+        return cls(task, position, expired=True, kept=delivery.has_copy(task, audio_slot(position)),
+                   kept_url=delivery.source_link(task, audio_slot(position)))
 
     def audio_url(self) -> str:
         """Where the provider can fetch the track: its own file while it keeps it, then our copy."""
         if not self.expired:
             return self.track.audio_url
         if self.kept_url is None:
+            if self.kept:
+                raise InputError("Suno deleted this track's files after 14 days. I keep a copy, but Suno can only "
+                                 "fetch it from the bot's public web address, which isn't set up (the bot's "
+                                 "operator can set PUBLIC_BASE_URL).")
             raise InputError("Suno deleted this track's files after 14 days, and I have no copy of it to send "
                              "instead. Make a new song, or upload the audio if you saved it.")
         return self.kept_url

@@ -15,6 +15,7 @@ Without PUBLIC_BASE_URL there is no link to the bot's own files at all: a loopba
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -37,6 +38,10 @@ INLINE_TYPES = {
     ".gif": "image/gif", ".mp4": "video/mp4", ".mov": "video/quicktime", ".webm": "video/webm",
 }
 CACHE_SECONDS = 3600
+MAX_DOWNLOADS = 64  # files sent at once; the rest of the port's 256 connections stay for callbacks
+MIN_RATE = 32 * 1024  # bytes a second a download must keep up
+SEND_GRACE = 30.0  # seconds on top of that (a slow start, a player that pauses)
+CHUNK = 256 * 1024
 
 
 class Links:
@@ -59,11 +64,12 @@ class Links:
         self.may_link = may_link  # which provider addresses members can open (set once the fetcher exists)
         self._clock = clock
 
-    def kept(self, kept: Kept | None) -> str | None:
-        """A signed link to a kept file (None without PUBLIC_BASE_URL)."""
+    def kept(self, kept: Kept | None, *, days: float | None = None) -> str | None:
+        """A signed link to a kept file (None without PUBLIC_BASE_URL), lasting ``days`` (default:
+        MEDIA_LINK_DAYS, or as long as the file)."""
         if kept is None or self.public_base is None:
             return None
-        expires = int(self.expires_at() or 0)
+        expires = int(self._clock() + days * DAY if days else self.expires_at() or 0)
         return f"{self.public_base}/media/{quote(kept.relative)}?e={expires}&s={self._sign(kept.relative, expires)}"
 
     def expires_at(self) -> float | None:
@@ -95,12 +101,21 @@ class Links:
 
 
 class MediaEndpoint:
-    """``GET /media/...``: a kept file, to whoever holds a valid signed link (HEAD and ranges included, so
-    players can seek); 403 for a forged or altered link, 410 for an expired one, 404 for a deleted file."""
+    """``GET /media/...``: a kept file, to whoever holds a valid signed link (HEAD and single ranges too, so
+    players can seek); 403 for a forged or altered link, 410 for an expired one, 404 for a deleted file.
 
-    def __init__(self, media: MediaStore, links: Links) -> None:
+    The port also takes the provider's callbacks, so downloads may not crowd them out: at most
+    ``max_downloads`` at once (503 with Retry-After beyond), and each must keep up at least ``min_rate``
+    bytes a second (after ``grace`` seconds) or its connection is closed."""
+
+    def __init__(self, media: MediaStore, links: Links, *, max_downloads: int = MAX_DOWNLOADS,
+                 min_rate: float = MIN_RATE, grace: float = SEND_GRACE) -> None:
         self._media = media
         self._links = links
+        self.max_downloads = max_downloads
+        self.min_rate = min_rate
+        self.grace = grace
+        self._sending = 0
 
     def routes(self) -> list[web.RouteDef]:
         return [web.get("/media/{guild}/{task}/{name}", self.handle)]
@@ -117,14 +132,73 @@ class MediaEndpoint:
         kept = self._media.resolve(relative)
         if kept is None:
             return web.Response(status=404, text="This file is no longer kept.\n")
-        suffix = kept.path.suffix.lower()
-        content_type = INLINE_TYPES.get(suffix)
-        disposition = "inline" if content_type else "attachment"
-        return web.FileResponse(kept.path, headers={
-            "Content-Type": content_type or "application/octet-stream",
-            "Content-Disposition": f"{disposition}; filename*=UTF-8''{quote(kept.filename)}",
-            "Cache-Control": f"private, max-age={CACHE_SECONDS}",
-            "X-Content-Type-Options": "nosniff",
-            "Content-Security-Policy": "default-src 'none'; sandbox",
-            "Referrer-Policy": "no-referrer",
-        })
+        if self._sending >= self.max_downloads:
+            return web.Response(status=503, headers={"Retry-After": "10"},
+                                text="Too many downloads at once: try again in a moment.\n")
+        span = byte_range(request.headers.get("Range"), kept.size)
+        if span is None:
+            return web.Response(status=416, headers={"Content-Range": f"bytes */{kept.size}"})
+        start, length = span
+        response = web.StreamResponse(status=206 if length < kept.size else 200, headers=_headers(kept))
+        response.content_length = length
+        if length < kept.size:
+            response.headers["Content-Range"] = f"bytes {start}-{start + length - 1}/{kept.size}"
+        self._sending += 1
+        try:
+            await response.prepare(request)
+            if request.method != "HEAD":
+                async with asyncio.timeout(self.grace + length / self.min_rate):
+                    await _send(response, kept, start, length)
+        except (TimeoutError, OSError) as error:  # too slow, or the file was deleted meanwhile
+            log.info("media: a download was cut off (%s)", "too slow" if isinstance(error, TimeoutError)
+                     else type(error).__name__)
+            if request.transport is not None:
+                request.transport.abort()  # close() would wait for a reader that does not read
+        finally:
+            self._sending -= 1
+        return response
+
+
+def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """(start, length) a Range header asks for: the whole file without one (or with several ranges, which
+    may be answered whole), None when it cannot be satisfied."""
+    whole = (0, size)
+    if not header or not header.startswith("bytes=") or "," in header:
+        return whole
+    first, _, last = header[6:].strip().partition("-")
+    try:
+        if not first:  # the last N bytes
+            count = min(int(last), size)
+            return (size - count, count) if count > 0 else None
+        start = int(first)
+        end = min(int(last), size - 1) if last else size - 1
+    except ValueError:
+        return whole
+    return (start, end - start + 1) if start < size and start <= end else None
+
+
+def _headers(kept: Kept) -> dict[str, str]:
+    content_type = INLINE_TYPES.get(kept.path.suffix.lower())
+    disposition = "inline" if content_type else "attachment"
+    return {
+        "Content-Type": content_type or "application/octet-stream",
+        "Content-Disposition": f"{disposition}; filename*=UTF-8''{quote(kept.filename)}",
+        "Accept-Ranges": "bytes",
+        "Cache-Control": f"private, max-age={CACHE_SECONDS}",
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": "default-src 'none'; sandbox",
+        "Referrer-Policy": "no-referrer",
+    }
+
+
+async def _send(response: web.StreamResponse, kept: Kept, start: int, length: int) -> None:
+    """Stream ``length`` bytes of the file from ``start``, a chunk at a time (read off the event loop)."""
+    loop = asyncio.get_running_loop()
+    with open(kept.path, "rb") as file:
+        file.seek(start)
+        while length > 0:
+            chunk = await loop.run_in_executor(None, file.read, min(CHUNK, length))
+            if not chunk:
+                raise OSError("the file is shorter than it was")
+            length -= len(chunk)
+            await response.write(chunk)

@@ -208,6 +208,7 @@ class StemsRequest(Request):
     mode: str = "vocals"
     source_title: str = ""
     source_provider: str = ""
+    source_expired: bool = False  # the provider deleted the track (only an earlier result can be re-posted)
 
     @property
     def kind(self) -> TaskKind:
@@ -233,6 +234,7 @@ class ExportRequest(Request):
     source_title: str = ""
     author: str = ""
     source_provider: str = ""
+    source_expired: bool = False  # as StemsRequest
 
     @property
     def kind(self) -> TaskKind:

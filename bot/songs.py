@@ -18,7 +18,7 @@ from bot.dispatcher import Dispatcher
 from bot.formatting import member_text
 from bot.models import Place, Request, Task, TaskState, TaskUpdate
 from bot.providers.base import Provider
-from bot.providers.errors import ProviderError
+from bot.providers.errors import InputError, ProviderError
 from bot.rules import Refused, check_member, check_words
 from bot.store import Admission, Allowance, NewTask, Store
 from bot.tracker import Tracker
@@ -102,6 +102,9 @@ class SongService:
                 return Started(earlier, reused=True, reposted_message_id=message_id)
             if earlier is not None:
                 return Started(earlier, reused=True)
+        if getattr(request, "source_expired", False):
+            raise InputError("Suno deleted this track's files after 14 days, so it can't make new stems, a WAV or "
+                             "a video of it any more. You can still cover or extend it.")
         operation = operation_of(request)
         cost = policy.cost(operation)
         token = secrets.token_urlsafe(24)

@@ -98,8 +98,9 @@ def cover_track(
         instrumental = True
     return CoverRequest(
         upload_url=upload_url,
-        source_audio_id=track.audio_id,
-        source_provider=source.task.provider,
+        # Once the provider deleted the track, its ids name nothing: only our copy's link is the source.
+        source_audio_id="" if source.expired else track.audio_id,
+        source_provider="" if source.expired else source.task.provider,
         source_title=track.title,
         style=style.strip(),
         title=title or (track.title or "Cover")[:TITLE_CUT],

@@ -53,6 +53,7 @@ def export_request(interaction: discord.Interaction[ChorusBot], source: SourceTr
     author_limit = interaction.client.provider.capabilities.limits.video_author
     return ExportRequest(source_task_id=source.task.provider_task_id, audio_id=source.track.audio_id, format=fmt,
                          source_title=source.track.title, source_provider=source.task.provider,
+                         source_expired=source.expired,
                          author=interaction.user.display_name[:author_limit] if fmt == "video" else "")
 
 
@@ -62,7 +63,7 @@ def export_button(fmt: str) -> ActionHandler:
     async def export(interaction: discord.Interaction[ChorusBot], task: Task, position: int, arg: str | None) -> None:
         if position >= len(task.tracks):
             raise InputError("I no longer have this track in my records.")
-        await start_task(interaction, export_request(interaction, SourceTrack(task, position), fmt))
+        await start_task(interaction, export_request(interaction, SourceTrack.of(interaction.client, task, position), fmt))
 
     return export
 

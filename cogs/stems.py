@@ -51,7 +51,8 @@ def stems_request(source: SourceTrack, mode: str) -> StemsRequest:
     if not source.task.provider_task_id:
         raise InputError("This track can't be separated: Suno's record of it is missing.")
     return StemsRequest(source_task_id=source.task.provider_task_id, audio_id=source.track.audio_id, mode=mode,
-                        source_title=source.track.title, source_provider=source.task.provider)
+                        source_title=source.track.title, source_provider=source.task.provider,
+                        source_expired=source.expired)
 
 
 async def ask_mode(interaction: discord.Interaction[ChorusBot], task: Task, position: int, arg: str | None) -> None:
@@ -69,7 +70,7 @@ async def separate_from_button(
 ) -> None:
     if position >= len(task.tracks) or arg not in ("vocals", "all"):
         raise InputError("I no longer have this track in my records.")
-    await start_task(interaction, stems_request(SourceTrack(task, position), arg))
+    await start_task(interaction, stems_request(SourceTrack.of(interaction.client, task, position), arg))
 
 
 async def setup(bot: ChorusBot) -> None:

@@ -108,7 +108,7 @@ class Tracks(Feature):
         if missing:
             await send_ephemeral(interaction, f"I can't post here: I need {permission_names(missing)} in this channel.")
             return
-        if not await self.bot.delivery.has_audio(source.task, source.position):
+        if not self.bot.delivery.has_audio(source.task, source.position):
             await send_ephemeral(interaction, "Suno deleted this track's files after 14 days, and I have no copy of "
                                  "it (it was made before I kept copies, or the copy was cleaned up).")
             return

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.fetch import FetchPolicy, Fetcher
-from bot.links import Links
+from bot.links import Links, byte_range
 
 
 def links(public: str | None, *, allowed: frozenset[str] = frozenset()) -> Links:
@@ -24,3 +24,14 @@ def test_only_public_provider_links_are_shown() -> None:
     for hidden in ("http://127.0.0.1:9000/a.mp3", "http://localhost/a.mp3", "http://10.0.0.5/a.mp3",
                    "http://[::1]/a.mp3", "http://files.lan:9000/a.mp3", "ftp://cdn1.suno.ai/a.mp3", ""):
         assert shown.outward(hidden) is None, hidden
+
+
+def test_ranges_players_ask_for() -> None:
+    assert byte_range(None, 1000) == (0, 1000)
+    assert byte_range("bytes=0-99", 1000) == (0, 100)
+    assert byte_range("bytes=900-", 1000) == (900, 100)
+    assert byte_range("bytes=-100", 1000) == (900, 100)
+    assert byte_range("bytes=990-5000", 1000) == (990, 10)  # cut to the file
+    assert byte_range("bytes=0-1,5-9", 1000) == (0, 1000)  # several: answered whole
+    assert byte_range("bytes=1000-", 1000) is None and byte_range("bytes=5-2", 1000) is None  # 416
+    assert byte_range("bytes=-0", 1000) is None and byte_range("items=0-1", 1000) == (0, 1000)

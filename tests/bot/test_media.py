@@ -3,10 +3,14 @@ copy, and reachable through signed links under PUBLIC_BASE_URL; a link that was 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import re
 
 import aiohttp
 import pytest
+from yarl import URL
 
 from bot.media import DAY
 from tests.conftest import BotFactory, Clock, Harness
@@ -53,6 +57,9 @@ async def test_after_the_provider_deleted_a_song_show_info_cover_and_extend_use_
     assert sent.body["uploadUrl"].startswith(f"{h.bot.settings.public_base_url}/media/")
     assert sent.upload_bytes == audio  # Suno fetched our copy
 
+    stems = await h.reply_to(h.command("stems", {"track": audio_id}))
+    assert "can't make new stems" in stems["content"] and h.kie.separations == []  # nothing sent, nothing spent
+
     h.kie.upload_duration = h.kie.task(source_id).tracks[0].duration  # what Suno measures in the file it fetches
     extended = await h.finished(h.command("extend", {"track": audio_id, "lyrics": "one more verse"}), "upload_extend")
     sent = h.kie.task(extended)
@@ -85,6 +92,55 @@ async def test_a_link_that_was_altered_or_has_expired_is_refused(make_bot: BotFa
     expires = re.search(r"\(expire <t:(\d+):R>\)", files)  # says for how long
     assert expires and abs(int(expires.group(1)) - (clock() + 7 * DAY)) < 60
     assert (await fetch(links_in(files)[0]))[1] == h.kie.audio_bytes(source_id, 0)
+
+
+async def test_downloads_cannot_crowd_out_the_providers_callbacks(make_bot: BotFactory, discord_fake: FakeDiscord,
+                                                                   kie: FakeKie, clock: Clock,
+                                                                   caplog: pytest.LogCaptureFixture) -> None:
+    """The port that serves kept songs also takes callbacks: a reader too slow is cut off, and beyond the
+    number of downloads at once the answer is "try again" rather than a held connection."""
+    h = Harness(await make_bot(), discord_fake, kie, clock)
+    h.kie.audio_size = 11 * MiB
+    _, tracks = await h.song()
+    field = next(f["value"] for f in tracks[0]["embeds"][0]["fields"] if f["name"] == "Audio")
+    (link,) = links_in(field)
+    endpoint = h.bot.media_endpoint
+    endpoint.grace, endpoint.min_rate = 0.2, 1e12  # no reader keeps up
+    caplog.set_level(logging.INFO, logger="bot.links")
+    cut_off = asyncio.Event()
+    watcher = logging.Handler()
+    watcher.emit = lambda record: cut_off.set() if "cut off" in record.getMessage() else None  # type: ignore[method-assign]
+    logging.getLogger("bot.links").addHandler(watcher)
+    url = URL(link)
+    reader, writer = await asyncio.open_connection(url.host, url.port, limit=1 << 16)
+    writer.write(f"GET {url.raw_path_qs} HTTP/1.1\r\nHost: x\r\n\r\n".encode())  # then does not read
+    try:
+        async with asyncio.timeout(10):
+            await cut_off.wait()
+    finally:
+        logging.getLogger("bot.links").removeHandler(watcher)
+    received = 0
+    with contextlib.suppress(ConnectionError):
+        while chunk := await reader.read(1 << 20):  # what the kernel had buffered, then the end
+            received += len(chunk)
+    assert received < 11 * MiB  # the server let go
+    writer.close()
+    endpoint.max_downloads = 0
+    status, _, headers = await fetch(link)
+    assert status == 503 and headers["Retry-After"] == "10"
+    _, task_id = await h.generate("callbacks still arrive")
+    await h.kie.advance(task_id, "complete")
+    await h.wait_for_tracks(4)
+
+
+async def test_a_store_that_cannot_keep_a_file_still_posts_it(harness: Harness) -> None:
+    h = harness
+    h.bot.media.max_file = 1000  # as a full disk: nothing can be kept
+    source_id, tracks = await h.song()
+    uploads = [c for c in h.discord.calls if c.files]
+    assert [next(f.data for f in c.files if f.filename.endswith(".mp3")) for c in uploads] == [
+        h.kie.audio_bytes(source_id, n) for n in range(2)]  # uploaded as before there was a store
+    assert list(h.bot.media.root.rglob("*.mp3")) == []
 
 
 async def test_retention_deletes_old_copies_and_moderators_see_the_size(make_bot: BotFactory, discord_fake: FakeDiscord,
