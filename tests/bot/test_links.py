@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.fetch import FetchPolicy, Fetcher
+from bot.fetch import Fetcher, FetchPolicy
 from bot.links import Links, byte_range
 
 
