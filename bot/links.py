@@ -41,7 +41,7 @@ CACHE_SECONDS = 3600
 MAX_DOWNLOADS = 64  # files sent at once; the rest of the port's 256 connections stay for callbacks
 MIN_RATE = 32 * 1024  # bytes a second a download must keep up
 SEND_GRACE = 30.0  # seconds on top of that (a slow start, a player that pauses)
-CHUNK = 256 * 1024
+CHUNK = 64 * 1024
 
 
 class Links:
