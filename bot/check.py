@@ -429,16 +429,17 @@ async def check_public_url(settings: Settings, port: Port) -> Line:
     """Does PUBLIC_BASE_URL lead to this machine's WEB_PORT? Only where the provider calls back."""
     capabilities = ADAPTERS[settings.provider][1]
     label, base = capabilities.label, settings.public_base_url
-    if not capabilities.callbacks:
-        every = settings.polls_every(callbacks=False)
-        unused = "not needed" if base is None else "PUBLIC_BASE_URL is not used"
-        return _ok("public URL", f"{unused}: {label} has no callbacks (results are polled every {every:g} s)")
+    no_links = "members get no links to kept songs (files too large to upload, the Info button)"
     if base is None:
-        if settings.uses_sandbox:
-            return _ok("public URL", "not set: the sandbox runs inside the bot and calls back over loopback")
         every = settings.polls_every(callbacks=False)
-        return _ok("public URL", f"not set: poll-only (results are polled every {every:g} s); set PUBLIC_BASE_URL "
-                                 f"for {label} to call back at once")
+        if not capabilities.callbacks:
+            return _ok("public URL", f"not set: {label} has no callbacks (results are polled every {every:g} s), "
+                                     f"but without it {no_links}")
+        if settings.uses_sandbox:
+            return _ok("public URL", "not set: the sandbox runs inside the bot and calls back over loopback, but "
+                                     f"without it {no_links}")
+        return _ok("public URL", f"not set: poll-only (results are polled every {every:g} s) and {no_links}; set "
+                                 f"PUBLIC_BASE_URL for {label} to call back at once")
     if port is Port.UNUSABLE:
         return Line("public URL", None, "not checked: fix the web port first")
     if settings.web_port == 0:
@@ -462,9 +463,12 @@ async def check_public_url(settings: Settings, port: Port) -> Line:
         who = "this bot"
     if problem is not None:
         return _fail("public URL", problem)
+    if not capabilities.callbacks or settings.uses_sandbox:
+        return _ok("public URL", f"PUBLIC_BASE_URL reaches {who}: members open kept songs at {base}/media/…")
     every = settings.polls_every(callbacks=True)
     return _ok("public URL", f"PUBLIC_BASE_URL reaches {who}: {label} will POST results to {base}/callbacks/"
-                             f"<secret> (polled every {every:g} s as a fallback)")
+                             f"<secret> (polled every {every:g} s as a fallback), and members open kept songs "
+                             f"at {base}/media/…")
 
 
 def _public_problem(base: str, answer: tuple[int, Any, str | None] | BaseException,
@@ -481,7 +485,7 @@ def _public_problem(base: str, answer: tuple[int, Any, str | None] | BaseExcepti
                 "POST would not follow; set PUBLIC_BASE_URL to the final address")
     if status != 200:
         return (f"PUBLIC_BASE_URL: {target} answered HTTP {status}, not this bot; it must lead to WEB_PORT "
-                "(a reverse proxy forwarding /callbacks/ and /healthz)")
+                "(a reverse proxy forwarding /callbacks/, /media/ and /healthz)")
     if not isinstance(body, dict) or not ours(body):
         return (f"PUBLIC_BASE_URL: {target} answered, but not from this bot (another server answers there); it "
                 "must lead to this machine's WEB_PORT")

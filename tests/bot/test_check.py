@@ -213,7 +213,7 @@ async def test_all_fine_exits_0(fakes: tuple[FakeKie, FakeDiscord], tmp_path: Pa
         f"✓ Discord token: logged in as Chorus (application id {discord_fake.app_id})")
     assert line_for(lines, "public URL") == (
         f"✓ public URL: PUBLIC_BASE_URL reaches this bot: kie.ai will POST results to {public}/callbacks/<secret> "
-        "(polled every 30 s as a fallback)")
+        f"(polled every 30 s as a fallback), and members open kept songs at {public}/media/…")
     assert TOKEN not in text and kie.api_key not in text
     assert not (tmp_path / "data").exists()  # the database is not created, nor its folder
     with socket.socket() as again:  # the throwaway server is gone
@@ -284,11 +284,12 @@ async def test_poll_only_and_the_provider_out_of_reach() -> None:
     line = await check_provider(settings)
     assert not line.ok and str(line).startswith(f"✗ provider: SUNO_API_BASE_URL: cannot reach {api} (")
     assert str(await check_public_url(settings, Port.FREE)) == (
-        "✓ public URL: not set: poll-only (results are polled every 10 s); set PUBLIC_BASE_URL for sunoapi.org to "
-        "call back at once")
+        "✓ public URL: not set: poll-only (results are polled every 10 s) and members get no links to kept songs "
+        "(files too large to upload, the Info button); set PUBLIC_BASE_URL for sunoapi.org to call back at once")
     cqt = Settings(discord_token=TOKEN, provider="cqt", api_key=WRONG_KEY, poll_interval=5)
     assert str(await check_public_url(cqt, Port.FREE)) == (
-        "✓ public URL: not needed: CQTAI has no callbacks (results are polled every 5 s)")
+        "✓ public URL: not set: CQTAI has no callbacks (results are polled every 5 s), but without it members get "
+        "no links to kept songs (files too large to upload, the Info button)")
     assert str(await check_provider(cqt)).startswith("✓ provider: CQTAI at https://api.cqtai.com: key set, not verified")
 
 
