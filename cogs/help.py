@@ -1,0 +1,93 @@
+"""/help: every command in one private embed, grouped, with what it costs on this server.
+
+Built from the command tree as it is registered (so commands the provider does not offer are not listed, and
+a new command shows up by itself), with each command's own description."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord import app_commands
+
+from bot.credits import GuildPolicy
+from bot.flows import Feature
+from bot.permissions import is_staff
+from bot.replies import send_ephemeral
+
+if TYPE_CHECKING:
+    from bot.core import ChorusBot
+
+# Sections in order; a command not named here goes under "More".
+SECTIONS: dict[str, tuple[str, ...]] = {
+    "\U0001f3b5 Make music": ("generate", "compose", "extend", "cover", "lyrics"),
+    "\U0001f3a7 Your tracks": ("tracks", "track", "stems", "export", "queue", "credits", "settings"),
+    "\U0001f3c6 Community": ("challenge", "top"),
+    "\U0001f6e0\ufe0f Moderators": ("mod",),
+}
+# What a command spends: the cost table's operations (bot/credits.py), labelled when there are several.
+COSTS: dict[str, tuple[tuple[str, str], ...]] = {
+    "generate": (("generate", ""),),
+    "compose": (("compose", ""),),
+    "extend": (("extend", ""),),
+    "cover": (("cover", ""),),
+    "lyrics": (("lyrics", ""),),
+    "stems": (("stems_vocals", "vocals + instrumental"), ("stems_all", "all")),
+    "export": (("wav", "WAV"), ("video", "video")),
+}
+FIELD_LIMIT = 1024
+
+
+class Help(Feature):
+    """What every command does and costs."""
+
+    @app_commands.command(name="help", description="Every command, what it does and what it costs here")
+    @app_commands.guild_only()
+    async def help_command(self, interaction: discord.Interaction[ChorusBot]) -> None:
+        policy = await self.bot.store.policy(interaction.guild_id or 0)
+        staff = await is_staff(interaction, self.bot.store)
+        await send_ephemeral(interaction, embed=help_embed(self.bot.tree.get_commands(), policy, staff=staff))
+
+
+def help_embed(commands: list[Any], policy: GuildPolicy, *, staff: bool) -> discord.Embed:
+    """The commands, by section; the moderators' section only for moderators."""
+    by_name = {command.name: command for command in commands}
+    embed = discord.Embed(title="Chorus: what you can do", colour=discord.Colour.blurple())
+    embed.description = ("Start typing `/` and a command's name: Discord shows its options. Every finished track "
+                         "has buttons for the next step. Failed requests give their credits back.")
+    listed: set[str] = set()
+    for section, names in {**SECTIONS, "More": tuple(sorted(by_name))}.items():
+        if section.endswith("Moderators") and not staff:
+            listed.update(names)
+            continue
+        lines = [_line(by_name[name], policy) for name in names if name in by_name and name not in listed]
+        listed.update(names)
+        if lines:
+            embed.add_field(name=section, value=_fit(lines), inline=False)
+    embed.set_footer(text="Costs are in credits on this server; /credits shows your balance.")
+    return embed
+
+
+def _line(command: Any, policy: GuildPolicy) -> str:
+    if isinstance(command, app_commands.Group):
+        parts = ", ".join(f"`{sub.name}`" for sub in command.commands)
+        return f"`/{command.name}` {parts} \u2014 {command.description}"
+    return f"`/{command.name}` \u2014 {command.description}{_cost(command.name, policy)}"
+
+
+def _cost(name: str, policy: GuildPolicy) -> str:
+    costs = COSTS.get(name)
+    if not costs:
+        return ""
+    if len(costs) == 1:
+        return f" (**{policy.cost(costs[0][0])}**)"
+    return " (" + ", ".join(f"{label} **{policy.cost(operation)}**" for operation, label in costs) + ")"
+
+
+def _fit(lines: list[str]) -> str:
+    text = "\n".join(lines)
+    return text if len(text) <= FIELD_LIMIT else text[: FIELD_LIMIT - 1] + "\u2026"
+
+
+async def setup(bot: ChorusBot) -> None:
+    await bot.add_cog(Help(bot))
