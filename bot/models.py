@@ -356,6 +356,7 @@ class Task:
     submitted_at: float | None = None  # when it was sent to the provider (its turn in the queue came)
     unposted: str | None = None  # why the result could not be posted in its channel (it is kept)
     told_at: float | None = None  # when the member was told about an unposted result
+    deleted_at: float | None = None  # when its owner (or a moderator) deleted its messages
 
     @property
     def task_kind(self) -> TaskKind:

@@ -8,7 +8,6 @@ from bot.store.challenges import (
     CLOSED,
     OPEN,
     Challenge,
-    ChallengeStore,
     Entry,
     EntryAdded,
     NewChallenge,
@@ -17,15 +16,16 @@ from bot.store.challenges import (
 )
 from bot.store.credits import Admission, Allowance, LedgerRow, Report
 from bot.store.schema import MIGRATIONS
+from bot.store.studio import MemberSettings, NewPersona, Persona, StudioStore, TopTrack
 from bot.store.tasks import CallbackTarget, NewTask, Waiting
 
 __all__ = [
     "CANCELLED", "CLOSED", "MIGRATIONS", "OPEN", "Admission", "Allowance", "CallbackTarget", "Challenge", "Entry",
     "EntryAdded",
-    "LedgerRow",
-    "NewChallenge", "NewTask", "Report", "Store", "VoteResult", "Waiting", "winners",
+    "LedgerRow", "MemberSettings",
+    "NewChallenge", "NewPersona", "NewTask", "Persona", "Report", "Store", "TopTrack", "VoteResult", "Waiting", "winners",
 ]
 
 
-class Store(ChallengeStore):
+class Store(StudioStore):
     """All database access: one connection; multi-statement writes are serialized transactions."""

@@ -184,4 +184,44 @@ MIGRATIONS: tuple[str, ...] = (
                                  answered INTEGER NOT NULL DEFAULT 0);
     CREATE INDEX provider_slots_by_time ON provider_slots (at);
     """,
+    # 9: the studio: likes (one per member and track), a member's defaults, results their owner deleted, and
+    # voice personas made from a server's tracks.
+    """
+    CREATE TABLE likes (
+        task_id INTEGER NOT NULL REFERENCES tasks (id),
+        position INTEGER NOT NULL,
+        user_id INTEGER NOT NULL,
+        guild_id INTEGER NOT NULL,
+        created_at REAL NOT NULL,
+        PRIMARY KEY (task_id, position, user_id)
+    );
+    CREATE INDEX likes_by_guild_time ON likes (guild_id, created_at);
+    CREATE TABLE member_settings (
+        guild_id INTEGER NOT NULL,
+        user_id INTEGER NOT NULL,
+        model TEXT,
+        instrumental INTEGER,
+        vocal_gender TEXT,
+        persona INTEGER,
+        private_results INTEGER,
+        PRIMARY KEY (guild_id, user_id)
+    );
+    ALTER TABLE tasks ADD COLUMN deleted_at REAL;
+    CREATE TABLE personas (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        guild_id INTEGER NOT NULL,
+        user_id INTEGER NOT NULL,
+        provider TEXT NOT NULL,
+        provider_persona_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        description TEXT NOT NULL DEFAULT '',
+        task_id INTEGER NOT NULL REFERENCES tasks (id),
+        audio_id TEXT NOT NULL,
+        model TEXT NOT NULL DEFAULT '',
+        created_at REAL NOT NULL,
+        deleted_at REAL,
+        UNIQUE (provider, audio_id)
+    );
+    CREATE INDEX personas_by_guild ON personas (guild_id, deleted_at);
+    """,
 )

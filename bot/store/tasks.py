@@ -360,7 +360,7 @@ class TaskStore(StoreBase):
             """SELECT tracks.*, COALESCE(tasks.finished_at, tasks.created_at) AS made FROM tracks
                JOIN tasks ON tasks.id = tracks.task_id
                WHERE tasks.guild_id = ? AND tasks.user_id = ? AND tasks.state = ? AND tasks.created_at >= ?
-                 AND LOWER(tracks.title) LIKE LOWER(?) ESCAPE '\\'
+                 AND tasks.deleted_at IS NULL AND LOWER(tracks.title) LIKE LOWER(?) ESCAPE '\\'
                ORDER BY made DESC, tracks.position LIMIT ?""",
             (guild_id, user_id, TaskState.SUCCEEDED.value, since, pattern, limit),
         )
@@ -370,7 +370,8 @@ class TaskStore(StoreBase):
         """The finished task that made a track, and the track's position in it."""
         rows = await self._rows(
             """SELECT tracks.task_id, tracks.position FROM tracks JOIN tasks ON tasks.id = tracks.task_id
-               WHERE tracks.audio_id = ? AND tasks.state = ? ORDER BY tasks.id DESC LIMIT 1""",
+               WHERE tracks.audio_id = ? AND tasks.state = ? AND tasks.deleted_at IS NULL
+               ORDER BY tasks.id DESC LIMIT 1""",
             (audio_id, TaskState.SUCCEEDED.value),
         )
         if not rows:

@@ -27,7 +27,15 @@ from bot.copydb import (
 )
 from bot.credits import period_start
 from bot.models import MusicRequest, TaskState, TaskUpdate, Track
-from bot.store import MIGRATIONS, Allowance, NewChallenge, NewTask, Store
+from bot.store import (
+    MIGRATIONS,
+    Allowance,
+    MemberSettings,
+    NewChallenge,
+    NewPersona,
+    NewTask,
+    Store,
+)
 from tests.support.loopback import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,8 +46,8 @@ META_KEY = "commands:1:global"
 SECRET = "s3cret"
 # Every table but channel_leases (who posts in a channel now: nobody, once the bot is stopped).
 TABLES = ("allowed_channels", "blocked_words", "blocks", "challenge_entries", "challenge_votes", "challenges",
-          "costs", "denied_channels", "guild_settings", "ledger", "meta", "provider_slots",
-          "role_allowances", "tasks", "tracks")
+          "costs", "denied_channels", "guild_settings", "ledger", "likes", "member_settings", "meta", "personas",
+          "provider_slots", "role_allowances", "tasks", "tracks")
 
 
 @dataclass(frozen=True)
@@ -112,6 +120,12 @@ async def build_source(path: Path) -> Source:
     await store.set_entry_message(alice.entry.id, CHANNEL + 30)
     assert (await store.toggle_vote(challenge, bob.entry, ALICE)).outcome == "voted"
     assert (await store.toggle_vote(challenge, alice.entry, CAROL)).outcome == "voted"
+
+    assert await store.toggle_like(GUILD, first, 0, BOB)
+    await store.set_member_settings(GUILD, ALICE, MemberSettings(model="V4_5", instrumental=True, vocal_gender="f"))
+    persona = await store.add_persona(NewPersona(GUILD, ALICE, "kie", "persona-1", "Neon", "a soft voice", first, "a1",
+                                                 "V5"))
+    assert persona is not None
 
     slot = await store.take_slot(now - 2, 20, 10.0, 120.0)
     assert slot is not None
