@@ -58,6 +58,7 @@ EXTENSIONS = (
     "cogs.moderation",
     "cogs.challenges",
     "cogs.queue",
+    "cogs.likes",
     "cogs.help",
 )
 

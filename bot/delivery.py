@@ -60,6 +60,7 @@ FILES_PER_MESSAGE = 10
 EMBED_TEXT_LIMIT = 4000
 AUDIO_SUFFIXES = {".mp3", ".wav", ".m4a", ".ogg", ".flac", ".aac"}
 FILE_SUFFIXES = AUDIO_SUFFIXES | {".png", ".jpg", ".jpeg", ".webp", ".gif", ".mp4", ".mov", ".webm"}
+LIKES_FIELD = "\u2b50 Likes"
 COLOR_PENDING = discord.Colour.blurple()
 COLOR_DONE = discord.Colour.green()
 COLOR_FAILED = discord.Colour.red()
@@ -242,6 +243,21 @@ class Delivery:
         except discord.HTTPException as error:
             log.warning("task %s: could not edit the status message: %s", task.id, error)
 
+    async def delete_result(self, task: Task) -> None:
+        """Remove a result's messages (its tracks and its status message) and its kept copies. A message
+        already gone is not an error."""
+        channel = self._channel(Destination.of(task))
+        for message_id in [track.message_id for track in task.tracks] + [task.status_message_id]:
+            if message_id is None:
+                continue
+            try:
+                await channel.get_partial_message(message_id).delete()
+            except discord.NotFound:
+                pass
+            except discord.HTTPException as error:
+                log.warning("task %s: could not delete message %s: %s", task.id, message_id, error)
+        await self._media.forget(Owner.of(task))
+
     async def delete_status(self, task: Task) -> None:
         if task.status_message_id is None:
             return
@@ -348,13 +364,15 @@ class Delivery:
         content: str | None,
         reply: bool = False,
         nonce: str | None = None,
+        likes: int = 0,
     ) -> discord.Message:
         """One track: its audio (or a link when too large), an embed with the cover, and its buttons."""
         track = task.tracks[position]
         return await self.post_audio(
             destination, task, position,
-            embed=lambda audio, cover: track_embed(task, track, position, audio, cover, destination.upload_limit),
-            view=track_view(task.id, position, self._offers), content=content, reply=reply, nonce=nonce,
+            embed=lambda audio, cover: track_embed(task, track, position, audio, cover, destination.upload_limit,
+                                                   likes),
+            view=track_view(task.id, position, self._offers, likes=likes), content=content, reply=reply, nonce=nonce,
         )
 
     async def post_audio(
@@ -692,7 +710,7 @@ def failure_reason(task: Task) -> str:
 
 
 def track_embed(
-    task: Task, track: Track, position: int, audio: Download, cover: Download, limit: int
+    task: Task, track: Track, position: int, audio: Download, cover: Download, limit: int, likes: int = 0
 ) -> discord.Embed:
     title = track.title or getattr(task.request, "title", "") or "Untitled"
     embed = discord.Embed(title=member_text(title, 256), colour=COLOR_DONE)
@@ -702,6 +720,7 @@ def track_embed(
         embed.add_field(name="Duration", value=format_clock(track.duration))
     model = MODELS.get(task.request.model, task.request.model)
     embed.add_field(name="Model", value=f"{model} ({track.model_name})" if track.model_name else model)
+    set_likes(embed, likes)
     if not audio.fetched and (text := _link(audio, limit, "Listen")):
         embed.add_field(name="Audio", value=text, inline=False)
     set_picture(embed.set_thumbnail, cover)
@@ -742,6 +761,17 @@ def _link(download: Download, limit: int, verb: str) -> str | None:
     size = f" ({download.size / MiB:.1f} MiB)" if download.size else ""
     what = f"[Download{size}]({download.link})" if download.link else f"Not attached{size}"
     return f"{what} \u2014 too large to upload here (limit {limit / MiB:.0f} MiB)"
+
+
+def set_likes(embed: discord.Embed, likes: int) -> None:
+    """The "Likes" field of a track's embed: added, updated, or removed at 0."""
+    index = next((n for n, field in enumerate(embed.fields) if field.name == LIKES_FIELD), None)
+    if likes and index is not None:
+        embed.set_field_at(index, name=LIKES_FIELD, value=str(likes))
+    elif likes:
+        embed.add_field(name=LIKES_FIELD, value=str(likes))
+    elif index is not None:
+        embed.remove_field(index)
 
 
 def set_picture(setter: Callable[..., object], picture: Download) -> None:

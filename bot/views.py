@@ -36,13 +36,18 @@ LOOKS: dict[str, tuple[str, str, discord.ButtonStyle]] = {
     "wav": ("WAV", "\U0001f4be", discord.ButtonStyle.secondary),
     "video": ("Video", "\U0001f3ac", discord.ButtonStyle.secondary),
     "info": ("Info", "\u2139\ufe0f", discord.ButtonStyle.secondary),
+    "reroll": ("Re-roll", "\U0001f3b2", discord.ButtonStyle.secondary),
+    "like": ("Like", "\u2b50", discord.ButtonStyle.secondary),
+    "delete": ("Delete", "\U0001f5d1\ufe0f", discord.ButtonStyle.secondary),
+    "delete:yes": ("Delete for good", "\U0001f5d1\ufe0f", discord.ButtonStyle.danger),
     "cancel": ("Cancel", "\u2716\ufe0f", discord.ButtonStyle.danger),
     "song": ("Make a song", "\U0001f3b5", discord.ButtonStyle.primary),
     "stemsmode:vocals": ("Vocals + instrumental", "\U0001f3a4", discord.ButtonStyle.primary),
     "stemsmode:all": ("All stems (up to 12)", "\U0001f39b\ufe0f", discord.ButtonStyle.primary),
 }
-READ_ONLY = frozenset({"info"})
-TRACK_ACTIONS = (("extend", "cover", "stems"), ("wav", "video", "info"))
+READ_ONLY = frozenset({"info", "like"})  # anyone may click these; the others are the owner's (and moderators')
+TRACK_ACTIONS = (("extend", "cover", "reroll"), ("stems", "wav", "video"), ("like", "info", "delete"))
+ALWAYS = frozenset({"info", "like", "delete", "reroll"})  # not an operation of their own (re-roll repeats one)
 # The operation each button starts: a button is only shown when the provider offers it.
 ACTION_KINDS = {
     "extend": TaskKind.EXTEND,
@@ -92,20 +97,26 @@ class ResultButton(
         if task is None or task.guild_id != interaction.guild_id:
             await send_ephemeral(interaction, "I no longer have this in my records.")
             return
+        if task.deleted_at is not None:
+            await send_ephemeral(interaction, "This song was deleted by its owner or a moderator.")
+            return
         if self.action not in READ_ONLY and not may_spend_on(interaction, task):
             await send_ephemeral(interaction, not_yours(task))
             return
         await handler(interaction, task, self.position, self.arg)
 
 
-def track_view(task_id: int, position: int, offers: Collection[TaskKind]) -> discord.ui.View:
-    """The buttons under every finished track: Extend, Cover, Stems / WAV, Video, Info (those the provider
-    ``offers``)."""
+def track_view(task_id: int, position: int, offers: Collection[TaskKind], *, likes: int = 0) -> discord.ui.View:
+    """The buttons under every finished track: Extend, Cover, Re-roll / Stems, WAV, Video / Like, Info, Delete
+    (the operations among them only when the provider ``offers`` them); Like shows the count."""
     view = discord.ui.View(timeout=None)
     for row, actions in enumerate(TRACK_ACTIONS):
         for action in actions:
-            if action in READ_ONLY or ACTION_KINDS[action] in offers:
-                view.add_item(ResultButton(action, task_id, position, row=row))
+            if action in ALWAYS or ACTION_KINDS[action] in offers:
+                button = ResultButton(action, task_id, position, row=row)
+                if action == "like" and likes:
+                    button.item.label = str(likes)
+                view.add_item(button)
     return view
 
 

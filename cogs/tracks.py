@@ -1,5 +1,5 @@
 """Your tracks: /tracks (recent requests and their state, paginated), /track show (re-post a finished
-track with its buttons), and the Info button on every track."""
+track with its buttons), and the Info, Re-roll and Delete buttons on every track."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from bot.flows import (
     missing_permissions,
     origin_of,
     resolve_track,
+    start_task,
     track_autocomplete,
 )
 from bot.formatting import member_text
@@ -22,7 +23,7 @@ from bot.models import Task, TaskKind, TaskState
 from bot.permissions import permission_names
 from bot.replies import report_unexpected, send_ephemeral
 from bot.rules import check_member
-from bot.views import ActionHandler, info_embed
+from bot.views import ActionHandler, info_embed, single_button_view
 
 if TYPE_CHECKING:
     from bot.core import ChorusBot
@@ -86,7 +87,7 @@ class Tracks(Feature):
     )
 
     def buttons(self) -> dict[str, ActionHandler]:
-        return {"info": show_info}
+        return {"info": show_info, "reroll": reroll, "delete": delete}
 
 
     @app_commands.command(name="tracks", description="Your recent requests and tracks, with their state")
@@ -116,6 +117,7 @@ class Tracks(Feature):
         message = await self.bot.delivery.post_track(
             source.task, source.position, origin.destination(),
             content=f"\U0001f501 Shared by <@{interaction.user.id}>",
+            likes=await self.bot.store.like_count(source.task.id, source.position),
         )
         await send_ephemeral(interaction, f"Posted: {message.jump_url}")
 
@@ -130,6 +132,36 @@ async def show_info(interaction: discord.Interaction[ChorusBot], task: Task, pos
         await send_ephemeral(interaction, embed=embed)
     else:
         await send_ephemeral(interaction, embed=embed, file=lyrics_file)
+
+
+async def reroll(interaction: discord.Interaction[ChorusBot], task: Task, position: int, arg: str | None) -> None:
+    """The Re-roll button: the same request again, a new take (it costs what the original did)."""
+    await start_task(interaction, task.request)
+
+
+async def delete(interaction: discord.Interaction[ChorusBot], task: Task, position: int, arg: str | None) -> None:
+    """The Delete button: asks first (privately); then removes the bot's messages of the result (every
+    track, the status message), its kept copies, its likes from /top, and it from autocomplete."""
+    if task.deleted_at is not None:
+        await send_ephemeral(interaction, "This song was already deleted.")
+        return
+    title = member_text(task.tracks[position].title if position < len(task.tracks) else "", 80) or "this song"
+    if arg != "yes":
+        await send_ephemeral(
+            interaction, f"Delete \u201c{title}\u201d? Its {len(task.tracks)} track message"
+            f"{'s' if len(task.tracks) != 1 else ''}, its status message and the bot's copy go for good "
+            "(credits spent on it are not returned).", view=single_button_view("delete", task.id, position, "yes"))
+        return
+    await interaction.response.defer(ephemeral=True, thinking=True)
+    bot = interaction.client
+    if not await bot.store.mark_deleted(task.id):
+        await send_ephemeral(interaction, "This song was already deleted.")
+        return
+    await bot.delivery.delete_result(task)
+    if interaction.user.id != task.user_id:  # a moderator deleted a member's song: the log channel says so
+        await bot.audit.moderator(task.guild_id or 0, interaction.user.id,
+                                  f"deleted <@{task.user_id}>'s \u201c{title}\u201d (task #{task.id})")
+    await send_ephemeral(interaction, f"\U0001f5d1\ufe0f Deleted \u201c{title}\u201d.")
 
 
 async def tracks_page(bot: ChorusBot, guild_id: int, user_id: int, page: int) -> tuple[discord.Embed, discord.ui.View]:
@@ -152,7 +184,7 @@ def task_line(task: Task) -> str:
     """One line of /tracks: state, kind, what, when, and a link to the result (or the status message)."""
     message_id = next((t.message_id for t in task.tracks if t.message_id), None) or task.status_message_id
     link = f" \u00b7 [open]({jump_url(task.guild_id, task.channel_id, message_id)})" if message_id else ""
-    state = STATE_ICONS[task.state]
+    state = "\U0001f5d1\ufe0f" if task.deleted_at is not None else STATE_ICONS[task.state]
     what = member_text(task.request.summary, 60)
     titles = ", ".join(member_text(t.title, 30) for t in task.tracks if t.title)
     detail = f" \u2014 {titles}" if titles and task.state is TaskState.SUCCEEDED else ""

@@ -39,7 +39,7 @@ async def test_extend_a_track_with_its_own_parameters(harness: Harness) -> None:
                     "audioId": source.audio_id}
     await h.kie.advance(task_id, "complete")
     tracks = await h.wait_for_tracks(4)
-    assert len(tracks) == 4 and all(len(m["components"]) == 2 for m in tracks[2:])  # with their buttons
+    assert len(tracks) == 4 and all(len(m["components"]) == 3 for m in tracks[2:])  # with their buttons
 
 
 async def test_new_parameters_fill_in_the_rest_from_the_track(harness: Harness) -> None:

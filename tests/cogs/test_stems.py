@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import aiohttp
+
 from tests.conftest import Harness
 from tests.support.discord_fake import MiB, route
 

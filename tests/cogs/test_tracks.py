@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from tests.conftest import BotFactory, Harness
 from tests.support.discord_fake import DEFAULT_GUILD_ID, DEFAULT_USER_ID
 from tests.support.interactions import MODERATOR_PERMS, inject, slash_command
 
 
-async def test_every_track_has_the_six_buttons(harness: Harness) -> None:
+async def test_every_track_has_its_buttons(harness: Harness) -> None:
     _, tracks = await harness.song()
     for message in tracks:
         labels = [[b["label"] for b in row["components"]] for row in message["components"]]
-        assert labels == [["Extend", "Cover", "Stems"], ["WAV", "Video", "Info"]]
+        assert labels == [["Extend", "Cover", "Re-roll"], ["Stems", "WAV", "Video"], ["Like", "Info", "Delete"]]
 
 
 async def test_spending_buttons_belong_to_the_owner(harness: Harness) -> None:
     h = harness
     _, tracks = await h.song()
-    for label in ("Extend", "Cover", "Stems", "WAV", "Video"):
+    for label in ("Extend", "Cover", "Stems", "WAV", "Video", "Re-roll", "Delete"):
         reply = await h.reply_to(h.click(tracks[0], label, user_id=777))
         assert "This track belongs to <@" in reply["content"] and reply["flags"] & 64, label
     info = await h.reply_to(h.click(tracks[0], "Info", user_id=777))  # reading is for everyone
@@ -85,7 +87,7 @@ async def test_track_show_reposts_with_buttons(harness: Harness) -> None:
     assert f"Shared by <@{DEFAULT_USER_ID}>" in shown["content"]
     assert shown["embeds"][0]["title"] == h.kie.task(source_id).tracks[0].title
     assert any(a["filename"].endswith(".mp3") for a in shown["attachments"])
-    assert len(shown["components"]) == 2
+    assert len(shown["components"]) == 3
 
 
 async def test_track_show_keeps_the_rules_of_every_other_command(harness: Harness) -> None:
@@ -116,3 +118,50 @@ async def test_track_show_of_an_unknown_track(harness: Harness) -> None:
     payload = slash_command("track", {"id": "nope"}, subcommand="show")
     inject(harness.bot, payload, fake=harness.discord)
     assert "can't find that track" in (await harness.reply_to(payload))["content"]
+
+
+async def test_re_roll_makes_the_same_request_again_and_costs_the_same(harness: Harness) -> None:
+    h = harness
+    await h.bot.store.set_cost(DEFAULT_GUILD_ID, "generate", 7)
+    source_id, tracks = await h.song("a waltz for a rainy tuesday", model="V4_5")
+    again = await h.finished(h.click(tracks[1], "Re-roll"), "generate")
+    first, second = h.kie.task(source_id).body, h.kie.task(again).body
+    assert {k: v for k, v in first.items() if k != "callBackUrl"} == {k: v for k, v in second.items()
+                                                                       if k != "callBackUrl"}
+    spent = [row.amount for row in await h.bot.store.history(DEFAULT_GUILD_ID, DEFAULT_USER_ID, 10)
+             if row.kind == "reserve"]
+    assert spent == [-7, -7]
+
+
+async def test_delete_asks_first_then_removes_the_songs_messages_and_copies(harness: Harness) -> None:
+    h = harness
+    source_id, tracks = await h.song("a song to forget")
+    audio_id = h.kie.task(source_id).tracks[0].audio_id
+    ask = await question(h, h.click(tracks[0], "Delete"))
+    assert "go for good" in ask["content"] and ask["flags"] & 64
+    done = await h.reply_to(h.click(ask, "Delete for good"))
+    assert "Deleted" in done["content"]
+    deleted = {m["id"] for m in h.discord.channel_messages(h.channel_id, include_deleted=True) if m.get("deleted")}
+    status = h.discord.channel_messages(h.channel_id, include_deleted=True)[0]
+    assert {m["id"] for m in tracks} | {status["id"]} == deleted and h.messages() == []
+    assert not any(h.bot.media.root.rglob("*.mp3"))  # the kept copies went too
+    show = await h.reply_to(h.command("track", {"id": audio_id}, subcommand="show"))
+    assert "can't find that track" in show["content"]  # gone from /track show and autocomplete
+    again = await h.reply_to(h.click(tracks[1], "Extend"))
+    assert "was deleted" in again["content"]
+
+
+async def test_only_the_owner_or_a_moderator_deletes(harness: Harness) -> None:
+    h = harness
+    _, tracks = await h.song()
+    other = await h.reply_to(h.click(tracks[0], "Delete", user_id=4242))
+    assert "belongs to" in other["content"]
+    ask = await question(h, h.click(tracks[0], "Delete", user_id=5000, permissions=MODERATOR_PERMS))
+    done = await h.reply_to(h.click(ask, "Delete for good", user_id=5000, permissions=MODERATOR_PERMS))
+    assert "Deleted" in done["content"]
+
+
+async def question(h: Harness, click: dict[str, Any]) -> dict[str, Any]:
+    """The private message (with its buttons) a click was answered with."""
+    await h.discord.wait_for_callback(int(click["id"]))
+    return h.discord.original_response(int(click["id"]))
