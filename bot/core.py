@@ -59,6 +59,7 @@ EXTENSIONS = (
     "cogs.challenges",
     "cogs.queue",
     "cogs.likes",
+    "cogs.settings",
     "cogs.help",
 )
 

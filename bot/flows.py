@@ -22,6 +22,7 @@ from bot.providers.base import Capabilities
 from bot.providers.errors import InputError, ProviderError
 from bot.replies import send_ephemeral
 from bot.songs import Origin
+from bot.store import MemberSettings
 from bot.views import ActionHandler
 
 if TYPE_CHECKING:
@@ -71,6 +72,35 @@ class ModelOption(app_commands.Transformer):
 
 
 Model = app_commands.Transform[str, ModelOption]
+VOICE_CHOICES = [app_commands.Choice(name="Male", value="m"), app_commands.Choice(name="Female", value="f")]
+
+
+@dataclass(frozen=True)
+class Defaults:
+    """A member's /settings, resolved against the provider: what an option left out becomes."""
+
+    settings: MemberSettings
+    capabilities: Capabilities
+
+    @property
+    def vocal_gender(self) -> str | None:
+        return self.settings.vocal_gender
+
+    def model_or(self, given: str | None) -> str:
+        """The model given, else the member's (if the provider has it), else the provider's newest."""
+        if given:
+            return given
+        chosen = self.settings.model
+        return chosen if chosen in self.capabilities.models else self.capabilities.default_model
+
+    def instrumental_or(self, given: bool | None) -> bool:
+        return given if given is not None else bool(self.settings.instrumental)
+
+
+async def member_defaults(interaction: discord.Interaction[ChorusBot]) -> Defaults:
+    bot = interaction.client
+    settings = await bot.store.member_settings(interaction.guild_id or 0, interaction.user.id)
+    return Defaults(settings, bot.provider.capabilities)
 
 
 def model_label(capabilities: Capabilities, model: str) -> str:

@@ -115,11 +115,20 @@ class MusicRequest(Request):
     style: str = ""
     title: str = ""
     negative_tags: str = ""
-    vocal_gender: str | None = None  # "m" | "f", custom mode only
+    vocal_gender: str | None = None  # "m" | "f"
+    style_weight: float | None = None  # 0–1: how closely to follow the style
+    weirdness: float | None = None  # 0–1: how far to stray creatively
+    audio_weight: float | None = None  # 0–1: balance of the audio features
 
     @property
     def kind(self) -> TaskKind:
         return TaskKind.COMPOSE if self.custom_mode else TaskKind.GENERATE
+
+    def tuning(self) -> dict[str, float]:
+        """The 0–1 knobs that are set, by their kie.ai / CQTAI names (2 decimals, as documented)."""
+        knobs = {"styleWeight": self.style_weight, "weirdnessConstraint": self.weirdness,
+                 "audioWeight": self.audio_weight}
+        return {name: round(value, 2) for name, value in knobs.items() if value is not None}
 
     @property
     def summary(self) -> str:

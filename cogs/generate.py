@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import discord
 from discord import app_commands
 
-from bot.flows import Feature, Model, start_task
+from bot.flows import VOICE_CHOICES, Feature, Model, member_defaults, start_task
 from bot.models import MusicRequest, TaskKind
 from bot.providers.base import TextLimits, check_model
 from bot.replies import report_unexpected
@@ -29,42 +29,62 @@ class Generate(Feature):
     @app_commands.command(name="generate", description="Make a song from an idea; Suno writes the lyrics and music")
     @app_commands.describe(
         prompt="What the song is about and how it should sound (400–500 characters at most, by provider)",
-        instrumental="No vocals (default: off)",
-        model="Suno model (default: the newest)",
+        instrumental="No vocals (default: off, or your /settings)",
+        model="Suno model (default: the newest, or your /settings)",
+        vocal_gender="Preferred voice (a hint to Suno, not a guarantee)",
+        style_weight="How closely to follow the style, 0–1",
+        weirdness="How far Suno may stray creatively, 0–1",
+        audio_weight="Balance of the audio features, 0–1",
     )
+    @app_commands.choices(vocal_gender=VOICE_CHOICES)
     @app_commands.guild_only()
     async def generate(
         self,
         interaction: discord.Interaction[ChorusBot],
         prompt: app_commands.Range[str, 1, IDEA_LIMIT],
-        instrumental: bool = False,
+        instrumental: bool | None = None,
         model: Model | None = None,
+        vocal_gender: str | None = None,
+        style_weight: app_commands.Range[float, 0.0, 1.0] | None = None,
+        weirdness: app_commands.Range[float, 0.0, 1.0] | None = None,
+        audio_weight: app_commands.Range[float, 0.0, 1.0] | None = None,
     ) -> None:
-        model = model or self.bot.provider.capabilities.default_model
-        request = MusicRequest(prompt=prompt, instrumental=instrumental, model=model)
+        defaults = await member_defaults(interaction)
+        request = MusicRequest(
+            prompt=prompt, instrumental=defaults.instrumental_or(instrumental), model=defaults.model_or(model),
+            vocal_gender=vocal_gender or defaults.vocal_gender, style_weight=style_weight, weirdness=weirdness,
+            audio_weight=audio_weight,
+        )
         await start_task(interaction, request)
 
     @app_commands.command(name="compose", description="Make a song from your own lyrics, style and title")
     @app_commands.describe(
-        model="Suno model (default: the newest)",
-        instrumental="No vocals: no lyrics needed (default: off)",
+        model="Suno model (default: the newest, or your /settings)",
+        instrumental="No vocals: no lyrics needed (default: off, or your /settings)",
         vocal_gender="Preferred voice (a hint to Suno, not a guarantee)",
+        style_weight="How closely to follow the style, 0–1",
+        weirdness="How far Suno may stray creatively, 0–1",
+        audio_weight="Balance of the audio features, 0–1",
     )
-    @app_commands.choices(
-        vocal_gender=[app_commands.Choice(name="Male", value="m"), app_commands.Choice(name="Female", value="f")],
-    )
+    @app_commands.choices(vocal_gender=VOICE_CHOICES)
     @app_commands.guild_only()
     async def compose(
         self,
         interaction: discord.Interaction[ChorusBot],
         model: Model | None = None,
-        instrumental: bool = False,
+        instrumental: bool | None = None,
         vocal_gender: str | None = None,
+        style_weight: app_commands.Range[float, 0.0, 1.0] | None = None,
+        weirdness: app_commands.Range[float, 0.0, 1.0] | None = None,
+        audio_weight: app_commands.Range[float, 0.0, 1.0] | None = None,
     ) -> None:
         capabilities = self.bot.provider.capabilities
-        model = model or capabilities.default_model
+        defaults = await member_defaults(interaction)
+        model = defaults.model_or(model)
         check_model(capabilities, model)
-        draft = MusicRequest(custom_mode=True, model=model, instrumental=instrumental, vocal_gender=vocal_gender)
+        draft = MusicRequest(custom_mode=True, model=model, instrumental=defaults.instrumental_or(instrumental),
+                             vocal_gender=vocal_gender or defaults.vocal_gender, style_weight=style_weight,
+                             weirdness=weirdness, audio_weight=audio_weight)
         await interaction.response.send_modal(ComposeModal(draft, capabilities.limits))
 
 
@@ -113,6 +133,9 @@ class ComposeModal(discord.ui.Modal):
             instrumental=self.draft.instrumental,
             model=self.draft.model,
             vocal_gender=self.draft.vocal_gender,
+            style_weight=self.draft.style_weight,
+            weirdness=self.draft.weirdness,
+            audio_weight=self.draft.audio_weight,
             title=self.song_title.value,
             style=self.style.value,
             prompt=self.lyrics.value if self.lyrics is not None else "",

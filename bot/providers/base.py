@@ -134,3 +134,14 @@ def check_model(capabilities: Capabilities, model: str) -> None:
         raise InputError(
             f"Model {shown!r} isn't available on {capabilities.label}. Pick one of: {capabilities.model_names()}."
         )
+
+
+VOICE_HINTS = {"m": "male vocals", "f": "female vocals"}
+SHORTEST_IDEA = 400  # the smallest idea limit of the providers (sunoapi.org, CQTAI)
+
+
+def with_voice(idea: str, gender: str) -> str:
+    """An idea with the voice asked for, since simple mode ignores ``vocalGender`` (kie.ai's generate page),
+    when it fits every provider's limit."""
+    hinted = f"{idea}, {VOICE_HINTS[gender]}"
+    return hinted if len(hinted) <= SHORTEST_IDEA and VOICE_HINTS[gender] not in idea.lower() else idea

@@ -27,7 +27,7 @@ from bot.models import (
     TaskUpdate,
     Track,
 )
-from bot.providers.base import ALL_KINDS, LABELS, Capabilities, TextLimits
+from bot.providers.base import ALL_KINDS, LABELS, Capabilities, TextLimits, with_voice
 from bot.providers.errors import (
     CQT_ERRORS,
     InputError,
@@ -122,7 +122,8 @@ def request_body(request: Request, models: Mapping[str, str] = CQT_MODELS) -> di
     if isinstance(request, MusicRequest):
         return {"task": "create", "model": models[request.model],
                 **_song_fields(request.custom_mode, request.prompt, request.style, request.title,
-                               request.instrumental, request.negative_tags, request.vocal_gender)}
+                               request.instrumental, request.negative_tags, request.vocal_gender),
+                **request.tuning()}
     if isinstance(request, ExtendRequest):
         return _extend_body(request, models[request.model])
     if isinstance(request, CoverRequest):
@@ -147,7 +148,9 @@ def _song_fields(
     """Simple mode sends the description; custom mode tags, title and (unless instrumental) the lyrics."""
     fields: dict[str, Any] = {"customMode": custom, "makeInstrumental": instrumental}
     if not custom:
-        fields["prompt"] = prompt.strip()
+        fields["prompt"] = with_voice(prompt.strip(), gender) if gender and not instrumental else prompt.strip()
+        if gender:
+            fields["vocalGender"] = gender
         return fields
     fields.update(tags=style.strip(), title=title.strip())
     if not instrumental:

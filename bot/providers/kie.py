@@ -17,7 +17,7 @@ from bot.models import (
     TaskKind,
     TaskUpdate,
 )
-from bot.providers.base import ALL_KINDS, LABELS, Capabilities, TextLimits
+from bot.providers.base import ALL_KINDS, LABELS, Capabilities, TextLimits, with_voice
 from bot.providers.errors import KIE_ERRORS, ProviderUnavailable, Unconfirmed
 from bot.providers.http import ApiClient, RetryPolicy
 from bot.providers.kie_parsing import (
@@ -131,9 +131,12 @@ def _music_body(request: MusicRequest, callback_url: str, model: str) -> dict[st
     """POST /api/v1/generate (contract §2.1 mode rules)."""
     body = _with_mode({"model": model, "callBackUrl": callback_url}, request.custom_mode, request.prompt,
                       request.style, request.title, request.instrumental, request.negative_tags)
-    if request.custom_mode and request.vocal_gender:
+    if request.vocal_gender:
         body["vocalGender"] = request.vocal_gender
-    return body
+        if not request.custom_mode and not request.instrumental:  # vocalGender is only heeded in custom mode
+            body["prompt"] = with_voice(body["prompt"], request.vocal_gender)
+    return {**body, **request.tuning()}
+
 
 
 def _extend_body(request: ExtendRequest, callback_url: str, model: str) -> dict[str, Any]:

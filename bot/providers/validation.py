@@ -48,14 +48,18 @@ def validate_request(request: Request, capabilities: Capabilities) -> None:
 
 
 def _validate_music(request: MusicRequest, limits: TextLimits) -> None:
+    for name, value in (("Style weight", request.style_weight), ("Weirdness", request.weirdness),
+                        ("Audio weight", request.audio_weight)):
+        if value is not None and not 0 <= value <= 1:
+            raise InputError(f"{name} goes from 0 to 1 (you gave {value:g}).")
+    if request.vocal_gender not in (None, "m", "f"):
+        raise InputError("Vocal gender must be male or female.")
     if not request.custom_mode:
         _check_idea(request.prompt, "Your idea", limits,
                     "Describe the song you want, for example \u201ca cheerful ukulele song about Mondays\u201d.")
         return
     _check_custom(request.title, request.style, request.prompt, request.instrumental, request.model, limits,
                   "Write the lyrics, or choose instrumental if the song should have no vocals.")
-    if request.vocal_gender not in (None, "m", "f"):
-        raise InputError("Vocal gender must be male or female.")
 
 
 def _validate_extend(request: ExtendRequest, limits: TextLimits) -> None:

@@ -68,7 +68,7 @@ async def test_cqtai_songs_are_polled_and_posted_like_any_other(
     await polled(h)
     tracks = await h.wait_for_tracks()
     assert len(tracks) == 2
-    assert buttons(tracks[0]) == ["Extend", "Cover", "Stems", "WAV", "Video", "Info"]
+    assert buttons(tracks[0]) == ["Extend", "Cover", "Re-roll", "Stems", "WAV", "Video", "Like", "Info", "Delete"]
     uploads = [c for c in discord_fake.calls if route("POST", rf"/channels/{h.channel_id}/messages")(c) and c.files]
     clip = cqt.task(cqt.last_task_id).result[0]
     assert any(f.data == cqt.file_bytes(clip["audio_url"]) for call in uploads for f in call.files)
@@ -139,7 +139,7 @@ async def test_what_a_provider_does_not_offer_is_hidden_and_refused_by_name(
     sync = await discord_fake.wait_for(COMMANDS)
     assert "stems" not in {command["name"] for command in sync.json} and "export" in {c["name"] for c in sync.json}
     _, tracks = await h.song()
-    assert buttons(tracks[0]) == ["Extend", "Cover", "WAV", "Video", "Info"]
+    assert buttons(tracks[0]) == ["Extend", "Cover", "Re-roll", "WAV", "Video", "Like", "Info", "Delete"]
     # A Stems button from before the switch still answers, privately and by name.
     old = component("chorus:stemsmode:1:0:vocals")
     inject(h.bot, old, fake=discord_fake)
