@@ -27,6 +27,11 @@ DEFAULT_COSTS: dict[str, int] = {
     "stems_all": 50,
     "wav": 1,
     "video": 5,
+    # The studio (contract §6 proportions: CQTAI prices a song 30, these as songs too).
+    "add_vocals": 10,
+    "add_instrumental": 10,
+    "mashup": 10,
+    "replace_section": 10,
 }
 OPERATION_NAMES: dict[str, str] = {
     "generate": "Generate (/generate)",
@@ -38,6 +43,10 @@ OPERATION_NAMES: dict[str, str] = {
     "stems_all": "Stems: all",
     "wav": "WAV export",
     "video": "Music video",
+    "add_vocals": "Add vocals (/vocals)",
+    "add_instrumental": "Add an instrumental (/instrumental)",
+    "mashup": "Mashup",
+    "replace_section": "Replace a section",
 }
 
 

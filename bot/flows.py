@@ -330,13 +330,30 @@ async def track_autocomplete(
     return await track_choices(interaction, current)
 
 
-async def track_choices(
-    interaction: discord.Interaction[ChorusBot], current: str, *, since: float = 0.0
+async def server_track_autocomplete(
+    interaction: discord.Interaction[ChorusBot], current: str
 ) -> list[app_commands.Choice[str]]:
-    """:func:`track_autocomplete`, leaving out tracks requested before ``since``."""
+    """Every member's finished tracks that were posted in this server, newest first."""
+    return await track_choices(interaction, current, anyone=True)
+
+
+async def resolve_server_track(interaction: discord.Interaction[ChorusBot], audio_id: str) -> SourceTrack:
+    """A finished track posted in this server, whoever made it (to use, not to spend on); else InputError."""
+    found = await interaction.client.store.track_by_audio_id(audio_id.strip())
+    if found is None or found[0].guild_id != interaction.guild_id or found[0].tracks[found[1]].message_id is None:
+        raise InputError("I can't find that track among those posted in this server. Pick one from the list as "
+                         "you type.")
+    return SourceTrack.of(interaction.client, *found)
+
+
+async def track_choices(
+    interaction: discord.Interaction[ChorusBot], current: str, *, since: float = 0.0, anyone: bool = False
+) -> list[app_commands.Choice[str]]:
+    """:func:`track_autocomplete`, leaving out tracks requested before ``since`` (``anyone``: every member's
+    posted tracks, not only the member's own)."""
     if interaction.guild_id is None:
         return []
-    found = await interaction.client.store.finished_tracks(interaction.guild_id, interaction.user.id,
+    found = await interaction.client.store.finished_tracks(interaction.guild_id, None if anyone else interaction.user.id,
                                                            query=current.strip(), limit=25, since=since)
     choices = []
     for track, made in found:

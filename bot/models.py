@@ -54,6 +54,10 @@ class TaskKind(StrEnum):
     STEMS = "stems"  # vocal / instrument separation
     WAV = "wav"  # WAV export of a track
     VIDEO = "video"  # music video (MP4) of a track
+    ADD_VOCALS = "add_vocals"  # vocals sung over a member's instrumental
+    ADD_INSTRUMENTAL = "add_instrumental"  # a backing track for a member's vocals
+    MASHUP = "mashup"  # two tracks blended into one
+    REPLACE = "replace_section"  # one section of a track sung again
 
     @property
     def makes_music(self) -> bool:
@@ -61,7 +65,8 @@ class TaskKind(StrEnum):
         return self in MUSIC_KINDS
 
 
-MUSIC_KINDS = frozenset({TaskKind.GENERATE, TaskKind.COMPOSE, TaskKind.EXTEND, TaskKind.UPLOAD_EXTEND, TaskKind.COVER})
+MUSIC_KINDS = frozenset({TaskKind.GENERATE, TaskKind.COMPOSE, TaskKind.EXTEND, TaskKind.UPLOAD_EXTEND, TaskKind.COVER,
+                         TaskKind.ADD_VOCALS, TaskKind.ADD_INSTRUMENTAL, TaskKind.MASHUP, TaskKind.REPLACE})
 
 # The bot's model names and how members see them; each provider maps the ones it offers to its own names.
 MODELS: dict[str, str] = {
@@ -258,6 +263,93 @@ class ExportRequest(Request):
         return f"{self.format}:{self.audio_id}"
 
 
+@dataclass(frozen=True)
+class AddVocalsRequest(Request):
+    """Vocals over a member's instrumental (kie add-vocals): the lyrics, the style and a title."""
+
+    upload_url: str
+    prompt: str = ""  # the lyrics
+    style: str = ""
+    title: str = ""
+    negative_tags: str = ""
+    model: str = DEFAULT_MODEL
+    source_title: str = ""
+
+    @property
+    def kind(self) -> TaskKind:
+        return TaskKind.ADD_VOCALS
+
+    @property
+    def summary(self) -> str:
+        return f"{self.title or self.source_title or 'Your track'} (with vocals)"
+
+
+@dataclass(frozen=True)
+class AddInstrumentalRequest(Request):
+    """A backing track for a member's vocals (kie add-instrumental): the style and a title."""
+
+    upload_url: str
+    style: str = ""
+    title: str = ""
+    negative_tags: str = ""
+    model: str = DEFAULT_MODEL
+    source_title: str = ""
+
+    @property
+    def kind(self) -> TaskKind:
+        return TaskKind.ADD_INSTRUMENTAL
+
+    @property
+    def summary(self) -> str:
+        return f"{self.title or self.source_title or 'Your vocals'} (with a backing track)"
+
+
+@dataclass(frozen=True)
+class MashupRequest(Request):
+    """Two tracks blended into one (kie mashup: exactly two sources), described by ``prompt``."""
+
+    upload_urls: tuple[str, ...] = ()
+    prompt: str = ""  # what the blend should sound like (simple mode)
+    model: str = DEFAULT_MODEL
+    source_titles: tuple[str, ...] = ()
+
+    @property
+    def kind(self) -> TaskKind:
+        return TaskKind.MASHUP
+
+    @property
+    def summary(self) -> str:
+        names = " \u00d7 ".join(title or "Untitled" for title in self.source_titles)
+        return f"{names or 'Two tracks'} (mashup)"
+
+
+@dataclass(frozen=True)
+class ReplaceRequest(Request):
+    """One section of a track sung again (kie replace-section): from ``start`` to ``end`` seconds, with new
+    lyrics, and the style and title (the track's by default)."""
+
+    source_task_id: str
+    audio_id: str
+    start: float
+    end: float
+    prompt: str = ""  # the section's new lyrics
+    style: str = ""
+    title: str = ""
+    negative_tags: str = ""
+    model: str = DEFAULT_MODEL
+    source_duration: float | None = None
+    source_title: str = ""
+    source_provider: str = ""
+
+    @property
+    def kind(self) -> TaskKind:
+        return TaskKind.REPLACE
+
+    @property
+    def summary(self) -> str:
+        return f"{self.title or self.source_title or 'Your track'} (section {self.start:g}\u2013{self.end:g} s)"
+
+
 _REQUEST_TYPES: dict[TaskKind, type[Request]] = {
     TaskKind.GENERATE: MusicRequest,
     TaskKind.COMPOSE: MusicRequest,
@@ -268,6 +360,10 @@ _REQUEST_TYPES: dict[TaskKind, type[Request]] = {
     TaskKind.STEMS: StemsRequest,
     TaskKind.WAV: ExportRequest,
     TaskKind.VIDEO: ExportRequest,
+    TaskKind.ADD_VOCALS: AddVocalsRequest,
+    TaskKind.ADD_INSTRUMENTAL: AddInstrumentalRequest,
+    TaskKind.MASHUP: MashupRequest,
+    TaskKind.REPLACE: ReplaceRequest,
 }
 
 
@@ -275,7 +371,8 @@ def request_from_json(kind: str, text: str) -> Request:
     cls = _REQUEST_TYPES[TaskKind(kind)]
     data = json.loads(text)
     names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
-    return cls(**{key: value for key, value in data.items() if key in names})
+    return cls(**{key: tuple(value) if isinstance(value, list) else value
+                  for key, value in data.items() if key in names})
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ LOOKS: dict[str, tuple[str, str, discord.ButtonStyle]] = {
     "video": ("Video", "\U0001f3ac", discord.ButtonStyle.secondary),
     "info": ("Info", "\u2139\ufe0f", discord.ButtonStyle.secondary),
     "reroll": ("Re-roll", "\U0001f3b2", discord.ButtonStyle.secondary),
+    "replace": ("Replace section", "\u270f\ufe0f", discord.ButtonStyle.secondary),
     "like": ("Like", "\u2b50", discord.ButtonStyle.secondary),
     "delete": ("Delete", "\U0001f5d1\ufe0f", discord.ButtonStyle.secondary),
     "delete:yes": ("Delete for good", "\U0001f5d1\ufe0f", discord.ButtonStyle.danger),
@@ -46,7 +47,7 @@ LOOKS: dict[str, tuple[str, str, discord.ButtonStyle]] = {
     "stemsmode:all": ("All stems (up to 12)", "\U0001f39b\ufe0f", discord.ButtonStyle.primary),
 }
 READ_ONLY = frozenset({"info", "like"})  # anyone may click these; the others are the owner's (and moderators')
-TRACK_ACTIONS = (("extend", "cover", "reroll"), ("stems", "wav", "video"), ("like", "info", "delete"))
+TRACK_ACTIONS = (("extend", "cover", "replace", "reroll"), ("stems", "wav", "video"), ("like", "info", "delete"))
 ALWAYS = frozenset({"info", "like", "delete", "reroll"})  # not an operation of their own (re-roll repeats one)
 # The operation each button starts: a button is only shown when the provider offers it.
 ACTION_KINDS = {
@@ -56,6 +57,7 @@ ACTION_KINDS = {
     "wav": TaskKind.WAV,
     "video": TaskKind.VIDEO,
     "song": TaskKind.COMPOSE,
+    "replace": TaskKind.REPLACE,
 }
 
 

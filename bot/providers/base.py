@@ -17,9 +17,11 @@ if TYPE_CHECKING:
     from bot.providers.http import LastAnswer
 
 ALL_KINDS = frozenset(TaskKind)
+# The studio's operations that only the kie.ai protocol documents fully (contract §2; §8 leaves CQTAI's open).
+KIE_STUDIO_KINDS = frozenset({TaskKind.ADD_VOCALS, TaskKind.ADD_INSTRUMENTAL, TaskKind.MASHUP, TaskKind.REPLACE})
 LABELS = {"kie": "kie.ai", "sunoapi": "sunoapi.org", "cqt": "CQTAI", "sandbox": "the sandbox"}
 # Operations that name the source by the provider's own ids: another provider cannot serve them.
-BY_PROVIDER_ID = frozenset({TaskKind.EXTEND, TaskKind.STEMS, TaskKind.WAV, TaskKind.VIDEO})
+BY_PROVIDER_ID = frozenset({TaskKind.EXTEND, TaskKind.STEMS, TaskKind.WAV, TaskKind.VIDEO, TaskKind.REPLACE})
 
 # What a member calls each operation, for "<provider> does not offer …".
 OPERATION_NAMES = {
@@ -32,6 +34,10 @@ OPERATION_NAMES = {
     TaskKind.STEMS: "stem separation",
     TaskKind.WAV: "WAV exports",
     TaskKind.VIDEO: "music videos",
+    TaskKind.ADD_VOCALS: "adding vocals",
+    TaskKind.ADD_INSTRUMENTAL: "adding instrumentals",
+    TaskKind.MASHUP: "mashups",
+    TaskKind.REPLACE: "replacing sections",
 }
 
 

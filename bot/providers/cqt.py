@@ -27,7 +27,14 @@ from bot.models import (
     TaskUpdate,
     Track,
 )
-from bot.providers.base import ALL_KINDS, LABELS, Capabilities, TextLimits, with_voice
+from bot.providers.base import (
+    ALL_KINDS,
+    KIE_STUDIO_KINDS,
+    LABELS,
+    Capabilities,
+    TextLimits,
+    with_voice,
+)
 from bot.providers.errors import (
     CQT_ERRORS,
     InputError,
@@ -60,7 +67,7 @@ CQT_LIMITS = TextLimits(
     lyrics={model: 3000 if model == "V4" else _LONG for model in CQT_MODELS},
     style={model: 200 if model == "V4" else 1000 for model in CQT_MODELS},
 )
-CQT = Capabilities(name="cqt", label=LABELS["cqt"], kinds=ALL_KINDS, models=CQT_MODELS, limits=CQT_LIMITS,
+CQT = Capabilities(name="cqt", label=LABELS["cqt"], kinds=ALL_KINDS - KIE_STUDIO_KINDS, models=CQT_MODELS, limits=CQT_LIMITS,
                    callbacks=False)
 
 _DONE = {"succeeded", "success", "complete", "completed"}

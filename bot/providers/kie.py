@@ -7,11 +7,15 @@ from typing import Any
 
 from bot.models import (
     STEM_MODES,
+    AddInstrumentalRequest,
+    AddVocalsRequest,
     CoverRequest,
     ExportRequest,
     ExtendRequest,
     LyricsRequest,
+    MashupRequest,
     MusicRequest,
+    ReplaceRequest,
     Request,
     StemsRequest,
     TaskKind,
@@ -57,6 +61,10 @@ SUBMIT_PATHS = {
     TaskKind.STEMS: "/api/v1/vocal-removal/generate",
     TaskKind.WAV: "/api/v1/wav/generate",
     TaskKind.VIDEO: "/api/v1/mp4/generate",
+    TaskKind.ADD_VOCALS: "/api/v1/generate/add-vocals",
+    TaskKind.ADD_INSTRUMENTAL: "/api/v1/generate/add-instrumental",
+    TaskKind.MASHUP: "/api/v1/generate/mashup",
+    TaskKind.REPLACE: "/api/v1/generate/replace-section",
 }
 STATUS_PATHS = {
     **{kind: "/api/v1/generate/record-info" for kind in TaskKind if kind.makes_music},
@@ -123,6 +131,30 @@ def request_body(request: Request, callback_url: str, models: Mapping[str, str] 
         body = {"taskId": request.source_task_id, "audioId": request.audio_id, "callBackUrl": callback_url}
         if request.format == "video" and request.author.strip():
             body["author"] = request.author.strip()
+        return body
+    return _studio_body(request, callback_url, models)
+
+
+def _studio_body(request: Request, callback_url: str, models: Mapping[str, str]) -> dict[str, Any]:
+    """Add vocals, add an instrumental, mashup, replace a section (contract §2 rows 5, 6, 22, 24; §2.5)."""
+    if isinstance(request, AddVocalsRequest):
+        return {"uploadUrl": request.upload_url, "prompt": request.prompt.strip(), "title": request.title.strip(),
+                "style": request.style.strip(), "negativeTags": request.negative_tags.strip(),
+                "model": models[request.model], "callBackUrl": callback_url}
+    if isinstance(request, AddInstrumentalRequest):
+        return {"uploadUrl": request.upload_url, "title": request.title.strip(), "tags": request.style.strip(),
+                "negativeTags": request.negative_tags.strip(), "model": models[request.model],
+                "callBackUrl": callback_url}
+    if isinstance(request, MashupRequest):
+        return {"uploadUrlList": list(request.upload_urls), "customMode": False, "prompt": request.prompt.strip(),
+                "model": models[request.model], "callBackUrl": callback_url}
+    if isinstance(request, ReplaceRequest):
+        body = {"taskId": request.source_task_id, "audioId": request.audio_id, "prompt": request.prompt.strip(),
+                "tags": request.style.strip(), "title": request.title.strip(),
+                "infillStartS": round(request.start, 2), "infillEndS": round(request.end, 2),
+                "callBackUrl": callback_url}
+        if request.negative_tags.strip():
+            body["negativeTags"] = request.negative_tags.strip()
         return body
     raise TypeError(f"no body for {type(request).__name__}")
 

@@ -4,11 +4,15 @@
 from __future__ import annotations
 
 from bot.models import (
+    AddInstrumentalRequest,
+    AddVocalsRequest,
     CoverRequest,
     ExportRequest,
     ExtendRequest,
     LyricsRequest,
+    MashupRequest,
     MusicRequest,
+    ReplaceRequest,
     Request,
     StemsRequest,
 )
@@ -28,8 +32,10 @@ def validate_request(request: Request, capabilities: Capabilities) -> None:
         raise unsupported(capabilities, request.kind)
     check_source(capabilities, request)
     limits = capabilities.limits
-    if isinstance(request, (MusicRequest, ExtendRequest, CoverRequest)):
+    if isinstance(request, (MusicRequest, ExtendRequest, CoverRequest, *STUDIO_REQUESTS)):
         check_model(capabilities, request.model)
+    if isinstance(request, STUDIO_REQUESTS):
+        _validate_studio(request, limits)
     if isinstance(request, MusicRequest):
         _validate_music(request, limits)
     elif isinstance(request, ExtendRequest):
@@ -45,6 +51,43 @@ def validate_request(request: Request, capabilities: Capabilities) -> None:
             raise InputError("Choose vocals (vocals + instrumental) or all (every instrument).")
     elif isinstance(request, ExportRequest):
         check_length("The author name", request.author, limits.video_author)
+
+
+STUDIO_REQUESTS = (AddVocalsRequest, AddInstrumentalRequest, MashupRequest, ReplaceRequest)
+VOICE_MODELS = ("V4_5PLUS", "V5")  # add-vocals and add-instrumental (contract §2 rows 5, 6)
+SECTION = (6.0, 60.0)  # replace-section: the section's length in seconds, at most half the track (§2.5)
+
+
+def _validate_studio(request: Request, limits: TextLimits) -> None:
+    if isinstance(request, (AddVocalsRequest, AddInstrumentalRequest)) and request.model not in VOICE_MODELS:
+        raise InputError("Suno adds vocals and instrumentals only with the V4.5+ or V5 model.")
+    if isinstance(request, AddVocalsRequest):
+        _check_custom(request.title, request.style, request.prompt, False, request.model, limits,
+                      "Write the lyrics the vocals should sing.")
+    elif isinstance(request, AddInstrumentalRequest):
+        _require_title_and_style(request.title, request.style, request.model, limits)
+    elif isinstance(request, MashupRequest):
+        if len(request.upload_urls) != 2:
+            raise InputError("A mashup blends exactly two tracks.")
+        _check_idea(request.prompt, "The mashup's description", limits, "Describe how the mashup should sound.")
+    elif isinstance(request, ReplaceRequest):
+        _validate_section(request, limits)
+
+
+def _validate_section(request: ReplaceRequest, limits: TextLimits) -> None:
+    start, end, length = request.start, request.end, request.source_duration
+    if start < 0 or end <= start:
+        raise InputError(f"The section must end after it starts (you gave {start:g} to {end:g} s).")
+    if length is not None and end > length:
+        raise InputError(f"The track is {length:.0f} s long: the section must end by then (you gave {end:g} s).")
+    low, high = SECTION
+    if not low <= end - start <= high:
+        raise InputError(f"Suno replaces sections of {low:g} to {high:g} seconds; yours is {end - start:g} s.")
+    if length is not None and end - start > length / 2:
+        raise InputError(f"Suno replaces at most half a track: at most {length / 2:.0f} s of this one "
+                         f"(yours is {end - start:g} s).")
+    _check_custom(request.title, request.style, request.prompt, False, request.model, limits,
+                  "Write the new lyrics for the section.")
 
 
 def _validate_music(request: MusicRequest, limits: TextLimits) -> None:

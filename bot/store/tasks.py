@@ -351,18 +351,20 @@ class TaskStore(StoreBase):
                                      (guild_id, user_id)))
 
     async def finished_tracks(
-        self, guild_id: int, user_id: int, *, query: str = "", limit: int = 25, since: float = 0.0
+        self, guild_id: int, user_id: int | None, *, query: str = "", limit: int = 25, since: float = 0.0
     ) -> list[tuple[Track, float]]:
-        """A member's finished tracks in a server, newest first, with when each was made; ``query`` filters
-        titles (for autocomplete), ``since`` leaves out tracks requested earlier."""
+        """A member's finished tracks in a server (``user_id`` None: every member's that were posted there),
+        newest first, with when each was made; ``query`` filters titles (for autocomplete), ``since`` leaves out
+        tracks requested earlier."""
         pattern = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        whose, who = ("tasks.user_id = ?", (user_id,)) if user_id is not None else ("tracks.message_id IS NOT NULL", ())
         rows = await self._rows(
-            """SELECT tracks.*, COALESCE(tasks.finished_at, tasks.created_at) AS made FROM tracks
+            f"""SELECT tracks.*, COALESCE(tasks.finished_at, tasks.created_at) AS made FROM tracks
                JOIN tasks ON tasks.id = tracks.task_id
-               WHERE tasks.guild_id = ? AND tasks.user_id = ? AND tasks.state = ? AND tasks.created_at >= ?
+               WHERE tasks.guild_id = ? AND {whose} AND tasks.state = ? AND tasks.created_at >= ?
                  AND tasks.deleted_at IS NULL AND LOWER(tracks.title) LIKE LOWER(?) ESCAPE '\\'
                ORDER BY made DESC, tracks.position LIMIT ?""",
-            (guild_id, user_id, TaskState.SUCCEEDED.value, since, pattern, limit),
+            (guild_id, *who, TaskState.SUCCEEDED.value, since, pattern, limit),
         )
         return [(_track(row), row["made"]) for row in rows]
 
