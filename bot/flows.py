@@ -42,6 +42,10 @@ ON_IT = {
     TaskKind.STEMS: "Suno is separating the stems",
     TaskKind.WAV: "Suno is rendering the WAV",
     TaskKind.VIDEO: "Suno is making the music video",
+    TaskKind.ADD_VOCALS: "Suno is singing over your track",
+    TaskKind.ADD_INSTRUMENTAL: "Suno is playing a backing track for your vocals",
+    TaskKind.MASHUP: "Suno is blending the two tracks",
+    TaskKind.REPLACE: "Suno is singing the section again",
 }
 
 

@@ -49,6 +49,10 @@ KIND_ICONS = {
     TaskKind.STEMS: "\U0001f39a\ufe0f",
     TaskKind.WAV: "\U0001f4be",
     TaskKind.VIDEO: "\U0001f3ac",
+    TaskKind.ADD_VOCALS: "\U0001f3a4",
+    TaskKind.ADD_INSTRUMENTAL: "\U0001f3b8",
+    TaskKind.MASHUP: "\U0001f500",
+    TaskKind.REPLACE: "\u270f\ufe0f",
 }
 
 

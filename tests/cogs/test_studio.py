@@ -1,0 +1,122 @@
+"""The studio's music operations, through the real bot and the kie.ai fake: /vocals, /instrumental, /mashup
+and /replace (and its button). Each is validated before anything is sent, charged, and posted as tracks with
+their buttons."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.conftest import Harness
+from tests.support.discord_fake import DEFAULT_GUILD_ID, DEFAULT_USER_ID
+from tests.support.interactions import inject, modal_submit_for, settle
+
+BOB = 4242
+WAV = b"RIFF" + b"\0" * 4000
+
+
+def upload(h: Harness, name: str = "beat.wav") -> dict[str, Any]:
+    return {**h.discord.host_file(name, WAV, content_type="audio/wav"), "content_type": "audio/wav"}
+
+
+async def modal_of(h: Harness, payload: dict[str, Any]) -> dict[str, Any]:
+    callback = await h.discord.wait_for_callback(int(payload["id"]))
+    assert callback.json["type"] == 9, callback.json
+    await settle()  # discord.py listens for the form's answer once Discord has taken it
+    return callback.json["data"]
+
+
+def spent(rows: list[Any], operation: str) -> list[int]:
+    return [row.amount for row in rows if row.kind == "reserve" and row.operation == operation]
+
+
+async def test_vocals_over_an_uploaded_instrumental(harness: Harness) -> None:
+    h = harness
+    await h.bot.store.set_cost(DEFAULT_GUILD_ID, "add_vocals", 12)
+    task_id = await h.finished(h.command("vocals", {"audio": upload(h), "style": "soulful female vocals",
+                                                    "lyrics": "[Verse]\nhold the line"}), "add_vocals")
+    body = h.kie.submissions_of("add_vocals")[-1].body
+    assert body == {"uploadUrl": body["uploadUrl"], "prompt": "[Verse]\nhold the line", "title": "beat",
+                    "style": "soulful female vocals", "negativeTags": "", "model": "V5",
+                    "callBackUrl": body["callBackUrl"]}
+    assert h.kie.task(task_id).upload_bytes == WAV  # Suno fetched the member's file
+    await h.kie.advance(task_id, "complete")
+    tracks = await h.wait_for_tracks()
+    assert len(tracks) == 2 and all(any(a["filename"].endswith(".mp3") for a in m["attachments"]) for m in tracks)
+    rows = await h.bot.store.history(DEFAULT_GUILD_ID, DEFAULT_USER_ID, 10)
+    assert spent(rows, "add_vocals") == [-12]
+
+
+async def test_vocals_without_lyrics_opens_a_form_and_checks_the_model(harness: Harness) -> None:
+    h = harness
+    modal = await modal_of(h, h.command("vocals", {"audio": upload(h, "my_beat.mp3"), "style": "rap"}))
+    submit = modal_submit_for(modal, {"Lyrics": "[Verse]\nbars", "Title": "My Beat, sung"})
+    inject(h.bot, submit, fake=h.discord)
+    assert "On it" in (await h.reply_to(submit))["content"]
+    assert h.kie.submissions_of("add_vocals")[-1].body["title"] == "My Beat, sung"
+    old = await h.reply_to(h.command("vocals", {"audio": upload(h), "style": "rap", "lyrics": "la", "model": "V4_5"}))
+    assert "only with the V4.5+ or V5 model" in old["content"] and old["flags"] & 64
+    assert len(h.kie.submissions_of("add_vocals")) == 1  # nothing sent for the refused one
+
+
+async def test_an_instrumental_for_uploaded_vocals(harness: Harness) -> None:
+    h = harness
+    task_id = await h.finished(h.command("instrumental", {"audio": upload(h, "acapella.wav"),
+                                                          "style": "warm acoustic guitar", "title": "Backing"}),
+                               "add_instrumental")
+    body = h.kie.submissions_of("add_instrumental")[-1].body
+    assert (body["tags"], body["title"], body["model"], body["negativeTags"]) == (
+        "warm acoustic guitar", "Backing", "V5", "")
+    await h.kie.advance(task_id, "complete")
+    assert len(await h.wait_for_tracks()) == 2
+
+
+async def test_a_mashup_of_my_track_and_another_members(harness: Harness) -> None:
+    h = harness
+    mine_id, _ = await h.song("my sea shanty")
+    bob = await h.finished(h.command("generate", {"prompt": "bob's disco"}, user_id=BOB), "generate")
+    await h.kie.advance(bob, "complete")
+    await h.wait_for_tracks(4)
+    mine, theirs = h.kie.task(mine_id).tracks[0], h.kie.task(bob).tracks[1]
+    task_id = await h.finished(h.command("mashup", {"track": mine.audio_id, "with": theirs.audio_id}), "mashup")
+    body = h.kie.submissions_of("mashup")[-1].body
+    assert body["uploadUrlList"] == [h.kie.audio_url(mine_id, 0), h.kie.audio_url(bob, 1)]
+    assert body["customMode"] is False and body["prompt"].startswith("A mashup of \u201c")
+    assert h.kie.task(task_id).status  # accepted: Suno fetched both
+    same = await h.reply_to(h.command("mashup", {"track": mine.audio_id, "with": mine.audio_id}))
+    assert "two different tracks" in same["content"]
+    theirs_as_mine = await h.reply_to(h.command("mashup", {"track": theirs.audio_id, "with": mine.audio_id}))
+    assert "belongs to" in theirs_as_mine["content"]  # the first track must be your own
+
+
+async def test_replace_a_section_checked_before_sending(harness: Harness) -> None:
+    h = harness
+    source_id, _ = await h.song("a song with a weak second verse")
+    source = h.kie.task(source_id).tracks[0]
+    for start, end, problem in ((10, 13, "6 to 60 seconds"), (10, 75, "6 to 60 seconds"),
+                                (10, source.duration + 5, "must end by then"),
+                                (30, 10, "must end after it starts")):
+        reply = await h.reply_to(h.command("replace", {"track": source.audio_id, "start": start, "end": end,
+                                                       "lyrics": "new words"}))
+        assert problem in reply["content"], (start, end, reply["content"])
+    assert h.kie.submissions_of("replace_section") == []
+    task_id = await h.finished(h.command("replace", {"track": source.audio_id, "start": 20.5, "end": 40,
+                                                     "lyrics": "[Verse 2]\nbetter words"}), "replace_section")
+    body = h.kie.submissions_of("replace_section")[-1].body
+    assert (body["taskId"], body["audioId"], body["infillStartS"], body["infillEndS"]) == (
+        source_id, source.audio_id, 20.5, 40)
+    assert body["prompt"] == "[Verse 2]\nbetter words" and body["tags"] == source.tags and body["title"] == source.title
+    await h.kie.advance(task_id, "complete")
+    assert len(await h.wait_for_tracks(3)) == 3  # the edited take, with its buttons
+
+
+async def test_the_replace_section_button_opens_a_prefilled_form(harness: Harness) -> None:
+    h = harness
+    source_id, tracks = await h.song()
+    source = h.kie.task(source_id).tracks[1]
+    modal = await modal_of(h, h.click(tracks[1], "Replace section"))
+    submit = modal_submit_for(modal, {"From (seconds of %.0f)" % source.duration: "12", "To (seconds; 6 to 60 s later)": "30",
+                                      "New lyrics for the section": "la la la"})
+    inject(h.bot, submit, fake=h.discord)
+    assert "On it" in (await h.reply_to(submit))["content"]
+    body = h.kie.submissions_of("replace_section")[-1].body
+    assert (body["infillStartS"], body["infillEndS"], body["tags"]) == (12, 30, source.tags)
