@@ -3,7 +3,9 @@
 Written only from ``/work/shared/reference/suno-api-contract.md`` (and the
 seed docs it cites), independently of the bot's own provider code, so that
 end-to-end tests exercise the bot's real HTTP client against an independent
-reading of the contract.
+reading of the contract. Where the contract is silent on a detail of the later endpoints
+(marked [docs] below), the public docs.kie.ai / docs.sunoapi.org pages (and their mirrors)
+for that endpoint were read for it; every such choice is listed under "Decisions" below.
 
 Covered surface (kie.ai):
 
@@ -14,18 +16,88 @@ Covered surface (kie.ai):
   - ``POST /api/v1/generate/extend``        kind ``"extend"`` (source = a known track)
   - ``POST /api/v1/generate/upload-extend`` kind ``"upload_extend"`` (fetches ``uploadUrl``)
   - ``POST /api/v1/generate/upload-cover``  kind ``"upload_cover"`` (fetches ``uploadUrl``)
+  - ``POST /api/v1/generate/add-instrumental`` kind ``"add_instrumental"`` (§1, §2 row 5; fetches ``uploadUrl``)
+  - ``POST /api/v1/generate/add-vocals``    kind ``"add_vocals"`` (§1, §2 row 6; fetches ``uploadUrl``)
+  - ``POST /api/v1/generate/mashup``        kind ``"mashup"`` (§2 row 24; fetches both ``uploadUrlList`` URLs)
+  - ``POST /api/v1/generate/replace-section`` kind ``"replace_section"`` (§2 row 22, §2.5, §3.1)
 
-  callbacks text -> first -> complete / error (§3.1); upload tracks carry ``source_*``.
+  callbacks text -> first -> complete / error (§3.1); upload-cover / upload-extend tracks carry
+  ``source_*``. replace_section has one callback, "complete" (one track) or "error" (with a string
+  ``data.error``); its ``callBackUrl`` is optional (no callback at all without one).
 * ``POST /api/v1/lyrics`` + ``GET /api/v1/lyrics/record-info``            kind ``"lyrics"`` (§3.2, §4.2)
 * ``POST /api/v1/vocal-removal/generate`` + ``GET .../record-info``       kind ``"separation"`` (§2.3, §3.2, §4.3)
 * ``POST /api/v1/wav/generate`` + ``GET /api/v1/wav/record-info``         kind ``"wav"`` (§3.2, §4.4)
 * ``POST /api/v1/mp4/generate`` + ``GET /api/v1/mp4/record-info``         kind ``"mp4"`` (§3.2, §4.4)
-* ``GET  /api/v1/chat/credit``            credits (§2 row 17)
-* webhook signing                         X-Webhook-Timestamp / -Signature (§5.5), every callback
+* ``POST /api/v1/suno/cover/generate`` + ``GET /api/v1/suno/cover/record-info`` kind ``"cover_image"``
+  (§2 rows 20-21, §2.5, §3.2, §4.4): ``cover_image_count`` PNGs (2); callback ``data{taskId, images}``
+  (camelCase); integer ``successFlag`` 0 pending / 1 success / 2 generating (:meth:`FakeKie.mark_generating`)
+  / 3 failed; asking again for the same music task answers 400 + ``data{taskId: <existing>}``, unbilled.
+* ``POST /api/v1/midi/generate`` + ``GET /api/v1/midi/record-info``       kind ``"midi"`` (§2 row 23, §3.2,
+  §4.4): source = a finished split_stem separation (``midi_requires_split_stem``), optional ``audioId`` =
+  one of its ``originData[].id``; callback ``data{taskId, state, instruments}``; integer ``successFlag``
+  0 pending / 1 success / 2 create failed / 3 MIDI failed; ``midiData{state, instruments}``; record-info
+  ``audioId`` = the requested one, else the separated music track's.
+* synchronous (no task, no callback; the answer's ``data`` is the result), kinds for
+  ``fail_next_submit`` / ``submissions_of`` only:
+
+  - ``POST /api/v1/generate/get-timestamped-lyrics`` ``"timestamped_lyrics"`` (§2 row 15, §2.4):
+    ``data{alignedWords[{word,success,startS,endS,palign}], waveformData, hootCer, isStreamed}``
+    (see :meth:`FakeKie.timestamped_lyrics` / :meth:`FakeKie.set_timestamped_lyrics`).
+  - ``POST /api/v1/style/generate``         ``"style_boost"`` (§2 row 16, §2.4): ``data{taskId, param,
+    result, creditsConsumed, creditsRemaining, successFlag:"1", errorCode, errorMessage, createTime}``
+    (see :meth:`FakeKie.style_result` / :meth:`FakeKie.set_style_result`).
+  - ``POST /api/v1/generate/generate-persona`` ``"persona"`` (§2 row 19, §2.5): ``data{personaId, name,
+    description}``; 409 "Persona already exists" per audioId; the source must be a finished music task
+    of a model above V3_5; vocalStart / vocalEnd default 0 / 30, window 10-30 s. The ``personaId`` is
+    then accepted on generate / upload-cover (custom mode) and extend / upload-extend
+    (``defaultParamFlag`` true), with ``personaModel`` (``voice_persona`` V5 only); an unknown id is
+    404 "personaId not found". ``Task.persona_id`` / ``persona_model`` record it; ``FakeKie.personas`` /
+    :meth:`FakeKie.persona_for` / :meth:`FakeKie.add_persona` (scripted, no HTTP).
+* tuning options (§1, seed 003): ``styleWeight`` / ``weirdnessConstraint`` / ``audioWeight`` (numbers
+  0-1, 2 decimals) and ``vocalGender`` (m|f) are range-checked on generate, extend, upload-cover,
+  upload-extend, add-instrumental, add-vocals and mashup, and recorded in ``Task.tuning``.
+* ``GET  /api/v1/chat/credit``            credits (§2 row 17). Billing: ``costs`` prices kinds
+  (separation by ``type``); kie's prices are UNCONFIRMED (§6) so kie bills nothing by default; a priced
+  request the balance cannot cover answers 402 "Insufficient credits" and is not counted;
+  ``charges`` / ``refunds`` / ``refund_on_failure`` as on the sunoapi.org flavour.
+* rate window (§5.2): every submit endpoint above, the synchronous ones included, shares the
+  20-per-10-s window (``rate_exempt_kinds`` takes kinds out of it); refused requests do not count.
+* webhook signing                         X-Webhook-Timestamp / -Signature (§5.5), every callback; for the
+  camelCase callbacks (cover, MIDI) the signed id is ``data.taskId`` (UNCONFIRMED in §5.5).
 * files: the fake hosts the "CDN" files it hands out, under ``/files/{task_id}/{name}`` and
   ``/stream/{task_id}/{n}``: track ``n`` (0-based position in ``sunoData``) is ``{n}.mp3`` /
   ``{n}.jpeg``; upload sources ``source.mp3`` / ``source.jpeg`` / ``/stream/{id}/source``;
-  stems ``{stem}.mp3`` (e.g. ``vocal.mp3``); WAV ``audio.wav``; video ``video.mp4``.
+  stems ``{stem}.mp3`` (e.g. ``vocal.mp3``); WAV ``audio.wav``; video ``video.mp4``; cover
+  images ``{n}.png``.
+* not implemented: ``POST /api/v1/generate/sounds`` and Suno voice ``/api/v1/voice/*`` (named by 3P notes
+  only, "not needed", §2), ``split_stem_advanced`` (UNCONFIRMED, §2.3), the file-upload host.
+
+Decisions where the contract is silent (or the docs disagree), for the later endpoints:
+
+* add-instrumental / add-vocals: ``model`` optional, default V4_5PLUS; title <= 80 [docs]; tags / style
+  <= 1000 and add-vocals prompt <= 5000 (§1.1 for V4_5PLUS/V5); ``negativeTags`` must be present but may
+  be empty. Two tracks each; add-instrumental tracks have no lyrics (``prompt`` "", the fake cannot know
+  the upload's words); no ``source_*`` fields (§3.1 documents them for upload-cover/-extend only);
+  ``add_vocals_omit_tags`` drops ``tags`` (§3.1 "may lack tags"). ``operationType`` in record-info is the
+  kind's name (the §4.1 enum lists only the four original kinds: UNCONFIRMED).
+* mashup: ``instrumental`` optional (default false); generate's mode rules, with the per-model title
+  limits of extend (80 / 100) [docs]; two tracks.
+* replace-section: ONE track (the callback example shows one [docs]) with the source's duration, its
+  lyrics = ``fullLyrics`` or else ``prompt``; ``model`` = the source's; prompt / tags / title / fullLyrics
+  limits of the source model (title as on extend); the range must also end within the track; a source
+  whose files expired (:meth:`FakeKie.expire`) is 404, as for extend. ``parentMusicId`` = the audioId.
+* timestamped lyrics: the source must be finished (422 otherwise, like separation); words are derived
+  from ``Track.prompt`` (each gets an equal slot of the duration, ``endS`` at 90 % of it, ``palign`` 0,
+  ``[Section]`` markers glued to the next word); instrumental = empty lyrics = ``alignedWords: []``.
+* style boost: no length limit documented; the result is "<tags> with layered production, ...".
+* persona: an empty ``personaId`` counts as absent; a personaId outside custom mode (or with
+  ``defaultParamFlag`` false) is refused 422 rather than ignored; the persona window must also end
+  within the track; a persona of an expired source is 404.
+* cover image: the music task must be finished (the docs only "recommend" it: the fake refuses 422);
+  a failed cover frees the slot; record-info times are ISO strings as in the docs' example.
+* MIDI: the contract/docs require "a completed vocal separation" without naming a type (and warn that
+  ``midiData`` may be empty after split_stem); this fake, as briefed, refuses separate_vocal (422) unless
+  ``midi_requires_split_stem`` is False. Instrument names / notes are invented, one instrument per stem.
 
 Every API answer is the kie envelope ``{"code", "msg", "data"}``; errors are
 HTTP 200 with an error ``code`` in the body, except the scripted HTTP-500
@@ -33,11 +105,12 @@ responses (``fail_next_submit(500, ..., http_status=500)``).
 
 Provider flavours sharing kie's backend (``sunoapi_fake.FakeSunoApi``) subclass FakeKie and
 override the "flavour hooks" (``_middlewares``, ``_reject_code``, ``_admit``, ``_on_accepted``,
-``_poll_rate_limit_envelope``, ``CREDIT_PATH``) and the knobs ``text_limits`` /
-``lyrics_record_info_key`` / ``separation_key``; their defaults are kie's behaviour.
+``_poll_rate_limit_envelope``, ``CREDIT_PATH``, ``INSUFFICIENT_CREDITS``) and the knobs
+``text_limits`` / ``lyrics_record_info_key`` / ``separation_key`` / ``costs``; their defaults are
+kie's behaviour.
 
-Only ``"complete"`` and ``"error"`` exist for the non-music kinds; ``"text"`` and
-``"first"`` are music-only stages.
+Only ``"complete"`` and ``"error"`` exist for the non-music kinds and replace_section;
+``"text"`` and ``"first"`` are stages of the other music kinds.
 
 Typical use::
 
@@ -56,6 +129,7 @@ import collections
 import hashlib
 import hmac
 import json
+import re
 import secrets
 import time
 import uuid
@@ -75,7 +149,9 @@ __all__ = [
     "Kind",
     "LyricsVariant",
     "ManualClock",
+    "Persona",
     "Stage",
+    "StyleResult",
     "Submission",
     "Task",
     "TextLimits",
@@ -92,16 +168,35 @@ Stage = Literal["text", "first", "complete", "error"]
 BACKLOG: Final = 4096  # accept queue: bot processes in a rush open many connections at once
 SUCCESS_STAGES: Final[tuple[str, ...]] = ("text", "first", "complete")
 
-Kind = Literal["generate", "extend", "upload_extend", "upload_cover", "lyrics", "separation", "wav", "mp4"]
-MUSIC_KINDS: Final[tuple[str, ...]] = ("generate", "extend", "upload_extend", "upload_cover")
+Kind = Literal[
+    "generate", "extend", "upload_extend", "upload_cover", "add_instrumental", "add_vocals", "mashup",
+    "replace_section", "lyrics", "separation", "wav", "mp4", "cover_image", "midi",
+]  # fmt: skip
+# Music family (§3.1): tracks, polled at /api/v1/generate/record-info.
+MUSIC_KINDS: Final[tuple[str, ...]] = (
+    "generate", "extend", "upload_extend", "upload_cover", "add_instrumental", "add_vocals", "mashup",
+    "replace_section",
+)  # fmt: skip
+# Tracks carry source_audio_url / source_stream_audio_url / source_image_url (§3.1).
 UPLOAD_KINDS: Final[tuple[str, ...]] = ("upload_extend", "upload_cover")
-KINDS: Final[tuple[str, ...]] = (*MUSIC_KINDS, "lyrics", "separation", "wav", "mp4")
+# Kinds whose submit makes the fake GET the caller's audio (uploadUrl, or both uploadUrlList entries).
+FETCH_KINDS: Final[tuple[str, ...]] = (*UPLOAD_KINDS, "add_instrumental", "add_vocals", "mashup")
+# Kinds with a single "complete" callback (everything but the text -> first -> complete music kinds).
+COMPLETE_ONLY_KINDS: Final[tuple[str, ...]] = (
+    "replace_section", "lyrics", "separation", "wav", "mp4", "cover_image", "midi",
+)  # fmt: skip
+KINDS: Final[tuple[str, ...]] = (*MUSIC_KINDS, "lyrics", "separation", "wav", "mp4", "cover_image", "midi")
+# Synchronous endpoints (§2.4, §2.5): no task, no callback; the answer carries the result.
+SYNC_KINDS: Final[tuple[str, ...]] = ("timestamped_lyrics", "style_boost", "persona")
+ALL_KINDS: Final[tuple[str, ...]] = (*KINDS, *SYNC_KINDS)
 
 # §4.1 status enum.
 PENDING: Final = "PENDING"
 TEXT_SUCCESS: Final = "TEXT_SUCCESS"
 FIRST_SUCCESS: Final = "FIRST_SUCCESS"
 SUCCESS: Final = "SUCCESS"
+# Cover image only: §4.4 names an integer successFlag 2 = "generating" (see FakeKie.mark_generating).
+GENERATING: Final = "GENERATING"
 FAILURE_STATUSES: Final[frozenset[str]] = frozenset(
     {"CREATE_TASK_FAILED", "GENERATE_AUDIO_FAILED", "CALLBACK_EXCEPTION", "SENSITIVE_WORD_ERROR"}
 )
@@ -114,13 +209,20 @@ FAILURE_STATUSES_BY_KIND: Final[dict[str, frozenset[str]]] = {
     "separation": frozenset({"CREATE_TASK_FAILED", "GENERATE_AUDIO_FAILED", "CALLBACK_EXCEPTION"}),
     "wav": frozenset({"CREATE_TASK_FAILED", "GENERATE_WAV_FAILED", "CALLBACK_EXCEPTION"}),
     "mp4": frozenset({"CREATE_TASK_FAILED", "GENERATE_MP4_FAILED"}),
+    "cover_image": frozenset({"CREATE_TASK_FAILED", "GENERATE_COVER_FAILED"}),
+    "midi": frozenset({"CREATE_TASK_FAILED", "GENERATE_MIDI_FAILED"}),
+}
+# §4.4: cover and MIDI record-info report ``successFlag`` as an integer, with different meanings for 2.
+_INT_FLAGS: Final[dict[str, dict[str, int]]] = {
+    "cover_image": {PENDING: 0, SUCCESS: 1, GENERATING: 2, "CREATE_TASK_FAILED": 3, "GENERATE_COVER_FAILED": 3},
+    "midi": {PENDING: 0, SUCCESS: 1, "CREATE_TASK_FAILED": 2, "GENERATE_MIDI_FAILED": 3},
 }
 _STAGE_STATUS: Final[dict[str, str]] = {
     "text": TEXT_SUCCESS,
     "first": FIRST_SUCCESS,
     "complete": SUCCESS,
 }
-_STATUS_RANK: Final[dict[str, int]] = {PENDING: 0, TEXT_SUCCESS: 1, FIRST_SUCCESS: 2, SUCCESS: 3}
+_STATUS_RANK: Final[dict[str, int]] = {PENDING: 0, TEXT_SUCCESS: 1, GENERATING: 1, FIRST_SUCCESS: 2, SUCCESS: 3}
 
 # Callback "msg" per stage. Only the complete one is quoted by the contract.
 _STAGE_MSG: Final[dict[str, str]] = {
@@ -130,6 +232,10 @@ _STAGE_MSG: Final[dict[str, str]] = {
 }
 LYRICS_SUCCESS_MSG: Final = "All generated successfully."  # the contract elides the lyrics msg
 SEPARATION_SUCCESS_MSG: Final = "vocal Removal generated successfully."  # §3.2 (CN page; EN elides it)
+COVER_SUCCESS_MSG: Final = "success"  # §3.2 cover image
+MIDI_SUCCESS_MSG: Final = "success"  # §3.2 gives the MIDI data shape only; "success" as the other kinds
+# §3.1: the replace-section failure callback carries this string under data.error.
+REPLACE_SECTION_ERROR: Final = "Generation failed due to technical issues"
 
 # (code, msg, record-info status) used by fail() / fail_next_task() when not given.
 _DEFAULT_FAILURE: Final[dict[str, tuple[int, str, str]]] = {
@@ -138,6 +244,8 @@ _DEFAULT_FAILURE: Final[dict[str, tuple[int, str, str]]] = {
     "separation": (500, "Vocal separation failed", "GENERATE_AUDIO_FAILED"),  # split_stem: see below
     "wav": (500, "WAV generation failed", "GENERATE_WAV_FAILED"),
     "mp4": (500, "MP4 generation failed", "GENERATE_MP4_FAILED"),
+    "cover_image": (501, "Cover generation failed", "GENERATE_COVER_FAILED"),
+    "midi": (500, "MIDI generation failed", "GENERATE_MIDI_FAILED"),
 }
 SPLIT_STEM_FAILURE_MSG: Final = "Instrument separation failed"
 
@@ -164,6 +272,21 @@ TITLE_MAX: Final = 80
 EXTEND_TITLE_MAX: Final[dict[str, int]] = {"V4": 80, "V4_5": 100, "V4_5PLUS": 100, "V4_5ALL": 80, "V5": 100}
 LYRICS_PROMPT_MAX: Final = 200
 MP4_FIELD_MAX: Final = 50
+# add-instrumental / add-vocals (§1, §2 rows 5-6): models V4_5PLUS | V5, default V4_5PLUS; title 80.
+ADD_MODELS: Final[tuple[str, ...]] = ("V4_5PLUS", "V5")
+ADD_DEFAULT_MODEL: Final = "V4_5PLUS"
+ADD_TITLE_MAX: Final = 80
+# replace-section (§2.5): the replaced range is 6-60 s and at most half the track.
+REPLACE_MIN_S: Final = 6.0
+REPLACE_MAX_S: Final = 60.0
+REPLACE_MAX_FRACTION: Final = 0.5
+# generate-persona (§2.5): vocalStart default 0, vocalEnd default 30, window 10-30 s.
+PERSONA_DEFAULT_WINDOW: Final[tuple[float, float]] = (0.0, 30.0)
+PERSONA_MIN_WINDOW: Final = 10.0
+PERSONA_MAX_WINDOW: Final = 30.0
+PERSONA_MODELS: Final[tuple[str, ...]] = ("style_persona", "voice_persona")  # voice_persona: V5 only (§1)
+TUNING_FIELDS: Final[tuple[str, ...]] = ("styleWeight", "weirdnessConstraint", "audioWeight", "vocalGender")
+DEFAULT_COVER_IMAGES: Final = 2  # §2.5 "usually 2 images"
 
 
 @dataclass(frozen=True)
@@ -205,6 +328,9 @@ POLL_RATE_MSG: Final = "Rate Limited - request limit exceeded (3 requests per se
 FETCH_FAILED_MSG: Final = "Failed to fetch the music data"
 MODEL_MISMATCH_MSG: Final = "Model version must match the source audio's model version"
 WAV_EXISTS_MSG: Final = "WAV record already exists"
+PERSONA_EXISTS_MSG: Final = "Persona already exists"  # §2.5 (409)
+COVER_EXISTS_MSG: Final = "Cover already generated for this task"  # §2.5 (400 + the existing taskId)
+INSUFFICIENT_CREDITS_MSG: Final = "Insufficient credits"  # kie 402 (§5.1); only when ``costs`` prices a kind
 
 DEFAULT_AUDIO_SIZE: Final = 20 * 1024
 DEFAULT_IMAGE_SIZE: Final = 2 * 1024
@@ -230,6 +356,24 @@ STEM_FIELDS: Final[dict[str, tuple[str | None, str, str]]] = {
     "fx": ("fx_url", "fxUrl", "FX"),
     "brass": ("brass_url", "brassUrl", "Brass"),
     "woodwinds": ("woodwinds_url", "woodwindsUrl", "Woodwinds"),
+}
+# Stem -> the General MIDI instrument name the fake reports for it in MIDI results (invented; the docs'
+# examples show "Drums" and "Electric Bass (finger)").
+MIDI_INSTRUMENTS: Final[dict[str, str]] = {
+    "instrumental": "Acoustic Grand Piano",
+    "vocal": "Synth Voice",
+    "backing_vocals": "Choir Aahs",
+    "drums": "Drums",
+    "bass": "Electric Bass (finger)",
+    "guitar": "Acoustic Guitar (steel)",
+    "piano": "Acoustic Grand Piano",
+    "keyboard": "Electric Piano 1",
+    "percussion": "Percussive Organ",
+    "strings": "String Ensemble 1",
+    "synth": "Lead 1 (square)",
+    "fx": "FX 1 (rain)",
+    "brass": "Brass Section",
+    "woodwinds": "Flute",
 }
 SEPARATE_VOCAL_STEMS: Final[tuple[str, ...]] = ("instrumental", "vocal")
 # The 12 split_stem callback fields, in the EN page's order.
@@ -305,6 +449,18 @@ class Task:
     # Track URLs the fake hands out instead of its own (n, "audio" | "stream" | "image") → URL: an expired file,
     # or a provider naming an address the bot must not fetch.
     url_overrides: dict[tuple[int, str], str] = field(default_factory=dict)
+    # generate / extend / upload-cover / upload-extend: the persona applied (personaModel defaults to
+    # "style_persona" when a personaId is given).
+    persona_id: str | None = None
+    persona_model: str | None = None
+    # The tuning options the request carried (styleWeight, weirdnessConstraint, audioWeight, vocalGender).
+    tuning: dict[str, Any] = field(default_factory=dict)
+    # mashup: the two files fetched from uploadUrlList, in order.
+    upload_list: list[bytes] = field(default_factory=list)
+    # cover_image: how many PNGs the task yields (fixed at creation from FakeKie.cover_image_count).
+    image_count: int = 0
+    # midi: the instruments the result reports (None = derived from the separation's stems; see set_midi).
+    midi_instruments: list[dict[str, Any]] | None = None
 
     @property
     def done(self) -> bool:
@@ -325,9 +481,34 @@ class Task:
         return None if self.upload_bytes is None else len(self.upload_bytes)
 
 
+@dataclass
+class Persona:
+    """A persona made by POST /api/v1/generate/generate-persona (or :meth:`FakeKie.add_persona`), §2.5."""
+
+    persona_id: str
+    name: str
+    description: str
+    task_id: str  # the music task
+    audio_id: str  # the track (one persona per audioId)
+    vocal_start: float
+    vocal_end: float
+    style: str | None = None
+    model: str = ""  # the source task's model
+
+
+class StyleResult(NamedTuple):
+    """What POST /api/v1/style/generate answers for a content (§2.4); see :meth:`FakeKie.set_style_result`."""
+
+    result: str
+    success_flag: str = "1"  # "0" pending / "1" success / "2" failed
+    error_code: int | None = None
+    error_message: str | None = None
+
+
 @dataclass(frozen=True)
 class Submission:
-    """An accepted submit (any kind)."""
+    """An accepted submit (any kind). For a synchronous kind ``task_id`` is the id its answer names:
+    the style-boost ``taskId``, the ``personaId``, or a fake request id for timestamped lyrics."""
 
     task_id: str
     body: dict[str, Any]
@@ -378,6 +559,7 @@ class _TaskFailurePlan:
 class _Reject(NamedTuple):
     code: int
     msg: str
+    data: Any = None  # the envelope's data (e.g. the existing cover's taskId)
 
 
 class Delivery(NamedTuple):
@@ -431,6 +613,7 @@ def _blob(seed: str, size: int, prefix: bytes = b"") -> bytes:
 
 _MP3_PREFIX: Final = b"ID3\x04\x00\x00\x00\x00\x00\x00"
 _MP4_PREFIX: Final = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom"
+_PNG_PREFIX: Final = b"\x89PNG\r\n\x1a\n"
 
 # Submit path -> kind; record-info path -> the kinds it can see.
 _SUBMIT_ROUTES: Final[dict[str, str]] = {
@@ -442,6 +625,15 @@ _SUBMIT_ROUTES: Final[dict[str, str]] = {
     "/api/v1/vocal-removal/generate": "separation",
     "/api/v1/wav/generate": "wav",
     "/api/v1/mp4/generate": "mp4",
+    "/api/v1/generate/add-instrumental": "add_instrumental",
+    "/api/v1/generate/add-vocals": "add_vocals",
+    "/api/v1/generate/mashup": "mashup",
+    "/api/v1/generate/replace-section": "replace_section",
+    "/api/v1/suno/cover/generate": "cover_image",
+    "/api/v1/midi/generate": "midi",
+    "/api/v1/generate/get-timestamped-lyrics": "timestamped_lyrics",
+    "/api/v1/style/generate": "style_boost",
+    "/api/v1/generate/generate-persona": "persona",
 }
 _POLL_ROUTES: Final[dict[str, tuple[str, ...]]] = {
     "/api/v1/generate/record-info": MUSIC_KINDS,
@@ -449,6 +641,8 @@ _POLL_ROUTES: Final[dict[str, tuple[str, ...]]] = {
     "/api/v1/vocal-removal/record-info": ("separation",),
     "/api/v1/wav/record-info": ("wav",),
     "/api/v1/mp4/record-info": ("mp4",),
+    "/api/v1/suno/cover/record-info": ("cover_image",),
+    "/api/v1/midi/record-info": ("midi",),
 }
 
 
@@ -503,10 +697,28 @@ class FakeKie:
         # §4.2: lyrics record-info results live under response[<this key>] (kie: "data").
         self.lyrics_record_info_key: str = "data"
         self.credits: int = 1000
-        # (max requests, window seconds); None disables the limit. Shared by every submit endpoint.
+        # Credits an accepted request costs, by kind (separation: by ``type``, "separate_vocal" /
+        # "split_stem"); unlisted kinds are free. kie's prices are UNCONFIRMED (§6), so kie bills nothing
+        # unless a test prices a kind; a flavour (sunoapi.org) sets its own table. A priced request the
+        # balance cannot cover is refused (kie: 402 "Insufficient credits") and not counted.
+        self.costs: dict[str, int] = {}
+        self.refund_on_failure: bool = False  # give a failed task's credits back (before its error callback)
+        # (max requests, window seconds); None disables the limit. Shared by every submit endpoint, the
+        # synchronous ones (timestamped lyrics, style boost, persona) included, except ``rate_exempt_kinds``.
         self.submit_rate_limit: tuple[int, float] | None = (20, 10.0)
+        self.rate_exempt_kinds: set[str] = set()
         self.poll_rate_limit: tuple[int, float] | None = (3, 1.0)
         self.callback_timeout: float = 15.0  # §5.4
+        # §3.1: add-vocals track items "may lack tags": True leaves ``tags`` out of callbacks / record-info.
+        self.add_vocals_omit_tags: bool = False
+        # §3.1: data.error of a replace-section failure callback.
+        self.replace_section_error: str = REPLACE_SECTION_ERROR
+        self.cover_image_count: int = DEFAULT_COVER_IMAGES  # PNGs per cover task (tasks created from now on)
+        # MIDI needs a finished separation (§2 row 23); by default only a split_stem one is accepted
+        # (the docs themselves name no type, see the module doc). False also accepts separate_vocal.
+        self.midi_requires_split_stem: bool = True
+        # §3.2: MIDI note start/end "may be string or number": True sends them as strings in callbacks.
+        self.midi_times_as_strings: bool = False
 
         # Observations.
         self.submissions: list[Submission] = []  # accepted submits of every kind
@@ -516,6 +728,9 @@ class FakeKie:
         self.uploads: list[UploadFetch] = []
         self.callback_results: list[tuple[str, str, int]] = []
         self.api_calls: list[ApiCall] = []
+        self.personas: dict[str, Persona] = {}  # personaId -> persona
+        self.charges: dict[str, int] = {}  # task (or answer) id -> credits deducted when it was accepted
+        self.refunds: dict[str, int] = {}  # task id -> credits given back
         # Exceptions raised inside auto-callback runs; drain() re-raises the first one.
         self.background_errors: list[BaseException] = []
 
@@ -526,6 +741,8 @@ class FakeKie:
         self._task_failures: list[_TaskFailurePlan] = []
         self._tracks_by_id: dict[str, tuple[str, int]] = {}
         self._expired: set[str] = set()  # tasks whose files the retention deleted (see expire)
+        self._aligned: dict[str, dict[str, Any]] = {}  # audioId -> scripted timestamped-lyrics answer
+        self._style_results: dict[str, StyleResult] = {}  # content -> scripted style-boost answer
         self._submit_window = _SlidingWindow()
         self._poll_windows: dict[str, _SlidingWindow] = {}
         self._background: set[asyncio.Task[None]] = set()
@@ -598,8 +815,9 @@ class FakeKie:
     ) -> None:
         """Queue a canned envelope ``{"code", "msg", "data"}`` for the next authorised submit
         (of ``kind`` if given, else of any kind), with extra response ``headers`` if given, or an HTML ``page``
-        instead of the envelope (as a proxy in front of the provider would answer)."""
-        _check_kind(kind)
+        instead of the envelope (as a proxy in front of the provider would answer). ``kind`` may also be a
+        synchronous kind ("timestamped_lyrics", "style_boost", "persona")."""
+        _check_kind(kind, sync_ok=True)
         self._submit_failures.append(CannedError(code, msg, http_status, data, kind, headers, page))
 
     def lose_next_submit_answer(self, *, hold: asyncio.Event | None = None) -> asyncio.Event:
@@ -651,7 +869,7 @@ class FakeKie:
 
     def expire(self, task_id: str) -> None:
         """The retention ran out for ``task_id`` (14 days, contract §5.3): its files answer 404 from now on,
-        and its tracks can no longer be extended by audio id."""
+        and its tracks can no longer be extended by audio id, have a section replaced or give a persona (404)."""
         self._task(task_id)
         self._expired.add(task_id)
 
@@ -665,6 +883,63 @@ class FakeKie:
         task, name = self._resolve_url(url)
         self._set_override(task, name, size)
 
+    def mark_generating(self, task_id: str) -> None:
+        """A cover task is being generated: its record-info ``successFlag`` becomes 2 (§4.4) until it
+        completes or fails. Cover tasks only (MIDI's 2 means "create failed")."""
+        task = self._task(task_id)
+        if task.kind != "cover_image":
+            raise ValueError(f"only cover_image tasks have a 'generating' state (not {task.kind})")
+        if not task.failed and task.status == PENDING:
+            task.status = GENERATING
+
+    def set_midi(self, task_id: str, instruments: list[dict[str, Any]]) -> None:
+        """The instruments (``[{name, notes:[{pitch,start,end,velocity}]}]``) a MIDI task reports; ``[]`` gives
+        the empty ``midiData`` the docs warn about after split_stem (§4.4)."""
+        task = self._task(task_id)
+        if task.kind != "midi":
+            raise ValueError(f"task {task_id} is a {task.kind} task, not midi")
+        task.midi_instruments = [dict(i) for i in instruments]
+
+    def add_persona(
+        self, audio_id: str, name: str = "Fake Persona", description: str = "A persona made by the fake", *,
+        vocal_start: float = PERSONA_DEFAULT_WINDOW[0], vocal_end: float = PERSONA_DEFAULT_WINDOW[1],
+        style: str | None = None, persona_id: str | None = None,
+    ) -> Persona:
+        """Register a persona for a known track without the HTTP call (no checks, no billing); returns it.
+        Its ``persona_id`` is then accepted as ``personaId``."""
+        task, _ = self.find_track(audio_id)
+        persona = Persona(persona_id or secrets.token_hex(16), name, description, task.task_id, audio_id,
+                          vocal_start, vocal_end, style, task.model)
+        self.personas[persona.persona_id] = persona
+        return persona
+
+    def set_timestamped_lyrics(
+        self, audio_id: str, aligned_words: list[dict[str, Any]], *, waveform_data: list[float] | None = None,
+        hoot_cer: float | None = None, is_streamed: bool | None = None,
+    ) -> None:
+        """What get-timestamped-lyrics answers for ``audio_id`` from now on (§2.4): ``aligned_words`` as
+        ``[{word, success, startS, endS, palign}]``; the other fields keep their derived values unless given.
+        Without this the words are derived from the track's lyrics (``Track.prompt``, editable) spread over its
+        duration; see :meth:`timestamped_lyrics`."""
+        self.find_track(audio_id)
+        answer = self._derived_timestamped_lyrics(audio_id)
+        answer["alignedWords"] = [dict(w) for w in aligned_words]
+        if waveform_data is not None:
+            answer["waveformData"] = list(waveform_data)
+        if hoot_cer is not None:
+            answer["hootCer"] = hoot_cer
+        if is_streamed is not None:
+            answer["isStreamed"] = is_streamed
+        self._aligned[audio_id] = answer
+
+    def set_style_result(
+        self, content: str, result: str, *, success_flag: str = "1", error_code: int | None = None,
+        error_message: str | None = None,
+    ) -> None:
+        """What POST /api/v1/style/generate answers for ``content`` from now on (default: derived, see
+        :meth:`style_result`); e.g. ``success_flag="2"`` for a failed boost inside a code-200 answer."""
+        self._style_results[content] = StyleResult(result, success_flag, error_code, error_message)
+
     # ---------------------------------------------------------------- inspection
 
     def task(self, task_id: str) -> Task:
@@ -672,13 +947,59 @@ class FakeKie:
 
     @property
     def last_task_id(self) -> str:
-        if not self.submissions:
-            raise LookupError("no accepted submissions yet")
-        return self.submissions[-1].task_id
+        """The task id of the last accepted submit that made a task (synchronous kinds make none)."""
+        for sub in reversed(self.submissions):
+            if sub.kind not in SYNC_KINDS:
+                return sub.task_id
+        raise LookupError("no accepted submissions yet")
 
     def submissions_of(self, kind: str) -> list[Submission]:
-        _check_kind(kind)
+        _check_kind(kind, sync_ok=True)
         return [s for s in self.submissions if s.kind == kind]
+
+    def cost_of(self, kind: str, body: Mapping[str, Any]) -> int:
+        """Credits an accepted request of ``kind`` costs (separation: by ``type``); 0 when unpriced."""
+        key = str(body.get("type")) if kind == "separation" else kind
+        return self.costs.get(key, 0)
+
+    def persona_for(self, audio_id: str) -> Persona | None:
+        """The persona made from ``audio_id``, if any (one per audioId, §2.5)."""
+        return next((p for p in self.personas.values() if p.audio_id == audio_id), None)
+
+    def cover_task_for(self, music_task_id: str) -> Task | None:
+        """The live (not failed) cover-image task of a music task, if any (one cover set per task, §2.5)."""
+        return next(
+            (t for t in self.tasks.values()
+             if t.kind == "cover_image" and t.source_task_id == music_task_id and not t.failed),
+            None,
+        )  # fmt: skip
+
+    def timestamped_lyrics(self, audio_id: str) -> dict[str, Any]:
+        """The ``data`` get-timestamped-lyrics answers for ``audio_id`` (§2.4): scripted by
+        :meth:`set_timestamped_lyrics`, else derived from the track's lyrics - every word of ``Track.prompt``
+        (a ``[Section]`` marker is glued to the word after it, as ``"[Verse]\\nword"``) gets an equal slot of
+        the track's duration: ``startS = i*slot``, ``endS = (i+0.9)*slot`` (2 decimals), ``success`` true,
+        ``palign`` 0. An instrumental track (empty lyrics) has no words."""
+        self.find_track(audio_id)
+        if audio_id in self._aligned:
+            return json.loads(json.dumps(self._aligned[audio_id]))
+        return self._derived_timestamped_lyrics(audio_id)
+
+    def style_result(self, content: str) -> StyleResult:
+        """What a style boost of ``content`` answers: scripted by :meth:`set_style_result`, else a richer text
+        derived from it (the comma-separated tags, joined, plus a fixed description)."""
+        if content in self._style_results:
+            return self._style_results[content]
+        return StyleResult(_boost_style(content))
+
+    def midi_instruments(self, task_id: str) -> list[dict[str, Any]]:
+        """The instruments a MIDI task reports (scripted by :meth:`set_midi`, else derived from the stems)."""
+        task = self._task(task_id)
+        if task.kind != "midi":
+            raise ValueError(f"task {task_id} is a {task.kind} task, not midi")
+        if task.midi_instruments is not None:
+            return [dict(i) for i in task.midi_instruments]
+        return _derive_midi(task, self._task(str(task.source_task_id)))
 
     @property
     def separations(self) -> list[Submission]:
@@ -741,6 +1062,8 @@ class FakeKie:
             urls.append(self.wav_url(task_id))
         elif task.kind == "mp4":
             urls.append(self.video_url(task_id))
+        elif task.kind == "cover_image":
+            urls += [self.cover_image_url(task_id, n) for n in range(task.image_count)]
         return urls
 
     def audio_url(self, task_id: str, n: int) -> str:
@@ -770,6 +1093,9 @@ class FakeKie:
     def video_url(self, task_id: str) -> str:
         return f"{self.base_url}/files/{task_id}/video.mp4"
 
+    def cover_image_url(self, task_id: str, n: int) -> str:
+        return f"{self.base_url}/files/{task_id}/{n}.png"
+
     # ---------------------------------------------------------------- signing
 
     def sign(self, task_id: str, timestamp: int | str) -> str:
@@ -793,13 +1119,14 @@ class FakeKie:
 
     def callback_body(self, task_id: str, stage: str) -> dict[str, Any]:
         """The callback JSON for ``stage``: §3.1 for the music kinds ("text", "first",
-        "complete", "error"), §3.2 for the others ("complete", "error")."""
+        "complete", "error"; replace_section: "complete", "error"), §3.2 for the others
+        ("complete", "error")."""
         task = self._task(task_id)
         if stage == "error":
             return self._error_body(task)
+        if task.kind in COMPLETE_ONLY_KINDS and stage != "complete":
+            raise ValueError(f"unknown stage {stage!r} for a {task.kind} task (use 'complete' or 'error')")
         if not task.is_music:
-            if stage != "complete":
-                raise ValueError(f"unknown stage {stage!r} for a {task.kind} task (use 'complete' or 'error')")
             return self._complete_body(task)
         if stage not in _STAGE_MSG:
             raise ValueError(f"unknown stage {stage!r}")
@@ -809,22 +1136,24 @@ class FakeKie:
     async def advance(self, task_id: str, stage: str, *, deliver: bool = True) -> Delivery | None:
         """Move the task to ``stage`` (record-info changes) and POST that stage's callback.
 
-        Non-music kinds only have "complete". Status never moves backwards and a failed
-        task stays failed; the callback is still delivered in those cases (useful for
-        out-of-order / late-callback tests).
+        Non-music kinds (and replace_section) only have "complete". Status never moves backwards and
+        a failed task stays failed; the callback is still delivered in those cases (useful for
+        out-of-order / late-callback tests). A task submitted without a callBackUrl (replace-section
+        allows that, §2.5) changes state and delivers nothing (returns None).
         """
         task = self._task(task_id)
         if stage not in _STAGE_STATUS:
             raise ValueError(f"unknown stage {stage!r} (use fail() for errors)")
-        if not task.is_music and stage != "complete":
-            raise ValueError(f"stage {stage!r} is music-only; a {task.kind} task only has 'complete'")
+        if task.kind in COMPLETE_ONLY_KINDS and stage != "complete":
+            raise ValueError(f"stage {stage!r} is music-only (the text/first/complete kinds); "
+                             f"a {task.kind} task only has 'complete'")
         new_status = _STAGE_STATUS[stage]
         if not task.failed and _STATUS_RANK[new_status] > _STATUS_RANK[task.status]:
             task.status = new_status
             task.stage = stage
             if new_status == SUCCESS:
                 task.completed_at = self.wall_clock()
-        if not deliver:
+        if not deliver or not task.callback_url:
             return None
         return await self._deliver(task, stage)
 
@@ -841,7 +1170,10 @@ class FakeKie:
         Defaults per kind: music 501 "Audio generation failed" GENERATE_AUDIO_FAILED;
         lyrics 400 "Song Description flagged for moderation" GENERATE_LYRICS_FAILED;
         separation 500 "Vocal separation failed" / "Instrument separation failed"
-        GENERATE_AUDIO_FAILED; wav 500 GENERATE_WAV_FAILED; mp4 500 GENERATE_MP4_FAILED.
+        GENERATE_AUDIO_FAILED; wav 500 GENERATE_WAV_FAILED; mp4 500 GENERATE_MP4_FAILED;
+        cover_image 501 "Cover generation failed" GENERATE_COVER_FAILED (successFlag 3);
+        midi 500 "MIDI generation failed" GENERATE_MIDI_FAILED (successFlag 3; CREATE_TASK_FAILED is 2).
+        With ``refund_on_failure`` the task's charge is given back (once) before the callback.
         """
         task = self._task(task_id)
         d_code, d_msg, d_status = self._failure_defaults(task)
@@ -851,19 +1183,28 @@ class FakeKie:
         task.status = status
         task.error_code = d_code if code is None else code
         task.error_message = d_msg if msg is None else msg
-        if not deliver:
+        if self.refund_on_failure and task_id not in self.refunds:
+            amount = self.charges.get(task_id, 0)
+            self.refunds[task_id] = amount
+            self.credits += amount
+        if not deliver or not task.callback_url:
             return None
         return await self._deliver(task, "error")
 
     def finish_without_callback(self, task_id: str) -> None:
         """The task finishes but its callback cannot be delivered (e.g. a poll-only callBackUrl that never
-        resolves): record-info shows ``CALLBACK_EXCEPTION`` (§4.1-§4.4) with the finished results."""
+        resolves): record-info shows ``CALLBACK_EXCEPTION`` (§4.1-§4.4) with the finished results. Cover and
+        MIDI record-info have no such value (integer successFlag): they show 1 (success)."""
         task = self._task(task_id)
-        task.status, task.stage, task.completed_at = "CALLBACK_EXCEPTION", "complete", self.wall_clock()
+        status = SUCCESS if task.kind in _INT_FLAGS else "CALLBACK_EXCEPTION"
+        task.status, task.stage, task.completed_at = status, "complete", self.wall_clock()
 
     async def resend(self, task_id: str, stage: str) -> Delivery:
         """Re-POST a stage's callback without changing state (duplicate delivery)."""
-        return await self._deliver(self._task(task_id), stage)
+        task = self._task(task_id)
+        if not task.callback_url:
+            raise ValueError(f"task {task_id} was submitted without a callBackUrl")
+        return await self._deliver(task, stage)
 
     # ---------------------------------------------------------------- flavour hooks
     # Defaults keep kie.ai's behaviour; provider flavours (sunoapi_fake.py) override them.
@@ -876,12 +1217,18 @@ class FakeKie:
         """Body ``code`` for a rejection the fake decides itself (never for scripted ones)."""
         return code
 
+    # The refusal of a priced request the balance cannot cover (kie: 402, §5.1).
+    INSUFFICIENT_CREDITS: tuple[int, str] = (402, INSUFFICIENT_CREDITS_MSG)
+
     def _admit(self, kind: str, body: dict[str, Any]) -> _Reject | None:
-        """Last check of a valid, in-rate submit before it is accepted (kie: always admitted)."""
+        """Last check of a valid, in-rate submit before it is accepted: the balance covers its cost."""
+        cost = self.cost_of(kind, body)
+        if cost > 0 and cost > self.credits:
+            return _Reject(*self.INSUFFICIENT_CREDITS)
         return None
 
     def _on_accepted(self, task: Task) -> None:
-        """Called once per accepted submit, right after its task is created (kie: no-op)."""
+        """Called once per accepted submit, right after its task is created and charged (kie: no-op)."""
 
     def _poll_rate_limit_envelope(self) -> dict[str, Any]:
         """Answer to a record-info request over the per-task poll rate (kie: 429)."""
@@ -912,7 +1259,7 @@ class FakeKie:
             return self._reply(request, _envelope(canned.code, canned.msg, canned.data), canned.http_status,
                                canned.headers)
 
-        if self._rate_limited():
+        if self._rate_limited(kind):
             return self._reply(request, self._rate_limit_envelope(kind))
 
         try:
@@ -926,17 +1273,24 @@ class FakeKie:
 
         prepared = await self._prepare(kind, body)
         if isinstance(prepared, _Reject):
-            return self._reply(request, _envelope(self._reject_code(*prepared), prepared.msg))
+            code = self._reject_code(prepared.code, prepared.msg)
+            return self._reply(request, _envelope(code, prepared.msg, prepared.data))
         # The upload fetch awaited: re-check the window right before counting this request.
-        if self._rate_limited():
+        if self._rate_limited(kind):
             return self._reply(request, self._rate_limit_envelope(kind))
         refused = self._admit(kind, body)
         if refused is not None:
-            return self._reply(request, _envelope(refused.code, refused.msg))
+            return self._reply(request, _envelope(refused.code, refused.msg, refused.data))
 
         now = self.clock()
-        self._submit_window.add(now)
+        if kind not in self.rate_exempt_kinds:
+            self._submit_window.add(now)
+        if kind in SYNC_KINDS:
+            answer_id, data = self._answer_sync(kind, body, prepared)
+            self.submissions.append(Submission(answer_id, body, now, kind))
+            return self._reply(request, _envelope(200, "success", data))
         task = self._create_task(kind, body, **prepared)
+        self._charge(task.task_id, kind, body)
         self.submissions.append(Submission(task.task_id, body, now, kind))
         self._on_accepted(task)
         if self._lost_answers:
@@ -1021,10 +1375,11 @@ class FakeKie:
     # ---------------------------------------------------------------- submit preparation
 
     async def _prepare(self, kind: str, body: dict[str, Any]) -> _Reject | dict[str, Any]:
-        """Validate a submit; on success return extra keyword arguments for _create_task."""
+        """Validate a submit; on success return extra keyword arguments for _create_task (for a
+        synchronous kind: what _answer_sync needs)."""
         if kind == "generate":
             problem = validate_generate(body, limits=self.text_limits)
-            return _Reject(422, problem) if problem else {}
+            return _Reject(422, problem) if problem else self._check_persona(kind, body)
         if kind == "extend":
             problem = validate_extend(body, limits=self.text_limits)
             if problem:
@@ -1037,22 +1392,41 @@ class FakeKie:
             reject = _check_continue_at(body, source.duration)
             if reject:
                 return reject
-            return {"source_task_id": source_task.task_id, "source_audio_id": source.audio_id}
-        if kind in UPLOAD_KINDS:
-            validate = validate_upload_extend if kind == "upload_extend" else validate_upload_cover
-            problem = validate(body, limits=self.text_limits)
+            persona = self._check_persona(kind, body)
+            if isinstance(persona, _Reject):
+                return persona
+            return {"source_task_id": source_task.task_id, "source_audio_id": source.audio_id, **persona}
+        if kind in FETCH_KINDS:
+            problem = _FETCH_VALIDATORS[kind](body, limits=self.text_limits)
             if problem:
                 return _Reject(422, problem)
-            fetched = await self._fetch_upload(str(body["uploadUrl"]))
-            if fetched is None:
-                return _Reject(451, FETCH_FAILED_MSG)
+            persona = self._check_persona(kind, body) if kind in UPLOAD_KINDS else {}
+            if isinstance(persona, _Reject):
+                return persona
+            urls = [str(u) for u in body["uploadUrlList"]] if kind == "mashup" else [str(body["uploadUrl"])]
+            fetched: list[bytes] = []
+            for url in urls:
+                data = await self._fetch_upload(url)
+                if data is None:
+                    return _Reject(451, FETCH_FAILED_MSG)
+                fetched.append(data)
             if kind == "upload_extend":
                 reject = _check_continue_at(body, self.upload_duration)
                 if reject:
                     return reject
-            return {"upload_bytes": fetched}
+            if kind == "mashup":
+                return {"upload_list": fetched}
+            return {"upload_bytes": fetched[0], **persona}
         if kind == "lyrics":
             return validate_lyrics(body, limits=self.text_limits) or {}
+        if kind == "replace_section":
+            return self._prepare_replace_section(body)
+        if kind == "cover_image":
+            return self._prepare_cover(body)
+        if kind == "midi":
+            return self._prepare_midi(body)
+        if kind in SYNC_KINDS:
+            return self._prepare_sync(kind, body)
         # separation / wav / mp4: taskId + audioId of a finished music track.
         problem = validate_track_request(kind, body)
         if problem:
@@ -1069,6 +1443,175 @@ class FakeKie:
         ):
             return _Reject(409, WAV_EXISTS_MSG)
         return {"source_task_id": source_task.task_id, "source_audio_id": body["audioId"]}
+
+    def _check_persona(self, kind: str, body: dict[str, Any]) -> _Reject | dict[str, Any]:
+        """``personaId`` (+ ``personaModel``) on generate / extend / upload-cover / upload-extend (§1, §2.2,
+        §2.5): custom mode only (extend / upload-extend: ``defaultParamFlag`` true), a known persona, and
+        ``voice_persona`` only with V5. An empty personaId counts as absent."""
+        persona_id = body.get("personaId")
+        if not persona_id:
+            return {}
+        if kind in ("extend", "upload_extend"):
+            if body.get("defaultParamFlag") is not True:
+                return _Reject(422, "personaId is only available with defaultParamFlag true")
+        elif body.get("customMode") is not True:
+            return _Reject(422, "personaId is only available in custom mode (customMode true)")
+        if persona_id not in self.personas:
+            return _Reject(404, f"personaId not found: {persona_id}")
+        persona_model = body.get("personaModel") or PERSONA_MODELS[0]
+        if persona_model == "voice_persona" and body.get("model") != "V5":
+            return _Reject(422, "personaModel voice_persona is only available with model V5")
+        return {"persona_id": persona_id, "persona_model": persona_model}
+
+    def _find_music(self, task_id: str, audio_id: str, *, check_expired: bool = False) -> _Reject | tuple[Task, Track]:
+        """A finished music task and one of its tracks (404 unknown, 422 not finished)."""
+        task = self.tasks.get(task_id)
+        if task is None or not task.is_music:
+            return _Reject(404, f"Task not found: {task_id}")
+        track = next((t for t in task.tracks if t.audio_id == audio_id), None)
+        if track is None:
+            return _Reject(404, f"audioId {audio_id} not found in task {task_id}")
+        if check_expired and task_id in self._expired:
+            return _Reject(404, f"audioId not found: {audio_id} (the music has expired)")
+        if not task.done:
+            return _Reject(422, f"The music task {task_id} has not completed successfully")
+        return task, track
+
+    def _prepare_replace_section(self, body: dict[str, Any]) -> _Reject | dict[str, Any]:
+        problem = validate_replace_section(body)
+        if problem:
+            return _Reject(422, problem)
+        found = self._find_music(body["taskId"], body["audioId"], check_expired=True)
+        if isinstance(found, _Reject):
+            return found
+        source_task, track = found
+        problem = _check_replace_range(body, track.duration) or _check_replace_text(
+            body, source_task.model, self.text_limits
+        )
+        if problem:
+            return _Reject(422, problem)
+        return {"source_task_id": source_task.task_id, "source_audio_id": track.audio_id, "model": source_task.model}
+
+    def _prepare_cover(self, body: dict[str, Any]) -> _Reject | dict[str, Any]:
+        problem = _check_ids(body, ("taskId",)) or _check_callback(body, required=True)
+        if problem:
+            return _Reject(422, problem)
+        source = self.tasks.get(body["taskId"])
+        if source is None or not source.is_music:
+            return _Reject(404, f"Task not found: {body['taskId']}")
+        if not source.done:
+            return _Reject(422, f"The music task {body['taskId']} has not completed successfully")
+        existing = self.cover_task_for(source.task_id)
+        if existing is not None:
+            return _Reject(400, COVER_EXISTS_MSG, {"taskId": existing.task_id})
+        return {"source_task_id": source.task_id}
+
+    def _prepare_midi(self, body: dict[str, Any]) -> _Reject | dict[str, Any]:
+        problem = _check_ids(body, ("taskId",)) or _check_callback(body, required=True)
+        if not problem and body.get("audioId") is not None:
+            problem = _check_ids(body, ("audioId",))
+        if problem:
+            return _Reject(422, problem)
+        separation = self.tasks.get(body["taskId"])
+        if separation is None or separation.kind != "separation":
+            return _Reject(404, f"Separation task not found: {body['taskId']}")
+        if not separation.done:
+            return _Reject(422, f"The separation task {body['taskId']} has not completed successfully")
+        if self.midi_requires_split_stem and separation.separation_type != "split_stem":
+            return _Reject(
+                422, f"MIDI generation needs a split_stem separation (task {body['taskId']} is "
+                     f"{separation.separation_type})",
+            )  # fmt: skip
+        audio_id = body.get("audioId")
+        if audio_id is not None and audio_id not in separation.stem_ids.values():
+            return _Reject(404, f"audioId {audio_id} not found in separation {body['taskId']}")
+        return {"source_task_id": separation.task_id, "source_audio_id": audio_id}
+
+    def _prepare_sync(self, kind: str, body: dict[str, Any]) -> _Reject | dict[str, Any]:
+        if kind == "style_boost":
+            content = body.get("content")
+            if content is not None and not isinstance(content, str):
+                return _Reject(422, "content must be a string")
+            if not content or not content.strip():
+                return _Reject(422, "content is required")
+            return {}
+        if kind == "timestamped_lyrics":
+            problem = _check_ids(body, ("taskId", "audioId"))
+            if problem:
+                return _Reject(422, problem)
+            found = self._find_music(body["taskId"], body["audioId"])
+            return found if isinstance(found, _Reject) else {"audio_id": found[1].audio_id}
+        # persona
+        problem = validate_persona(body)
+        if problem:
+            return _Reject(422, problem)
+        found = self._find_music(body["taskId"], body["audioId"], check_expired=True)
+        if isinstance(found, _Reject):
+            return found
+        source_task, track = found
+        if source_task.model in PRE_PERSONA_MODELS:
+            return _Reject(422, f"Persona needs a model above V3_5 (the source task used {source_task.model})")
+        start, end = _persona_window(body)
+        if end > track.duration:
+            return _Reject(422, f"vocalEnd must not exceed the track's duration ({track.duration} s)")
+        if self.persona_for(track.audio_id) is not None:
+            return _Reject(409, PERSONA_EXISTS_MSG)
+        return {"task": source_task, "track": track, "vocal_start": start, "vocal_end": end}
+
+    def _answer_sync(self, kind: str, body: dict[str, Any], prepared: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        """Charge an accepted synchronous request and build its answer's ``data``: (answer id, data)."""
+        if kind == "persona":
+            task, track = prepared["task"], prepared["track"]
+            style = body.get("style")
+            persona = Persona(
+                secrets.token_hex(16), str(body["name"]), str(body["description"]), task.task_id, track.audio_id,
+                prepared["vocal_start"], prepared["vocal_end"], style if isinstance(style, str) else None, task.model,
+            )  # fmt: skip
+            self.personas[persona.persona_id] = persona
+            self._charge(persona.persona_id, kind, body)
+            return persona.persona_id, {
+                "personaId": persona.persona_id, "name": persona.name, "description": persona.description,
+            }  # fmt: skip
+        answer_id = secrets.token_hex(16)
+        cost = self._charge(answer_id, kind, body)
+        if kind == "timestamped_lyrics":
+            return answer_id, self.timestamped_lyrics(prepared["audio_id"])
+        result = self.style_result(str(body["content"]))
+        return answer_id, {
+            "taskId": answer_id,
+            "param": json.dumps(body),
+            "result": result.result,
+            "creditsConsumed": cost,
+            "creditsRemaining": self.credits,
+            "successFlag": result.success_flag,
+            "errorCode": result.error_code,
+            "errorMessage": result.error_message,
+            "createTime": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(self.wall_clock())),
+        }
+
+    def _charge(self, charge_id: str, kind: str, body: Mapping[str, Any]) -> int:
+        """Deduct an accepted request's cost (recorded in ``charges`` when priced); returns the cost."""
+        cost = self.cost_of(kind, body)
+        if cost:
+            self.credits -= cost
+            self.charges[charge_id] = cost
+        return cost
+
+    def _derived_timestamped_lyrics(self, audio_id: str) -> dict[str, Any]:
+        _, track = self.find_track(audio_id)
+        words = _split_lyrics(track.prompt)
+        slot = track.duration / len(words) if words else 0.0
+        digest = hashlib.sha256(f"waveform:{audio_id}".encode()).digest()
+        return {
+            "alignedWords": [
+                {"word": w, "success": True, "startS": round(i * slot, 2), "endS": round((i + 0.9) * slot, 2),
+                 "palign": 0}
+                for i, w in enumerate(words)
+            ],
+            "waveformData": [round(b / 255, 3) for b in digest * 2],
+            "hootCer": round(digest[0] / 1000, 3),
+            "isStreamed": False,
+        }
 
     async def _fetch_upload(self, url: str) -> bytes | None:
         if self._session is None:
@@ -1091,8 +1634,8 @@ class FakeKie:
         self.uploads.append(UploadFetch(url, status, len(data), None))
         return data
 
-    def _rate_limited(self) -> bool:
-        if self.submit_rate_limit is None:
+    def _rate_limited(self, kind: str) -> bool:
+        if self.submit_rate_limit is None or kind in self.rate_exempt_kinds:
             return False
         limit, window = self.submit_rate_limit
         return self._submit_window.count(self.clock(), window) >= limit
@@ -1111,6 +1654,10 @@ class FakeKie:
             return self._music_record_info(task)
         if task.kind == "lyrics":
             return self._lyrics_record_info(task)
+        if task.kind == "cover_image":
+            return self._cover_record_info(task)
+        if task.kind == "midi":
+            return self._midi_record_info(task)
         return self._flag_record_info(task)
 
     def _music_record_info(self, task: Task) -> dict[str, Any]:
@@ -1118,7 +1665,7 @@ class FakeKie:
         tracks = [self._track_camel(task, t, stage) for t in self._visible_tracks(task, stage)]
         return {
             "taskId": task.task_id,
-            "parentMusicId": task.source_audio_id if task.kind == "extend" else "",
+            "parentMusicId": task.source_audio_id if task.kind in ("extend", "replace_section") else "",
             "param": json.dumps(task.body),
             "response": {"taskId": task.task_id, "sunoData": tracks},
             "status": task.status,
@@ -1177,6 +1724,41 @@ class FakeKie:
         )
         return data
 
+    def _cover_record_info(self, task: Task) -> dict[str, Any]:
+        """§4.4 cover: integer ``successFlag``, ``response.images`` (null until done), ``parentTaskId``.
+        The times are ISO strings as in the cover-details example (the other kinds use epoch ms)."""
+        return {
+            "taskId": task.task_id,
+            "parentTaskId": task.source_task_id,
+            "callbackUrl": task.callback_url,
+            "completeTime": None if task.completed_at is None else _iso(task.completed_at),
+            "response": {"images": self._cover_images(task)} if task.done else None,
+            "successFlag": _INT_FLAGS["cover_image"][task.status],
+            "createTime": _iso(task.created_at),
+            "errorCode": task.error_code,
+            "errorMessage": task.error_message,
+        }
+
+    def _midi_record_info(self, task: Task) -> dict[str, Any]:
+        """§4.4 MIDI: integer ``successFlag``, ``midiData{state, instruments}`` (null until done)."""
+        midi = {"state": "complete", "instruments": self.midi_instruments(task.task_id)} if task.done else None
+        return {
+            "taskId": task.task_id,
+            "recordTaskId": -1,
+            # The requested originData id; without one, the music track the separation was made from.
+            "audioId": task.source_audio_id or self._task(str(task.source_task_id)).source_audio_id,
+            "callbackUrl": task.callback_url,
+            "completeTime": None if task.completed_at is None else int(task.completed_at * 1000),
+            "midiData": midi,
+            "successFlag": _INT_FLAGS["midi"][task.status],
+            "createTime": int(task.created_at * 1000),
+            "errorCode": task.error_code,
+            "errorMessage": task.error_message,
+        }
+
+    def _cover_images(self, task: Task) -> list[str]:
+        return [self.cover_image_url(task.task_id, n) for n in range(task.image_count)]
+
     def _separation_response(self, task: Task) -> dict[str, Any]:
         source_duration = self._source_track(task).duration
         response: dict[str, Any] = {
@@ -1222,6 +1804,16 @@ class FakeKie:
             return _envelope(200, SEPARATION_SUCCESS_MSG, {"task_id": tid, self.separation_key: info})
         if task.kind == "wav":
             return _envelope(200, "success", {"audioWavUrl": self.wav_url(tid), "task_id": tid})
+        if task.kind == "cover_image":
+            return _envelope(200, COVER_SUCCESS_MSG, {"taskId": tid, "images": self._cover_images(task)})
+        if task.kind == "midi":
+            instruments = self.midi_instruments(tid)
+            if self.midi_times_as_strings:
+                instruments = [
+                    {**i, "notes": [{**n, "start": str(n["start"]), "end": str(n["end"])} for n in i["notes"]]}
+                    for i in instruments
+                ]
+            return _envelope(200, MIDI_SUCCESS_MSG, {"taskId": tid, "state": "complete", "instruments": instruments})
         return _envelope(self.mp4_success_code, "success", {"task_id": tid, "video_url": self.video_url(tid)})
 
     def _error_body(self, task: Task) -> dict[str, Any]:
@@ -1229,9 +1821,15 @@ class FakeKie:
         code = task.error_code if task.error_code is not None else d_code
         msg = task.error_message if task.error_message is not None else d_msg
         tid = task.task_id
+        if task.kind == "replace_section":  # §3.1: a string under data.error, no track list
+            return _envelope(code, msg, {"callbackType": "error", "task_id": tid, "error": self.replace_section_error})
         if task.is_music:
             data = [] if task.kind == "extend" and self.extend_error_data_list else None
             return _envelope(code, msg, {"callbackType": "error", "task_id": tid, "data": data})
+        if task.kind == "cover_image":
+            return _envelope(code, msg, {"taskId": tid, "images": None})
+        if task.kind == "midi":
+            return _envelope(code, msg, {"taskId": tid})
         if task.kind == "lyrics":
             return _envelope(code, msg, {"callbackType": "complete", "task_id": tid, "data": None})
         if task.kind == "separation":
@@ -1329,6 +1927,10 @@ class FakeKie:
             seed = f"video:{task.task_id}"
             data = self._with_override(task, name, lambda size: _blob(seed, size, _MP4_PREFIX), task.file_size)
             return data, "video/mp4"
+        if task.kind == "cover_image" and ext == "png" and stem.isdigit() and int(stem) < task.image_count:
+            seed = f"cover:{task.task_id}:{stem}"
+            data = self._with_override(task, name, lambda size: _blob(seed, size, _PNG_PREFIX), task.file_size)
+            return data, "image/png"
         return None
 
     @staticmethod
@@ -1357,15 +1959,20 @@ class FakeKie:
     def _create_task(self, kind: str, body: dict[str, Any], **extra: Any) -> Task:
         task_id = secrets.token_hex(16)
         now = self.wall_clock()
+        # replace-section takes the source's model; add-instrumental / add-vocals default to V4_5PLUS.
+        model = extra.pop("model", None) or body.get("model") or (
+            ADD_DEFAULT_MODEL if kind in ("add_instrumental", "add_vocals") else ""
+        )
         task = Task(
             task_id,
             body,
-            str(body["callBackUrl"]),
+            str(body.get("callBackUrl") or ""),  # optional on replace-section only (§2.5)
             [],
             self.audio_size,
             kind=kind,
-            model=str(body.get("model") or ""),
+            model=str(model),
             created_at=now,
+            tuning={name: body[name] for name in TUNING_FIELDS if body.get(name) is not None},
             **extra,
         )
         if task.is_music:
@@ -1389,6 +1996,9 @@ class FakeKie:
             task.file_size = self.wav_size
         elif kind == "mp4":
             task.file_size = self.video_size
+        elif kind == "cover_image":
+            task.image_count = self.cover_image_count
+            task.file_size = self.image_size
         self.tasks[task_id] = task
         return task
 
@@ -1405,26 +2015,35 @@ class FakeKie:
             else:  # upload-extend inheriting: only the prompt is known
                 title, tags = _title_from(prompt), "fake, extended"
                 lyrics = "" if body.get("instrumental") is True else prompt
-        elif body["customMode"] is True:  # generate / upload-cover
+        elif task.kind == "add_instrumental":  # the upload's own vocals are unknown to the fake: no lyrics
+            title, tags, lyrics = str(body["title"]), str(body["tags"]), ""
+        elif task.kind == "add_vocals":
+            title, tags, lyrics = str(body["title"]), str(body["style"]), prompt
+        elif task.kind == "replace_section":  # the whole song, with the section replaced
+            title, tags = str(body["title"]), str(body["tags"])
+            lyrics = str(body.get("fullLyrics") or prompt)
+        elif body["customMode"] is True:  # generate / upload-cover / mashup
             title, tags = str(body["title"]), str(body["style"])
-            lyrics = "" if body["instrumental"] is True else prompt
+            lyrics = "" if body.get("instrumental") is True else prompt
         else:
             title, tags = _title_from(prompt), "fake, generated"
-            lyrics = "" if body["instrumental"] is True else f"[Verse]\n{prompt}\n[Chorus]\n{title}"
+            lyrics = "" if body.get("instrumental") is True else f"[Verse]\n{prompt}\n[Chorus]\n{title}"
         created = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(now))
         model_name = "chirp-" + task.model.lower().replace("_", "-")
+        # replace-section: one track (the callback example shows one), as long as the source.
+        durations = [source.duration] if task.kind == "replace_section" and source else list(self.track_durations)
         return [
             Track(
                 index=i,
                 audio_id=str(uuid.uuid4()),
                 title=title,
                 tags=tags,
-                duration=self.track_durations[i],
+                duration=duration,
                 model_name=model_name,
                 prompt=lyrics,
                 create_time=created,
             )
-            for i in range(2)
+            for i, duration in enumerate(durations)
         ]
 
     def _visible_tracks(self, task: Task, stage: str) -> list[Track]:
@@ -1460,11 +2079,13 @@ class FakeKie:
             item["source_audio_url"] = self.source_audio_url(task.task_id)
             item["source_stream_audio_url"] = self.source_stream_url(task.task_id)
             item["source_image_url"] = self.source_image_url(task.task_id)
+        if task.kind == "add_vocals" and self.add_vocals_omit_tags:
+            del item["tags"]
         return item
 
     def _track_camel(self, task: Task, track: Track, stage: str) -> dict[str, Any]:
         audio, stream, image = self._track_urls(task, track, stage)
-        return {
+        item: dict[str, Any] = {
             "id": track.audio_id,
             "audioUrl": audio,
             "streamAudioUrl": stream,
@@ -1476,10 +2097,15 @@ class FakeKie:
             "createTime": track.create_time,
             "duration": track.duration,
         }
+        if task.kind == "add_vocals" and self.add_vocals_omit_tags:
+            del item["tags"]
+        return item
 
     async def _deliver(self, task: Task, stage: str) -> Delivery:
         body = self.callback_body(task.task_id, stage)
-        headers = self.signed_headers(str(body["data"]["task_id"]))
+        # §5.5: sign the body's task id - data.task_id, or data.taskId for cover / MIDI (UNCONFIRMED).
+        data = body["data"]
+        headers = self.signed_headers(str(data["task_id"] if "task_id" in data else data["taskId"]))
         if self._session is None:
             raise RuntimeError("FakeKie not started")
         try:
@@ -1513,7 +2139,7 @@ class FakeKie:
 
     async def _auto_run(self, task: Task) -> None:
         plan = self._pop_task_failure(task.kind)
-        stages = self.auto_stages if task.is_music else ("complete",)
+        stages = ("complete",) if task.kind in COMPLETE_ONLY_KINDS else self.auto_stages
         if plan is not None:
             stages = stages[: stages.index(plan.after) + 1] if plan.after in stages else ()
         for stage in stages:
@@ -1531,9 +2157,10 @@ class FakeKie:
 # --------------------------------------------------------------------------
 
 
-def _check_kind(kind: str | None) -> None:
-    if kind is not None and kind not in KINDS:
-        raise ValueError(f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}")
+def _check_kind(kind: str | None, *, sync_ok: bool = False) -> None:
+    allowed = ALL_KINDS if sync_ok else KINDS
+    if kind is not None and kind not in allowed:
+        raise ValueError(f"unknown kind {kind!r}; expected one of {', '.join(allowed)}")
 
 
 def _pop_matching(
@@ -1557,6 +2184,53 @@ def _jpeg(seed: str, size: int) -> bytes:
 def _wav(task_id: str, size: int) -> bytes:
     header = b"RIFF" + max(size - 8, 0).to_bytes(4, "little") + b"WAVEfmt "
     return _blob(f"wav:{task_id}", size, prefix=header)
+
+
+def _iso(seconds: float) -> str:
+    """Epoch seconds as the cover-details example's ``2025-01-15T10:35:27.000Z``."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{int(seconds * 1000) % 1000:03d}Z"
+
+
+_LYRIC_TOKEN: Final = re.compile(r"\[[^\]\n]*\]|\S+")
+
+
+def _split_lyrics(lyrics: str) -> list[str]:
+    """The words of ``lyrics``; a ``[Section]`` marker is glued to the next word (``"[Verse]\\nNight"``)."""
+    words: list[str] = []
+    marker = ""
+    for token in _LYRIC_TOKEN.findall(lyrics):
+        if token.startswith("[") and token.endswith("]"):
+            marker += token + "\n"
+        else:
+            words.append(marker + token)
+            marker = ""
+    if marker:
+        words.append(marker.rstrip("\n"))
+    return words
+
+
+def _boost_style(content: str) -> str:
+    """A richer style text derived from ``content`` (deterministic)."""
+    tags = [t.strip() for t in content.split(",") if t.strip()] or [content.strip()]
+    lead = " ".join(tags).lower()
+    return (f"{lead[:1].upper()}{lead[1:]} with layered production, expressive dynamics, a warm mix and a "
+            f"clear, memorable hook")
+
+
+def _derive_midi(task: Task, separation: Task) -> list[dict[str, Any]]:
+    """Instruments of a MIDI task: one per stem of the separation (only the requested one when an audioId
+    was given), each with 8 notes derived from the stem id."""
+    stems = [s for s in separation.stems if task.source_audio_id in (None, separation.stem_ids[s])]
+    instruments = []
+    for stem in stems:
+        digest = hashlib.sha256(f"midi:{separation.stem_ids[stem]}".encode()).digest()
+        notes = [
+            {"pitch": 36 + digest[i] % 48, "start": round(i * 0.5 + digest[i + 8] / 1024, 4),
+             "end": round(i * 0.5 + 0.4 + digest[i + 8] / 1024, 4), "velocity": round(0.5 + digest[i + 16] / 512, 3)}
+            for i in range(8)
+        ]  # fmt: skip
+        instruments.append({"name": MIDI_INSTRUMENTS[stem], "notes": notes})
+    return instruments
 
 
 def _title_from(prompt: str) -> str:
@@ -1807,3 +2481,198 @@ def validate_track_request(kind: str, body: dict[str, Any]) -> str | None:
             if len(value) > MP4_FIELD_MAX:
                 return f"{name} exceeds {MP4_FIELD_MAX} characters (got {len(value)})"
     return None
+
+
+# --------------------------------------------------------------------------
+# Validation of the later endpoints (§1, §2 rows 5, 6, 15, 16, 19-24, §2.4, §2.5)
+# --------------------------------------------------------------------------
+
+# §2.5: personas need a source model "above v3.5" (only sunoapi.org still accepts V3_5, §7).
+PRE_PERSONA_MODELS: Final[tuple[str, ...]] = ("V3_5",)
+_FALLBACK_LIMITS: Final = ModelLimits(custom_prompt=5000, style=1000)
+
+
+def _check_ids(body: dict[str, Any], names: tuple[str, ...]) -> str | None:
+    """Required, non-empty string fields."""
+    problem = _check_required(body, names)
+    if problem:
+        return problem
+    for name in names:
+        if not isinstance(body[name], str) or not body[name].strip():
+            return f"{name} must be a non-empty string"
+    return None
+
+
+def _check_callback(body: dict[str, Any], *, required: bool) -> str | None:
+    value = body.get("callBackUrl")
+    if value is None:
+        return "callBackUrl is required" if required else None
+    return None if _is_url(value) else "callBackUrl must be an http(s) URL"
+
+
+def _check_text(body: dict[str, Any], name: str, limit: int | None, *, required: bool = True,
+                blank_ok: bool = False) -> str | None:
+    """A string field: present (if ``required``), non-blank (unless ``blank_ok``), at most ``limit`` long."""
+    value = body.get(name)
+    if value is None:
+        return f"{name} is required" if required else None
+    if not isinstance(value, str):
+        return f"{name} must be a string"
+    if required and not blank_ok and not value.strip():
+        return f"{name} is required"
+    if limit is not None and len(value) > limit:
+        return TooLong(f"{name} exceeds {limit} characters (got {len(value)})")
+    return None
+
+
+def _add_limits(body: dict[str, Any], limits: TextLimits) -> tuple[str | None, ModelLimits]:
+    """add-instrumental / add-vocals ``model`` (optional, V4_5PLUS | V5) and its §1.1 text limits."""
+    model = body.get("model")
+    if model is not None and model not in ADD_MODELS:
+        return f"model must be one of {', '.join(ADD_MODELS)} (got {model!r})", _FALLBACK_LIMITS
+    return None, limits.models.get(model or ADD_DEFAULT_MODEL, _FALLBACK_LIMITS)
+
+
+def validate_add_instrumental(body: dict[str, Any], *, limits: TextLimits = KIE_TEXT_LIMITS) -> str | None:
+    """§2 row 5: uploadUrl, title (<= 80), tags, negativeTags (may be empty), callBackUrl; model V4_5PLUS | V5."""
+    problem = _check_base(body, ("uploadUrl", "title", "tags", "negativeTags", "callBackUrl"), (), limits)
+    if problem:
+        return problem
+    problem, model_limits = _add_limits(body, limits)
+    return (
+        problem
+        or _check_text(body, "title", ADD_TITLE_MAX)
+        or _check_text(body, "tags", model_limits.style)
+        or _check_text(body, "negativeTags", model_limits.style, blank_ok=True)
+        or _check_tuning(body)
+    )
+
+
+def validate_add_vocals(body: dict[str, Any], *, limits: TextLimits = KIE_TEXT_LIMITS) -> str | None:
+    """§2 row 6: uploadUrl, prompt, title (<= 80), style, negativeTags (may be empty), callBackUrl;
+    model V4_5PLUS | V5."""
+    required = ("uploadUrl", "prompt", "title", "style", "negativeTags", "callBackUrl")
+    problem = _check_base(body, required, (), limits)
+    if problem:
+        return problem
+    problem, model_limits = _add_limits(body, limits)
+    return (
+        problem
+        or _check_text(body, "prompt", model_limits.custom_prompt)
+        or _check_text(body, "style", model_limits.style)
+        or _check_text(body, "title", ADD_TITLE_MAX)
+        or _check_text(body, "negativeTags", model_limits.style, blank_ok=True)
+        or _check_tuning(body)
+    )
+
+
+def validate_mashup(body: dict[str, Any], *, limits: TextLimits = KIE_TEXT_LIMITS) -> str | None:
+    """§2 row 24: uploadUrlList of exactly 2 URLs plus generate's fields and mode rules (§2.1); ``instrumental``
+    optional (default false); title limits per model as on extend (sunoapi.org's mashup page)."""
+    problem = _check_required(body, ("uploadUrlList",))
+    if problem:
+        return problem
+    urls = body["uploadUrlList"]
+    if not isinstance(urls, list) or len(urls) != 2:
+        return "uploadUrlList must be a list of exactly 2 URLs"
+    if not all(_is_url(url) for url in urls):
+        return "uploadUrlList entries must be http(s) URLs"
+    instrumental = body.get("instrumental", False)
+    if not isinstance(instrumental, bool):
+        return "instrumental must be a boolean"
+    model = body.get("model")
+    title_max = limits.extend_title.get(model, TITLE_MAX) if isinstance(model, str) else TITLE_MAX
+    return validate_generate({**body, "instrumental": instrumental}, title_max=title_max, limits=limits)
+
+
+def _two_decimals(value: float) -> bool:
+    return abs(value * 100 - round(value * 100)) <= 1e-6
+
+
+def validate_replace_section(body: dict[str, Any]) -> str | None:
+    """§2 row 22, §2.5 - shape (the source track's duration and model limits are checked by the fake)."""
+    problem = (
+        _check_ids(body, ("taskId", "audioId"))
+        or _check_text(body, "prompt", None)
+        or _check_text(body, "tags", None)
+        or _check_text(body, "title", None)
+        or _check_required(body, ("infillStartS", "infillEndS"))
+        or _check_text(body, "negativeTags", None, required=False)
+        or _check_text(body, "fullLyrics", None, required=False)
+        or _check_callback(body, required=False)
+    )
+    if problem:
+        return problem
+    for name in ("infillStartS", "infillEndS"):
+        value = body[name]
+        if not _is_number(value) or value < 0:
+            return f"{name} must be a number of seconds (>= 0)"
+        if not _two_decimals(value):
+            return f"{name} allows at most 2 decimal places"
+    start, end = body["infillStartS"], body["infillEndS"]
+    if not start < end:
+        return "infillStartS must be less than infillEndS"
+    length = round(end - start, 2)
+    if not REPLACE_MIN_S <= length <= REPLACE_MAX_S:
+        return (f"the replaced range (infillEndS - infillStartS) must be between {REPLACE_MIN_S:g} and "
+                f"{REPLACE_MAX_S:g} seconds (got {length:g})")
+    return None
+
+
+def _check_replace_range(body: dict[str, Any], duration: float) -> str | None:
+    start, end = body["infillStartS"], body["infillEndS"]
+    if end > duration:
+        return f"infillEndS must not exceed the track's duration ({duration} s)"
+    if round(end - start, 2) > duration * REPLACE_MAX_FRACTION:
+        return f"the replaced range must not exceed 50% of the track's duration ({duration} s)"
+    return None
+
+
+def _check_replace_text(body: dict[str, Any], model: str, limits: TextLimits) -> str | None:
+    """§1.1 limits of the source's model: prompt / fullLyrics as custom lyrics, tags as style, title as on
+    extend."""
+    model_limits = limits.models.get(model, _FALLBACK_LIMITS)
+    return (
+        _check_text(body, "prompt", model_limits.custom_prompt)
+        or _check_text(body, "tags", model_limits.style)
+        or _check_text(body, "title", limits.extend_title.get(model, TITLE_MAX))
+        or _check_text(body, "fullLyrics", model_limits.custom_prompt, required=False)
+    )
+
+
+def _persona_window(body: dict[str, Any]) -> tuple[float, float]:
+    start = body.get("vocalStart")
+    end = body.get("vocalEnd")
+    return (PERSONA_DEFAULT_WINDOW[0] if start is None else float(start),
+            PERSONA_DEFAULT_WINDOW[1] if end is None else float(end))  # fmt: skip
+
+
+def validate_persona(body: dict[str, Any]) -> str | None:
+    """§2 row 19, §2.5 - shape: taskId, audioId, name, description; optional style, vocalStart (0), vocalEnd
+    (30), a 10-30 s window. (The docs print the keys as ``' vocalStart'``, a typo: the fake reads
+    ``vocalStart`` / ``vocalEnd``.)"""
+    problem = _check_ids(body, ("taskId", "audioId", "name", "description")) or _check_text(
+        body, "style", None, required=False
+    )
+    if problem:
+        return problem
+    for name in ("vocalStart", "vocalEnd"):
+        value = body.get(name)
+        if value is not None and (not _is_number(value) or value < 0):
+            return f"{name} must be a number of seconds (>= 0)"
+    start, end = _persona_window(body)
+    if not start < end:
+        return "vocalStart must be less than vocalEnd"
+    if not PERSONA_MIN_WINDOW <= end - start <= PERSONA_MAX_WINDOW:
+        return (f"the vocal window (vocalEnd - vocalStart) must be between {PERSONA_MIN_WINDOW:g} and "
+                f"{PERSONA_MAX_WINDOW:g} seconds (got {end - start:g})")
+    return None
+
+
+_FETCH_VALIDATORS: Final[dict[str, Callable[..., str | None]]] = {
+    "upload_extend": validate_upload_extend,
+    "upload_cover": validate_upload_cover,
+    "add_instrumental": validate_add_instrumental,
+    "add_vocals": validate_add_vocals,
+    "mashup": validate_mashup,
+}

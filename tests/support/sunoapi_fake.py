@@ -17,16 +17,20 @@ payloads, stages (text / first / complete / error), files, knobs and scripting A
   error of the fake).
 * Codes are the S-CR table only: 200, 400, 401, 404, 405, 413, 429, 430, 455, 500.
 
-  - 429 = insufficient credits: an accepted task costs ``cost_of(kind, body)`` credits
-    (``costs`` table, see ``DEFAULT_COSTS``); a valid submit that costs more than ``credits``
-    answers 429 and is not accepted (nothing deducted, not counted in the rate window).
+  - 429 = insufficient credits: an accepted request costs ``cost_of(kind, body)`` credits
+    (``costs`` table, see ``DEFAULT_COSTS``; the billing itself is FakeKie's); a valid submit that
+    costs more than ``credits`` answers 429 and is not accepted (nothing deducted, not counted in
+    the rate window). Synchronous endpoints too (style boost reports its cost in
+    ``creditsConsumed``; timestamped lyrics are free).
   - 430 "call frequency too high" (``rate_limit_code``; 405 "rate limit exceeded" also
     accepted) when over ``submit_rate_limit`` (20 per 10 s sliding window, every submit kind,
     lyrics included) and over ``poll_rate_limit`` (kie's 3 req/s per task). Never 429 for a
     rate limit, never 402.
   - 413 for any text over its limit (prompt / style / title / lyrics prompt).
-  - Validation problems kie answers with 422, and kie's 409 (WAV exists) / 451 (upload fetch
-    failed), answer 400 "invalid params". 404 stays 404 (unknown task / audioId).
+  - Validation problems kie answers with 422, and kie's 409 (WAV exists, "Persona already
+    exists") / 451 (upload fetch failed, mashup included), answer 400 with kie's message. 404
+    stays 404 (unknown task / audioId / personaId). The cover duplicate is 400 + the existing
+    ``taskId`` on both.
   - 455 for every ``/api/*`` request while ``maintenance`` is True; 500 (and anything else)
     via ``fail_next_submit(500, ..., http_status=500)`` as on FakeKie.
 * Text limits (``SUNOAPI_TEXT_LIMITS``): non-custom prompt 400 [S-GM]; custom prompt / style /
@@ -43,6 +47,15 @@ payloads, stages (text / first / complete / error), files, knobs and scripting A
   camelCase ``successFlag`` shape as kie [S-VSD].
 * Callbacks are never signed: no ``X-Webhook-*`` headers, whatever ``hmac_key`` is set to;
   the constructor takes no ``hmac_key``.
+* The later endpoints are FakeKie's (see its module doc: add-instrumental, add-vocals, mashup,
+  replace-section, timestamped lyrics, style boost, persona, cover image, MIDI, tuning options),
+  under the same paths (§7 lists them for sunoapi.org) with the differences above. UNCONFIRMED
+  for sunoapi.org: the cover path ``/api/v1/suno/cover/*`` (§7: a 3P reference) and the MIDI paths
+  ``/api/v1/midi/*`` (not in §7's list) - served all the same, as the shared backend would. V3_5
+  (accepted here, §7) is too old for a persona (§2.5: above v3.5): 400.
+* Sound effects: nothing in the seeds (or §7) documents a sunoapi.org sound-effects endpoint (only
+  cqtai's seed 004 lists one, and §2 names kie's ``/api/v1/generate/sounds`` from 3P notes), so
+  none is implemented: ``/api/v1/generate/sounds`` is an unknown path (404).
 
 Typical use::
 
@@ -69,6 +82,8 @@ from tests.support.kie_fake import (
     LyricsVariant,
     ManualClock,
     ModelLimits,
+    Persona,
+    StyleResult,
     Submission,
     Task,
     TextLimits,
@@ -76,7 +91,6 @@ from tests.support.kie_fake import (
     Track,
     UploadFetch,
     _envelope,
-    _Reject,
 )
 
 __all__ = [
@@ -92,6 +106,8 @@ __all__ = [
     "FakeSunoApi",
     "LyricsVariant",
     "ManualClock",
+    "Persona",
+    "StyleResult",
     "Submission",
     "Task",
     "Track",
@@ -129,9 +145,12 @@ SUNOAPI_TEXT_LIMITS: Final = TextLimits(
     lyrics_prompt=200,
 )
 
-# Credits per accepted task. Music: "Custo: 12 créditos" per generate (a 3P sunoapi.org
-# reference, §6), used for every music kind. Separation: "1 / 5 music-generation credits" [S-SV]
-# read as 1 x 12 and 5 x 12. Lyrics / WAV / MP4: not documented; 2 each is invented.
+# Credits per accepted request. Music: "Custo: 12 créditos" per generate (a 3P sunoapi.org
+# reference, §6), used for every music kind (add-instrumental, add-vocals, mashup and
+# replace-section included). Separation: "1 / 5 music-generation credits" [S-SV] read as 1 x 12 and
+# 5 x 12. Style boost: 1 (the boost-music-style example's creditsConsumed, a docs mirror). Lyrics /
+# WAV / MP4 / cover image / MIDI / persona: not documented; 2 each is invented. Timestamped lyrics
+# (a read of an existing result): free, invented.
 DEFAULT_COSTS: Final[dict[str, int]] = {
     **{kind: 12 for kind in MUSIC_KINDS},
     "lyrics": 2,
@@ -139,6 +158,11 @@ DEFAULT_COSTS: Final[dict[str, int]] = {
     "split_stem": 60,
     "wav": 2,
     "mp4": 2,
+    "cover_image": 2,
+    "midi": 2,
+    "persona": 2,
+    "style_boost": 1,
+    "timestamped_lyrics": 0,
 }
 
 
@@ -146,6 +170,7 @@ class FakeSunoApi(FakeKie):
     """aiohttp server on 127.0.0.1 imitating api.sunoapi.org's Suno endpoints (see module doc)."""
 
     CREDIT_PATH = CREDIT_PATH
+    INSUFFICIENT_CREDITS = (429, INSUFFICIENT_CREDITS_MSG)  # §7: 429 means insufficient credits here
 
     def __init__(
         self,
@@ -162,13 +187,9 @@ class FakeSunoApi(FakeKie):
         # New knobs.
         self.rate_limit_code: int = 430  # 430 "call frequency too high" | 405 "rate limit exceeded"
         self.record_info_shape: RecordInfoShape = "sunoData"
-        self.costs: dict[str, int] = dict(DEFAULT_COSTS)
-        self.refund_on_failure: bool = False  # give a failed task's credits back (before its error callback)
+        self.costs = dict(DEFAULT_COSTS)  # inherited knob (FakeKie.costs), with sunoapi.org's prices
         self.maintenance: bool = False  # every /api/* request answers 455
         self.not_found_http_status: int = 200  # HTTP status of the unknown-path 404 envelope
-        # Observations.
-        self.charges: dict[str, int] = {}  # task id -> credits deducted when it was accepted
-        self.refunds: dict[str, int] = {}  # task id -> credits given back
 
     async def __aenter__(self) -> FakeSunoApi:
         await self.start()
@@ -185,11 +206,6 @@ class FakeSunoApi(FakeKie):
     def lyrics_rate_limit_code(self, code: int) -> None:
         self.rate_limit_code = code
 
-    def cost_of(self, kind: str, body: dict[str, Any]) -> int:
-        """Credits an accepted submit of ``kind`` costs (separation: by ``type``)."""
-        key = str(body.get("type")) if kind == "separation" else kind
-        return self.costs[key]
-
     # ---------------------------------------------------------------- no signing, ever
 
     def sign(self, task_id: str, timestamp: int | str) -> str:
@@ -197,25 +213,6 @@ class FakeSunoApi(FakeKie):
 
     def signed_headers(self, task_id: str, timestamp: int | None = None) -> dict[str, str]:
         return {"Content-Type": "application/json"}
-
-    # ---------------------------------------------------------------- failures / refunds
-
-    async def fail(
-        self,
-        task_id: str,
-        code: int | None = None,
-        msg: str | None = None,
-        status: str | None = None,
-        deliver: bool = True,
-    ) -> Delivery | None:
-        await super().fail(task_id, code, msg, status, deliver=False)
-        if self.refund_on_failure and task_id not in self.refunds:
-            amount = self.charges.get(task_id, 0)
-            self.refunds[task_id] = amount
-            self.credits += amount
-        if not deliver:
-            return None
-        return await self._deliver(self.task(task_id), "error")
 
     # ---------------------------------------------------------------- FakeKie hooks
 
@@ -239,16 +236,6 @@ class FakeSunoApi(FakeKie):
         if isinstance(msg, TooLong) or code == 413:
             return 413
         return code if code in SUNOAPI_CODES else 400
-
-    def _admit(self, kind: str, body: dict[str, Any]) -> _Reject | None:
-        if self.credits < self.cost_of(kind, body):
-            return _Reject(429, INSUFFICIENT_CREDITS_MSG)
-        return None
-
-    def _on_accepted(self, task: Task) -> None:
-        cost = self.cost_of(task.kind, task.body)
-        self.credits -= cost
-        self.charges[task.task_id] = cost
 
     def _rate_limit_envelope(self, kind: str) -> dict[str, Any]:
         code = self.rate_limit_code

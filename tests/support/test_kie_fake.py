@@ -1283,3 +1283,791 @@ async def test_result_file_sizes_overrides_and_downloads(kie: FakeKie, http: aio
             kie.file_bytes(bad)
     assert kie.downloads == [f"/files/{wav}/audio.wav", f"/files/{mp4}/video.mp4", f"/files/{mp4}/video.mp4"]
     assert kie.file_urls(wav) == [kie.wav_url(wav)] and kie.file_urls(mp4) == [kie.video_url(mp4)]
+
+
+# ===========================================================================
+# Later endpoints: add-instrumental / add-vocals / mashup / replace-section / timestamped lyrics /
+# style boost / persona / cover image / MIDI / tuning options / billing
+# ===========================================================================
+
+
+def add_instrumental_body(url: str, **extra: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "uploadUrl": url,
+        "title": "Backing Track",
+        "tags": "acoustic guitar, soft piano",
+        "negativeTags": "heavy metal",
+        "callBackUrl": NOWHERE,
+    }
+    body.update(extra)
+    return body
+
+
+def add_vocals_body(url: str, **extra: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "uploadUrl": url,
+        "prompt": "[Verse] rain on the window",
+        "title": "Sung Rain",
+        "style": "jazz vocals",
+        "negativeTags": "",
+        "callBackUrl": NOWHERE,
+    }
+    body.update(extra)
+    return body
+
+
+def mashup_body(base: str, **extra: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "uploadUrlList": [f"{base}/song.mp3", f"{base}/song.mp3"],
+        "customMode": True,
+        "model": "V5",
+        "callBackUrl": NOWHERE,
+        "style": "electro swing",
+        "title": "Both At Once",
+        "instrumental": True,
+    }
+    body.update(extra)
+    return body
+
+
+def replace_body(task_id: str, audio_id: str, **extra: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "taskId": task_id,
+        "audioId": audio_id,
+        "prompt": "[Verse 2] a brand new verse",
+        "tags": "ambient piano",
+        "title": "Rain (edit)",
+        "infillStartS": 10.5,
+        "infillEndS": 20.75,
+        "callBackUrl": NOWHERE,
+    }
+    body.update(extra)
+    return body
+
+
+def persona_body(task_id: str, audio_id: str, **extra: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {"taskId": task_id, "audioId": audio_id, "name": "Rainy", "description": "soft alto"}
+    body.update(extra)
+    return body
+
+
+def custom_generate_body(**extra: Any) -> dict[str, Any]:
+    fields: dict[str, Any] = {"customMode": True, "style": "folk", "title": "Rain", "prompt": "[Verse] rain"}
+    return simple_body(NOWHERE, **{**fields, **extra})
+
+
+async def finished_separation(http: aiohttp.ClientSession, fake: FakeKie, type_: str = "split_stem") -> str:
+    """A separation task at SUCCESS (no callbacks sent) of a finished music track; returns its taskId."""
+    task_id, (audio_id, _) = await finished_music(http, fake)
+    auto, fake.auto_callbacks = fake.auto_callbacks, False
+    try:
+        body = {"taskId": task_id, "audioId": audio_id, "type": type_, "callBackUrl": NOWHERE}
+        sep = await accepted(http, fake, "/api/v1/vocal-removal/generate", body)
+        await fake.advance(sep, "complete", deliver=False)
+    finally:
+        fake.auto_callbacks = auto
+    return sep
+
+
+# --------------------------------------------------------------------------- add-instrumental / add-vocals
+
+
+@pytest.mark.parametrize(
+    ("path", "mutate", "fragment"),
+    [
+        ("/api/v1/generate/add-instrumental", lambda b: drop(b, "uploadUrl"), "uploadUrl is required"),
+        ("/api/v1/generate/add-instrumental", lambda b: drop(b, "tags"), "tags is required"),
+        ("/api/v1/generate/add-instrumental", lambda b: drop(b, "negativeTags"), "negativeTags is required"),
+        ("/api/v1/generate/add-instrumental", lambda b: drop(b, "title"), "title is required"),
+        ("/api/v1/generate/add-instrumental", lambda b: drop(b, "callBackUrl"), "callBackUrl is required"),
+        ("/api/v1/generate/add-instrumental", lambda b: {**b, "title": "T" * 81}, "title exceeds 80"),
+        ("/api/v1/generate/add-instrumental", lambda b: {**b, "tags": "t" * 1001}, "tags exceeds 1000"),
+        ("/api/v1/generate/add-instrumental", lambda b: {**b, "model": "V4_5"}, "model must be one of V4_5PLUS, V5"),
+        ("/api/v1/generate/add-instrumental", lambda b: {**b, "uploadUrl": "ftp://x"}, "uploadUrl must be an http"),
+        ("/api/v1/generate/add-instrumental", lambda b: {**b, "styleWeight": 1.01}, "styleWeight must be a number"),
+        ("/api/v1/generate/add-vocals", lambda b: drop(b, "prompt"), "prompt is required"),
+        ("/api/v1/generate/add-vocals", lambda b: drop(b, "style"), "style is required"),
+        ("/api/v1/generate/add-vocals", lambda b: {**b, "prompt": "p" * 5001}, "prompt exceeds 5000"),
+        ("/api/v1/generate/add-vocals", lambda b: {**b, "model": "V4"}, "model must be one of"),
+        ("/api/v1/generate/add-vocals", lambda b: {**b, "vocalGender": "x"}, "vocalGender"),
+    ],
+)
+async def test_add_instrumental_and_vocals_validation(
+    kie: FakeKie, http: aiohttp.ClientSession, uploads: str, path: str, mutate: Any, fragment: str
+) -> None:
+    make = add_instrumental_body if path.endswith("instrumental") else add_vocals_body
+    payload = await call(http, kie, path, mutate(make(f"{uploads}/song.mp3")))
+    assert payload["code"] == 422 and fragment in payload["msg"], payload
+    assert kie.submissions == [] and kie.uploads == []  # refused before fetching
+
+
+async def test_add_instrumental_flow(
+    kie: FakeKie, http: aiohttp.ClientSession, uploads: str, receiver: Receiver
+) -> None:
+    body = add_instrumental_body(f"{uploads}/song.mp3", callBackUrl=receiver.url, styleWeight=0.61, vocalGender="f")
+    task_id = await accepted(http, kie, "/api/v1/generate/add-instrumental", body)
+    stages = [await receiver.next() for _ in range(3)]
+    assert [r.body["data"]["callbackType"] for r in stages] == ["text", "first", "complete"]
+    tracks = stages[-1].body["data"]["data"]
+    assert stages[-1].body["data"]["task_id"] == task_id and len(tracks) == 2
+    assert set(tracks[0]) == EXTEND_TRACK_KEYS  # no source_* fields (documented for upload kinds only)
+    assert (tracks[0]["title"], tracks[0]["tags"], tracks[0]["model_name"]) == (
+        "Backing Track", "acoustic guitar, soft piano", "chirp-v4-5plus",  # model defaults to V4_5PLUS
+    )  # fmt: skip
+    task = kie.task(task_id)
+    assert (task.kind, task.model, task.upload_bytes, task.tuning) == (
+        "add_instrumental", "V4_5PLUS", SONG, {"styleWeight": 0.61, "vocalGender": "f"},
+    )  # fmt: skip
+    assert [u.url for u in kie.uploads] == [f"{uploads}/song.mp3"]
+    data = await poll_info(http, kie, "/api/v1/generate/record-info", task_id)
+    assert (data["status"], data["operationType"], data["parentMusicId"]) == ("SUCCESS", "add_instrumental", "")
+    assert [t["id"] for t in data["response"]["sunoData"]] == [t["id"] for t in tracks]
+    async with http.get(tracks[0]["audio_url"]) as r:
+        assert r.status == 200 and await r.read() == kie.audio_bytes(task_id, 0)
+    assert kie.submissions_of("add_instrumental")[0].task_id == task_id
+    # A track it made is a music track like any other (separation accepts it).
+    kie.auto_callbacks = False
+    sep = {"taskId": task_id, "audioId": tracks[0]["id"], "type": "separate_vocal", "callBackUrl": NOWHERE}
+    await accepted(http, kie, "/api/v1/vocal-removal/generate", sep)
+    payload = await call(http, kie, "/api/v1/generate/add-instrumental", {**body, "uploadUrl": f"{uploads}/nope"})
+    assert (payload["code"], payload["msg"]) == (451, "Failed to fetch the music data")
+    await kie.drain()
+
+
+async def test_add_vocals_flow_model_and_missing_tags(
+    kie: FakeKie, http: aiohttp.ClientSession, uploads: str, receiver: Receiver
+) -> None:
+    kie.auto_callbacks = False
+    body = add_vocals_body(f"{uploads}/song.mp3", model="V5", callBackUrl=receiver.url)
+    task_id = await accepted(http, kie, "/api/v1/generate/add-vocals", body)
+    await kie.advance(task_id, "complete")
+    track = receiver.received[-1].body["data"]["data"][0]
+    assert (track["title"], track["tags"], track["prompt"], track["model_name"]) == (
+        "Sung Rain", "jazz vocals", "[Verse] rain on the window", "chirp-v5",
+    )  # fmt: skip
+    kie.add_vocals_omit_tags = True  # §3.1: add-vocals items may lack tags
+    assert "tags" not in kie.callback_body(task_id, "complete")["data"]["data"][0]
+    data = await poll_info(http, kie, "/api/v1/generate/record-info", task_id)
+    assert "tags" not in data["response"]["sunoData"][0] and data["operationType"] == "add_vocals"
+
+
+# --------------------------------------------------------------------------- mashup
+
+
+async def test_mashup_validation_fetches_and_flow(
+    kie: FakeKie, http: aiohttp.ClientSession, uploads: str, receiver: Receiver
+) -> None:
+    kie.auto_callbacks = False
+    path = "/api/v1/generate/mashup"
+    song = f"{uploads}/song.mp3"
+    cases: list[tuple[dict[str, Any], str]] = [
+        ({"uploadUrlList": [song]}, "exactly 2 URLs"),
+        ({"uploadUrlList": [song, song, song]}, "exactly 2 URLs"),
+        ({"uploadUrlList": song}, "exactly 2 URLs"),
+        ({"uploadUrlList": [song, "nope"]}, "entries must be http(s) URLs"),
+        ({"instrumental": "yes"}, "instrumental must be a boolean"),
+        ({"style": ""}, "style is required in custom mode"),
+        ({"instrumental": False}, "prompt (lyrics) is required"),
+        ({"title": "T" * 101}, "title exceeds 100"),
+        ({"model": "V4_5ALL", "title": "T" * 81}, "title exceeds 80"),
+        ({"model": "V3_5"}, "model must be one of"),
+        ({"customMode": None}, "customMode is required"),
+        ({"weirdnessConstraint": 0.123}, "at most 2 decimal places"),
+    ]
+    for change, fragment in cases:
+        payload = await call(http, kie, path, mashup_body(uploads, **change))
+        assert payload["code"] == 422 and fragment in payload["msg"], (change, payload)
+    assert kie.uploads == []
+    payload = await call(http, kie, path, mashup_body(uploads, uploadUrlList=[song, f"{uploads}/empty.mp3"]))
+    assert payload["code"] == 451 and [u.error for u in kie.uploads] == [None, "empty body"]
+
+    body = mashup_body(uploads, customMode=False, prompt="two songs, one groove", callBackUrl=receiver.url)
+    del body["instrumental"]  # optional here (default false)
+    task_id = await accepted(http, kie, path, body)
+    task = kie.task(task_id)
+    assert (task.kind, task.upload_list, len(kie.uploads)) == ("mashup", [SONG, SONG], 4)
+    for stage in ("text", "first", "complete"):
+        await kie.advance(task_id, stage)
+    assert [r.body["data"]["callbackType"] for r in receiver.received] == ["text", "first", "complete"]
+    assert receiver.received[-1].body["data"]["data"][0]["prompt"].startswith("[Verse]\ntwo songs")
+    data = await poll_info(http, kie, "/api/v1/generate/record-info", task_id)
+    assert (data["status"], data["operationType"], len(data["response"]["sunoData"])) == ("SUCCESS", "mashup", 2)
+
+
+# --------------------------------------------------------------------------- replace-section
+
+
+async def test_replace_section_validation(kie: FakeKie, http: aiohttp.ClientSession) -> None:
+    kie.track_durations = (100.0, 120.0)
+    task_id, (a, b) = await finished_music(http, kie)
+    kie.auto_callbacks = False
+    pending = await submit(http, kie, NOWHERE)
+    pending_audio = kie.task(pending).tracks[0].audio_id
+    base = replace_body(task_id, a)
+    cases: list[tuple[dict[str, Any], int, str]] = [
+        (drop(base, "prompt"), 422, "prompt is required"),
+        (drop(base, "tags"), 422, "tags is required"),
+        (drop(base, "title"), 422, "title is required"),
+        (drop(base, "infillStartS"), 422, "infillStartS is required"),
+        (drop(base, "taskId"), 422, "taskId is required"),
+        ({**base, "infillStartS": "10"}, 422, "infillStartS must be a number"),
+        ({**base, "infillEndS": 20.755}, 422, "infillEndS allows at most 2 decimal places"),
+        ({**base, "infillStartS": 20.75}, 422, "infillStartS must be less than infillEndS"),
+        ({**base, "infillEndS": 16.49}, 422, "between 6 and 60 seconds (got 5.99)"),
+        ({**base, "infillStartS": 0, "infillEndS": 60.01}, 422, "between 6 and 60 seconds (got 60.01)"),
+        ({**base, "infillStartS": 0, "infillEndS": 50.01}, 422, "must not exceed 50% of the track's duration"),
+        ({**base, "infillStartS": 95, "infillEndS": 101}, 422, "infillEndS must not exceed the track's duration"),
+        ({**base, "callBackUrl": "nope"}, 422, "callBackUrl must be an http(s) URL"),
+        ({**base, "title": "T" * 101}, 422, "title exceeds 100"),  # V5 source: extend's title limit
+        ({**base, "fullLyrics": 5}, 422, "fullLyrics must be a string"),
+        ({**base, "taskId": "nope"}, 404, "Task not found"),
+        ({**base, "audioId": pending_audio}, 404, "not found in task"),
+        ({**base, "taskId": pending, "audioId": pending_audio}, 422, "has not completed"),
+    ]
+    for body, code, fragment in cases:
+        payload = await call(http, kie, "/api/v1/generate/replace-section", body)
+        assert payload["code"] == code and fragment in payload["msg"], (body, payload)
+    assert kie.submissions_of("replace_section") == []
+    # The limits themselves are accepted: 6 s, exactly half of the track, 60 s up to the track's end.
+    for audio_id, start, end in ((a, 0, 6), (a, 0, 50), (b, 60, 120)):
+        await accepted(http, kie, "/api/v1/generate/replace-section",
+                       {**base, "audioId": audio_id, "infillStartS": start, "infillEndS": end})  # fmt: skip
+    kie.expire(task_id)
+    payload = await call(http, kie, "/api/v1/generate/replace-section", base)
+    assert payload["code"] == 404 and "expired" in payload["msg"]
+
+
+async def test_replace_section_complete_only_callbacks_and_record_info(
+    kie: FakeKie, http: aiohttp.ClientSession, receiver: Receiver
+) -> None:
+    task_id, (a, _) = await finished_music(http, kie)  # auto callbacks stay on
+    body = replace_body(task_id, a, callBackUrl=receiver.url, fullLyrics="[Verse]\nall of it\n[Verse 2]\nnew")
+    rs = await accepted(http, kie, "/api/v1/generate/replace-section", body)
+    got = await receiver.next()
+    await kie.drain()
+    assert len(receiver.received) == 1  # complete only: no text / first stages
+    assert got.body == kie.callback_body(rs, "complete")
+    assert (got.body["code"], got.body["msg"], got.body["data"]["callbackType"], got.body["data"]["task_id"]) == (
+        200, "All generated successfully.", "complete", rs,
+    )  # fmt: skip
+    (track,) = got.body["data"]["data"]  # one track
+    assert set(track) == EXTEND_TRACK_KEYS
+    assert (track["duration"], track["title"], track["tags"], track["prompt"], track["model_name"]) == (
+        198.44, "Rain (edit)", "ambient piano", "[Verse]\nall of it\n[Verse 2]\nnew", "chirp-v5",
+    )  # fmt: skip
+    data = await poll_info(http, kie, "/api/v1/generate/record-info", rs)
+    assert (data["status"], data["operationType"], data["parentMusicId"]) == ("SUCCESS", "replace_section", a)
+    assert [t["id"] for t in data["response"]["sunoData"]] == [track["id"]]
+    with pytest.raises(ValueError, match="only has 'complete'"):
+        await kie.advance(rs, "first")
+    with pytest.raises(ValueError):
+        kie.callback_body(rs, "text")
+
+    kie.fail_next_task(kind="replace_section")
+    bad = await accepted(http, kie, "/api/v1/generate/replace-section", body)
+    got = await receiver.next()
+    await kie.drain()
+    assert got.body == {
+        "code": 501,
+        "msg": "Audio generation failed",
+        "data": {"callbackType": "error", "task_id": bad, "error": "Generation failed due to technical issues"},
+    }
+    data = await poll_info(http, kie, "/api/v1/generate/record-info", bad)
+    assert (data["status"], data["errorCode"], data["errorMessage"]) == (
+        "GENERATE_AUDIO_FAILED", 501, "Audio generation failed",
+    )  # fmt: skip
+
+    # callBackUrl is optional here: the task runs, record-info tells, nothing is delivered.
+    quiet = await accepted(http, kie, "/api/v1/generate/replace-section", drop(body, "callBackUrl"))
+    await kie.drain()
+    assert kie.task(quiet).status == "SUCCESS" and kie.task(quiet).callback_url == ""
+    assert await kie.advance(quiet, "complete") is None
+    with pytest.raises(ValueError, match="without a callBackUrl"):
+        await kie.resend(quiet, "complete")
+    assert [t for t, _, _ in kie.callback_results] == [rs, bad]
+
+
+# --------------------------------------------------------------------------- timestamped lyrics
+
+
+async def test_timestamped_lyrics(kie: FakeKie, http: aiohttp.ClientSession) -> None:
+    kie.auto_callbacks = False
+    task_id = await accepted(http, kie, "/api/v1/generate", custom_generate_body(prompt="[Verse] Night city\nlights"))
+    a, b = (t.audio_id for t in kie.task(task_id).tracks)
+    path = "/api/v1/generate/get-timestamped-lyrics"
+    payload = await call(http, kie, path, {"taskId": task_id, "audioId": a})
+    assert payload["code"] == 422 and "has not completed" in payload["msg"]  # not finished yet
+    await kie.advance(task_id, "complete", deliver=False)
+
+    payload = await call(http, kie, path, {"taskId": task_id, "audioId": a})
+    assert (payload["code"], payload["msg"]) == (200, "success")
+    data = payload["data"]
+    assert set(data) == {"alignedWords", "waveformData", "hootCer", "isStreamed"}
+    assert data == kie.timestamped_lyrics(a)
+    words = data["alignedWords"]
+    slot = 198.44 / 3
+    assert words == [
+        {"word": "[Verse]\nNight", "success": True, "startS": 0.0, "endS": round(0.9 * slot, 2), "palign": 0},
+        {"word": "city", "success": True, "startS": round(slot, 2), "endS": round(1.9 * slot, 2), "palign": 0},
+        {"word": "lights", "success": True, "startS": round(2 * slot, 2), "endS": round(2.9 * slot, 2),
+         "palign": 0},
+    ]  # fmt: skip
+    assert data["isStreamed"] is False and all(0 <= v <= 1 for v in data["waveformData"])
+    # Deterministic: the same answer again; the words follow the track's (editable) lyrics.
+    assert (await call(http, kie, path, {"taskId": task_id, "audioId": a}))["data"] == data
+    kie.find_track(b)[1].prompt = "la la"
+    assert [w["word"] for w in kie.timestamped_lyrics(b)["alignedWords"]] == ["la", "la"]
+    scripted = [{"word": "Hello", "success": True, "startS": 1.5, "endS": 2.0, "palign": 0.93}]
+    kie.set_timestamped_lyrics(b, scripted, hoot_cer=0.12)
+    got = (await call(http, kie, path, {"taskId": task_id, "audioId": b}))["data"]
+    assert (got["alignedWords"], got["hootCer"]) == (scripted, 0.12)
+
+    # An instrumental track has no words.
+    instrumental = await submit(http, kie, NOWHERE, customMode=True, instrumental=True, style="ambient", title="I")
+    await kie.advance(instrumental, "complete", deliver=False)
+    audio = kie.task(instrumental).tracks[0].audio_id
+    got = (await call(http, kie, path, {"taskId": instrumental, "audioId": audio}))["data"]
+    assert got["alignedWords"] == [] and got["waveformData"]
+
+    for body, code in [({"taskId": task_id}, 422), ({"taskId": task_id, "audioId": ""}, 422),
+                       ({"taskId": "nope", "audioId": a}, 404), ({"taskId": instrumental, "audioId": a}, 404)]:
+        assert (await call(http, kie, path, body))["code"] == code, body  # fmt: skip
+    assert [s.kind for s in kie.submissions_of("timestamped_lyrics")] == ["timestamped_lyrics"] * 4
+    assert kie.last_task_id == instrumental  # synchronous calls make no task
+    assert not any(t.kind == "timestamped_lyrics" for t in kie.tasks.values())
+
+
+# --------------------------------------------------------------------------- style boost
+
+
+async def test_style_boost(kie: FakeKie, http: aiohttp.ClientSession) -> None:
+    kie.wall_clock = lambda: 1_735_689_600.0  # 2025-01-01 00:00:00 UTC
+    path = "/api/v1/style/generate"
+    payload = await call(http, kie, path, {"content": "Pop, Mysterious"})
+    assert (payload["code"], payload["msg"]) == (200, "success")
+    data = payload["data"]
+    assert set(data) == {"taskId", "param", "result", "creditsConsumed", "creditsRemaining", "successFlag",
+                         "errorCode", "errorMessage", "createTime"}  # fmt: skip
+    assert data["result"] == kie.style_result("Pop, Mysterious").result
+    assert data["result"].startswith("Pop mysterious with ") and len(data["result"]) > 40
+    assert (data["successFlag"], data["errorCode"], data["errorMessage"], data["createTime"]) == (
+        "1", None, None, "2025-01-01 00:00:00",
+    )  # fmt: skip
+    assert json.loads(data["param"]) == {"content": "Pop, Mysterious"}
+    assert (data["creditsConsumed"], data["creditsRemaining"]) == (0, 1000)  # kie prices nothing by default
+    assert kie.submissions_of("style_boost")[0].task_id == data["taskId"]
+
+    kie.set_style_result("Jazz", "Smoky late-night jazz", success_flag="2", error_code=500, error_message="boom")
+    data = (await call(http, kie, path, {"content": "Jazz"}))["data"]
+    assert (data["result"], data["successFlag"], data["errorCode"], data["errorMessage"]) == (
+        "Smoky late-night jazz", "2", 500, "boom",
+    )  # fmt: skip
+    for body, fragment in [({}, "content is required"), ({"content": "  "}, "content is required"),
+                           ({"content": 3}, "content must be a string")]:  # fmt: skip
+        payload = await call(http, kie, path, body)
+        assert payload["code"] == 422 and fragment in payload["msg"]
+
+    # Priced (kie's prices are UNCONFIRMED: a test sets them): billed, and refused when unaffordable.
+    kie.costs["style_boost"] = 3
+    kie.credits = 4
+    data = (await call(http, kie, path, {"content": "Rock"}))["data"]
+    assert (data["creditsConsumed"], data["creditsRemaining"], kie.credits) == (3, 1, 1)
+    assert kie.charges == {data["taskId"]: 3}
+    assert await call(http, kie, path, {"content": "Rock"}) == {"code": 402, "msg": "Insufficient credits",
+                                                                "data": None}  # fmt: skip
+    kie.fail_next_submit(500, "Server error", kind="style_boost")
+    assert (await call(http, kie, path, {"content": "Rock"}))["code"] == 500
+
+
+# --------------------------------------------------------------------------- persona
+
+
+async def test_persona_creation_rules(kie: FakeKie, http: aiohttp.ClientSession) -> None:
+    kie.track_durations = (25.0, 198.44)
+    task_id, (a, b) = await finished_music(http, kie)
+    kie.auto_callbacks = False
+    pending = await submit(http, kie, NOWHERE)
+    path = "/api/v1/generate/generate-persona"
+    cases: list[tuple[dict[str, Any], int, str]] = [
+        (drop(persona_body(task_id, b), "name"), 422, "name is required"),
+        (drop(persona_body(task_id, b), "description"), 422, "description is required"),
+        (persona_body(task_id, b, vocalStart=5, vocalEnd=14.5), 422, "between 10 and 30 seconds (got 9.5)"),
+        (persona_body(task_id, b, vocalEnd=31), 422, "between 10 and 30 seconds (got 31)"),
+        (persona_body(task_id, b, vocalStart=40), 422, "vocalStart must be less than vocalEnd"),
+        (persona_body(task_id, b, vocalStart="0"), 422, "vocalStart must be a number"),
+        (persona_body(task_id, b, style=7), 422, "style must be a string"),
+        (persona_body(task_id, a), 422, "vocalEnd must not exceed the track's duration (25.0 s)"),
+        (persona_body("nope", b), 404, "Task not found"),
+        (persona_body(pending, kie.task(pending).tracks[0].audio_id), 422, "has not completed"),
+    ]
+    for body, code, fragment in cases:
+        payload = await call(http, kie, path, body)
+        assert payload["code"] == code and fragment in payload["msg"], (body, payload)
+    assert kie.personas == {}
+
+    payload = await call(http, kie, path, persona_body(task_id, b, vocalStart=12.5, vocalEnd=40, style="alto"))
+    assert (payload["code"], payload["msg"]) == (200, "success")
+    data = payload["data"]
+    assert set(data) == {"personaId", "name", "description"}
+    assert (data["name"], data["description"]) == ("Rainy", "soft alto")
+    persona = kie.personas[data["personaId"]]
+    assert kie.persona_for(b) is persona and kie.persona_for(a) is None
+    assert (persona.task_id, persona.audio_id, persona.vocal_start, persona.vocal_end, persona.style,
+            persona.model) == (task_id, b, 12.5, 40.0, "alto", "V5")  # fmt: skip
+    assert await call(http, kie, path, persona_body(task_id, b)) == {
+        "code": 409, "msg": "Persona already exists", "data": None,
+    }  # fmt: skip
+    # Defaults 0-30 s fit the 25 s track? No: vocalEnd 30 > 25 -> a shorter window is needed.
+    ok = await call(http, kie, path, persona_body(task_id, a, vocalEnd=20))
+    assert ok["code"] == 200 and kie.personas[ok["data"]["personaId"]].vocal_start == 0.0
+    assert [s.task_id for s in kie.submissions_of("persona")] == [data["personaId"], ok["data"]["personaId"]]
+    kie.expire(task_id)
+    kie.personas.clear()
+    assert (await call(http, kie, path, persona_body(task_id, b)))["code"] == 404
+
+
+async def test_persona_use_on_generate_extend_and_uploads(
+    kie: FakeKie, http: aiohttp.ClientSession, uploads: str
+) -> None:
+    task_id, (a, b) = await finished_music(http, kie)
+    kie.auto_callbacks = False
+    made = await call(http, kie, "/api/v1/generate/generate-persona", persona_body(task_id, a))
+    pid = made["data"]["personaId"]
+
+    gen = await accepted(http, kie, "/api/v1/generate", custom_generate_body(personaId=pid))
+    assert (kie.task(gen).persona_id, kie.task(gen).persona_model) == (pid, "style_persona")
+    voice_body = custom_generate_body(personaId=pid, personaModel="voice_persona")
+    voice = await accepted(http, kie, "/api/v1/generate", voice_body)
+    assert kie.task(voice).persona_model == "voice_persona"
+    plain = await accepted(http, kie, "/api/v1/generate", custom_generate_body(personaId=""))
+    assert kie.task(plain).persona_id is None  # empty = none
+
+    refusals: list[tuple[str, dict[str, Any], int, str]] = [
+        ("/api/v1/generate", custom_generate_body(personaId="nope"), 404, "personaId not found"),
+        ("/api/v1/generate", simple_body(NOWHERE, personaId=pid), 422, "only available in custom mode"),
+        ("/api/v1/generate", custom_generate_body(personaId=pid, model="V4_5", personaModel="voice_persona"), 422,
+         "only available with model V5"),
+        ("/api/v1/generate", custom_generate_body(personaId=pid, personaModel="x"), 422, "personaModel must be"),
+        ("/api/v1/generate", custom_generate_body(personaId=5), 422, "personaId must be a string"),
+        ("/api/v1/generate/extend", extend_body(b, defaultParamFlag=False, personaId=pid), 422,
+         "only available with defaultParamFlag true"),
+        ("/api/v1/generate/upload-cover", upload_cover_body(f"{uploads}/song.mp3", personaId="nope"), 404,
+         "personaId not found"),
+    ]  # fmt: skip
+    for path, body, code, fragment in refusals:
+        payload = await call(http, kie, path, body)
+        assert payload["code"] == code and fragment in payload["msg"], (body, payload)
+
+    ext = await accepted(http, kie, "/api/v1/generate/extend", extend_body(b, personaId=pid))
+    cover = await accepted(http, kie, "/api/v1/generate/upload-cover",
+                           upload_cover_body(f"{uploads}/song.mp3", personaId=pid))  # fmt: skip
+    upext = await accepted(http, kie, "/api/v1/generate/upload-extend",
+                           upload_extend_body(f"{uploads}/song.mp3", personaId=pid))  # fmt: skip
+    assert [kie.task(t).persona_id for t in (ext, cover, upext)] == [pid] * 3
+
+    # The scripting hook registers one without HTTP.
+    other = kie.add_persona(b, "Scripted", persona_id="persona_123")
+    assert kie.personas["persona_123"] is other and kie.persona_for(b) is other
+    assert kie.task(await accepted(http, kie, "/api/v1/generate",
+                                   custom_generate_body(personaId="persona_123"))).persona_id == "persona_123"
+
+
+# --------------------------------------------------------------------------- cover image
+
+
+async def test_cover_image_flow_duplicate_and_failure(http: aiohttp.ClientSession, receiver: Receiver) -> None:
+    key = b"k3y"
+    async with FakeKie(hmac_key=key, wall_clock=lambda: 1_736_935_981.0) as kie:
+        task_id, _ = await finished_music(http, kie)
+        kie.auto_callbacks = False
+        kie.image_size = 3000
+        kie.costs["cover_image"] = 5
+        path = "/api/v1/suno/cover/generate"
+        for body, code in [({"callBackUrl": receiver.url}, 422), ({"taskId": task_id}, 422),
+                           ({"taskId": "nope", "callBackUrl": receiver.url}, 404)]:
+            assert (await call(http, kie, path, body))["code"] == code  # fmt: skip
+        pending = await submit(http, kie, NOWHERE)
+        assert (await call(http, kie, path, {"taskId": pending, "callBackUrl": receiver.url}))["code"] == 422
+
+        cover = await accepted(http, kie, path, {"taskId": task_id, "callBackUrl": receiver.url})
+        assert kie.credits == 995 and kie.cover_task_for(task_id) is kie.task(cover)
+        data = await poll_info(http, kie, "/api/v1/suno/cover/record-info", cover)
+        assert set(data) == {"taskId", "parentTaskId", "callbackUrl", "completeTime", "response", "successFlag",
+                             "createTime", "errorCode", "errorMessage"}  # fmt: skip
+        assert (data["taskId"], data["parentTaskId"], data["successFlag"], data["response"], data["completeTime"],
+                data["createTime"]) == (cover, task_id, 0, None, None, "2025-01-15T10:13:01.000Z")  # fmt: skip
+        kie.mark_generating(cover)
+        assert (await poll_info(http, kie, "/api/v1/suno/cover/record-info", cover))["successFlag"] == 2
+
+        # Asking again: 400 plus the existing taskId, nothing billed, not counted.
+        windowed = len(kie.submissions)
+        assert await call(http, kie, path, {"taskId": task_id, "callBackUrl": receiver.url}) == {
+            "code": 400, "msg": "Cover already generated for this task", "data": {"taskId": cover},
+        }  # fmt: skip
+        assert kie.credits == 995 and len(kie.submissions) == windowed
+
+        await kie.advance(cover, "complete")
+        got = receiver.received[-1]
+        images = [kie.cover_image_url(cover, 0), kie.cover_image_url(cover, 1)]
+        assert got.body == {"code": 200, "msg": "success", "data": {"taskId": cover, "images": images}}
+        ts = got.headers["X-Webhook-Timestamp"]  # signed over data.taskId (UNCONFIRMED which id)
+        assert got.headers["X-Webhook-Signature"] == base64.b64encode(
+            hmac.new(key, f"{cover}.{ts}".encode(), hashlib.sha256).digest()).decode()
+        data = await poll_info(http, kie, "/api/v1/suno/cover/record-info", cover)
+        assert (data["successFlag"], data["response"], data["completeTime"]) == (
+            1, {"images": images}, "2025-01-15T10:13:01.000Z",
+        )  # fmt: skip
+        for url in images:
+            async with http.get(url) as r:
+                png = await r.read()
+                assert (r.status, r.content_type, len(png)) == (200, "image/png", 3000)
+                assert png[:8] == b"\x89PNG\r\n\x1a\n" and png == kie.file_bytes(url)
+        assert kie.file_urls(cover) == images
+        async with http.get(f"{kie.base_url}/files/{cover}/2.png") as r:
+            assert r.status == 404
+
+        # A failed cover frees the slot; the failure callback has images null and successFlag 3.
+        other, _ = await finished_music(http, kie)
+        first = await accepted(http, kie, path, {"taskId": other, "callBackUrl": receiver.url})
+        await kie.fail(first)
+        assert receiver.received[-1].body == {
+            "code": 501, "msg": "Cover generation failed", "data": {"taskId": first, "images": None},
+        }  # fmt: skip
+        data = await poll_info(http, kie, "/api/v1/suno/cover/record-info", first)
+        assert (data["successFlag"], data["errorCode"], data["response"]) == (3, 501, None)
+        second = await accepted(http, kie, path, {"taskId": other, "callBackUrl": receiver.url})
+        await kie.fail(second, status="CREATE_TASK_FAILED", deliver=False)
+        assert (await poll_info(http, kie, "/api/v1/suno/cover/record-info", second))["successFlag"] == 3
+        with pytest.raises(ValueError):
+            kie.mark_generating(task_id)  # music tasks have no such state
+        # Cover record-info only sees cover tasks.
+        assert (await call(http, kie, "/api/v1/generate/record-info", params={"taskId": cover}))["code"] == 404
+        kie.expire(cover)
+        async with http.get(images[0]) as r:
+            assert r.status == 404
+
+
+# --------------------------------------------------------------------------- MIDI
+
+
+async def test_midi_flow_and_refusals(kie: FakeKie, http: aiohttp.ClientSession, receiver: Receiver) -> None:
+    kie.split_stems = ("vocal", "drums", "bass")
+    sep = await finished_separation(http, kie)
+    vocal_only = await finished_separation(http, kie, "separate_vocal")
+    kie.auto_callbacks = False
+    path = "/api/v1/midi/generate"
+    music_id = kie.task(sep).source_task_id
+    pending_sep = await accepted(http, kie, "/api/v1/vocal-removal/generate", {
+        "taskId": music_id, "audioId": kie.task(sep).source_audio_id, "type": "split_stem", "callBackUrl": NOWHERE,
+    })  # fmt: skip
+    cases: list[tuple[dict[str, Any], int, str]] = [
+        ({"callBackUrl": receiver.url}, 422, "taskId is required"),
+        ({"taskId": sep}, 422, "callBackUrl is required"),
+        ({"taskId": sep, "callBackUrl": receiver.url, "audioId": 3}, 422, "audioId must be a non-empty string"),
+        ({"taskId": str(music_id), "callBackUrl": receiver.url}, 404, "Separation task not found"),
+        ({"taskId": pending_sep, "callBackUrl": receiver.url}, 422, "has not completed"),
+        ({"taskId": vocal_only, "callBackUrl": receiver.url}, 422, "needs a split_stem separation"),
+        ({"taskId": sep, "callBackUrl": receiver.url, "audioId": "nope"}, 404, "not found in separation"),
+    ]
+    for body, code, fragment in cases:
+        payload = await call(http, kie, path, body)
+        assert payload["code"] == code and fragment in payload["msg"], (body, payload)
+
+    midi = await accepted(http, kie, path, {"taskId": sep, "callBackUrl": receiver.url})
+    data = await poll_info(http, kie, "/api/v1/midi/record-info", midi)
+    assert set(data) == {"taskId", "recordTaskId", "audioId", "callbackUrl", "completeTime", "midiData",
+                         "successFlag", "createTime", "errorCode", "errorMessage"}  # fmt: skip
+    assert (data["successFlag"], data["midiData"], data["audioId"], data["recordTaskId"]) == (
+        0, None, kie.task(sep).source_audio_id, -1,
+    )  # fmt: skip
+    await kie.advance(midi, "complete")
+    body = receiver.received[-1].body
+    assert (body["code"], body["msg"], set(body["data"])) == (200, "success", {"taskId", "state", "instruments"})
+    assert (body["data"]["taskId"], body["data"]["state"]) == (midi, "complete")
+    instruments = body["data"]["instruments"]
+    assert [i["name"] for i in instruments] == ["Synth Voice", "Electric Bass (finger)", "Drums"]  # stem order
+    note = instruments[0]["notes"][0]
+    assert set(note) == {"pitch", "start", "end", "velocity"} and note["end"] > note["start"]
+    assert instruments == kie.midi_instruments(midi)
+    data = await poll_info(http, kie, "/api/v1/midi/record-info", midi)
+    assert (data["successFlag"], data["midiData"]) == (1, {"state": "complete", "instruments": instruments})
+    assert isinstance(data["completeTime"], int) and isinstance(data["createTime"], int)
+    kie.midi_times_as_strings = True
+    assert kie.callback_body(midi, "complete")["data"]["instruments"][0]["notes"][0]["start"] == str(note["start"])
+
+    # One separated track (an originData id), an empty result, failures.
+    drums_id = kie.task(sep).stem_ids["drums"]
+    one = await accepted(http, kie, path, {"taskId": sep, "callBackUrl": receiver.url, "audioId": drums_id})
+    assert [i["name"] for i in kie.midi_instruments(one)] == ["Drums"]
+    assert (await poll_info(http, kie, "/api/v1/midi/record-info", one))["audioId"] == drums_id
+    kie.set_midi(one, [])
+    await kie.advance(one, "complete", deliver=False)
+    assert (await poll_info(http, kie, "/api/v1/midi/record-info", one))["midiData"] == {"state": "complete",
+                                                                                         "instruments": []}  # fmt: skip
+    bad = await accepted(http, kie, path, {"taskId": sep, "callBackUrl": receiver.url})
+    await kie.fail(bad)
+    assert receiver.received[-1].body == {"code": 500, "msg": "MIDI generation failed", "data": {"taskId": bad}}
+    data = await poll_info(http, kie, "/api/v1/midi/record-info", bad)
+    assert (data["successFlag"], data["errorCode"], data["midiData"]) == (3, 500, None)
+    created = await accepted(http, kie, path, {"taskId": sep, "callBackUrl": receiver.url})
+    await kie.fail(created, status="CREATE_TASK_FAILED", deliver=False)
+    assert (await poll_info(http, kie, "/api/v1/midi/record-info", created))["successFlag"] == 2
+    # The docs name no separation type; the knob lets separate_vocal through.
+    kie.midi_requires_split_stem = False
+    loose = await accepted(http, kie, path, {"taskId": vocal_only, "callBackUrl": receiver.url})
+    assert [i["name"] for i in kie.midi_instruments(loose)] == ["Acoustic Grand Piano", "Synth Voice"]
+    assert kie.file_urls(midi) == []
+
+
+# --------------------------------------------------------------------------- tuning options
+
+
+async def test_tuning_options_are_range_checked_and_recorded(
+    kie: FakeKie, http: aiohttp.ClientSession, uploads: str
+) -> None:
+    _, (a, _) = await finished_music(http, kie)
+    kie.auto_callbacks = False
+    tuning = {"styleWeight": 0.65, "weirdnessConstraint": 0, "audioWeight": 1, "vocalGender": "m"}
+    requests = [
+        ("/api/v1/generate", custom_generate_body(**tuning)),
+        ("/api/v1/generate/extend", extend_body(a, **tuning)),
+        ("/api/v1/generate/upload-cover", upload_cover_body(f"{uploads}/song.mp3", **tuning)),
+        ("/api/v1/generate/upload-extend", upload_extend_body(f"{uploads}/song.mp3", **tuning)),
+        ("/api/v1/generate/add-instrumental", add_instrumental_body(f"{uploads}/song.mp3", **tuning)),
+        ("/api/v1/generate/add-vocals", add_vocals_body(f"{uploads}/song.mp3", **tuning)),
+        ("/api/v1/generate/mashup", mashup_body(uploads, **tuning)),
+    ]
+    refusals: list[tuple[dict[str, Any], str]] = [
+        ({"styleWeight": -0.01}, "styleWeight must be a number between 0 and 1"),
+        ({"audioWeight": 0.655}, "audioWeight allows at most 2 decimal places"),
+        ({"weirdnessConstraint": True}, "weirdnessConstraint must be a number"),
+        ({"vocalGender": "male"}, "vocalGender must be 'm' or 'f'"),
+    ]
+    for path, body in requests:
+        assert kie.task(await accepted(http, kie, path, body)).tuning == tuning, path
+        for bad, fragment in refusals:
+            payload = await call(http, kie, path, {**body, **bad})
+            assert payload["code"] == 422 and fragment in payload["msg"], (path, bad, payload)
+    assert kie.task(await submit(http, kie, NOWHERE)).tuning == {}
+
+
+# --------------------------------------------------------------------------- every new kind
+
+
+NEW_KINDS = ["add_instrumental", "add_vocals", "mashup", "replace_section", "cover_image", "midi"]
+NEW_RECORD_INFO = {"cover_image": "/api/v1/suno/cover/record-info", "midi": "/api/v1/midi/record-info"}
+
+
+async def new_kind_request(
+    http: aiohttp.ClientSession, fake: FakeKie, kind: str, uploads: str, callback: str
+) -> tuple[str, dict[str, Any]]:
+    """A valid request of a new kind (making the finished sources it needs)."""
+    song = f"{uploads}/song.mp3"
+    if kind == "add_instrumental":
+        return "/api/v1/generate/add-instrumental", add_instrumental_body(song, callBackUrl=callback)
+    if kind == "add_vocals":
+        return "/api/v1/generate/add-vocals", add_vocals_body(song, callBackUrl=callback)
+    if kind == "mashup":
+        return "/api/v1/generate/mashup", mashup_body(uploads, callBackUrl=callback)
+    if kind == "midi":
+        return "/api/v1/midi/generate", {"taskId": await finished_separation(http, fake), "callBackUrl": callback}
+    task_id, (a, _) = await finished_music(http, fake)
+    if kind == "cover_image":
+        return "/api/v1/suno/cover/generate", {"taskId": task_id, "callBackUrl": callback}
+    return "/api/v1/generate/replace-section", replace_body(task_id, a, callBackUrl=callback)
+
+
+@pytest.mark.parametrize("kind", NEW_KINDS)
+async def test_new_kinds_with_the_scripting_helpers(
+    kie: FakeKie, http: aiohttp.ClientSession, receiver: Receiver, uploads: str, kind: str
+) -> None:
+    status_key, ok_flag = ("successFlag", 1) if kind in NEW_RECORD_INFO else ("status", "SUCCESS")
+    info = NEW_RECORD_INFO.get(kind, "/api/v1/generate/record-info")
+    stages = ["text", "first", "complete"] if kind in ("add_instrumental", "add_vocals", "mashup") else ["complete"]
+
+    ok = await accepted(http, kie, *await new_kind_request(http, kie, kind, uploads, receiver.url))
+    got = [await receiver.next() for _ in stages]
+    await kie.drain()
+    assert got[-1].body == kie.callback_body(ok, "complete")
+    assert [g.body["data"].get("callbackType", "complete") for g in got] == stages
+    assert (await poll_info(http, kie, info, ok))[status_key] == ok_flag
+    assert kie.last_task_id == ok and [s.task_id for s in kie.submissions_of(kind)] == [ok]
+
+    kie.fail_next_task(kind=kind)
+    bad = await accepted(http, kie, *await new_kind_request(http, kie, kind, uploads, receiver.url))
+    got_bad = await receiver.next()
+    await kie.drain()
+    assert got_bad.body == kie.callback_body(bad, "error")
+    assert (await poll_info(http, kie, info, bad))[status_key] in (3, "GENERATE_AUDIO_FAILED")
+    assert (await kie.resend(ok, "complete")).status == 200
+    assert (await receiver.next()).body == got[-1].body
+
+    kie.fail_next_submit(455, "maintenance", kind=kind)
+    path, body = await new_kind_request(http, kie, kind, uploads, receiver.url)
+    assert await call(http, kie, path, body) == {"code": 455, "msg": "maintenance", "data": None}
+    kie.fail_next_poll(500, "server error", kind=kind)
+    assert (await call(http, kie, info, params={"taskId": ok}))["code"] == 500
+    kie.finish_without_callback(bad)
+    assert (await poll_info(http, kie, info, bad))[status_key] == (1 if kind in NEW_RECORD_INFO
+                                                                   else "CALLBACK_EXCEPTION")  # fmt: skip
+    kie.expire(ok)
+    for url in kie.file_urls(ok):
+        async with http.get(url) as r:
+            assert r.status == 404
+
+
+async def test_sync_kinds_scripting_and_rate_window(kie: FakeKie, http: aiohttp.ClientSession) -> None:
+    kie.clock = clock = ManualClock()
+    task_id, (a, b) = await finished_music(http, kie)  # 1 request in the window
+    kie.auto_callbacks = False
+    sync = [
+        ("/api/v1/generate/get-timestamped-lyrics", {"taskId": task_id, "audioId": a}),
+        ("/api/v1/style/generate", {"content": "Pop"}),
+    ]
+    for i in range(18):
+        assert (await call(http, kie, *sync[i % 2]))["code"] == 200
+    assert (await call(http, kie, "/api/v1/generate/generate-persona", persona_body(task_id, a)))["code"] == 200
+    assert len(kie.submissions) == 20
+    for path, body in [*sync, ("/api/v1/generate", simple_body(NOWHERE))]:
+        assert (await call(http, kie, path, body))["code"] == 429  # one shared window
+    kie.rate_exempt_kinds = {"timestamped_lyrics"}
+    assert (await call(http, kie, *sync[0]))["code"] == 200
+    assert (await call(http, kie, *sync[1]))["code"] == 429
+    clock.advance(10.0)
+
+    kie.fail_next_submit(409, "Persona already exists", kind="persona")
+    assert (await call(http, kie, "/api/v1/generate/generate-persona", persona_body(task_id, b)))["code"] == 409
+    assert kie.persona_for(b) is None
+    assert len(kie.submissions_of("timestamped_lyrics")) == 10 and len(kie.submissions_of("style_boost")) == 9
+    assert kie.last_task_id == task_id
+    with pytest.raises(ValueError):
+        kie.fail_next_task(kind="persona")  # no task, no callback
+    with pytest.raises(ValueError):
+        kie.fail_next_poll(500, "x", kind="style_boost")
+
+
+async def test_billing_and_refunds_when_kie_kinds_are_priced(
+    kie: FakeKie, http: aiohttp.ClientSession, uploads: str
+) -> None:
+    task_id, (a, _) = await finished_music(http, kie)
+    kie.auto_callbacks = False
+    assert kie.credits == 1000 and kie.charges == {}  # kie prices nothing by default (§6 UNCONFIRMED)
+    kie.costs.update({"add_vocals": 10, "replace_section": 7, "persona": 4})
+    kie.credits = 20
+    vocals = await accepted(http, kie, "/api/v1/generate/add-vocals", add_vocals_body(f"{uploads}/song.mp3"))
+    rs = await accepted(http, kie, "/api/v1/generate/replace-section", replace_body(task_id, a))
+    assert (kie.credits, kie.charges) == (3, {vocals: 10, rs: 7})
+    payload = await call(http, kie, "/api/v1/generate/generate-persona", persona_body(task_id, a))
+    assert payload == {"code": 402, "msg": "Insufficient credits", "data": None} and kie.personas == {}
+    kie.refund_on_failure = True
+    await kie.fail(rs, 531, "generation failed, credits refunded", deliver=False)
+    await kie.fail(rs, deliver=False)
+    assert (kie.credits, kie.refunds) == (10, {rs: 7})
+    made = await call(http, kie, "/api/v1/generate/generate-persona", persona_body(task_id, a))
+    assert made["code"] == 200 and kie.charges[made["data"]["personaId"]] == 4 and kie.credits == 6
+
+
+async def test_unknown_and_undocumented_paths_are_not_served(kie: FakeKie, http: aiohttp.ClientSession) -> None:
+    # §2 names POST /api/v1/generate/sounds from 3P notes only ("not needed"): the fake has no such endpoint.
+    async with http.post(f"{kie.base_url}/api/v1/generate/sounds", json={}, headers=auth(kie)) as r:
+        assert r.status == 404

@@ -384,3 +384,184 @@ async def test_generate_round_trip(suno: FakeSunoApi, http: aiohttp.ClientSessio
         ("complete", 200),
     ]
     await suno.drain()
+
+
+# --------------------------------------------------------------------------- later endpoints (§7 differences)
+
+SONG = b"ID3" + bytes(range(256)) * 20
+
+
+@pytest.fixture
+async def uploads() -> AsyncIterator[str]:
+    """A tiny file host: GET /song.mp3 -> SONG, anything else 404. Yields its base URL."""
+
+    async def song(request: web.Request) -> web.Response:
+        return web.Response(body=SONG, content_type="audio/mpeg")
+
+    app = web.Application()
+    app.router.add_get("/song.mp3", song)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    yield f"http://127.0.0.1:{int(runner.addresses[0][1])}"
+    await runner.cleanup()
+
+
+CB = "http://127.0.0.1:9/cb"
+
+
+def add_vocals_body(url: str, **extra: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {"uploadUrl": url, "prompt": "[Verse] rain", "title": "Sung", "style": "jazz",
+                            "negativeTags": "metal", "callBackUrl": CB}  # fmt: skip
+    body.update(extra)
+    return body
+
+
+async def finished_split_stem(http: aiohttp.ClientSession, fake: FakeSunoApi) -> str:
+    song_id, audio_id = await finished_song(http, fake)
+    sep = {"taskId": song_id, "audioId": audio_id, "type": "split_stem", "callBackUrl": CB}
+    task_id = await submit(http, fake, sep, "/api/v1/vocal-removal/generate")
+    await fake.advance(task_id, "complete", deliver=False)
+    return task_id
+
+
+async def test_new_kinds_are_billed_and_refused_with_429(
+    suno: FakeSunoApi, http: aiohttp.ClientSession, uploads: str
+) -> None:
+    song_id, audio_id = await finished_song(http, suno)  # 12
+    sep = await finished_split_stem(http, suno)  # 12 (its own song) + 60
+    assert suno.credits == 1000 - 12 - 12 - 60
+    suno.credits = 100
+    requests = [
+        ("add_instrumental", "/api/v1/generate/add-instrumental",
+         {"uploadUrl": f"{uploads}/song.mp3", "title": "B", "tags": "piano", "negativeTags": "", "callBackUrl": CB}),
+        ("add_vocals", "/api/v1/generate/add-vocals", add_vocals_body(f"{uploads}/song.mp3")),
+        ("mashup", "/api/v1/generate/mashup", {"uploadUrlList": [f"{uploads}/song.mp3"] * 2, "customMode": False,
+                                               "model": "V4_5ALL", "callBackUrl": CB, "prompt": "blend"}),
+        ("replace_section", "/api/v1/generate/replace-section",
+         {"taskId": song_id, "audioId": audio_id, "prompt": "new", "tags": "jazz", "title": "T",
+          "infillStartS": 10, "infillEndS": 20}),
+        ("cover_image", "/api/v1/suno/cover/generate", {"taskId": song_id, "callBackUrl": CB}),
+        ("midi", "/api/v1/midi/generate", {"taskId": sep, "callBackUrl": CB}),
+    ]  # fmt: skip
+    spent = 0
+    for kind, path, body in requests:
+        task_id = await submit(http, suno, body, path)
+        spent += DEFAULT_COSTS[kind]
+        assert (suno.task(task_id).kind, suno.charges[task_id], suno.credits) == (kind, DEFAULT_COSTS[kind],
+                                                                                 100 - spent)  # fmt: skip
+    assert spent == 12 * 4 + 2 + 2
+
+    # Synchronous ones: style boost reports its cost; persona is billed; timestamped lyrics are free.
+    _, payload = await post(http, suno, "/api/v1/style/generate", {"content": "Pop, Mysterious"})
+    assert (payload["data"]["creditsConsumed"], payload["data"]["creditsRemaining"]) == (1, 100 - spent - 1)
+    _, payload = await post(http, suno, "/api/v1/generate/generate-persona",
+                            {"taskId": song_id, "audioId": audio_id, "name": "N", "description": "D"})  # fmt: skip
+    assert payload["code"] == 200 and suno.charges[payload["data"]["personaId"]] == DEFAULT_COSTS["persona"]
+    before = suno.credits
+    _, payload = await post(http, suno, "/api/v1/generate/get-timestamped-lyrics",
+                            {"taskId": song_id, "audioId": audio_id})  # fmt: skip
+    assert payload["code"] == 200 and suno.credits == before
+
+    suno.credits = 0
+    for path, body in [("/api/v1/style/generate", {"content": "Jazz"}), requests[1][1:]]:
+        assert (await post(http, suno, path, body))[1] == {"code": 429, "msg": INSUFFICIENT_CREDITS_MSG, "data": None}
+    assert all(c.code != 402 for c in suno.api_calls)
+    await suno.drain()
+
+
+async def test_new_endpoints_use_the_sunoapi_code_table(
+    suno: FakeSunoApi, http: aiohttp.ClientSession, uploads: str
+) -> None:
+    song_id, audio_id = await finished_song(http, suno)
+    ref = {"taskId": song_id, "audioId": audio_id}
+
+    async def answer(path: str, body: dict[str, Any]) -> dict[str, Any]:
+        status, payload = await post(http, suno, path, body)
+        assert status == 200
+        return payload
+
+    persona = await answer("/api/v1/generate/generate-persona", {**ref, "name": "N", "description": "D"})
+    # kie's 409 "Persona already exists" is not in the S-CR table: 400 with the same message.
+    again = await answer("/api/v1/generate/generate-persona", {**ref, "name": "N", "description": "D"})
+    assert again == {"code": 400, "msg": "Persona already exists", "data": None}
+    # kie's 422 validation -> 400; text over a limit -> 413; 451 fetch failure -> 400; 404 stays 404.
+    replace = {**ref, "prompt": "p", "tags": "t", "title": "T", "infillStartS": 0, "infillEndS": 5}
+    assert (await answer("/api/v1/generate/replace-section", replace))["code"] == 400
+    assert (await answer("/api/v1/generate/replace-section", {**replace, "infillEndS": 10, "title": "T" * 101}))[
+        "code"] == 413  # fmt: skip
+    assert (await answer("/api/v1/generate/add-vocals", add_vocals_body(f"{uploads}/song.mp3", title="t" * 81)))[
+        "code"] == 413  # fmt: skip
+    assert (await answer("/api/v1/generate/add-vocals", add_vocals_body(f"{uploads}/nope.mp3")))["code"] == 400
+    assert (await answer("/api/v1/generate/get-timestamped-lyrics", {**ref, "taskId": "nope"}))["code"] == 404
+    generate = custom_body(CB, personaId="unknown")
+    assert (await answer("/api/v1/generate", generate))["code"] == 404
+    task_id = await submit(http, suno, custom_body(CB, personaId=persona["data"]["personaId"]))
+    assert suno.task(task_id).persona_id == persona["data"]["personaId"]
+    # The cover duplicate is already 400 (+ the existing taskId) on kie, so it stays as it is.
+    cover = await submit(http, suno, {"taskId": song_id, "callBackUrl": CB}, "/api/v1/suno/cover/generate")
+    assert await answer("/api/v1/suno/cover/generate", {"taskId": song_id, "callBackUrl": CB}) == {
+        "code": 400, "msg": "Cover already generated for this task", "data": {"taskId": cover},
+    }  # fmt: skip
+    separate = {**ref, "type": "separate_vocal", "callBackUrl": CB}
+    sep = await submit(http, suno, separate, "/api/v1/vocal-removal/generate")
+    await suno.advance(sep, "complete", deliver=False)
+    assert (await answer("/api/v1/midi/generate", {"taskId": sep, "callBackUrl": CB}))["code"] == 400
+    # sunoapi.org still takes V3_5 (§7), but a persona needs a model above V3_5 (§2.5).
+    old = await submit(http, suno, simple_body(CB, model="V3_5"))
+    await suno.advance(old, "complete", deliver=False)
+    old_audio = suno.task(old).tracks[0].audio_id
+    refused = await answer("/api/v1/generate/generate-persona",
+                           {"taskId": old, "audioId": old_audio, "name": "N", "description": "D"})  # fmt: skip
+    assert refused["code"] == 400 and "above V3_5" in refused["msg"]
+    assert all(c.code not in (402, 409, 422, 451) for c in suno.api_calls)
+
+
+async def test_new_endpoints_rate_limit_maintenance_and_unsigned_callbacks(
+    suno: FakeSunoApi, http: aiohttp.ClientSession, receiver: Receiver
+) -> None:
+    suno.clock = clock = ManualClock()
+    song_id, audio_id = await finished_song(http, suno)
+    suno.hmac_key = "set anyway"
+    suno.auto_callbacks = True
+    cover = await submit(http, suno, {"taskId": song_id, "callBackUrl": receiver.url}, "/api/v1/suno/cover/generate")
+    got = await receiver.next()
+    assert got.body["data"] == {"taskId": cover, "images": [suno.cover_image_url(cover, n) for n in range(2)]}
+    assert not [h for h in got.headers if h.lower().startswith("x-webhook")]
+    _, payload = await get(http, suno, "/api/v1/suno/cover/record-info", taskId=cover)
+    assert payload["data"]["successFlag"] == 1
+    await suno.drain()
+
+    clock.advance(10.0)
+    suno.submit_rate_limit = (2, 10.0)
+    suno.auto_callbacks = False
+    assert (await post(http, suno, "/api/v1/style/generate", {"content": "Pop"}))[1]["code"] == 200
+    assert (await post(http, suno, "/api/v1/style/generate", {"content": "Pop"}))[1]["code"] == 200
+    expected = {"code": 430, "msg": "Call frequency too high", "data": None}
+    assert (await post(http, suno, "/api/v1/style/generate", {"content": "Pop"}))[1] == expected
+    lyrics = {"taskId": song_id, "audioId": audio_id}
+    assert (await post(http, suno, "/api/v1/generate/get-timestamped-lyrics", lyrics))[1] == expected
+
+    suno.maintenance = True
+    for path in ("/api/v1/generate/mashup", "/api/v1/midi/generate", "/api/v1/generate/generate-persona"):
+        assert (await post(http, suno, path, {}))[1]["code"] == 455
+    assert (await get(http, suno, "/api/v1/midi/record-info", taskId="x"))[1]["code"] == 455
+
+
+async def test_record_info_shape_knob_covers_the_new_music_kinds(
+    suno: FakeSunoApi, http: aiohttp.ClientSession, uploads: str
+) -> None:
+    suno.auto_callbacks = False
+    task_id = await submit(http, suno, add_vocals_body(f"{uploads}/song.mp3"), "/api/v1/generate/add-vocals")
+    await suno.advance(task_id, "complete", deliver=False)
+    suno.record_info_shape = "data"
+    _, payload = await get(http, suno, "/api/v1/generate/record-info", taskId=task_id)
+    assert payload["data"]["operationType"] == "add_vocals"
+    assert payload["data"]["response"]["data"][0]["audio_url"] == suno.audio_url(task_id, 0)
+
+
+async def test_no_sound_effects_endpoint(suno: FakeSunoApi, http: aiohttp.ClientSession) -> None:
+    # Nothing in the seeds documents a sunoapi.org sound-effects endpoint: unknown path, "404 bad method/path".
+    status, payload = await post(http, suno, "/api/v1/generate/sounds", {"prompt": "thunder", "model": "V5"})
+    assert (status, payload["code"], suno.submissions) == (200, 404, [])
