@@ -58,6 +58,7 @@ EXTENSIONS = (
     "cogs.moderation",
     "cogs.challenges",
     "cogs.queue",
+    "cogs.personas",
     "cogs.vocals",
     "cogs.mashup",
     "cogs.replace",

@@ -32,6 +32,7 @@ DEFAULT_COSTS: dict[str, int] = {
     "add_instrumental": 10,
     "mashup": 10,
     "replace_section": 10,
+    "persona": 1,  # a small tool (CQTAI: 1–4 against a song's 30)
 }
 OPERATION_NAMES: dict[str, str] = {
     "generate": "Generate (/generate)",
@@ -47,6 +48,7 @@ OPERATION_NAMES: dict[str, str] = {
     "add_instrumental": "Add an instrumental (/instrumental)",
     "mashup": "Mashup",
     "replace_section": "Replace a section",
+    "persona": "Voice persona (/persona create)",
 }
 
 

@@ -3,8 +3,9 @@ track a member means; taking an uploaded audio file. Cogs call these; they call 
 
 from __future__ import annotations
 
+import contextlib
 import io
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import PurePosixPath
@@ -14,15 +15,17 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.credits import next_period
 from bot.delivery import AUDIO_SUFFIXES, DEFAULT_UPLOAD_LIMIT, audio_slot
 from bot.formatting import quote_block, shorten
-from bot.models import MODELS, Request, Task, TaskKind, TaskState, Track
+from bot.models import MODELS, Persona, Request, Task, TaskKind, TaskState, Track
 from bot.permissions import may_spend_on, not_yours, permission_names
 from bot.providers.base import Capabilities
 from bot.providers.errors import InputError, ProviderError
 from bot.replies import send_ephemeral
+from bot.rules import check_member
 from bot.songs import Origin
-from bot.store import MemberSettings
+from bot.store import Charge, MemberSettings
 from bot.views import ActionHandler
 
 if TYPE_CHECKING:
@@ -99,6 +102,43 @@ class Defaults:
 
     def instrumental_or(self, given: bool | None) -> bool:
         return given if given is not None else bool(self.settings.instrumental)
+
+    async def persona(self, interaction: discord.Interaction[ChorusBot]) -> Persona | None:
+        """The member's default persona, if it still exists and this provider made it."""
+        if self.settings.persona is None or "persona" not in self.capabilities.tools:
+            return None
+        found = await interaction.client.store.persona(self.settings.persona)
+        if found is None or found.guild_id != interaction.guild_id or found.provider != self.capabilities.name:
+            return None
+        return Persona(found.provider_persona_id, found.name, found.provider)
+
+
+@contextlib.asynccontextmanager
+async def charged(interaction: discord.Interaction[ChorusBot], operation: str, what: str) -> AsyncIterator[Charge]:
+    """Charge the member for an operation the provider answers at once, after the server's rules (blocked
+    members, channels); refunded if the provider fails, with the provider's reason. Raises InputError (saying
+    what to do) when the balance is short."""
+    bot = interaction.client
+    origin = origin_of(interaction)
+    guild_id = origin.guild_id or 0
+    await check_member(bot.store, guild_id, origin.user_id, origin.channel_id, origin.parent_channel_id)
+    policy = await bot.store.policy(guild_id)
+    cost = policy.cost(operation)
+    charge = await bot.store.charge(guild_id, origin.user_id, origin.allowance(policy, bot.clock()),
+                                    operation=operation, cost=cost, reason=what)
+    if charge is None:
+        refill = int(next_period(policy.period, bot.clock()))
+        raise InputError(f"That costs {cost} credit{'s' if cost != 1 else ''}, more than you have. Your allowance "
+                         f"refills <t:{refill}:R>; a moderator can also grant you more.")
+    try:
+        yield charge
+    except ProviderError as error:
+        await bot.store.refund_charge(charge, f"{what}: not made")
+        back = (f" Your {cost} credits are back." if cost != 1 else " Your credit is back.") if cost else ""
+        raise InputError(f"{error.user_message}{back}") from None
+    except BaseException:
+        await bot.store.refund_charge(charge, f"{what}: not made")
+        raise
 
 
 async def member_defaults(interaction: discord.Interaction[ChorusBot]) -> Defaults:

@@ -6,6 +6,7 @@ import json
 import math
 from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
+from typing import Any
 
 
 class TaskState(StrEnum):
@@ -86,6 +87,15 @@ def last_second(duration: float | None) -> float | None:
     return math.ceil(duration) - 1 if duration and duration > 1 else None
 
 
+@dataclass(frozen=True)
+class Persona:
+    """A voice persona a request sings with: the provider's id, its name (for members), which provider made it."""
+
+    id: str
+    name: str = ""
+    provider: str = ""
+
+
 class Request:
     """What a member asked for, in the provider's terms. Subclasses are frozen dataclasses."""
 
@@ -124,6 +134,7 @@ class MusicRequest(Request):
     style_weight: float | None = None  # 0–1: how closely to follow the style
     weirdness: float | None = None  # 0–1: how far to stray creatively
     audio_weight: float | None = None  # 0–1: balance of the audio features
+    persona: Persona | None = None  # a voice persona to sing with (custom mode only)
 
     @property
     def kind(self) -> TaskKind:
@@ -160,6 +171,7 @@ class ExtendRequest(Request):
     instrumental: bool = False
     negative_tags: str = ""
     source_provider: str = ""  # the provider that made the track (its ids mean nothing to another)
+    persona: Persona | None = None  # a voice persona to sing with (new parameters only)
 
     @property
     def kind(self) -> TaskKind:
@@ -190,6 +202,7 @@ class CoverRequest(Request):
     model: str = DEFAULT_MODEL
     negative_tags: str = ""
     source_provider: str = ""  # the provider that made the source track, if it is one
+    persona: Persona | None = None  # a voice persona to sing with (custom mode only)
 
     @property
     def kind(self) -> TaskKind:
@@ -371,8 +384,14 @@ def request_from_json(kind: str, text: str) -> Request:
     cls = _REQUEST_TYPES[TaskKind(kind)]
     data = json.loads(text)
     names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
-    return cls(**{key: tuple(value) if isinstance(value, list) else value
-                  for key, value in data.items() if key in names})
+    return cls(**{key: _field(key, value) for key, value in data.items() if key in names})
+
+
+def _field(name: str, value: Any) -> Any:
+    """A request field read back from JSON: lists are tuples, a persona is a Persona."""
+    if name == "persona" and isinstance(value, dict):
+        return Persona(**value)
+    return tuple(value) if isinstance(value, list) else value
 
 
 @dataclass(frozen=True)

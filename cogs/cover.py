@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import discord
@@ -25,6 +26,7 @@ from bot.replies import report_unexpected
 from bot.views import ActionHandler
 from cogs.extend import INSTRUMENTAL_MARK
 from cogs.generate import MODAL_TEXT_LIMIT
+from cogs.personas import chosen_persona, persona_autocomplete
 
 if TYPE_CHECKING:
     from bot.core import ChorusBot
@@ -51,8 +53,9 @@ class Cover(Feature):
         lyrics="Lyrics to sing (default: the track's own)",
         instrumental="No vocals (default: off)",
         model="Suno model (default: the newest)",
+        persona="A voice persona of this server to sing with",
     )
-    @app_commands.autocomplete(track=track_autocomplete)
+    @app_commands.autocomplete(track=track_autocomplete, persona=persona_autocomplete)
     @app_commands.guild_only()
     async def cover(
         self,
@@ -64,6 +67,7 @@ class Cover(Feature):
         lyrics: str | None = None,
         instrumental: bool = False,
         model: Model | None = None,
+        persona: str | None = None,
     ) -> None:
         one_source(track, audio)
         model = model or self.bot.provider.capabilities.default_model
@@ -75,7 +79,7 @@ class Cover(Feature):
             assert audio is not None
             request = cover_upload(audio, style=style, title=title, lyrics=lyrics, instrumental=instrumental,
                                    model=model)
-        await start_task(interaction, request)
+        await start_task(interaction, replace(request, persona=await chosen_persona(interaction, persona)))
 
 
 def cover_track(

@@ -19,12 +19,21 @@ from bot.flows import (
     start_task,
     track_autocomplete,
 )
-from bot.models import DEFAULT_MODEL, MODELS, ExtendRequest, Task, TaskKind, last_second
+from bot.models import (
+    DEFAULT_MODEL,
+    MODELS,
+    ExtendRequest,
+    Persona,
+    Task,
+    TaskKind,
+    last_second,
+)
 from bot.providers.base import TextLimits, check_source
 from bot.providers.errors import InputError
 from bot.replies import report_unexpected
 from bot.views import ActionHandler
 from cogs.generate import MODAL_TEXT_LIMIT
+from cogs.personas import chosen_persona, persona_autocomplete
 
 if TYPE_CHECKING:
     from bot.core import ChorusBot
@@ -50,8 +59,9 @@ class Extend(Feature):
         style="Style of the new part (default: the track's)",
         title="Title (default: the track's)",
         model="Suno model (default: the track's; Suno requires the same one)",
+        persona="A voice persona of this server to sing the new part",
     )
-    @app_commands.autocomplete(track=track_autocomplete)
+    @app_commands.autocomplete(track=track_autocomplete, persona=persona_autocomplete)
     @app_commands.guild_only()
     async def extend(
         self,
@@ -63,17 +73,19 @@ class Extend(Feature):
         style: str | None = None,
         title: str | None = None,
         model: Model | None = None,
+        persona: str | None = None,
     ) -> None:
         one_source(track, audio)
         capabilities = self.bot.provider.capabilities
+        voice = await chosen_persona(interaction, persona)
         if track is not None:
             source = await resolve_track(interaction, track)
             request = extend_track(source, capabilities.limits, continue_at=continue_at, lyrics=lyrics, style=style,
-                                   title=title, model=model)
+                                   title=title, model=model, persona=voice)
         else:
             assert audio is not None
-            request = extend_upload(audio, continue_at=continue_at, lyrics=lyrics, style=style, title=title,
-                                    model=model or capabilities.default_model)
+            request = replace(extend_upload(audio, continue_at=continue_at, lyrics=lyrics, style=style, title=title,
+                                            model=model or capabilities.default_model), persona=voice)
         await start_task(interaction, request)
 
 
@@ -86,6 +98,7 @@ def extend_track(
     style: str | None = None,
     title: str | None = None,
     model: str | None = None,
+    persona: Persona | None = None,
 ) -> ExtendRequest:
     """Extend one of the member's tracks. Giving any of the start point, lyrics, style or title switches to
     new parameters (defaultParamFlag true), with the others taken from the track (contract §2.2). Once the
@@ -94,7 +107,8 @@ def extend_track(
     source_model = source.task.request.model or DEFAULT_MODEL
     if model is not None and model != source_model:
         raise InputError(f"Suno can only extend a track with the model that made it ({MODELS.get(source_model, source_model)}).")
-    custom = source.expired or any(value not in (None, "") for value in (continue_at, lyrics, style, title))
+    custom = source.expired or persona is not None or any(
+        value not in (None, "") for value in (continue_at, lyrics, style, title))
     prompt, instrumental = _lyrics(lyrics, getattr(source.task.request, "instrumental", False))
     request = ExtendRequest(
         audio_id=track.audio_id,
@@ -104,6 +118,7 @@ def extend_track(
         instrumental=instrumental,
         prompt=prompt,
         source_provider=source.task.provider,
+        persona=persona,
     )
     if not custom:
         return request

@@ -11,6 +11,7 @@ from bot.flows import VOICE_CHOICES, Feature, Model, member_defaults, start_task
 from bot.models import MusicRequest, TaskKind
 from bot.providers.base import TextLimits, check_model
 from bot.replies import report_unexpected
+from cogs.personas import chosen_persona, persona_autocomplete
 
 if TYPE_CHECKING:
     from bot.core import ChorusBot
@@ -65,8 +66,10 @@ class Generate(Feature):
         style_weight="How closely to follow the style, 0–1",
         weirdness="How far Suno may stray creatively, 0–1",
         audio_weight="Balance of the audio features, 0–1",
+        persona="A voice persona of this server to sing with (default: your /settings)",
     )
     @app_commands.choices(vocal_gender=VOICE_CHOICES)
+    @app_commands.autocomplete(persona=persona_autocomplete)
     @app_commands.guild_only()
     async def compose(
         self,
@@ -77,6 +80,7 @@ class Generate(Feature):
         style_weight: app_commands.Range[float, 0.0, 1.0] | None = None,
         weirdness: app_commands.Range[float, 0.0, 1.0] | None = None,
         audio_weight: app_commands.Range[float, 0.0, 1.0] | None = None,
+        persona: str | None = None,
     ) -> None:
         capabilities = self.bot.provider.capabilities
         defaults = await member_defaults(interaction)
@@ -84,7 +88,8 @@ class Generate(Feature):
         check_model(capabilities, model)
         draft = MusicRequest(custom_mode=True, model=model, instrumental=defaults.instrumental_or(instrumental),
                              vocal_gender=vocal_gender or defaults.vocal_gender, style_weight=style_weight,
-                             weirdness=weirdness, audio_weight=audio_weight)
+                             weirdness=weirdness, audio_weight=audio_weight,
+                             persona=await chosen_persona(interaction, persona) or await defaults.persona(interaction))
         await interaction.response.send_modal(ComposeModal(draft, capabilities.limits))
 
 
@@ -136,6 +141,7 @@ class ComposeModal(discord.ui.Modal):
             style_weight=self.draft.style_weight,
             weirdness=self.draft.weirdness,
             audio_weight=self.draft.audio_weight,
+            persona=self.draft.persona,
             title=self.song_title.value,
             style=self.style.value,
             prompt=self.lyrics.value if self.lyrics is not None else "",

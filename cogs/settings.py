@@ -1,11 +1,13 @@
-"""/settings: a member's own defaults (model, instrumental, voice), shown and changed in one private panel.
+"""/settings: a member's own defaults (model, instrumental, voice, persona), shown and changed in one private
+panel.
 
-/generate and /compose use them for every option the member leaves out. The panel's menus carry the member
+/generate and /compose use them for every option the member leaves out (the persona: /compose). The panel's menus carry the member
 and the setting in their custom ids, so they keep working after a restart."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -13,20 +15,22 @@ import discord
 from discord import app_commands
 
 from bot.flows import Feature, model_label
+from bot.formatting import member_text
 from bot.models import MODELS
 from bot.providers.base import Capabilities
 from bot.replies import report_unexpected, send_ephemeral
-from bot.store import MemberSettings
+from bot.store import MemberSettings, Persona
 
 if TYPE_CHECKING:
     from bot.core import ChorusBot
 
 DEFAULT = "default"
+PERSONAS = 24  # a menu holds 25 choices: "No persona" and the newest 24
 VOICES = {"m": "Male voice", "f": "Female voice"}
 
 
 class SettingSelect(discord.ui.DynamicItem[discord.ui.Select[Any]],
-                    template=r"chorus-settings:(?P<field>model|instrumental|voice):(?P<user>[0-9]+)"):
+                    template=r"chorus-settings:(?P<field>model|instrumental|voice|persona):(?P<user>[0-9]+)"):
     """One menu of the /settings panel."""
 
     def __init__(self, field: str, user_id: int, options: list[discord.SelectOption], placeholder: str) -> None:
@@ -50,9 +54,7 @@ class SettingSelect(discord.ui.DynamicItem[discord.ui.Select[Any]],
             current = await store.member_settings(guild_id, self.user_id)
             updated = changed(current, self.field, self.item.values[0])
             await store.set_member_settings(guild_id, self.user_id, updated)
-            capabilities = interaction.client.provider.capabilities
-            await interaction.response.edit_message(embed=settings_embed(updated, capabilities),
-                                                    view=settings_view(updated, capabilities, self.user_id))
+            await interaction.response.edit_message(**await panel(interaction, updated))
         except Exception as error:
             await report_unexpected(interaction, error, "settings menu")
 
@@ -62,13 +64,22 @@ class Settings(Feature):
 
     dynamic_items = (SettingSelect,)
 
-    @app_commands.command(name="settings", description="Your defaults for new songs: model, instrumental, voice")
+    @app_commands.command(name="settings", description="Your defaults for new songs: model, instrumental, voice, persona")
     @app_commands.guild_only()
     async def settings(self, interaction: discord.Interaction[ChorusBot]) -> None:
         current = await self.bot.store.member_settings(interaction.guild_id or 0, interaction.user.id)
-        capabilities = self.bot.provider.capabilities
-        await send_ephemeral(interaction, embed=settings_embed(current, capabilities),
-                             view=settings_view(current, capabilities, interaction.user.id))
+        await send_ephemeral(interaction, **await panel(interaction, current))
+
+
+async def panel(interaction: discord.Interaction[ChorusBot], settings: MemberSettings) -> dict[str, Any]:
+    """The panel's embed and menus for ``settings``."""
+    capabilities = interaction.client.provider.capabilities
+    personas = []
+    if "persona" in capabilities.tools:
+        personas = [p for p in await interaction.client.store.personas(interaction.guild_id or 0, limit=PERSONAS)
+                    if p.provider == capabilities.name]
+    return {"embed": settings_embed(settings, capabilities, personas),
+            "view": settings_view(settings, capabilities, interaction.user.id, personas)}
 
 
 def changed(settings: MemberSettings, field: str, value: str) -> MemberSettings:
@@ -77,10 +88,13 @@ def changed(settings: MemberSettings, field: str, value: str) -> MemberSettings:
         return replace(settings, model=None if value == DEFAULT else value)
     if field == "instrumental":
         return replace(settings, instrumental=value == "on")
+    if field == "persona":
+        return replace(settings, persona=int(value) if value.isdigit() else None)
     return replace(settings, vocal_gender=value if value in VOICES else None)
 
 
-def settings_embed(settings: MemberSettings, capabilities: Capabilities) -> discord.Embed:
+def settings_embed(settings: MemberSettings, capabilities: Capabilities,
+                   personas: Sequence[Persona] = ()) -> discord.Embed:
     embed = discord.Embed(title="Your defaults", colour=discord.Colour.blurple())
     embed.description = ("Used by `/generate` and `/compose` for every option you leave out (an option you give "
                          "always wins). Change them with the menus below.")
@@ -89,10 +103,14 @@ def settings_embed(settings: MemberSettings, capabilities: Capabilities) -> disc
                     else f"the newest ({MODELS.get(capabilities.default_model, capabilities.default_model)})")
     embed.add_field(name="Songs", value="instrumental" if settings.instrumental else "with vocals")
     embed.add_field(name="Voice", value=VOICES.get(settings.vocal_gender or "", "any"))
+    if personas:
+        name = next((p.name for p in personas if p.id == settings.persona), None)
+        embed.add_field(name="Persona (/compose)", value=member_text(name, 80) if name else "none")
     return embed
 
 
-def settings_view(settings: MemberSettings, capabilities: Capabilities, user_id: int) -> discord.ui.View:
+def settings_view(settings: MemberSettings, capabilities: Capabilities, user_id: int,
+                  personas: Sequence[Persona] = ()) -> discord.ui.View:
     view = discord.ui.View(timeout=None)
     models = [discord.SelectOption(label="The newest model", value=DEFAULT, default=settings.model is None)]
     models += [discord.SelectOption(label=model_label(capabilities, model), value=model,
@@ -107,6 +125,12 @@ def settings_view(settings: MemberSettings, capabilities: Capabilities, user_id:
         *(discord.SelectOption(label=label, value=key, default=settings.vocal_gender == key)
           for key, label in VOICES.items()),
     ], "Voice"))
+    if personas:
+        view.add_item(SettingSelect("persona", user_id, [
+            discord.SelectOption(label="No persona", value=DEFAULT, default=settings.persona is None),
+            *(discord.SelectOption(label=p.name[:100], value=str(p.id), default=settings.persona == p.id)
+              for p in personas),
+        ], "Persona"))
     return view
 
 

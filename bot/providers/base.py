@@ -73,6 +73,7 @@ class Capabilities:
     callbacks: bool
     signs_callbacks: bool = False
     stem_modes: frozenset[str] = field(default_factory=lambda: frozenset(STEM_MODES))
+    tools: frozenset[str] = frozenset()  # what it answers at once: "persona"
 
     @property
     def default_model(self) -> str:
@@ -109,7 +110,22 @@ class Provider(Protocol):
     async def credits(self) -> int:
         """The provider account's remaining credits."""
 
+    async def create_persona(self, source: PersonaSource) -> str:
+        """A voice persona (providers whose ``tools`` hold "persona"); returns its id."""
+
     async def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class PersonaSource:
+    """What a voice persona is made from: a finished track (the provider's ids) and a 10–30 s vocal window."""
+
+    task_id: str
+    audio_id: str
+    name: str
+    description: str
+    vocal_start: float = 0.0
+    vocal_end: float = 30.0
 
 
 class Unsupported(InputError):

@@ -15,13 +15,21 @@ from bot.models import (
     LyricsRequest,
     MashupRequest,
     MusicRequest,
+    Persona,
     ReplaceRequest,
     Request,
     StemsRequest,
     TaskKind,
     TaskUpdate,
 )
-from bot.providers.base import ALL_KINDS, LABELS, Capabilities, TextLimits, with_voice
+from bot.providers.base import (
+    ALL_KINDS,
+    LABELS,
+    Capabilities,
+    PersonaSource,
+    TextLimits,
+    with_voice,
+)
 from bot.providers.errors import KIE_ERRORS, ProviderUnavailable, Unconfirmed
 from bot.providers.http import ApiClient, RetryPolicy
 from bot.providers.kie_parsing import (
@@ -47,8 +55,9 @@ KIE_LIMITS = TextLimits(
 )
 KIE = Capabilities(
     name="kie", label=LABELS["kie"], kinds=ALL_KINDS, models=KIE_MODELS, limits=KIE_LIMITS, callbacks=True,
-    signs_callbacks=True,
+    signs_callbacks=True, tools=frozenset({"persona"}),
 )
+PERSONA_PATH = "/api/v1/generate/generate-persona"  # contract §2 row 19, §2.5: answered at once
 
 # Where each kind of task is submitted and read back (contract §2).
 SUBMIT_PATHS = {
@@ -101,6 +110,17 @@ class KieClient(ApiClient):
 
     def parse_callback(self, kind: TaskKind, body: Any) -> TaskUpdate:
         return self.explain(parse_callback(kind, body))
+
+    async def create_persona(self, source: PersonaSource) -> str:
+        """A voice persona from a finished track's vocal window (answered at once); returns its id."""
+        body = {"taskId": source.task_id, "audioId": source.audio_id, "name": source.name.strip(),
+                "description": source.description.strip(), "vocalStart": source.vocal_start,
+                "vocalEnd": source.vocal_end}
+        data = await self._call("POST", PERSONA_PATH, json=body)
+        persona_id = first_str(data, "personaId") if isinstance(data, Mapping) else None
+        if not persona_id:
+            raise ProviderUnavailable(None, "the persona answer has no personaId")
+        return persona_id
 
     async def credits(self) -> int:
         """The provider account's remaining credits."""
@@ -167,7 +187,12 @@ def _music_body(request: MusicRequest, callback_url: str, model: str) -> dict[st
         body["vocalGender"] = request.vocal_gender
         if not request.custom_mode and not request.instrumental:  # vocalGender is only heeded in custom mode
             body["prompt"] = with_voice(body["prompt"], request.vocal_gender)
-    return {**body, **request.tuning()}
+    return {**body, **request.tuning(), **_persona(request.persona)}
+
+
+def _persona(persona: Persona | None) -> dict[str, str]:
+    """``personaId`` (the default ``personaModel``, style_persona, applies: contract §1.1)."""
+    return {"personaId": persona.id} if persona is not None else {}
 
 
 
@@ -187,14 +212,15 @@ def _extend_body(request: ExtendRequest, callback_url: str, model: str) -> dict[
                     continueAt=request.continue_at)
         if request.negative_tags.strip():
             body["negativeTags"] = request.negative_tags.strip()
-    return body
+    return {**body, **_persona(request.persona)}
 
 
 def _cover_body(request: CoverRequest, callback_url: str, model: str) -> dict[str, Any]:
     """POST /api/v1/generate/upload-cover (contract §2 row 3, §2.1 mode rules)."""
-    return _with_mode({"uploadUrl": request.upload_url, "model": model, "callBackUrl": callback_url},
+    body = _with_mode({"uploadUrl": request.upload_url, "model": model, "callBackUrl": callback_url},
                       request.custom_mode, request.prompt, request.style, request.title, request.instrumental,
                       request.negative_tags)
+    return {**body, **_persona(request.persona)}
 
 
 def _with_mode(

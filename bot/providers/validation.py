@@ -31,6 +31,7 @@ def validate_request(request: Request, capabilities: Capabilities) -> None:
     if not capabilities.offers(request.kind):
         raise unsupported(capabilities, request.kind)
     check_source(capabilities, request)
+    _check_persona(request, capabilities)
     limits = capabilities.limits
     if isinstance(request, (MusicRequest, ExtendRequest, CoverRequest, *STUDIO_REQUESTS)):
         check_model(capabilities, request.model)
@@ -51,6 +52,20 @@ def validate_request(request: Request, capabilities: Capabilities) -> None:
             raise InputError("Choose vocals (vocals + instrumental) or all (every instrument).")
     elif isinstance(request, ExportRequest):
         check_length("The author name", request.author, limits.video_author)
+
+
+def _check_persona(request: Request, capabilities: Capabilities) -> None:
+    """A persona sings only in custom mode (kie.ai's generate page), and only on the provider that made it."""
+    persona = getattr(request, "persona", None)
+    if persona is None:
+        return
+    if persona.provider and persona.provider != capabilities.name:
+        raise InputError(f"The persona \u201c{persona.name}\u201d was made with another Suno provider, which this "
+                         f"bot no longer uses; make a new one with /persona create.")
+    custom = getattr(request, "custom_mode", None)
+    if custom is False or (isinstance(request, ExtendRequest) and not request.default_params):
+        raise InputError("A persona sings your own lyrics: use it with /compose, with a cover with lyrics, or an "
+                         "extension with new lyrics.")
 
 
 STUDIO_REQUESTS = (AddVocalsRequest, AddInstrumentalRequest, MashupRequest, ReplaceRequest)

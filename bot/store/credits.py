@@ -81,6 +81,17 @@ def _new_task(task_id: int, new: NewTask, now: float) -> Task:
 
 
 @dataclass(frozen=True)
+class Charge:
+    """Credits taken for an operation answered at once."""
+
+    guild_id: int
+    user_id: int
+    operation: str
+    cost: int
+    balance: int  # after the charge
+
+
+@dataclass(frozen=True)
 class Report:
     spent_by_member: list[tuple[int, int]]
     tasks_by_state: dict[str, int]
@@ -266,6 +277,24 @@ class CreditStore(SharedWorkStore):
                 kind = "grant" if change >= 0 else "revoke"
             await self._ledger(db, guild_id, user_id, kind, change, actor_id=actor_id, reason=reason)
         return change, balance + change
+
+    async def charge(self, guild_id: int, user_id: int, allowance: Allowance, *, operation: str, cost: int,
+                     reason: str) -> Charge | None:
+        """Take ``cost`` for an operation the provider answers at once (no task): the charge, to refund if the
+        provider fails, or None when the balance is short. Atomic, as admissions are."""
+        async with self.transaction() as db:
+            balance = await self._refilled_balance(db, guild_id, user_id, allowance)
+            if balance < cost:
+                return None
+            await self._ledger(db, guild_id, user_id, "reserve", -cost, operation=operation, reason=reason)
+        return Charge(guild_id, user_id, operation, cost, balance - cost)
+
+    async def refund_charge(self, charge: Charge, reason: str) -> None:
+        """Give a charge back (the caller does so once, when the provider failed)."""
+        if charge.cost:
+            async with self.transaction() as db:
+                await self._ledger(db, charge.guild_id, charge.user_id, "refund", charge.cost,
+                                   operation=charge.operation, reason=reason)
 
     async def grant(self, guild_id: int, user_id: int, amount: int, reason: str, *,
                     actor_id: int | None = None) -> None:
