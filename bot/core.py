@@ -62,6 +62,8 @@ EXTENSIONS = (
     "cogs.vocals",
     "cogs.mashup",
     "cogs.replace",
+    "cogs.karaoke",
+    "cogs.boost",
     "cogs.likes",
     "cogs.settings",
     "cogs.help",
@@ -202,7 +204,7 @@ class ChorusBot(commands.AutoShardedBot):
         called_back = self.provider.capabilities.callbacks and callback_base is not None
 
         self.delivery = Delivery(self, fetcher, self.store, self.media, links,
-                                 offers=self.provider.capabilities.kinds, clock=self.clock)
+                                 offers=self.provider.capabilities.offered, clock=self.clock)
         self.audit = AuditLog(self, self.store)
         self.tracker = Tracker(
             self.store, self.provider, self.delivery, poll_interval=settings.polls_every(callbacks=called_back),

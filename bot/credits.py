@@ -33,6 +33,8 @@ DEFAULT_COSTS: dict[str, int] = {
     "mashup": 10,
     "replace_section": 10,
     "persona": 1,  # a small tool (CQTAI: 1–4 against a song's 30)
+    "karaoke": 1,  # CQTAI's timeline: 2 against a song's 30
+    "style_boost": 1,
 }
 OPERATION_NAMES: dict[str, str] = {
     "generate": "Generate (/generate)",
@@ -49,6 +51,8 @@ OPERATION_NAMES: dict[str, str] = {
     "mashup": "Mashup",
     "replace_section": "Replace a section",
     "persona": "Voice persona (/persona create)",
+    "karaoke": "Karaoke lyrics (/karaoke)",
+    "style_boost": "Style boost (/style boost)",
 }
 
 

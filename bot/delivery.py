@@ -152,7 +152,7 @@ class Delivery:
         media: MediaStore,
         links: Links,
         *,
-        offers: Collection[TaskKind] = frozenset(TaskKind),
+        offers: Collection[str] = frozenset(TaskKind),
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._client = client
@@ -192,6 +192,18 @@ class Delivery:
     def kept_link(self, task: Task, slot: str) -> str | None:
         """A signed link to the kept copy of one of a task's files (None: no copy, or no PUBLIC_BASE_URL)."""
         return self._links.kept(self._media.find(Owner.of(task), slot))
+
+    def kept_karaoke(self, task: Task, position: int) -> str | None:
+        """A track's .lrc, made before."""
+        kept = self._media.find(Owner.of(task), karaoke_slot(position))
+        return kept.path.read_text(encoding="utf-8") if kept is not None else None
+
+    async def keep_karaoke(self, task: Task, position: int, text: str) -> None:
+        async def chunks() -> AsyncIterator[bytes]:
+            yield text.encode()
+
+        await self._media.keep(Owner.of(task), karaoke_slot(position), f"{track_filename(task.tracks[position], position)}.lrc",
+                               chunks())
 
     def has_copy(self, task: Task, slot: str) -> bool:
         return self._media.find(Owner.of(task), slot) is not None
@@ -372,7 +384,8 @@ class Delivery:
             destination, task, position,
             embed=lambda audio, cover: track_embed(task, track, position, audio, cover, destination.upload_limit,
                                                    likes),
-            view=track_view(task.id, position, self._offers, likes=likes), content=content, reply=reply, nonce=nonce,
+            view=track_view(task.id, position, self._offers, likes=likes, sung=bool(track.lyrics.strip())),
+            content=content, reply=reply, nonce=nonce,
         )
 
     async def post_audio(
@@ -603,6 +616,10 @@ def cover_slot(position: int) -> str:
 
 def file_slot(index: int) -> str:
     return f"f{index + 1}"
+
+
+def karaoke_slot(position: int) -> str:
+    return f"k{position + 1}"
 
 
 def _size(batch: Sequence[Download]) -> int:

@@ -4,7 +4,8 @@ songs outlive the provider, which deletes its files after 14 days (15 on sunoapi
 Files live in a directory (MEDIA_DIR, by default ``media`` beside the SQLite database), one folder per server
 and task: ``<guild>/<task>-<created>/<slot>-<name>`` (the task's number and the second it was made, so a number
 used again by a new or restored database never finds another song's files). The slot says which result it is
-(``a1``: track 1's audio, ``c1``: its cover, ``f3``: the third file of a stems or export result); the name is
+(``a1``: track 1's audio, ``c1``: its cover, ``k1``: its karaoke .lrc, ``f3``: the third file of a stems or
+export result); the name is
 what a member's browser saves it as. The directory is the only record: nothing about a file is kept in the
 database, so a copy restored or moved with the directory is complete, and several bot processes that mount
 one directory share it.
@@ -39,7 +40,7 @@ KEY_FILE = ".link-key"  # the key links are signed with, when MEDIA_LINK_KEY is 
 # A stored file's relative path: server, task (its id and creation second: ids start again in a new database),
 # slot, and a name of word characters, "-", "_" and one suffix.
 NAME = re.compile(r"[\w\-]{1,160}\.[a-z0-9]{1,5}")
-RELATIVE = re.compile(r"[0-9]{1,20}/[0-9]{1,20}-[0-9]{1,12}/[acf][0-9]{1,3}-" + NAME.pattern)
+RELATIVE = re.compile(r"[0-9]{1,20}/[0-9]{1,20}-[0-9]{1,12}/[acfk][0-9]{1,3}-" + NAME.pattern)
 GUILD_FOLDER = re.compile(r"[0-9]{1,20}")
 TASK_FOLDER = re.compile(r"[0-9]{1,20}-[0-9]{1,12}")
 

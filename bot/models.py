@@ -96,6 +96,15 @@ class Persona:
     provider: str = ""
 
 
+@dataclass(frozen=True)
+class AlignedWord:
+    """One sung word and when: the provider's timestamped lyrics (karaoke)."""
+
+    word: str
+    start: float
+    end: float
+
+
 class Request:
     """What a member asked for, in the provider's terms. Subclasses are frozen dataclasses."""
 

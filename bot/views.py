@@ -38,6 +38,7 @@ LOOKS: dict[str, tuple[str, str, discord.ButtonStyle]] = {
     "info": ("Info", "\u2139\ufe0f", discord.ButtonStyle.secondary),
     "reroll": ("Re-roll", "\U0001f3b2", discord.ButtonStyle.secondary),
     "replace": ("Replace section", "\u270f\ufe0f", discord.ButtonStyle.secondary),
+    "karaoke": ("Karaoke", "\U0001f3a4", discord.ButtonStyle.secondary),
     "like": ("Like", "\u2b50", discord.ButtonStyle.secondary),
     "delete": ("Delete", "\U0001f5d1\ufe0f", discord.ButtonStyle.secondary),
     "delete:yes": ("Delete for good", "\U0001f5d1\ufe0f", discord.ButtonStyle.danger),
@@ -46,11 +47,13 @@ LOOKS: dict[str, tuple[str, str, discord.ButtonStyle]] = {
     "stemsmode:vocals": ("Vocals + instrumental", "\U0001f3a4", discord.ButtonStyle.primary),
     "stemsmode:all": ("All stems (up to 12)", "\U0001f39b\ufe0f", discord.ButtonStyle.primary),
 }
-READ_ONLY = frozenset({"info", "like"})  # anyone may click these; the others are the owner's (and moderators')
-TRACK_ACTIONS = (("extend", "cover", "replace", "reroll"), ("stems", "wav", "video"), ("like", "info", "delete"))
+# Anyone may click these (karaoke charges the one who asks); the others are the owner's (and moderators').
+READ_ONLY = frozenset({"info", "like", "karaoke"})
+TRACK_ACTIONS = (("extend", "cover", "replace", "reroll"), ("stems", "wav", "video", "karaoke"),
+                 ("like", "info", "delete"))
 ALWAYS = frozenset({"info", "like", "delete", "reroll"})  # not an operation of their own (re-roll repeats one)
 # The operation each button starts: a button is only shown when the provider offers it.
-ACTION_KINDS = {
+ACTION_KINDS: dict[str, str] = {
     "extend": TaskKind.EXTEND,
     "cover": TaskKind.COVER,
     "stems": TaskKind.STEMS,
@@ -58,6 +61,7 @@ ACTION_KINDS = {
     "video": TaskKind.VIDEO,
     "song": TaskKind.COMPOSE,
     "replace": TaskKind.REPLACE,
+    "karaoke": "karaoke",  # a tool the provider answers at once
 }
 
 
@@ -108,12 +112,16 @@ class ResultButton(
         await handler(interaction, task, self.position, self.arg)
 
 
-def track_view(task_id: int, position: int, offers: Collection[TaskKind], *, likes: int = 0) -> discord.ui.View:
-    """The buttons under every finished track: Extend, Cover, Re-roll / Stems, WAV, Video / Like, Info, Delete
-    (the operations among them only when the provider ``offers`` them); Like shows the count."""
+def track_view(task_id: int, position: int, offers: Collection[str], *, likes: int = 0,
+               sung: bool = True) -> discord.ui.View:
+    """The buttons under every finished track: Extend, Cover, Replace section, Re-roll / Stems, WAV, Video,
+    Karaoke (when ``sung``) / Like, Info, Delete (the operations and tools among them only when the provider
+    ``offers`` them); Like shows the count."""
     view = discord.ui.View(timeout=None)
     for row, actions in enumerate(TRACK_ACTIONS):
         for action in actions:
+            if action == "karaoke" and not sung:
+                continue
             if action in ALWAYS or ACTION_KINDS[action] in offers:
                 button = ResultButton(action, task_id, position, row=row)
                 if action == "like" and likes:

@@ -20,8 +20,9 @@ if TYPE_CHECKING:
 
 # Sections in order; a command not named here goes under "More".
 SECTIONS: dict[str, tuple[str, ...]] = {
-    "\U0001f3b5 Make music": ("generate", "compose", "extend", "cover", "lyrics"),
-    "\U0001f3a7 Your tracks": ("tracks", "track", "stems", "export", "queue", "credits", "settings"),
+    "\U0001f3b5 Make music": ("generate", "compose", "extend", "cover", "lyrics", "vocals", "instrumental", "mashup",
+                             "replace", "persona", "style"),
+    "\U0001f3a7 Your tracks": ("tracks", "track", "stems", "export", "karaoke", "queue", "credits", "settings"),
     "\U0001f3c6 Community": ("challenge", "top"),
     "\U0001f6e0\ufe0f Moderators": ("mod",),
 }
@@ -34,6 +35,13 @@ COSTS: dict[str, tuple[tuple[str, str], ...]] = {
     "lyrics": (("lyrics", ""),),
     "stems": (("stems_vocals", "vocals + instrumental"), ("stems_all", "all")),
     "export": (("wav", "WAV"), ("video", "video")),
+    "vocals": (("add_vocals", ""),),
+    "instrumental": (("add_instrumental", ""),),
+    "mashup": (("mashup", ""),),
+    "replace": (("replace_section", ""),),
+    "karaoke": (("karaoke", ""),),
+    "persona": (("persona", "create"),),
+    "style": (("style_boost", "boost"),),
 }
 FIELD_LIMIT = 1024
 
@@ -71,7 +79,7 @@ def help_embed(commands: list[Any], policy: GuildPolicy, *, staff: bool) -> disc
 def _line(command: Any, policy: GuildPolicy) -> str:
     if isinstance(command, app_commands.Group):
         parts = ", ".join(f"`{sub.name}`" for sub in command.commands)
-        return f"`/{command.name}` {parts} \u2014 {command.description}"
+        return f"`/{command.name}` {parts} \u2014 {command.description}{_cost(command.name, policy)}"
     return f"`/{command.name}` \u2014 {command.description}{_cost(command.name, policy)}"
 
 

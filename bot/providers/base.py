@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from bot.models import MODELS, STEM_MODES, Request, TaskKind, TaskUpdate
+from bot.models import MODELS, STEM_MODES, AlignedWord, Request, TaskKind, TaskUpdate
 from bot.providers.errors import InputError
 
 if TYPE_CHECKING:
@@ -82,6 +82,11 @@ class Capabilities:
     def offers(self, kind: TaskKind) -> bool:
         return kind in self.kinds
 
+    @property
+    def offered(self) -> frozenset[str]:
+        """Its operations and its tools (what buttons may start)."""
+        return frozenset(self.kinds) | self.tools
+
     def model_names(self) -> str:
         return ", ".join(MODELS.get(model, model) for model in self.models)
 
@@ -112,6 +117,12 @@ class Provider(Protocol):
 
     async def create_persona(self, source: PersonaSource) -> str:
         """A voice persona (providers whose ``tools`` hold "persona"); returns its id."""
+
+    async def timestamped_lyrics(self, task_id: str, audio_id: str) -> list[AlignedWord]:
+        """A track's sung words with their times ("karaoke" in ``tools``); none for an instrumental."""
+
+    async def boost_style(self, text: str) -> str:
+        """A richer style description ("boost" in ``tools``)."""
 
     async def close(self) -> None: ...
 

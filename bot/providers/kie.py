@@ -9,6 +9,7 @@ from bot.models import (
     STEM_MODES,
     AddInstrumentalRequest,
     AddVocalsRequest,
+    AlignedWord,
     CoverRequest,
     ExportRequest,
     ExtendRequest,
@@ -34,6 +35,7 @@ from bot.providers.errors import KIE_ERRORS, ProviderUnavailable, Unconfirmed
 from bot.providers.http import ApiClient, RetryPolicy
 from bot.providers.kie_parsing import (
     MalformedCallback,
+    as_float,
     as_int,
     first_str,
     parse_callback,
@@ -55,9 +57,12 @@ KIE_LIMITS = TextLimits(
 )
 KIE = Capabilities(
     name="kie", label=LABELS["kie"], kinds=ALL_KINDS, models=KIE_MODELS, limits=KIE_LIMITS, callbacks=True,
-    signs_callbacks=True, tools=frozenset({"persona"}),
+    signs_callbacks=True, tools=frozenset({"persona", "karaoke", "boost"}),
 )
-PERSONA_PATH = "/api/v1/generate/generate-persona"  # contract §2 row 19, §2.5: answered at once
+# Answered at once (contract §2 rows 15, 16, 19; §2.4, §2.5).
+PERSONA_PATH = "/api/v1/generate/generate-persona"
+TIMESTAMPS_PATH = "/api/v1/generate/get-timestamped-lyrics"
+BOOST_PATH = "/api/v1/style/generate"
 
 # Where each kind of task is submitted and read back (contract §2).
 SUBMIT_PATHS = {
@@ -121,6 +126,27 @@ class KieClient(ApiClient):
         if not persona_id:
             raise ProviderUnavailable(None, "the persona answer has no personaId")
         return persona_id
+
+    async def timestamped_lyrics(self, task_id: str, audio_id: str) -> list[AlignedWord]:
+        """The sung words of a track with their times (none for an instrumental)."""
+        data = await self._call("POST", TIMESTAMPS_PATH, json={"taskId": task_id, "audioId": audio_id})
+        words = data.get("alignedWords") if isinstance(data, Mapping) else None
+        found = []
+        for item in words if isinstance(words, list) else []:
+            if not isinstance(item, Mapping):
+                continue
+            text, start, end = str(item.get("word") or "").strip(), as_float(item.get("startS")), as_float(item.get("endS"))
+            if text and start is not None and end is not None:
+                found.append(AlignedWord(text, start, end))
+        return found
+
+    async def boost_style(self, text: str) -> str:
+        """A richer style description from a short one."""
+        data = await self._call("POST", BOOST_PATH, json={"content": text.strip()})
+        result = first_str(data, "result") if isinstance(data, Mapping) else None
+        if not result or str(data.get("successFlag", "1")) != "1":
+            raise ProviderUnavailable(None, "the style boost answered without a result")
+        return result
 
     async def credits(self) -> int:
         """The provider account's remaining credits."""

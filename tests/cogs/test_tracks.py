@@ -13,7 +13,7 @@ async def test_every_track_has_its_buttons(harness: Harness) -> None:
     _, tracks = await harness.song()
     for message in tracks:
         labels = [[b["label"] for b in row["components"]] for row in message["components"]]
-        assert labels == [["Extend", "Cover", "Replace section", "Re-roll"], ["Stems", "WAV", "Video"],
+        assert labels == [["Extend", "Cover", "Replace section", "Re-roll"], ["Stems", "WAV", "Video", "Karaoke"],
                           ["Like", "Info", "Delete"]]
 
 

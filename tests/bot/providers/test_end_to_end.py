@@ -139,8 +139,8 @@ async def test_what_a_provider_does_not_offer_is_hidden_and_refused_by_name(
     sync = await discord_fake.wait_for(COMMANDS)
     assert "stems" not in {command["name"] for command in sync.json} and "export" in {c["name"] for c in sync.json}
     _, tracks = await h.song()
-    assert buttons(tracks[0]) == ["Extend", "Cover", "Replace section", "Re-roll", "WAV", "Video", "Like", "Info",
-                                  "Delete"]
+    assert buttons(tracks[0]) == ["Extend", "Cover", "Replace section", "Re-roll", "WAV", "Video", "Karaoke", "Like",
+                                  "Info", "Delete"]
     # A Stems button from before the switch still answers, privately and by name.
     old = component("chorus:stemsmode:1:0:vocals")
     inject(h.bot, old, fake=discord_fake)
