@@ -62,6 +62,7 @@ EXTENSIONS = (
     "cogs.vocals",
     "cogs.mashup",
     "cogs.replace",
+    "cogs.art",
     "cogs.karaoke",
     "cogs.boost",
     "cogs.likes",

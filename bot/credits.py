@@ -35,6 +35,7 @@ DEFAULT_COSTS: dict[str, int] = {
     "persona": 1,  # a small tool (CQTAI: 1–4 against a song's 30)
     "karaoke": 1,  # CQTAI's timeline: 2 against a song's 30
     "style_boost": 1,
+    "cover_image": 1,
 }
 OPERATION_NAMES: dict[str, str] = {
     "generate": "Generate (/generate)",
@@ -53,6 +54,7 @@ OPERATION_NAMES: dict[str, str] = {
     "persona": "Voice persona (/persona create)",
     "karaoke": "Karaoke lyrics (/karaoke)",
     "style_boost": "Style boost (/style boost)",
+    "cover_image": "Cover art (/art)",
 }
 
 

@@ -81,6 +81,7 @@ READY = {
     TaskKind.STEMS: "your stems are ready",
     TaskKind.WAV: "your WAV is ready",
     TaskKind.VIDEO: "your music video is ready",
+    TaskKind.ART: "your cover art is ready",
 }
 
 

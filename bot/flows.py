@@ -49,6 +49,7 @@ ON_IT = {
     TaskKind.ADD_INSTRUMENTAL: "Suno is playing a backing track for your vocals",
     TaskKind.MASHUP: "Suno is blending the two tracks",
     TaskKind.REPLACE: "Suno is singing the section again",
+    TaskKind.ART: "Suno is painting new cover art",
 }
 
 

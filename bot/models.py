@@ -59,6 +59,7 @@ class TaskKind(StrEnum):
     ADD_INSTRUMENTAL = "add_instrumental"  # a backing track for a member's vocals
     MASHUP = "mashup"  # two tracks blended into one
     REPLACE = "replace_section"  # one section of a track sung again
+    ART = "cover_image"  # new cover art for a song
 
     @property
     def makes_music(self) -> bool:
@@ -286,6 +287,27 @@ class ExportRequest(Request):
 
 
 @dataclass(frozen=True)
+class ArtRequest(Request):
+    """New cover art for a song (kie cover/generate: one set per song, so it is reused, never re-billed)."""
+
+    source_task_id: str  # the provider's id of the task that made the song
+    source_title: str = ""
+    source_provider: str = ""
+
+    @property
+    def kind(self) -> TaskKind:
+        return TaskKind.ART
+
+    @property
+    def summary(self) -> str:
+        return f"Cover art for {self.source_title or 'your song'}"
+
+    @property
+    def reuse_key(self) -> str:
+        return f"art:{self.source_task_id}"
+
+
+@dataclass(frozen=True)
 class AddVocalsRequest(Request):
     """Vocals over a member's instrumental (kie add-vocals): the lyrics, the style and a title."""
 
@@ -386,6 +408,7 @@ _REQUEST_TYPES: dict[TaskKind, type[Request]] = {
     TaskKind.ADD_INSTRUMENTAL: AddInstrumentalRequest,
     TaskKind.MASHUP: MashupRequest,
     TaskKind.REPLACE: ReplaceRequest,
+    TaskKind.ART: ArtRequest,
 }
 
 

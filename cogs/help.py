@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 SECTIONS: dict[str, tuple[str, ...]] = {
     "\U0001f3b5 Make music": ("generate", "compose", "extend", "cover", "lyrics", "vocals", "instrumental", "mashup",
                              "replace", "persona", "style"),
-    "\U0001f3a7 Your tracks": ("tracks", "track", "stems", "export", "karaoke", "queue", "credits", "settings"),
+    "\U0001f3a7 Your tracks": ("tracks", "track", "stems", "export", "art", "karaoke", "queue", "credits", "settings"),
     "\U0001f3c6 Community": ("challenge", "top"),
     "\U0001f6e0\ufe0f Moderators": ("mod",),
 }
@@ -40,6 +40,7 @@ COSTS: dict[str, tuple[tuple[str, str], ...]] = {
     "mashup": (("mashup", ""),),
     "replace": (("replace_section", ""),),
     "karaoke": (("karaoke", ""),),
+    "art": (("cover_image", ""),),
     "persona": (("persona", "create"),),
     "style": (("style_boost", "boost"),),
 }

@@ -53,6 +53,7 @@ KIND_ICONS = {
     TaskKind.ADD_INSTRUMENTAL: "\U0001f3b8",
     TaskKind.MASHUP: "\U0001f500",
     TaskKind.REPLACE: "\u270f\ufe0f",
+    TaskKind.ART: "\U0001f5bc\ufe0f",
 }
 
 

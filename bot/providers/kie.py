@@ -10,6 +10,7 @@ from bot.models import (
     AddInstrumentalRequest,
     AddVocalsRequest,
     AlignedWord,
+    ArtRequest,
     CoverRequest,
     ExportRequest,
     ExtendRequest,
@@ -79,6 +80,7 @@ SUBMIT_PATHS = {
     TaskKind.ADD_INSTRUMENTAL: "/api/v1/generate/add-instrumental",
     TaskKind.MASHUP: "/api/v1/generate/mashup",
     TaskKind.REPLACE: "/api/v1/generate/replace-section",
+    TaskKind.ART: "/api/v1/suno/cover/generate",
 }
 STATUS_PATHS = {
     **{kind: "/api/v1/generate/record-info" for kind in TaskKind if kind.makes_music},
@@ -86,6 +88,7 @@ STATUS_PATHS = {
     TaskKind.STEMS: "/api/v1/vocal-removal/record-info",
     TaskKind.WAV: "/api/v1/wav/record-info",
     TaskKind.VIDEO: "/api/v1/mp4/record-info",
+    TaskKind.ART: "/api/v1/suno/cover/record-info",
 }
 
 
@@ -194,6 +197,8 @@ def _studio_body(request: Request, callback_url: str, models: Mapping[str, str])
     if isinstance(request, MashupRequest):
         return {"uploadUrlList": list(request.upload_urls), "customMode": False, "prompt": request.prompt.strip(),
                 "model": models[request.model], "callBackUrl": callback_url}
+    if isinstance(request, ArtRequest):
+        return {"taskId": request.source_task_id, "callBackUrl": callback_url}
     if isinstance(request, ReplaceRequest):
         body = {"taskId": request.source_task_id, "audioId": request.audio_id, "prompt": request.prompt.strip(),
                 "tags": request.style.strip(), "title": request.title.strip(),

@@ -46,6 +46,10 @@ STEM_FIELDS = {
     "brass_url": "Brass",
     "woodwinds_url": "Woodwinds",
 }
+# Record-info status flags given as numbers (contract §4.4), as the words the other records use.
+NUMERIC_FLAGS = {
+    TaskKind.ART: {"0": "PENDING", "1": "SUCCESS", "2": "PENDING", "3": "GENERATE_COVER_FAILED"},
+}
 _EXPORT_FIELDS = {
     TaskKind.WAV: (("audioWavUrl", "audio_wav_url"), "WAV"),
     TaskKind.VIDEO: (("video_url", "videoUrl"), "Video"),
@@ -79,6 +83,8 @@ def parse_callback(kind: TaskKind, body: Any) -> TaskUpdate:
     if kind is TaskKind.STEMS:
         info = data.get("vocal_separation_info") or data.get("vocal_removal_info")
         return files_update(task_id, _stems(info, snake=True), code=code, message=message, required=True)
+    if kind is TaskKind.ART:
+        return files_update(task_id, _images(data.get("images")), code=code, message=message, required=True)
     keys, name = _EXPORT_FIELDS[kind]
     url = first_str(data, *keys)
     return files_update(task_id, (ResultFile(name, url),) if url else (), code=code, message=message,
@@ -143,6 +149,12 @@ def _stems(info: Any, *, snake: bool) -> tuple[ResultFile, ...]:
     return tuple(stems)
 
 
+def _images(items: Any) -> tuple[ResultFile, ...]:
+    """Cover art: a list of image URLs (contract §3.2, §4.4)."""
+    urls = [item for item in items if isinstance(item, str) and item] if isinstance(items, list) else []
+    return tuple(ResultFile(f"Cover {n}", url) for n, url in enumerate(urls, start=1))
+
+
 def _camel(snake: str) -> str:
     head, *rest = snake.split("_")
     return head + "".join(part.capitalize() for part in rest)
@@ -156,6 +168,7 @@ def parse_status(kind: TaskKind, task_id: str, data: Mapping[str, Any]) -> TaskU
     record names (to recognise our own task when its submit's answer was lost)."""
     task_id = first_str(data, "taskId") or task_id
     status = first_str(data, "status", "successFlag").upper()
+    status = NUMERIC_FLAGS.get(kind, {}).get(status, status)
     update = _status_update(kind, task_id, status, data)
     return replace(update, callback_url=record_callback_url(data))
 
@@ -191,6 +204,8 @@ def _result(kind: TaskKind, task_id: str, status: str, response: Mapping[str, An
                               required=False)
     if kind is TaskKind.STEMS:
         return files_update(task_id, _stems(response, snake=False), code=None, message=None, required=False)
+    if kind is TaskKind.ART:
+        return files_update(task_id, _images(response.get("images")), code=None, message=None, required=False)
     keys, name = _EXPORT_FIELDS[kind]
     url = first_str(response, *keys)
     return files_update(task_id, (ResultFile(name, url),) if url else (), code=None, message=None,

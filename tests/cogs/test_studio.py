@@ -120,3 +120,18 @@ async def test_the_replace_section_button_opens_a_prefilled_form(harness: Harnes
     assert "On it" in (await h.reply_to(submit))["content"]
     body = h.kie.submissions_of("replace_section")[-1].body
     assert (body["infillStartS"], body["infillEndS"], body["tags"]) == (12, 30, source.tags)
+
+
+async def test_new_cover_art_is_posted_and_asked_for_only_once(harness: Harness) -> None:
+    h = harness
+    source_id, _ = await h.song("a song that needs a new look")
+    audio_id = h.kie.task(source_id).tracks[0].audio_id
+    task_id = await h.finished(h.command("art", {"track": audio_id}), "cover_image")
+    assert h.kie.submissions_of("cover_image")[-1].body["taskId"] == source_id
+    await h.kie.advance(task_id, "complete")
+    posted = await h.discord.wait_for_message(h.channel_id, lambda m: "cover art is ready" in (m["content"] or ""))
+    pngs = [a for a in posted["attachments"] if a["filename"].endswith(".png")]
+    assert len(pngs) == 2
+    again = await h.reply_to(h.command("art", {"track": audio_id}))
+    assert "made before" in again["content"]  # re-posted, not asked for (nor billed) again
+    assert len(h.kie.submissions_of("cover_image")) == 1
