@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 import socket
 from collections.abc import AsyncIterator
@@ -10,7 +11,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.support.cqt_fake import ApiCall, FakeCqt, ManualClock
+from tests.support.cqt_fake import ApiCall, FakeCqt, ManualClock, aligned_words, downbeats
 
 SUBMIT = "/api/cqt/generator/suno"
 INFO = "/api/cqt/info/suno"
@@ -596,3 +597,546 @@ async def test_clip_lookup_unknown(cqt: FakeCqt) -> None:
         _ = cqt.last_task_id
     with pytest.raises(ValueError):
         cqt.submissions_of("generate")
+
+
+# --------------------------------------------------------------------------- tasks added from C-APIFOX / C-PAGES
+
+LYRICS = (
+    "[Verse 1]\nRed eyes from the long night\nrain on the roof and the street light\n"
+    "[Chorus]\nhold on hold on to the morning\nwe were young and we were singing\n"
+    "[Verse 2]\ncold coffee on the table\nwaiting for a sign we were able\n"
+    "[Outro]\nhold on hold on\n"
+)
+
+
+async def lyric_song(http: aiohttp.ClientSession, fake: FakeCqt, **extra: Any) -> tuple[str, list[dict[str, Any]]]:
+    """A finished custom-mode create task with LYRICS: (task id, its clips)."""
+    task_id = await submit(http, fake, custom_body(prompt=LYRICS, **extra))
+    fake.complete(task_id)
+    return task_id, (await info_data(http, fake, task_id))["result"]
+
+
+def replace_body(task_id: str, clip_id: str, **extra: Any) -> dict[str, Any]:
+    """C-APIFOX's replace_section example, on our clip."""
+    body: dict[str, Any] = {
+        "task": "replace_section",
+        "taskId": task_id,
+        "clipId": clip_id,
+        "tags": "piano, bright",
+        "title": "Rain (sunny edit)",
+        "infillLyrics": "sun on the roof and a brand new day",
+        "rangeStartS": 7.56,
+        "rangeEndS": 15.98,
+    }
+    body.update(extra)
+    return body
+
+
+def persona_body(task_id: str, clip_id: str, **extra: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "task": "persona",
+        "taskId": task_id,
+        "clipId": clip_id,
+        "name": "Nova",
+        "description": "first persona",
+    }
+    body.update(extra)
+    return body
+
+
+async def finished(http: aiohttp.ClientSession, fake: FakeCqt, body: dict[str, Any]) -> tuple[str, Any]:
+    """Submit, complete, and read back: (task id, result)."""
+    task_id = await submit(http, fake, body)
+    fake.complete(task_id)
+    data = await info_data(http, fake, task_id)
+    assert (data["taskType"], data["status"], data["param"]) == (body["task"], "succeeded", body)
+    return task_id, data["result"]
+
+
+async def test_replace_section_then_merge(cqt: FakeCqt, http: aiohttp.ClientSession) -> None:
+    cqt.max_running = None
+    cqt.wall_clock = ManualClock(1_700_000_000.0)
+    song_id, clips = await lyric_song(http, cqt, model="v45")
+    source = clips[0]
+    duration = source["metadata"]["duration"]
+    credits = cqt.credits
+
+    body = replace_body(song_id, source["id"], rangeStartS=60.0, rangeEndS=90.0)
+    section_id = await submit(http, cqt, body)
+    assert cqt.credits == credits - 30
+    assert cqt.task(section_id).source_clip_id == source["id"]
+    cqt.advance(section_id)
+    streaming = (await info_data(http, cqt, section_id))["result"]
+    assert [c["status"] for c in streaming] == ["streaming", "streaming"]
+    cqt.complete(section_id)
+    segments = (await info_data(http, cqt, section_id))["result"]
+    assert len(segments) == 2 and [c["id"] for c in segments] == cqt.segments(section_id)
+    assert [c["id"] for c in streaming] == cqt.segments(section_id)
+    for n, segment in enumerate(segments):
+        assert set(segment) == CLIP_KEYS
+        assert (segment["title"], segment["status"], segment["model_name"]) == (
+            "Rain (sunny edit)",
+            "complete",
+            "chirp-v45",
+        )
+        assert segment["audio_url"] == cqt.file_url(section_id, f"{n}.mp3")
+        assert segment["video_url"] == ""
+        meta = segment["metadata"]
+        assert meta["type"] == "infill" and meta["infill"] is True
+        assert (meta["infill_start_s"], meta["infill_end_s"], meta["duration"]) == (60.0, 90.0, 30.0)
+        assert meta["edited_clip_id"] == source["id"]
+        assert meta["edit_session_id"] == segment["id"]
+        assert (meta["tags"], meta["prompt"]) == ("piano, bright", "sun on the roof and a brand new day")
+    assert (await get_bytes(http, segments[0]["audio_url"]))[:2] == (200, cqt.file_bytes(segments[0]["audio_url"]))
+    assert (await get_bytes(http, f"{cqt.base_url}/files/{section_id}/0.mp4"))[0] == 404
+
+    merge = {"task": "replace_merge", "clipId": source["id"], "editSessionId": segments[1]["id"]}
+    merge_id, merged = await finished(http, cqt, merge)
+    assert cqt.credits == credits - 30 - 2
+    assert cqt.task(merge_id).segment_id == segments[1]["id"]
+    assert len(merged) == 1
+    clip = merged[0]
+    assert set(clip) == CLIP_KEYS and clip["id"] not in {source["id"], *cqt.segments(section_id)}
+    assert (clip["title"], clip["metadata"]["tags"], clip["metadata"]["duration"]) == (
+        "Rain (sunny edit)",
+        "piano, bright",
+        duration,
+    )
+    assert clip["metadata"]["type"] == "concat"
+    assert (clip["metadata"]["edited_clip_id"], clip["metadata"]["edit_session_id"]) == (
+        source["id"],
+        segments[1]["id"],
+    )
+    assert clip["video_url"] == cqt.file_url(merge_id, "0.mp4")
+    assert (await get_bytes(http, clip["video_url"]))[0] == 200
+
+    # The merged lyrics: the source's words timed outside 60–90 s, the infill in between.
+    words = cqt.timeline(source["id"])
+    before = "".join(w["word"] for w in words if w["end_s"] <= 60.0)
+    after = "".join(w["word"] for w in words if w["start_s"] >= 90.0)
+    assert before and after
+    assert clip["metadata"]["prompt"] == before + "sun on the roof and a brand new day\n" + after
+
+    # The merged song is a song: it can be edited again, exported, made into a persona.
+    await submit(http, cqt, replace_body(merge_id, clip["id"]))
+    await submit(http, cqt, {"task": "timeline", "clipId": clip["id"]})
+    await submit(http, cqt, persona_body(merge_id, clip["id"]))
+
+
+@pytest.mark.parametrize(
+    ("change", "msg"),
+    [
+        ({"taskId": None}, "taskId is required"),
+        ({"taskId": " "}, "taskId is required"),
+        ({"clipId": None}, "clipId is required"),
+        ({"tags": None}, "tags is required"),
+        ({"title": ""}, "title is required"),
+        ({"infillLyrics": None}, "infillLyrics is required"),
+        ({"infillLyrics": "  "}, "infillLyrics is required"),
+        ({"infillLyrics": 3}, "infillLyrics must be a string"),
+        ({"rangeStartS": None}, "rangeStartS is required"),
+        ({"rangeEndS": None}, "rangeEndS is required"),
+        ({"rangeStartS": "7.5"}, "rangeStartS must be a number"),
+        ({"rangeEndS": True}, "rangeEndS must be a number"),
+        ({"rangeStartS": -1}, "rangeStartS must be 0 or more"),
+        ({"rangeStartS": 20, "rangeEndS": 20}, "rangeEndS must be greater than rangeStartS"),
+        ({"title": "t" * 81}, "title exceeds 80"),
+    ],
+)
+async def test_replace_section_shape_errors(
+    cqt: FakeCqt, http: aiohttp.ClientSession, change: dict[str, Any], msg: str
+) -> None:
+    body = {k: v for k, v in {**replace_body("t", "c"), **change}.items() if v is not None}
+    code, got = await reject(http, cqt, body)
+    assert (code, got.startswith(msg)) == (400, True), got
+    assert cqt.credits == 10_000
+
+
+async def test_replace_section_references_and_range(cqt: FakeCqt, http: aiohttp.ClientSession) -> None:
+    cqt.max_running = None
+    song_id, clips = await lyric_song(http, cqt)
+    other_id, other = await lyric_song(http, cqt)
+    clip_id, duration = clips[0]["id"], clips[0]["metadata"]["duration"]
+    pending = await submit(http, cqt, custom_body())
+    stems_id, stems = await finished(http, cqt, {"task": "gen_stem_two", "clipId": clip_id})
+
+    cases = [
+        (replace_body("nope", clip_id), "task not found"),
+        (replace_body(song_id, "nope"), "clip not found"),
+        (replace_body(other_id, clip_id), "clipId is not a clip of taskId"),
+        (replace_body(pending, cqt.task(pending).clips[0]["id"]), f"task {pending} has not succeeded"),
+        (replace_body(stems_id, stems[0]["id"]), "clipId must be a song clip"),
+        (replace_body(song_id, clip_id, rangeStartS=150.0, rangeEndS=duration + 0.01), "rangeEndS must not exceed"),
+        (replace_body(song_id, clip_id, rangeStartS=10.0, rangeEndS=15.99), "the range must be 6–60 s long"),
+        (replace_body(song_id, clip_id, rangeStartS=10.0, rangeEndS=70.01), "the range must be 6–60 s long"),
+        (replace_body(song_id, clip_id, tags="t" * 1001), "tags exceeds 1000 characters for v55"),
+    ]
+    for body, msg in cases:
+        code, got = await reject(http, cqt, body)
+        assert (code, got.startswith(msg)) == (400, True), (body, got)
+
+    # Bounds (kie's, UNCONFIRMED for CQTAI) are inclusive, and the knobs move them.
+    credits = cqt.credits
+    await submit(http, cqt, replace_body(song_id, clip_id, rangeStartS=10.0, rangeEndS=16.0))
+    await submit(http, cqt, replace_body(other_id, other[1]["id"], rangeStartS=0, rangeEndS=60))
+    assert cqt.credits == credits - 60
+    cqt.replace_min_s = 1.0
+    await submit(http, cqt, replace_body(song_id, clip_id, rangeStartS=10.0, rangeEndS=12.0))
+
+    # At most half the clip.
+    cqt.durations = (30.0, 30.0)
+    short_id, short = await lyric_song(http, cqt, model="v40")
+    code, got = await reject(http, cqt, replace_body(short_id, short[0]["id"], rangeStartS=0, rangeEndS=15.5))
+    assert (code, got) == (400, "the range must be at most 50% of the clip (30.0 s; got 15.5 s)")
+    await submit(http, cqt, replace_body(short_id, short[0]["id"], rangeStartS=14.5, rangeEndS=29.5))
+    code, got = await reject(http, cqt, replace_body(short_id, short[0]["id"], tags="t" * 201))
+    assert (code, got.startswith("tags exceeds 200 characters for v40")) == (400, True)
+    cqt.replace_max_fraction = 1.0
+    cqt.replace_max_s = 30.0
+    await submit(http, cqt, replace_body(short_id, short[0]["id"], rangeStartS=0, rangeEndS=30))
+
+    # infillLyrics is screened like lyrics.
+    code, _ = await reject(http, cqt, replace_body(song_id, clip_id, infillLyrics="sing like drake"))
+    assert code == 451
+
+
+async def test_replace_merge_references(cqt: FakeCqt, http: aiohttp.ClientSession) -> None:
+    cqt.max_running = None
+    song_id, clips = await lyric_song(http, cqt)
+    _, segments = await finished(http, cqt, replace_body(song_id, clips[0]["id"]))
+    pending_section = await submit(http, cqt, replace_body(song_id, clips[0]["id"]))
+    other_section, _ = await finished(http, cqt, replace_body(song_id, clips[1]["id"]))
+
+    def merge(clip_id: str, session: str | None) -> dict[str, Any]:
+        body = {"task": "replace_merge", "clipId": clip_id, "editSessionId": session}
+        return {k: v for k, v in body.items() if v is not None}
+
+    cases = [
+        (merge(clips[0]["id"], None), "editSessionId is required"),
+        (merge(clips[0]["id"], ""), "editSessionId is required"),
+        (merge("nope", segments[0]["id"]), "clip not found"),
+        (merge(clips[0]["id"], "nope"), "edit session not found"),
+        (merge(clips[0]["id"], clips[1]["id"]), "edit session not found"),  # a song, not a segment
+        (merge(clips[0]["id"], cqt.segments(pending_section)[0]), "edit session not ready"),
+        (merge(clips[0]["id"], cqt.segments(other_section)[0]), "editSessionId is a segment of another clip"),
+    ]
+    for body, msg in cases:
+        code, got = await reject(http, cqt, body)
+        assert (code, got.startswith(msg)) == (400, True), (body, got)
+    await submit(http, cqt, merge(clips[0]["id"], segments[0]["id"]))
+    with pytest.raises(ValueError):
+        cqt.segments(song_id)
+
+
+async def test_persona_then_persona_id_on_song_tasks(cqt: FakeCqt, http: aiohttp.ClientSession) -> None:
+    cqt.max_running = None
+    song_id, clips = await lyric_song(http, cqt)
+    credits = cqt.credits
+    persona_task = await submit(http, cqt, persona_body(song_id, clips[0]["id"]))
+    assert cqt.credits == credits - 2
+    persona_id = cqt.task(persona_task).new_persona_id
+    assert persona_id is not None and cqt.personas == {}
+    # Not usable before the persona task has succeeded.
+    assert await reject(http, cqt, custom_body(personaId=persona_id)) == (400, "persona not found")
+
+    cqt.complete(persona_task)
+    data = await info_data(http, cqt, persona_task)
+    assert data["result"] == {
+        "id": persona_id,
+        "name": "Nova",
+        "description": "first persona",
+        "root_clip_id": clips[0]["id"],
+        "image_s3_id": clips[0]["image_url"],
+    }
+    persona = cqt.personas[persona_id]
+    assert (persona.name, persona.clip_id, persona.task_id) == ("Nova", clips[0]["id"], persona_task)
+
+    upload_url = clips[1]["audio_url"]
+    bodies = [
+        custom_body(personaId=persona_id),
+        create_body(personaId=persona_id),
+        {"task": "extend", "model": "v55", "clipId": clips[0]["id"], "continueAt": 30, "personaId": persona_id},
+        custom_body(task="cover", clipId=clips[1]["id"], personaId=persona_id),
+        {"task": "upload_extend", "model": "v55", "audioUrl": upload_url, "continueAt": 12, "personaId": persona_id},
+        custom_body(task="upload_cover", audioUrl=upload_url, personaId=persona_id),
+        {"task": "inspiration", "model": "v55", "playlistId": "p1", "personaId": persona_id},
+    ]
+    for body in bodies:
+        task_id = await submit(http, cqt, body)
+        assert cqt.task(task_id).persona_id == persona_id
+        assert (await info_data(http, cqt, task_id))["param"]["personaId"] == persona_id
+    assert cqt.task(song_id).persona_id is None
+
+    for body in bodies:
+        for unknown in ("nope", ""):
+            assert await reject(http, cqt, {**body, "personaId": unknown}) == (400, "persona not found"), body
+    assert await reject(http, cqt, custom_body(personaId=7)) == (400, "personaId must be a string")
+
+
+async def test_persona_shapes_failures_and_add_persona(cqt: FakeCqt, http: aiohttp.ClientSession) -> None:
+    cqt.max_running = None
+    song_id, clips = await lyric_song(http, cqt)
+    cqt.persona_shape = "kie"
+    task_id, result = await finished(http, cqt, persona_body(song_id, clips[1]["id"], name="Echo"))
+    assert result == {"personaId": cqt.task(task_id).new_persona_id, "name": "Echo", "description": "first persona"}
+    # kie's one-persona-per-clip rule is not applied (UNCONFIRMED for CQTAI).
+    await submit(http, cqt, persona_body(song_id, clips[1]["id"]))
+
+    credits = cqt.credits
+    failed = await submit(http, cqt, persona_body(song_id, clips[0]["id"]))
+    cqt.fail(failed, "persona failed")
+    assert cqt.credits == credits and cqt.task(failed).new_persona_id not in cqt.personas
+
+    cqt.persona_shape = "bogus"
+    bad = await submit(http, cqt, persona_body(song_id, clips[0]["id"]))
+    with pytest.raises(ValueError):
+        cqt.complete(bad)
+
+    made = cqt.add_persona("Direct", "made by the test", clip_id=clips[0]["id"])
+    assert cqt.personas[made].task_id is None and cqt.personas[made].clip_id == clips[0]["id"]
+    created = await submit(http, cqt, custom_body(personaId=cqt.add_persona()))
+    assert cqt.task(created).persona_id in cqt.personas
+    with pytest.raises(KeyError):
+        cqt.add_persona(clip_id="nope")
+
+
+async def test_persona_validation(cqt: FakeCqt, http: aiohttp.ClientSession) -> None:
+    cqt.max_running = None
+    song_id, clips = await lyric_song(http, cqt)
+    pending = await submit(http, cqt, custom_body())
+    stems_id, stems = await finished(http, cqt, {"task": "gen_stem_two", "clipId": clips[0]["id"]})
+    cases = [
+        ({k: v for k, v in persona_body(song_id, clips[0]["id"]).items() if k != "taskId"}, "taskId is required"),
+        (persona_body(song_id, clips[0]["id"], name=" "), "name is required"),
+        (persona_body(song_id, clips[0]["id"], description=""), "description is required"),
+        (persona_body(song_id, clips[0]["id"], name=1), "name must be a string"),
+        ({k: v for k, v in persona_body(song_id, "").items() if k != "clipId"}, "clipId is required"),
+        (persona_body("nope", clips[0]["id"]), "task not found"),
+        (persona_body(song_id, "nope"), "clip not found"),
+        (persona_body(pending, cqt.task(pending).clips[0]["id"]), f"task {pending} has not succeeded"),
+        (persona_body(pending, clips[0]["id"]), f"task {pending} has not succeeded"),
+        (persona_body(stems_id, stems[0]["id"]), "clipId must be a song clip"),
+    ]
+    for body, msg in cases:
+        code, got = await reject(http, cqt, body)
+        assert (code, got.startswith(msg)) == (400, True), (body, got)
+
+
+async def test_upsample_tags(cqt: FakeCqt, http: aiohttp.ClientSession) -> None:
+    credits = cqt.credits
+    task_id = await submit(http, cqt, {"task": "upsample_tags", "prompt": "cpop"})
+    assert cqt.credits == credits - 2
+    assert (await info_data(http, cqt, task_id))["result"] is None
+    cqt.complete(task_id)
+    result = (await info_data(http, cqt, task_id))["result"]
+    assert set(result) == {"upsampled_tags", "request_id"}
+    assert result["upsampled_tags"].startswith("cpop, ") and len(result["upsampled_tags"]) > 40
+    for body, expected in [
+        ({"task": "upsample_tags"}, (400, "prompt is required")),
+        ({"task": "upsample_tags", "prompt": " "}, (400, "prompt is required")),
+        ({"task": "upsample_tags", "prompt": ["pop"]}, (400, "prompt must be a string")),
+        ({"task": "upsample_tags", "prompt": "like Drake"}, (451, "artist name not allowed")),
+    ]:
+        assert await reject(http, cqt, body) == expected
+
+
+def test_aligned_words_follow_the_documented_shape() -> None:
+    words = aligned_words("[Verse 1]\nRed eyes from the long night\n", 20.0)
+    assert [w["word"] for w in words] == ["[Verse 1]\nRed ", "eyes ", "from ", "the ", "long ", "night\n"]
+    assert all(set(w) == {"word", "success", "start_s", "end_s", "p_align"} for w in words)
+    assert all(w["success"] is True and w["p_align"] == 0.99 for w in words)
+    assert (words[0]["start_s"], words[-1]["end_s"]) == (1.0, 18.4)
+    assert all(a["end_s"] < b["start_s"] for a, b in itertools.pairwise(words))
+    assert aligned_words("", 100.0) == aligned_words(" \n", 100.0) == []
+    assert aligned_words("\n[Intro]\n[Verse]\nla la\n[Outro]", 10.0)[0]["word"] == "[Intro]\n[Verse]\nla "
+
+
+async def test_timeline_and_downbeats(cqt: FakeCqt, http: aiohttp.ClientSession) -> None:
+    cqt.max_running = None
+    _, clips = await lyric_song(http, cqt)
+    _, instrumental = await song(http, cqt, customMode=True, makeInstrumental=True, title="T", tags="ambient")
+    _, stems = await finished(http, cqt, {"task": "gen_stem_two", "clipId": clips[0]["id"]})
+    credits = cqt.credits
+
+    task_id, result = await finished(http, cqt, {"task": "timeline", "clipId": clips[0]["id"]})
+    assert cqt.task(task_id).source_clip_id == clips[0]["id"]
+    words = result["aligned_words"]
+    assert words == cqt.timeline(clips[0]["id"])
+    assert "".join(w["word"] for w in words) == LYRICS
+    assert words[0]["word"] == "[Verse 1]\nRed " and words[-1]["word"] == "on\n"
+    assert 0 < words[0]["start_s"] and words[-1]["end_s"] < clips[0]["metadata"]["duration"]
+    assert (await finished(http, cqt, {"task": "timeline", "clipId": instrumental[0]["id"]}))[1] == {
+        "aligned_words": []
+    }
+    assert (await finished(http, cqt, {"task": "timeline", "clipId": stems[0]["id"]}))[1] == {"aligned_words": []}
+
+    _, result = await finished(http, cqt, {"task": "downbeats", "clipId": clips[0]["id"]})
+    beats = result["downbeats"]
+    assert set(result) == {"downbeats"}
+    assert beats[:5] == [[0.0, 1], [0.5, 2], [1.0, 3], [1.5, 4], [2.0, 1]]
+    assert len(beats) == 397 and beats[-1][0] < clips[0]["metadata"]["duration"]  # 198.44 s at 120 bpm
+    cqt.downbeats_bpm = 60.0
+    _, result = await finished(http, cqt, {"task": "downbeats", "clipId": clips[1]["id"]})
+    assert result["downbeats"] == downbeats(clips[1]["metadata"]["duration"], 60.0)
+    assert result["downbeats"][1] == [1.0, 2]
+    assert credits - cqt.credits == 2 * 5
+
+    for kind in ("timeline", "downbeats"):
+        assert await reject(http, cqt, {"task": kind}) == (400, "clipId is required")
+        assert await reject(http, cqt, {"task": kind, "clipId": "nope"}) == (400, "clip not found")
+
+
+async def test_inspiration(cqt: FakeCqt, http: aiohttp.ClientSession) -> None:
+    cqt.max_running = None
+    body: dict[str, Any] = {"task": "inspiration", "model": "v50", "playlistId": "119573ff-8e", "prompt": "night drive"}
+    credits = cqt.credits
+    _, clips = await finished(http, cqt, body)
+    assert cqt.credits == credits - 30
+    assert len(clips) == 2 and all(set(c) == CLIP_KEYS for c in clips)
+    assert clips[0]["title"] == "Night Drive" and clips[0]["model_name"] == "chirp-v50"
+    assert "night drive" in clips[0]["metadata"]["prompt"]
+    _, clips = await finished(
+        http, cqt, {"task": "inspiration", "model": "v55", "playlistId": "p", "artistClipId": clips[0]["id"]}
+    )
+    assert clips[0]["title"] == "Inspiration"
+
+    cases: list[tuple[dict[str, Any], str]] = [
+        ({"playlistId": None}, "playlistId is required"),
+        ({"playlistId": ""}, "playlistId is required"),
+        ({"model": None}, "model is required"),
+        ({"model": "v3"}, "model must be one of"),
+        ({"artistClipId": "nope"}, "artist clip not found"),
+        ({"styleWeight": 1.5}, "styleWeight must be between 0 and 1"),
+    ]
+    for bad, msg in cases:
+        code, got = await reject(http, cqt, {k: v for k, v in {**body, **bad}.items() if v is not None})
+        assert (code, got.startswith(msg)) == (400, True), got
+    cqt.playlist_ids = {"known"}
+    assert await reject(http, cqt, body) == (400, "playlist not found")
+    await submit(http, cqt, {**body, "playlistId": "known"})
+
+
+@pytest.mark.parametrize(
+    ("extra", "msg"),
+    [
+        ({"styleWeight": 1.01}, "styleWeight must be between 0 and 1 (got 1.01)"),
+        ({"styleWeight": -0.01}, "styleWeight must be between 0 and 1"),
+        ({"weirdnessConstraint": 2}, "weirdnessConstraint must be between 0 and 1"),
+        ({"audioWeight": -1}, "audioWeight must be between 0 and 1"),
+        ({"audioWeight": "0.5"}, "audioWeight must be a number"),
+        ({"vocalGender": "F"}, "vocalGender must be 'm' or 'f'"),
+        ({"vocalGender": ""}, "vocalGender must be 'm' or 'f'"),
+    ],
+)
+async def test_create_option_ranges(cqt: FakeCqt, http: aiohttp.ClientSession, extra: dict[str, Any], msg: str) -> None:
+    for body in (custom_body(**extra), {"task": "extend", "model": "v55", "clipId": "c", "continueAt": 5, **extra}):
+        code, got = await reject(http, cqt, body)
+        assert (code, got.startswith(msg)) == (400, True), got
+
+
+async def test_create_options_recorded(cqt: FakeCqt, http: aiohttp.ClientSession) -> None:
+    cqt.max_running = None
+    options = {"vocalGender": "m", "styleWeight": 0, "weirdnessConstraint": 1, "audioWeight": 0.655}
+    task_id, clips = await song(http, cqt, customMode=True, title="T", tags="pop", **options)
+    task = cqt.task(task_id)
+    assert (task.vocal_gender, task.style_weight, task.weirdness_constraint, task.audio_weight) == ("m", 0, 1, 0.655)
+    sliders = {"style_weight": 0, "weirdness_constraint": 1, "audio_weight": 0.655}
+    assert [c["metadata"]["control_sliders"] for c in clips] == [sliders, sliders]
+
+    extend_id = await submit(
+        http, cqt, {"task": "extend", "model": "v55", "clipId": clips[0]["id"], "continueAt": 10, "styleWeight": 0.3}
+    )
+    assert (cqt.task(extend_id).style_weight, cqt.task(extend_id).vocal_gender) == (0.3, None)
+    assert cqt.task(extend_id).clips[0]["metadata"]["control_sliders"] == {"style_weight": 0.3}
+
+    plain_id, plain = await song(http, cqt)
+    plain_task = cqt.task(plain_id)
+    assert (plain_task.vocal_gender, plain_task.style_weight, plain_task.audio_weight) == (None, None, None)
+    assert "control_sliders" not in plain[0]["metadata"]
+
+
+async def test_created_clips_carry_free_video(cqt: FakeCqt, http: aiohttp.ClientSession) -> None:
+    cqt.max_running = None
+    cqt.file_size = 4000
+    credits = cqt.credits
+    task_id, clips = await song(http, cqt)
+    for n, clip in enumerate(clips):
+        assert clip["video_url"] == cqt.file_url(task_id, f"{n}.mp4") == cqt.clip(clip["id"])[1]["video_url"]
+        status, data, content_type = await get_bytes(http, clip["video_url"])
+        assert (status, data[:8], len(data), content_type) == (200, b"\x00\x00\x00\x18ftyp", 4000, "video/mp4")
+        assert "wav_file_url" not in clip and "wav_url" not in clip
+    assert cqt.credits == credits - 30  # the auto-generated video costs nothing more
+    for kind in ("extend", "cover"):
+        body = {"task": kind, "model": "v55", "clipId": clips[0]["id"], "continueAt": 5, "prompt": "x"}
+        _, made = await finished(http, cqt, body)
+        assert all(c["video_url"].endswith(f"/{n}.mp4") for n, c in enumerate(made))
+    _, inspired = await finished(http, cqt, {"task": "inspiration", "model": "v55", "playlistId": "p"})
+    assert (await get_bytes(http, inspired[1]["video_url"]))[0] == 200
+    _, stems = await finished(http, cqt, {"task": "gen_stem_two", "clipId": clips[0]["id"]})
+    assert {c["video_url"] for c in stems} == {""}
+
+
+NEW_TASKS = ("replace_section", "replace_merge", "persona", "upsample_tags", "timeline", "downbeats", "inspiration")
+
+
+async def new_task_bodies(http: aiohttp.ClientSession, fake: FakeCqt) -> dict[str, dict[str, Any]]:
+    """A valid body of each task added from C-APIFOX / C-PAGES (uses no concurrency slot once built)."""
+    song_id, clips = await lyric_song(http, fake)
+    _, segments = await finished(http, fake, replace_body(song_id, clips[0]["id"]))
+    return {
+        "replace_section": replace_body(song_id, clips[1]["id"]),
+        "replace_merge": {"task": "replace_merge", "clipId": clips[0]["id"], "editSessionId": segments[0]["id"]},
+        "persona": persona_body(song_id, clips[0]["id"]),
+        "upsample_tags": {"task": "upsample_tags", "prompt": "cpop"},
+        "timeline": {"task": "timeline", "clipId": clips[0]["id"]},
+        "downbeats": {"task": "downbeats", "clipId": clips[0]["id"]},
+        "inspiration": {"task": "inspiration", "model": "v55", "playlistId": "p"},
+    }
+
+
+@pytest.mark.parametrize("kind", NEW_TASKS)
+async def test_new_tasks_billing_refund_and_limits(cqt: FakeCqt, http: aiohttp.ClientSession, kind: str) -> None:
+    body = (await new_task_bodies(http, cqt))[kind]
+    cost = {"replace_section": 30, "inspiration": 30}.get(kind, 2)
+    assert cqt.costs[kind] == cost
+
+    # Concurrency: every task type takes a slot and is refused at the limit.
+    cqt.max_running = 1
+    blocker = await submit(http, cqt, {"task": "lyrics", "prompt": "x"})
+    credits = cqt.credits
+    assert await reject(http, cqt, body) == (429, "Task limit reached")
+    assert cqt.credits == credits
+    cqt.complete(blocker)
+    task_id = await submit(http, cqt, body)
+    assert cqt.running_count() == 1
+    assert await reject(http, cqt, {"task": "lyrics", "prompt": "x"}) == (429, "Task limit reached")
+    assert cqt.credits == credits - cost
+    assert cqt.submissions_of(kind)[-1].task_id == task_id
+
+    # Refunded on failure; refused without the credits.
+    cqt.fail(task_id, "failed")
+    assert cqt.credits == credits and (await info_data(http, cqt, task_id))["status"] == "failed"
+    cqt.credits = cost - 1
+    assert await reject(http, cqt, body) == (402, "insufficient credits")
+    cqt.costs[kind] = 0
+    await submit(http, cqt, body)
+    assert cqt.credits == cost - 1
+
+    # Scripted failures can target the new task types.
+    cqt.max_running = None
+    cqt.fail_next_submit(500, "timeout", task=kind)
+    assert await post(http, cqt, body) == (200, {"code": 500, "msg": "timeout", "data": None})
+
+
+@pytest.mark.parametrize(
+    "kind",
+    ["add_instrumental", "add_vocals", "use_styles_lyrics", "mashup", "sample", "sfx", "sound", "sound_effect",
+     "remaster", "cover_image", "video", "custom_model", "upload", "merge", "concat"],
+)  # fmt: skip
+async def test_undocumented_tasks_are_unsupported(cqt: FakeCqt, http: aiohttp.ClientSession, kind: str) -> None:
+    assert await reject(http, cqt, {"task": kind, "clipId": "c", "prompt": "thunder"}) == (
+        400,
+        f"unsupported task: {kind}",
+    )
+    with pytest.raises(ValueError):
+        cqt.fail_next_submit(400, "x", task=kind)
