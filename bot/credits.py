@@ -36,6 +36,7 @@ DEFAULT_COSTS: dict[str, int] = {
     "karaoke": 1,  # CQTAI's timeline: 2 against a song's 30
     "style_boost": 1,
     "cover_image": 1,
+    "midi": 1,
 }
 OPERATION_NAMES: dict[str, str] = {
     "generate": "Generate (/generate)",
@@ -55,6 +56,7 @@ OPERATION_NAMES: dict[str, str] = {
     "karaoke": "Karaoke lyrics (/karaoke)",
     "style_boost": "Style boost (/style boost)",
     "cover_image": "Cover art (/art)",
+    "midi": "MIDI of stems",
 }
 
 

@@ -30,6 +30,7 @@ from bot.fetch import Fetcher, FetchRefused
 from bot.formatting import format_clock, format_duration, member_text, shorten
 from bot.links import Links
 from bot.media import DAY, Kept, MediaStore, Owner
+from bot.midi import write_midi
 from bot.models import (
     MODELS,
     Lyrics,
@@ -82,6 +83,7 @@ READY = {
     TaskKind.WAV: "your WAV is ready",
     TaskKind.VIDEO: "your music video is ready",
     TaskKind.ART: "your cover art is ready",
+    TaskKind.MIDI: "your MIDI is ready",
 }
 
 
@@ -473,7 +475,11 @@ class Delivery:
     async def post_files(self, task: Task, destination: Destination, *, resume: bool = False) -> int:
         """Stems, a WAV or a video: uploads in as many messages as needed (≤ 10 files and ≤ 25 MiB each),
         downloaded one batch at a time; files over the upload limit are links in the last message's listing.
-        With ``resume``, messages already posted for ``task`` are skipped. Returns the first message's id."""
+        With ``resume``, messages already posted for ``task`` are skipped. Returns the first message's id.
+        A MIDI result is one .mid file made from the notes; a 12-stem separation's last message carries a MIDI
+        button."""
+        if task.task_kind is TaskKind.MIDI:
+            return await self._post_midi(task, destination, resume=resume)
         title = getattr(task.request, "source_title", "") or "track"
         channel = self._channel(destination)
         posted: list[discord.Message | None] = []  # None: posted before the delivery was cut short
@@ -489,6 +495,7 @@ class Delivery:
                     content=f"<@{destination.user_id}> {READY[task.task_kind]}!" if index == 0 else None,
                     embed=files_embed(task, uploaded, linked, destination.upload_limit) if last else None,
                     files=[d.file() for d in batch],
+                    view=self._midi_button(task) if last else discord.utils.MISSING,
                     reference=destination.reference() if index == 0 else None,
                     allowed_mentions=destination.mention(),
                     nonce=part_nonce(task, index) if resume else None,
@@ -511,6 +518,35 @@ class Delivery:
             uploaded.append(download)
         await send(last=True)
         return next((message.id for message in posted if message is not None), 0)
+
+    def _midi_button(self, task: Task) -> discord.ui.View:
+        """"MIDI" under a finished 12-stem separation, when the provider writes MIDI."""
+        if task.task_kind is not TaskKind.STEMS or getattr(task.request, "mode", "") != "all" \
+                or TaskKind.MIDI not in self._offers:
+            return discord.utils.MISSING
+        return single_button_view("midi", task.id)
+
+    async def _post_midi(self, task: Task, destination: Destination, *, resume: bool) -> int:
+        """The notes as one Standard MIDI File (a track per instrument), kept with the task's other files."""
+        title = getattr(task.request, "source_title", "") or "stems"
+        data = write_midi(task.midi)
+        name = f"{_safe(title) or 'stems'}.mid"
+        if self._media.find(Owner.of(task), file_slot(0)) is None:
+            await self._media.keep(Owner.of(task), file_slot(0), name, _once(data))
+        if resume and task.posted_parts:
+            return 0
+        instruments = ", ".join(member_text(str(item.get("name") or "?"), 40) for item in task.midi)
+        embed = discord.Embed(title=member_text(task.request.summary, 256), colour=COLOR_DONE,
+                              description=shorten(f"\U0001f3b9 {len(task.midi)} instruments: {instruments}", 1000))
+        embed.set_footer(text=f"Task #{task.id} \u00b7 open the .mid in any DAW or notation app")
+        message = await self._channel(destination).send(
+            content=f"<@{destination.user_id}> {READY[TaskKind.MIDI]}!", embed=embed,
+            files=[discord.File(io.BytesIO(data), filename=name)], reference=destination.reference(),
+            allowed_mentions=destination.mention(), nonce=part_nonce(task, 0) if resume else None,
+        )
+        if resume:
+            await self._store.set_posted_parts(task.id, 1)
+        return message.id
 
     async def _post_failure(self, task: Task, destination: Destination) -> None:
         reason = failure_reason(task)
@@ -600,6 +636,10 @@ class Fetch(enum.Enum):
     FAILED = "failed"  # the provider did not serve it (or there is no URL)
     REFUSED = "refused"  # not at a public address
     NOT_KEPT = "not kept"  # fetched, but the media store could not keep it (a full disk, or too large)
+
+
+async def _once(data: bytes) -> AsyncIterator[bytes]:
+    yield data
 
 
 def _as_link(download: Download) -> Download:

@@ -50,6 +50,7 @@ ON_IT = {
     TaskKind.MASHUP: "Suno is blending the two tracks",
     TaskKind.REPLACE: "Suno is singing the section again",
     TaskKind.ART: "Suno is painting new cover art",
+    TaskKind.MIDI: "Suno is writing the stems' notes as MIDI",
 }
 
 

@@ -60,6 +60,7 @@ class TaskKind(StrEnum):
     MASHUP = "mashup"  # two tracks blended into one
     REPLACE = "replace_section"  # one section of a track sung again
     ART = "cover_image"  # new cover art for a song
+    MIDI = "midi"  # the notes of a 12-stem separation, as MIDI
 
     @property
     def makes_music(self) -> bool:
@@ -308,6 +309,27 @@ class ArtRequest(Request):
 
 
 @dataclass(frozen=True)
+class MidiRequest(Request):
+    """The notes of a finished 12-stem separation as MIDI (kie midi/generate): reused, never re-billed."""
+
+    source_task_id: str  # the provider's id of the separation
+    source_title: str = ""
+    source_provider: str = ""
+
+    @property
+    def kind(self) -> TaskKind:
+        return TaskKind.MIDI
+
+    @property
+    def summary(self) -> str:
+        return f"MIDI of {self.source_title or 'your stems'}"
+
+    @property
+    def reuse_key(self) -> str:
+        return f"midi:{self.source_task_id}"
+
+
+@dataclass(frozen=True)
 class AddVocalsRequest(Request):
     """Vocals over a member's instrumental (kie add-vocals): the lyrics, the style and a title."""
 
@@ -409,6 +431,7 @@ _REQUEST_TYPES: dict[TaskKind, type[Request]] = {
     TaskKind.MASHUP: MashupRequest,
     TaskKind.REPLACE: ReplaceRequest,
     TaskKind.ART: ArtRequest,
+    TaskKind.MIDI: MidiRequest,
 }
 
 
@@ -468,6 +491,7 @@ class TaskUpdate:
     tracks: tuple[Track, ...] = ()
     lyrics: tuple[Lyrics, ...] = ()
     files: tuple[ResultFile, ...] = ()
+    midi: tuple[dict[str, Any], ...] = ()  # MIDI: the instruments and their notes, as the provider lists them
     error_code: int | None = None
     error_message: str | None = None  # the provider's own words, for logs
     reason: str | None = None  # what to tell the member; derived from the code when not given
@@ -509,6 +533,7 @@ class Task:
     tracks: list[Track] = field(default_factory=list)
     lyrics: list[Lyrics] = field(default_factory=list)
     files: list[ResultFile] = field(default_factory=list)
+    midi: list[dict[str, Any]] = field(default_factory=list)  # a MIDI result: instruments with their notes
     posted_parts: int = 0  # result messages of lyrics / files already posted
     submitted_at: float | None = None  # when it was sent to the provider (its turn in the queue came)
     unposted: str | None = None  # why the result could not be posted in its channel (it is kept)

@@ -39,6 +39,7 @@ LOOKS: dict[str, tuple[str, str, discord.ButtonStyle]] = {
     "reroll": ("Re-roll", "\U0001f3b2", discord.ButtonStyle.secondary),
     "replace": ("Replace section", "\u270f\ufe0f", discord.ButtonStyle.secondary),
     "karaoke": ("Karaoke", "\U0001f3a4", discord.ButtonStyle.secondary),
+    "midi": ("MIDI", "\U0001f3b9", discord.ButtonStyle.secondary),
     "like": ("Like", "\u2b50", discord.ButtonStyle.secondary),
     "delete": ("Delete", "\U0001f5d1\ufe0f", discord.ButtonStyle.secondary),
     "delete:yes": ("Delete for good", "\U0001f5d1\ufe0f", discord.ButtonStyle.danger),
@@ -62,6 +63,7 @@ ACTION_KINDS: dict[str, str] = {
     "song": TaskKind.COMPOSE,
     "replace": TaskKind.REPLACE,
     "karaoke": "karaoke",  # a tool the provider answers at once
+    "midi": TaskKind.MIDI,
 }
 
 

@@ -15,7 +15,7 @@ from bot.flows import (
     start_task,
     track_autocomplete,
 )
-from bot.models import StemsRequest, Task, TaskKind
+from bot.models import MidiRequest, StemsRequest, Task, TaskKind
 from bot.providers.errors import InputError
 from bot.replies import send_ephemeral
 from bot.views import ActionHandler, ResultButton
@@ -36,7 +36,7 @@ class Stems(Feature):
         return {"stems": frozenset({TaskKind.STEMS})}
 
     def buttons(self) -> dict[str, ActionHandler]:
-        return {"stems": ask_mode, "stemsmode": separate_from_button}
+        return {"stems": ask_mode, "stemsmode": separate_from_button, "midi": midi_from_button}
 
     @app_commands.command(name="stems", description="Split one of your tracks into stems")
     @app_commands.describe(track="One of your tracks (start typing its title)", mode="What to separate")
@@ -71,6 +71,17 @@ async def separate_from_button(
     if position >= len(task.tracks) or arg not in ("vocals", "all"):
         raise InputError("I no longer have this track in my records.")
     await start_task(interaction, stems_request(SourceTrack.of(interaction.client, task, position), arg))
+
+
+async def midi_from_button(
+    interaction: discord.Interaction[ChorusBot], task: Task, position: int, arg: str | None
+) -> None:
+    """The MIDI button under a 12-stem separation: its notes as a .mid file (asked for once; posted again after)."""
+    if task.task_kind is not TaskKind.STEMS or not task.provider_task_id:
+        raise InputError("I no longer have this separation in my records.")
+    title = getattr(task.request, "source_title", "")
+    await start_task(interaction, MidiRequest(source_task_id=task.provider_task_id, source_title=title,
+                                              source_provider=task.provider))
 
 
 async def setup(bot: ChorusBot) -> None:

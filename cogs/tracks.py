@@ -54,6 +54,7 @@ KIND_ICONS = {
     TaskKind.MASHUP: "\U0001f500",
     TaskKind.REPLACE: "\u270f\ufe0f",
     TaskKind.ART: "\U0001f5bc\ufe0f",
+    TaskKind.MIDI: "\U0001f3b9",
 }
 
 

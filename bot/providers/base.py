@@ -19,11 +19,11 @@ if TYPE_CHECKING:
 ALL_KINDS = frozenset(TaskKind)
 # The studio's operations that only the kie.ai protocol documents fully (contract §2; §8 leaves CQTAI's open).
 KIE_STUDIO_KINDS = frozenset({TaskKind.ADD_VOCALS, TaskKind.ADD_INSTRUMENTAL, TaskKind.MASHUP, TaskKind.REPLACE,
-                              TaskKind.ART})
+                              TaskKind.ART, TaskKind.MIDI})
 LABELS = {"kie": "kie.ai", "sunoapi": "sunoapi.org", "cqt": "CQTAI", "sandbox": "the sandbox"}
 # Operations that name the source by the provider's own ids: another provider cannot serve them.
 BY_PROVIDER_ID = frozenset({TaskKind.EXTEND, TaskKind.STEMS, TaskKind.WAV, TaskKind.VIDEO, TaskKind.REPLACE,
-                            TaskKind.ART})
+                            TaskKind.ART, TaskKind.MIDI})
 
 # What a member calls each operation, for "<provider> does not offer …".
 OPERATION_NAMES = {
@@ -41,6 +41,7 @@ OPERATION_NAMES = {
     TaskKind.MASHUP: "mashups",
     TaskKind.REPLACE: "replacing sections",
     TaskKind.ART: "new cover art",
+    TaskKind.MIDI: "MIDI",
 }
 
 

@@ -16,6 +16,7 @@ from bot.models import (
     ExtendRequest,
     LyricsRequest,
     MashupRequest,
+    MidiRequest,
     MusicRequest,
     Persona,
     ReplaceRequest,
@@ -81,6 +82,7 @@ SUBMIT_PATHS = {
     TaskKind.MASHUP: "/api/v1/generate/mashup",
     TaskKind.REPLACE: "/api/v1/generate/replace-section",
     TaskKind.ART: "/api/v1/suno/cover/generate",
+    TaskKind.MIDI: "/api/v1/midi/generate",
 }
 STATUS_PATHS = {
     **{kind: "/api/v1/generate/record-info" for kind in TaskKind if kind.makes_music},
@@ -89,6 +91,7 @@ STATUS_PATHS = {
     TaskKind.WAV: "/api/v1/wav/record-info",
     TaskKind.VIDEO: "/api/v1/mp4/record-info",
     TaskKind.ART: "/api/v1/suno/cover/record-info",
+    TaskKind.MIDI: "/api/v1/midi/record-info",
 }
 
 
@@ -197,7 +200,7 @@ def _studio_body(request: Request, callback_url: str, models: Mapping[str, str])
     if isinstance(request, MashupRequest):
         return {"uploadUrlList": list(request.upload_urls), "customMode": False, "prompt": request.prompt.strip(),
                 "model": models[request.model], "callBackUrl": callback_url}
-    if isinstance(request, ArtRequest):
+    if isinstance(request, (ArtRequest, MidiRequest)):
         return {"taskId": request.source_task_id, "callBackUrl": callback_url}
     if isinstance(request, ReplaceRequest):
         body = {"taskId": request.source_task_id, "audioId": request.audio_id, "prompt": request.prompt.strip(),

@@ -49,6 +49,7 @@ STEM_FIELDS = {
 # Record-info status flags given as numbers (contract §4.4), as the words the other records use.
 NUMERIC_FLAGS = {
     TaskKind.ART: {"0": "PENDING", "1": "SUCCESS", "2": "PENDING", "3": "GENERATE_COVER_FAILED"},
+    TaskKind.MIDI: {"0": "PENDING", "1": "SUCCESS", "2": "CREATE_TASK_FAILED", "3": "GENERATE_MIDI_FAILED"},
 }
 _EXPORT_FIELDS = {
     TaskKind.WAV: (("audioWavUrl", "audio_wav_url"), "WAV"),
@@ -85,6 +86,8 @@ def parse_callback(kind: TaskKind, body: Any) -> TaskUpdate:
         return files_update(task_id, _stems(info, snake=True), code=code, message=message, required=True)
     if kind is TaskKind.ART:
         return files_update(task_id, _images(data.get("images")), code=code, message=message, required=True)
+    if kind is TaskKind.MIDI:
+        return midi_update(task_id, data.get("instruments"), required=True)
     keys, name = _EXPORT_FIELDS[kind]
     url = first_str(data, *keys)
     return files_update(task_id, (ResultFile(name, url),) if url else (), code=code, message=message,
@@ -149,6 +152,19 @@ def _stems(info: Any, *, snake: bool) -> tuple[ResultFile, ...]:
     return tuple(stems)
 
 
+def midi_update(task_id: str, instruments: Any, *, required: bool) -> TaskUpdate:
+    """MIDI: the instruments that have notes (an empty list after a separation Suno could not read is a
+    failure, so the credits come back)."""
+    found = tuple(dict(item) for item in instruments if isinstance(item, Mapping) and isinstance(item.get("notes"), list)
+                  and item["notes"]) if isinstance(instruments, list) else ()
+    if found:
+        return TaskUpdate(task_id, TaskState.SUCCEEDED, midi=found)
+    if required or isinstance(instruments, list):
+        return TaskUpdate(task_id, TaskState.FAILED, error_code=500, error_message="no notes",
+                          reason="Suno found no notes it could write as MIDI in these stems.")
+    return TaskUpdate(task_id, TaskState.QUEUED)
+
+
 def _images(items: Any) -> tuple[ResultFile, ...]:
     """Cover art: a list of image URLs (contract §3.2, §4.4)."""
     urls = [item for item in items if isinstance(item, str) and item] if isinstance(items, list) else []
@@ -176,6 +192,11 @@ def parse_status(kind: TaskKind, task_id: str, data: Mapping[str, Any]) -> TaskU
 def _status_update(kind: TaskKind, task_id: str, status: str, data: Mapping[str, Any]) -> TaskUpdate:
     response = data.get("response")
     response = response if isinstance(response, Mapping) else {}
+    if kind is TaskKind.MIDI and not _failed(status):  # the notes are at the top: midiData (contract §4.4)
+        midi = data.get("midiData")
+        instruments = midi.get("instruments") if isinstance(midi, Mapping) else None
+        return midi_update(task_id, instruments, required=False) if status == "SUCCESS" else \
+            TaskUpdate(task_id, TaskState.QUEUED)
     if status == CALLBACK_EXCEPTION:
         # The provider could not call us back (always so in poll-only mode): no verdict on the task itself.
         # What it made is in the record; until it is, the task is still being made (the 30-minute timeout,

@@ -178,7 +178,7 @@ class TaskStore(StoreBase):
             return False
         if update.tracks:
             await tx.executemany(UPSERT_TRACKS, _track_rows(task_id, update.tracks))
-        if update.lyrics or update.files:
+        if update.lyrics or update.files or update.midi:
             await tx.execute("UPDATE tasks SET result = ? WHERE id = ?", (_result_json(update), task_id))
         if new.terminal:
             await self._settle(tx, task_id, update, now)
@@ -412,7 +412,7 @@ class TaskStore(StoreBase):
         return tasks
 
 
-_DERIVED = ("request", "state", "tracks", "lyrics", "files", "posted_parts")
+_DERIVED = ("request", "state", "tracks", "lyrics", "files", "midi", "posted_parts")
 _TASK_COLUMNS = tuple(f.name for f in fields(Task) if f.name not in _DERIVED)
 
 
@@ -423,6 +423,7 @@ def _task(row: Any) -> Task:
         state=TaskState(row["state"]),
         lyrics=[Lyrics(**item) for item in result.get("lyrics", [])],
         files=[ResultFile(**item) for item in result.get("files", [])],
+        midi=list(result.get("midi", [])),
         posted_parts=row["posted_parts"],
         **{name: row[name] for name in _TASK_COLUMNS},
     )
@@ -441,7 +442,8 @@ def _track_rows(task_id: int, tracks: Iterable[Track]) -> list[tuple[Any, ...]]:
 
 def _result_json(update: TaskUpdate) -> str:
     return json.dumps(
-        {"lyrics": [asdict(item) for item in update.lyrics], "files": [asdict(item) for item in update.files]}
+        {"lyrics": [asdict(item) for item in update.lyrics], "files": [asdict(item) for item in update.files],
+         "midi": list(update.midi)}
     )
 
 

@@ -113,3 +113,23 @@ async def test_a_failed_separation_is_explained_and_can_be_retried(harness: Harn
     await h.bot.tracker.idle()
     await h.finished(h.command("stems", {"track": audio_id}), "separation")
     assert h.kie.separation_count(audio_id) == 2
+
+
+async def test_the_midi_button_on_all_stems_posts_a_midi_file(harness: Harness) -> None:
+    h = harness
+    source_id, _ = await h.song()
+    audio_id = h.kie.task(source_id).tracks[0].audio_id
+    separation = await h.finished(h.command("stems", {"track": audio_id, "mode": "all"}), "separation")
+    await h.kie.advance(separation, "complete")
+    last = await h.discord.wait_for_message(h.channel_id, lambda m: bool(m.get("embeds")) and any(
+        b["label"] == "MIDI" for row in m.get("components") or [] for b in row["components"]))
+    midi = await h.finished(h.click(last, "MIDI"), "midi")
+    assert h.kie.submissions_of("midi")[-1].body["taskId"] == separation
+    await h.kie.advance(midi, "complete")
+    posted = await h.discord.wait_for_message(h.channel_id, lambda m: "MIDI is ready" in (m["content"] or ""))
+    upload = next(c for c in reversed(h.discord.calls) if c.files and c.files[0].filename.endswith(".mid"))
+    data = upload.files[0].data
+    assert data[:4] == b"MThd" and data.count(b"MTrk") == 1 + len(h.kie.midi_instruments(midi))
+    assert "instruments:" in posted["embeds"][0]["description"]
+    again = await h.reply_to(h.click(last, "MIDI"))
+    assert "made before" in again["content"] and len(h.kie.submissions_of("midi")) == 1
