@@ -480,6 +480,7 @@ class Track:
     model_name: str = ""
     created: str = ""
     message_id: int | None = None  # the channel message it was posted in, once posted
+    video_url: str = ""  # a music video the provider made with the song at no cost (CQTAI's clips)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,15 @@ from bot.credits import GuildPolicy, next_period, operation_of, period_start
 from bot.delivery import Delivery, Destination
 from bot.dispatcher import Dispatcher
 from bot.formatting import member_text
-from bot.models import Place, Request, Task, TaskState, TaskUpdate
+from bot.models import (
+    ExportRequest,
+    Place,
+    Request,
+    ResultFile,
+    Task,
+    TaskState,
+    TaskUpdate,
+)
 from bot.providers.base import Provider
 from bot.providers.errors import InputError, ProviderError
 from bot.rules import Refused, check_member, check_words
@@ -102,6 +110,9 @@ class SongService:
                 return Started(earlier, reused=True, reposted_message_id=message_id)
             if earlier is not None:
                 return Started(earlier, reused=True)
+        free = await self._free_file(request)
+        if free is not None:
+            return await self._post_free(request, origin, free)
         if getattr(request, "source_expired", False):
             raise InputError("Suno deleted this track's files after 14 days, so it can't make new stems, a WAV or "
                              "a video of it any more. You can still cover or extend it.")
@@ -142,6 +153,32 @@ class SongService:
         if place is not None:
             await self._delivery.refresh_status(refreshed, place=place)
         return Started(refreshed, place=place)
+
+    async def _free_file(self, request: Request) -> ResultFile | None:
+        """A music video the provider already made with the song at no cost (CQTAI's clips carry one), to
+        post instead of paying for an export."""
+        if not isinstance(request, ExportRequest) or request.format != "video" or request.source_expired:
+            return None
+        found = await self._store.track_by_audio_id(request.audio_id)
+        if found is None or found[0].provider != self._provider.name:
+            return None
+        url = found[0].tracks[found[1]].video_url
+        return ResultFile("Video", url) if url else None
+
+    async def _post_free(self, request: Request, origin: Origin, file: ResultFile) -> Started:
+        """Post a result that needs no request to the provider (and costs nothing) as a task of its own."""
+        new = NewTask(self._provider.name, secrets.token_urlsafe(24), origin.guild_id, origin.channel_id,
+                      origin.user_id, request, origin.upload_limit)
+        task = await self._store.create_task(new)
+        status = await self._delivery.post_status(task)
+        await self._store.set_status_message(task.id, status.id)
+        provider_task_id = f"free:{request.reuse_key}"
+        await self._store.mark_submitted(task.id, provider_task_id, next_poll_at=self._clock() + 3600)
+        await self._tracker.update(task.id, TaskUpdate(provider_task_id, TaskState.SUCCEEDED, files=(file,)))
+        log.info("task %s: %s posted from the song's own files, at no cost", task.id, request.reuse_key)
+        refreshed = await self._store.get_task(task.id)
+        assert refreshed is not None
+        return Started(refreshed)
 
     async def _fail(self, task: Task, code: int | None, detail: str, *, reason: str | None = None) -> None:
         """Record a request that never started (its credits come back); the member is told in the

@@ -237,6 +237,7 @@ def _track(clip: Mapping[str, Any]) -> Track:
         lyrics=first_str(metadata, "prompt") or first_str(clip, "lyrics"),
         model_name=first_str(clip, "model_name"),
         created=first_str(clip, "created_at", "createTime"),
+        video_url=first_str(clip, "video_url", "videoUrl") if complete else "",  # made with it, at no cost (§6)
     )
 
 

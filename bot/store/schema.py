@@ -184,8 +184,8 @@ MIGRATIONS: tuple[str, ...] = (
                                  answered INTEGER NOT NULL DEFAULT 0);
     CREATE INDEX provider_slots_by_time ON provider_slots (at);
     """,
-    # 9: the studio: likes (one per member and track), a member's defaults, results their owner deleted, and
-    # voice personas made from a server's tracks.
+    # 9: the studio: likes (one per member and track), a member's defaults, results their owner deleted, voice
+    # personas made from a server's tracks, and the free music video some providers make with a song.
     """
     CREATE TABLE likes (
         task_id INTEGER NOT NULL REFERENCES tasks (id),
@@ -207,6 +207,7 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (guild_id, user_id)
     );
     ALTER TABLE tasks ADD COLUMN deleted_at REAL;
+    ALTER TABLE tracks ADD COLUMN video_url TEXT NOT NULL DEFAULT '';
     CREATE TABLE personas (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
         guild_id INTEGER NOT NULL,

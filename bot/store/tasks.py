@@ -27,6 +27,7 @@ _PENDING = tuple(state.value for state in PENDING_STATES)
 _PENDING_SQL = "(" + ", ".join("?" for _ in _PENDING) + ")"
 _TRACK_FIELDS = (
     "audio_url", "stream_url", "image_url", "title", "tags", "duration", "lyrics", "model_name", "created",
+    "video_url",
 )
 
 

@@ -16,7 +16,7 @@ from bot.providers import ADAPTERS
 from bot.providers.kie import KIE, KieClient
 from tests.conftest import BotFactory, Clock, Harness
 from tests.support.cqt_fake import FakeCqt
-from tests.support.discord_fake import FakeDiscord, route
+from tests.support.discord_fake import DEFAULT_GUILD_ID, DEFAULT_USER_ID, FakeDiscord, route
 from tests.support.interactions import MODERATOR_PERMS, autocomplete, component, inject
 from tests.support.kie_fake import FakeKie
 from tests.support.sunoapi_fake import FakeSunoApi
@@ -51,6 +51,26 @@ COMMANDS = route("PUT", r"/applications/\d+/commands")
 
 def buttons(message: dict) -> list[str]:
     return [b["label"] for row in message.get("components") or [] for b in row["components"]]
+
+
+async def test_the_video_cqtai_makes_with_a_song_is_posted_instead_of_a_paid_export(
+    make_bot: BotFactory, discord_fake: FakeDiscord, cqt: FakeCqt, clock: Clock
+) -> None:
+    h = Harness(await on(make_bot, "cqt", cqt), discord_fake, None, clock)  # type: ignore[arg-type]
+    await h.reply_to(h.command("generate", {"prompt": "a song with a video"}))
+    song = cqt.last_task_id
+    cqt.complete(song)
+    await polled(h)
+    await h.wait_for_tracks()
+    clip = cqt.task(song).result[0]
+    reply = await h.reply_to(h.command("export", {"track": clip["id"], "format": "video"}))
+    assert "On it" in reply["content"]
+    posted = await discord_fake.wait_for_message(h.channel_id, lambda m: "music video is ready" in (m["content"] or ""))
+    upload = next(c for c in reversed(discord_fake.calls) if c.files and c.files[0].filename.endswith(".mp4"))
+    assert upload.files[0].data == cqt.file_bytes(clip["video_url"]) and posted["attachments"]
+    assert not [s for s in cqt.submissions if s.body.get("task") == "mp4"]  # no paid export
+    rows = await h.bot.store.history(DEFAULT_GUILD_ID, DEFAULT_USER_ID, 10)
+    assert not [row for row in rows if row.operation == "video"]  # and nothing charged
 
 
 async def test_cqtai_songs_are_polled_and_posted_like_any_other(
