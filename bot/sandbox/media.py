@@ -10,7 +10,14 @@ SHA-256, so the same seed always yields the same bytes.
   stem separation): each voice is rendered once and the stems are gathered
   from the same voices the song is mixed from, at the song's scale;
 * :func:`cover_png` draws the cover, and :func:`cover_rgb` gives the same
-  picture as raw RGB pixels (for the music-video encoder).
+  picture as raw RGB pixels (for the music-video encoder);
+* :func:`song_notes`, :func:`lead_phrases` and :func:`song_traits` tell what a
+  song plays (every note of every stem, in seconds) without rendering it, so
+  MIDI and timed lyrics can match the audio exactly.
+
+A song can be steered with :class:`SongOptions` (key, mode, tempo, where the
+lead sings, its :class:`Voice`, "weirdness", style adherence); the default
+options give exactly the song of the seed alone.
 
 Only the standard library is used, and the synthesiser is written for speed
 in pure Python:
@@ -43,7 +50,11 @@ from itertools import accumulate, cycle, islice, repeat
 from operator import add, mod, mul, sub, truediv
 from typing import Callable, Hashable, Iterable, NamedTuple, Sequence
 
-__all__ = ["SPLIT_STEMS", "synthesize_song", "synthesize_stems", "cover_png", "cover_rgb", "wav_duration"]
+__all__ = [
+    "DEFAULT_VOICE", "GENDER_VOICES", "SPLIT_STEMS", "Note", "SongOptions", "Voice", "cover_png", "cover_rgb",
+    "lead_phrases", "song_notes", "song_traits", "synthesize_song", "synthesize_stems", "voice_from_seed",
+    "wav_duration",
+]
 
 MAX_SECONDS = 600.0
 MIN_SAMPLE_RATE = 8000
@@ -130,6 +141,17 @@ _RHYTHMS = (
 )
 _ENDING_RHYTHMS = ((2, 2, 4), (4, 4), (3, 1, 4), (2, 6), (2, 2, 2, 2))
 _STEPS = (-2, -1, -1, -1, 1, 1, 1, 2, 0, 3, -3)
+# Added to the pools above when a song is asked to be "weird": syncopations and leaps.
+_ODD_RHYTHMS = ((3, 3, 2), (1, 2, 1, 2, 2), (-1, 3, 1, 3), (3, 2, 3), (1, 1, 1, 3, 2), (-3, 1, 1, 3), (5, 3))
+_LEAPS = (-5, -4, 4, 5, 6, -6)
+# Modes a "very weird" song uses instead of plain major or minor (every triad of them is major, minor or
+# diminished, so the pad's just-intonation tables still fit).
+_ODD_MODES = {
+    False: ((0, 2, 4, 6, 7, 9, 11), (0, 2, 4, 5, 7, 9, 10)),  # Lydian, Mixolydian
+    True: ((0, 1, 3, 5, 7, 8, 10), (0, 2, 3, 5, 7, 9, 10)),  # Phrygian, Dorian
+}
+_WEIRD_RHYTHMS = 1 / 3  # weirdness from which the melody uses odd rhythms and leaps
+_WEIRD_MODE = 2 / 3  # weirdness from which the song is in an unusual mode
 
 # Bass patterns: (start eighth, length in eighths, interval above the chord root).
 _BASS_PATTERNS = (
@@ -173,6 +195,60 @@ _VIBRATO_DEPTH = 0.014  # relative frequency deviation (about +/- 24 cents)
 _TABLE_TARGET = 2048  # approximate wavetable length in samples
 _FADE_IN = 0.5  # s
 _FADE_OUT = 2.5  # s
+MIN_BPM = 30
+MAX_BPM = 300
+
+
+class Voice(NamedTuple):
+    """The timbre of the sung lead: its harmonic recipe ``(harmonic, amplitude)`` and its vibrato."""
+
+    partials: tuple[tuple[int, float], ...]
+    vibrato_hz: float
+    vibrato_depth: float  # relative frequency deviation
+
+
+DEFAULT_VOICE = Voice(((1, 1.0), (2, 0.65), (3, 0.3), (4, 0.12), (5, 0.05)), _VIBRATO_HZ, _VIBRATO_DEPTH)
+# vocalGender: a brighter, quicker-vibrato voice high up, a darker, slower one low down.
+GENDER_VOICES = {
+    "f": Voice(((1, 1.0), (2, 0.8), (3, 0.45), (4, 0.2), (6, 0.08)), 6.1, 0.017),
+    "m": Voice(((1, 1.0), (2, 0.45), (3, 0.42), (4, 0.26), (5, 0.14)), 4.9, 0.011),
+}
+
+
+def voice_from_seed(seed: str) -> Voice:
+    """A distinct, deterministic voice for ``seed`` (e.g. a persona): harmonics and vibrato drawn from it."""
+    rng = _Rng(seed, "chorus-sandbox-voice")
+    partials = ((1, 1.0), (2, round(rng.uniform(0.25, 0.95), 2)), (3, round(rng.uniform(0.08, 0.55), 2)),
+                (4, round(rng.uniform(0.03, 0.3), 2)), (5, round(rng.uniform(0.0, 0.16), 2)))
+    return Voice(partials, round(rng.uniform(4.4, 6.6), 2), round(rng.uniform(0.007, 0.024), 3))
+
+
+class SongOptions(NamedTuple):
+    """What a request may steer in a song (every field's default leaves the seed's own choice).
+
+    ``key`` is the tonic's pitch class (0 = C), ``minor`` the mode, ``bpm`` the tempo; ``register`` ("m" or
+    "f") puts the lead low or high and gives it that register's voice unless ``voice`` is set (a persona);
+    ``weirdness`` (0-1) brings odd rhythms and leaps from 1/3 and an unusual mode from 2/3; ``style_weight``
+    (0-1), when given, makes tempo and mode follow words of ``style`` ("slow", "dark", ...) that much and
+    shifts the balance from the lead (0) to the band (1)."""
+
+    key: int | None = None
+    minor: bool | None = None
+    bpm: int | None = None
+    register: str | None = None
+    voice: Voice | None = None
+    weirdness: float = 0.0
+    style: str = ""
+    style_weight: float | None = None
+
+
+class Note(NamedTuple):
+    """A note a stem plays: MIDI pitch, start and end in seconds, velocity 0-1."""
+
+    pitch: int
+    start: float
+    end: float
+    velocity: float
 
 
 def _midi_hz(midi: float) -> float:
@@ -220,8 +296,8 @@ def _wavetable(kind: str, midi: int, sample_rate: int) -> tuple[float, ...]:
     return tuple(_harmonic_sum(master, [(h * cycles, a) for h, a in partials], level))
 
 
-@lru_cache(maxsize=1)
-def _voice_table() -> tuple[float, ...]:
+@lru_cache(maxsize=8)
+def _voice_table(partials: tuple[tuple[int, float], ...] = DEFAULT_VOICE.partials) -> tuple[float, ...]:
     """A fine-grained period of a vowel-ish tone (strong 2nd harmonic), stored three times over.
 
     The voice is played by slicing this table with an integer stride per short
@@ -229,7 +305,6 @@ def _voice_table() -> tuple[float, ...]:
     """
     size = _VOICE_TABLE_SIZE
     master = _sine_period(size)
-    partials = ((1, 1.0), (2, 0.65), (3, 0.3), (4, 0.12), (5, 0.05))
     return tuple(_harmonic_sum(master, partials, _VOICE_LEVEL) * 3)
 
 
@@ -382,25 +457,25 @@ def _note(kind: str, midi: int, n: int, sr: int) -> list[float]:
     return list(map(mul, _tone(kind, midi, sr, 0, n), _envelope(kind, n, sr)))
 
 
-def _sung_note(midi: int, n: int, sr: int) -> list[float]:
+def _sung_note(midi: int, n: int, sr: int, voice: Voice = DEFAULT_VOICE) -> list[float]:
     """A sung-ish note: vowel timbre with a delayed vibrato (pitch updated every block).
 
     Each block is one strided slice of the voice table, continuing exactly where
     the previous block stopped (no phase jumps); the stride is chosen so the
     played phase keeps tracking the ideal, vibrato-modulated phase.
     """
-    table = _voice_table()
+    table = _voice_table(voice.partials)
     size = _VOICE_TABLE_SIZE
     base_inc = _midi_hz(midi) * size / sr  # table steps per sample at the nominal pitch
-    vib_w = _TWO_PI * _VIBRATO_HZ
+    vib_w = _TWO_PI * voice.vibrato_hz
     # stride * block must stay within two table lengths so a slice never runs off the end
-    block = max(1, min(_VOICE_BLOCK, int(2 * size / (base_inc * (1 + _VIBRATO_DEPTH) + 2))))
+    block = max(1, min(_VOICE_BLOCK, int(2 * size / (base_inc * (1 + voice.vibrato_depth) + 2))))
     tone: list[float] = []
     ideal = 0.0
     played = 0
     for s in range(0, n, block):
         t = (s + block / 2) / sr
-        depth = _VIBRATO_DEPTH * min(1.0, max(0.0, (t - 0.12) / 0.3))
+        depth = voice.vibrato_depth * min(1.0, max(0.0, (t - 0.12) / 0.3))
         ideal += block * base_inc * (1.0 + depth * math.sin(vib_w * t))
         stride = max(1, round((ideal - played) / block))
         i0 = played % size
@@ -411,7 +486,8 @@ def _sung_note(midi: int, n: int, sr: int) -> list[float]:
 
 
 def _melody_phrase(
-    rng: _Rng, degrees: Sequence[int], low: int, high: int, start: int, end_on_tonic: bool
+    rng: _Rng, degrees: Sequence[int], low: int, high: int, start: int, end_on_tonic: bool,
+    rhythms: Sequence[tuple[int, ...]] = _RHYTHMS, steps: Sequence[int] = _STEPS,
 ) -> list[tuple[int, int, int]]:
     """Notes ``(start eighth, length in eighths, scale index)`` for one phrase (a bar per chord)."""
     notes: list[tuple[int, int, int]] = []
@@ -419,7 +495,7 @@ def _melody_phrase(
     centre = (low + high) // 2
     for bar, degree in enumerate(degrees):
         last_bar = bar == len(degrees) - 1
-        rhythm = rng.choice(_ENDING_RHYTHMS if last_bar else _RHYTHMS)
+        rhythm = rng.choice(_ENDING_RHYTHMS if last_bar else rhythms)
         chord = {degree % 7, (degree + 2) % 7, (degree + 4) % 7}
         pos = bar * 8
         first = True
@@ -434,7 +510,7 @@ def _melody_phrase(
                     )
                     idx = tones[min(len(tones) - 1, rng.choice((0, 0, 0, 1, 1, 2)))]
                 else:
-                    step = rng.choice(_STEPS)
+                    step = rng.choice(steps)
                     if prev > centre + 2 and step > 0 and rng.below(2):
                         step = -step
                     elif prev < centre - 2 and step < 0 and rng.below(2):
@@ -451,6 +527,41 @@ def _melody_phrase(
         tonics = [i for i in range(low, high + 1) if i % 7 == 0]
         notes[-1] = (pos, length, min(tonics, key=lambda i: (abs(i - idx), i)))
     return notes
+
+
+def _validate_options(options: SongOptions | None) -> SongOptions:
+    if options is None:
+        return SongOptions()
+    if not isinstance(options, SongOptions):
+        raise TypeError(f"options must be SongOptions, not {type(options).__name__}")
+    if options.key is not None and options.key not in range(12):
+        raise ValueError(f"key must be a pitch class 0-11, got {options.key!r}")
+    if options.bpm is not None and not MIN_BPM <= options.bpm <= MAX_BPM:
+        raise ValueError(f"bpm must be between {MIN_BPM} and {MAX_BPM}, got {options.bpm!r}")
+    if options.register not in (None, "m", "f"):
+        raise ValueError(f"register must be 'm', 'f' or None, got {options.register!r}")
+    if not 0.0 <= options.weirdness <= 1.0:
+        raise ValueError(f"weirdness must be between 0 and 1, got {options.weirdness!r}")
+    if options.style_weight is not None and not 0.0 <= options.style_weight <= 1.0:
+        raise ValueError(f"style_weight must be between 0 and 1, got {options.style_weight!r}")
+    return options
+
+
+# Words of a style that suggest a mode or a tempo (used only when a style weight is given).
+_MINOR_WORDS = ("dark", "sad", "melanch", "minor", "moody", "gloomy", "haunting", "mysterious", "noir", "gothic")
+_MAJOR_WORDS = ("happy", "bright", "cheerful", "sunny", "upbeat", "joy", "major", "uplifting", "playful")
+_SLOW_WORDS = ("slow", "ballad", "ambient", "chill", "lo-fi", "lofi", "calm", "relax", "downtempo", "lullaby")
+_FAST_WORDS = ("fast", "dance", "edm", "punk", "drum and bass", "dnb", "energetic", "upbeat", "techno", "hyper")
+
+
+def _style_hints(style: str) -> tuple[bool | None, int | None]:
+    """(minor?, tempo) the words of ``style`` suggest, each None if they suggest nothing."""
+    text = style.lower()
+    dark = any(word in text for word in _MINOR_WORDS)
+    bright = any(word in text for word in _MAJOR_WORDS)
+    slow = any(word in text for word in _SLOW_WORDS)
+    fast = any(word in text for word in _FAST_WORDS)
+    return (dark if dark != bright else None), (72 if slow and not fast else 150 if fast and not slow else None)
 
 
 def _validate_song_args(seed: str, seconds: float, sample_rate: int) -> None:
@@ -524,6 +635,10 @@ class _Arrangement(NamedTuple):
     phrases: tuple[list[tuple[int, int, int]], ...]
     lead_tonic: int
     instrumental: bool
+    minor: bool = False
+    bpm: int = 120
+    voice: Voice = DEFAULT_VOICE
+    lead_gain: float = 1.0
 
     @property
     def bar(self) -> int:
@@ -535,26 +650,50 @@ class _Arrangement(NamedTuple):
         return len(self.progression) * self.bar
 
 
-def _arrange(seed: str, seconds: float, sample_rate: int, instrumental: bool) -> _Arrangement:
+def _arrange(
+    seed: str, seconds: float, sample_rate: int, instrumental: bool, options: SongOptions | None = None
+) -> _Arrangement:
     sr = sample_rate
+    opts = options or SongOptions()
     rng = _Rng(seed, "chorus-sandbox-song")
+    # Every draw is made whatever the options, so the options change only what they steer.
     key = rng.below(12)
     minor = rng.below(3) == 0
+    hint_minor, hint_bpm = _style_hints(opts.style) if opts.style_weight is not None else (None, None)
+    if opts.key is not None:
+        key = opts.key
+    if opts.minor is not None:
+        minor = opts.minor
+    elif hint_minor is not None and opts.style_weight is not None and opts.style_weight >= 0.5:
+        minor = hint_minor
     scale = _MINOR if minor else _MAJOR
+    if opts.weirdness >= _WEIRD_MODE:
+        scale = _Rng(seed, "chorus-sandbox-weird").choice(_ODD_MODES[minor])
     progression = rng.choice(_MINOR_PROGRESSIONS if minor else _MAJOR_PROGRESSIONS)
     bpm = 80 + rng.below(61)
+    if opts.bpm is not None:
+        bpm = opts.bpm
+    elif hint_bpm is not None and opts.style_weight is not None:
+        bpm = round(bpm + (hint_bpm - bpm) * opts.style_weight)
     bass_pattern = rng.choice(_BASS_PATTERNS)
     drums = rng.choice(_DRUM_PATTERNS)
+    rhythms, steps = (_RHYTHMS + _ODD_RHYTHMS, _STEPS + _LEAPS) if opts.weirdness >= _WEIRD_RHYTHMS else (_RHYTHMS, _STEPS)
     # Melody as scale indices around a tonic near middle C.
     low, high = -2, 9
     phrases = (
-        _melody_phrase(rng, progression, low, high, rng.choice((0, 2, 4, 7)), end_on_tonic=False),
-        _melody_phrase(rng, progression, low, high, rng.choice((2, 4, 7)), end_on_tonic=False),
-        _melody_phrase(rng, progression, low, high, rng.choice((4, 7)), end_on_tonic=True),
+        _melody_phrase(rng, progression, low, high, rng.choice((0, 2, 4, 7)), False, rhythms, steps),
+        _melody_phrase(rng, progression, low, high, rng.choice((2, 4, 7)), False, rhythms, steps),
+        _melody_phrase(rng, progression, low, high, rng.choice((4, 7)), True, rhythms, steps),
     )
     lead_tonic = 60 + key if key <= 5 else 48 + key
+    if opts.register == "f":
+        lead_tonic = 60 + key  # C4-B4: the upper register
+    elif opts.register == "m":
+        lead_tonic = 48 + key  # C3-B3: an octave below
     if instrumental:
         lead_tonic += 12  # a bell-like pluck an octave up instead of the "voice"
+    voice = opts.voice or GENDER_VOICES.get(opts.register or "", DEFAULT_VOICE)
+    lead_gain = 1.0 if opts.style_weight is None else 1.5 - opts.style_weight
     return _Arrangement(
         sr=sr,
         total=max(1, round(seconds * sr)),
@@ -567,6 +706,10 @@ def _arrange(seed: str, seconds: float, sample_rate: int, instrumental: bool) ->
         phrases=phrases,
         lead_tonic=lead_tonic,
         instrumental=instrumental,
+        minor=minor,
+        bpm=bpm,
+        voice=voice,
+        lead_gain=lead_gain,
     )
 
 
@@ -616,10 +759,11 @@ def _lead(a: _Arrangement, phrase_no: int, length: int, cache: dict[tuple[int, i
             if a.instrumental:
                 cache[note] = _note("pluck", note[0], note[1], a.sr)
             else:
-                cache[note] = _sung_note(note[0], note[1], a.sr)
+                cache[note] = _sung_note(note[0], note[1], a.sr, a.voice)
         _pad_to(lead, start * a.eighth)
         lead += cache[note]
-    return _fit(lead, length)
+    _fit(lead, length)
+    return lead if a.lead_gain == 1.0 else list(map(mul, lead, repeat(a.lead_gain)))
 
 
 def _loop_of_bars(
@@ -857,10 +1001,13 @@ def _wav_bytes(pcm: array, sample_rate: int) -> bytes:
     return out.getvalue()
 
 
-def synthesize_song(seed: str, seconds: float = 20.0, *, sample_rate: int = 22050, instrumental: bool = False) -> bytes:
+def synthesize_song(
+    seed: str, seconds: float = 20.0, *, sample_rate: int = 22050, instrumental: bool = False,
+    options: SongOptions | None = None,
+) -> bytes:
     """A short, pleasant, deterministic piece of music as a complete RIFF/WAVE file (PCM 16-bit mono)."""
     _validate_song_args(seed, seconds, sample_rate)
-    arrangement = _arrange(seed, seconds, sample_rate, instrumental)
+    arrangement = _arrange(seed, seconds, sample_rate, instrumental, _validate_options(options))
     song, _ = _render(arrangement)
     faded = _Faded(song, arrangement.total, sample_rate)
     return _wav_bytes(faded.pcm(faded.gain()), sample_rate)
@@ -873,6 +1020,7 @@ def synthesize_stems(
     *,
     sample_rate: int = 22050,
     instrumental: bool = False,
+    options: SongOptions | None = None,
 ) -> dict[str, bytes]:
     """The separate parts of exactly the song synthesize_song(seed, seconds, ...) makes, each a WAV of the same length.
 
@@ -898,7 +1046,7 @@ def synthesize_stems(
         if name not in _STEM_NAMES:
             valid = ", ".join(("instrumental",) + SPLIT_STEMS)
             raise ValueError(f"unknown stem {name!r}; expected one of: {valid}")
-    arrangement = _arrange(seed, seconds, sample_rate, instrumental)
+    arrangement = _arrange(seed, seconds, sample_rate, instrumental, _validate_options(options))
     total = arrangement.total
     song, parts = _render(arrangement, names)
     gain = _Faded(song, total, sample_rate).gain()
@@ -911,6 +1059,99 @@ def synthesize_stems(
         pcm = _Faded(track, total, sample_rate).pcm(gain, rounded=track is not song)
         result[name] = _wav_bytes(pcm, sample_rate)
     return result
+
+
+# Velocities (0-1) of the notes song_notes reports, per voice.
+_VELOCITIES = {"lead": 0.8, "bass": 0.75, "pad": 0.5, "kick": 1.0, "snare": 0.9, "hat": 0.55}
+# General MIDI drum keys of the kit: kick, snare, closed hi-hat (the order of _drum_kit).
+_DRUM_KEYS = ((36, "kick"), (38, "snare"), (42, "hat"))
+
+
+def _lead_notes(a: _Arrangement, bars: int = 4) -> list[list[Note]]:
+    """The lead's notes, cut where the song ends, grouped by the ``bars``-bar stretch they start in (with 4,
+    the slots: one phrase each)."""
+    sr, loop, total = a.sr, a.loop, a.total
+    span = bars * a.bar
+    groups: list[list[Note]] = [[] for _ in range(-(-total // span))]
+    for k in range(-(-total // loop)):
+        base = k * loop
+        for start, eighths, idx in a.phrases[_FORM[k % len(_FORM)]]:
+            lo = base + start * a.eighth
+            if lo >= total:
+                break
+            hi = min(base + (start + eighths) * a.eighth, total)
+            pitch = a.lead_tonic + 12 * (idx // 7) + a.scale[idx % 7]
+            groups[lo // span].append(Note(pitch, lo / sr, hi / sr, _VELOCITIES["lead"]))
+    return groups
+
+
+def _accompaniment_notes(a: _Arrangement) -> dict[str, list[Note]]:
+    """The notes of the bass, the pad ("strings") and the kit ("drums", "percussion"), bar by bar."""
+    sr, bar, total = a.sr, a.bar, a.total
+    kit = _drum_kit(sr)
+    notes: dict[str, list[Note]] = {"bass": [], "strings": [], "drums": [], "percussion": []}
+    for b in range(-(-total // bar)):
+        base = b * bar
+        end = min(base + bar, total)
+        degree = a.progression[b % len(a.progression)]
+        root_pc = (a.key + a.scale[degree]) % 12
+        for start, length, interval in a.bass_pattern:
+            lo = base + start * a.eighth
+            if lo < end:
+                hi = min(lo + length * a.eighth, end)
+                notes["bass"].append(Note(36 + root_pc + interval, lo / sr, hi / sr, _VELOCITIES["bass"]))
+        for step in (0, 2, 4):
+            pitch = 54 + ((a.key + a.scale[(degree + step) % 7]) % 12 - 54) % 12
+            notes["strings"].append(Note(pitch, base / sr, end / sr, _VELOCITIES["pad"]))
+        for positions, sound, stem, (pitch, name) in zip(a.drums, kit, _DRUM_STEMS, _DRUM_KEYS):
+            for pos in positions:
+                lo = base + pos * a.eighth
+                if lo < end:
+                    hi = min(lo + len(sound), base + bar, end)
+                    notes[stem].append(Note(pitch, lo / sr, hi / sr, _VELOCITIES[name]))
+    return {stem: sorted(found, key=lambda n: (n.start, n.pitch)) for stem, found in notes.items() if found}
+
+
+def song_notes(
+    seed: str, seconds: float = 20.0, *, sample_rate: int = 22050, instrumental: bool = False,
+    options: SongOptions | None = None,
+) -> dict[str, list[Note]]:
+    """Every note of the song synthesize_song(seed, seconds, ...) plays, by the stem that plays it.
+
+    The keys are synthesize_stems' stem names: "vocals" (the sung lead; "synth" for an instrumental's
+    pluck lead), "bass", "strings" (the pad's triad, a note per chord tone and bar), "drums" (kick 36 and
+    snare 38, General MIDI drum keys) and "percussion" (closed hi-hat 42). Times are in seconds, lined up
+    with the audio sample for sample (a note lasts as long as it sounds before the next one or its bar
+    end); velocities are 0-1. Nothing is rendered, so this is cheap."""
+    _validate_song_args(seed, seconds, sample_rate)
+    a = _arrange(seed, seconds, sample_rate, instrumental, _validate_options(options))
+    lead = [note for phrase in _lead_notes(a) for note in phrase]
+    result = {"synth" if instrumental else "vocals": lead} if lead else {}
+    result.update(_accompaniment_notes(a))
+    return result
+
+
+def lead_phrases(
+    seed: str, seconds: float = 20.0, *, sample_rate: int = 22050, instrumental: bool = False,
+    options: SongOptions | None = None, bars: int = 4,
+) -> list[list[Note]]:
+    """The lead's notes of synthesize_song(seed, seconds, ...) in time order, as one list per ``bars`` bars of
+    the song (by where a note starts). With 4, a list per slot: phrases A A B C over and over; 2 gives half
+    phrases. A list may be empty (a rest), the last one cut short."""
+    _validate_song_args(seed, seconds, sample_rate)
+    if isinstance(bars, bool) or not isinstance(bars, int) or bars < 1:
+        raise ValueError(f"bars must be a positive int, got {bars!r}")
+    return _lead_notes(_arrange(seed, seconds, sample_rate, instrumental, _validate_options(options)), bars)
+
+
+def song_traits(
+    seed: str, seconds: float = 20.0, *, sample_rate: int = 22050, instrumental: bool = False,
+    options: SongOptions | None = None,
+) -> tuple[int, bool, int]:
+    """(key as a pitch class, minor?, tempo in BPM) of the song synthesize_song(seed, seconds, ...) makes."""
+    _validate_song_args(seed, seconds, sample_rate)
+    a = _arrange(seed, seconds, sample_rate, instrumental, _validate_options(options))
+    return a.key, a.minor, a.bpm
 
 
 def wav_duration(data: bytes) -> float:

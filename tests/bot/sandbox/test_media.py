@@ -14,7 +14,14 @@ from operator import sub
 import pytest
 
 from bot.sandbox import media
-from bot.sandbox.media import SPLIT_STEMS, cover_png, cover_rgb, synthesize_song, synthesize_stems, wav_duration
+from bot.sandbox.media import (
+    SPLIT_STEMS,
+    cover_png,
+    cover_rgb,
+    synthesize_song,
+    synthesize_stems,
+    wav_duration,
+)
 
 FULL_SCALE = 32767
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
