@@ -99,7 +99,8 @@ class Destination:
 
     @classmethod
     def of(cls, task: Task) -> Destination:
-        return cls(task.guild_id, task.channel_id, task.user_id, task.upload_limit, task.status_message_id)
+        guild = None if task.private else task.guild_id  # a DM: no server in its links or references
+        return cls(guild, task.channel_id, task.user_id, task.upload_limit, task.status_message_id)
 
     def reference(self) -> discord.MessageReference | None:
         if self.reply_to is None:

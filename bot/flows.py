@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import io
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
@@ -232,6 +232,11 @@ def jump_url(guild_id: int | None, channel_id: int, message_id: int | None) -> s
     return f"https://discord.com/channels/{guild_id or '@me'}/{channel_id}/{message_id or ''}".rstrip("/")
 
 
+def task_link(task: Task, message_id: int | None) -> str:
+    """A link to one of a task's messages (in the member's DMs for private results)."""
+    return jump_url(None if task.private else task.guild_id, task.channel_id, message_id)
+
+
 async def start_task(
     interaction: discord.Interaction[ChorusBot],
     request: Request,
@@ -250,7 +255,8 @@ async def start_task(
     except InputError as error:
         await refuse(interaction, error.user_message, request, retry)
         return
-    missing = missing_permissions(interaction)
+    private = (await bot.store.member_settings(interaction.guild_id, interaction.user.id)).private_results
+    missing = [] if private else missing_permissions(interaction)
     if missing:
         await refuse(interaction, f"I can't post results in this channel: I need {permission_names(missing)}. "
                      "Ask a server admin, or try another channel.", request, retry)
@@ -258,46 +264,51 @@ async def start_task(
     if not interaction.response.is_done():
         await interaction.response.defer(ephemeral=True, thinking=True)
     origin = origin_of(interaction)
+    if private:  # results by DM (/settings); the server's rules still apply to where it was asked
+        origin = replace(origin, dm_channel_id=(await interaction.user.create_dm()).id)
     try:
         started = await bot.songs.submit(request, origin)
     except (ProviderError, InputError) as error:
         await refuse(interaction, error.user_message, request, retry)
         return
     except discord.Forbidden:
-        await refuse(interaction, "I can't post in this channel. Ask a server admin to let me send messages "
-                     "here, or try another channel.", request, retry)
+        where = ("I can't send you a DM: allow direct messages from this server's members, or turn off private "
+                 "results in `/settings`." if private else "I can't post in this channel. Ask a server admin to let "
+                 "me send messages here, or try another channel.")
+        await refuse(interaction, where, request, retry)
         return
     task = started.task
+    where = "in your DMs (private results, see `/settings`)" if private else "in this channel"
     if started.reposted_message_id is not None:
-        link = jump_url(origin.guild_id, origin.channel_id, started.reposted_message_id)
+        link = jump_url(None if private else origin.guild_id, origin.result_channel, started.reposted_message_id)
         await send_ephemeral(interaction, f"\u267b\ufe0f This was made before, so here it is again (no new "
                              f"request to Suno): {link}")
     elif started.reused:
-        link = jump_url(task.guild_id, task.channel_id, task.status_message_id)
+        link = task_link(task, task.status_message_id)
         await send_ephemeral(interaction, f"\u23f3 This is already being made: {link}")
     elif task.state is TaskState.UNSURE:
-        link = jump_url(task.guild_id, task.channel_id, task.status_message_id)
+        link = task_link(task, task.status_message_id)
         await send_ephemeral(
             interaction,
             f"\u2753 Suno didn't answer in time, so I can't tell yet whether it started this: {link}\n"
-            "If it did, the result is posted in this channel as usual. If nothing comes back within 15 minutes, "
+            f"If it did, the result is posted {where} as usual. If nothing comes back within 15 minutes, "
             "your credits come back.",
         )
     elif started.place is not None:
-        link = jump_url(task.guild_id, task.channel_id, task.status_message_id)
+        link = task_link(task, task.status_message_id)
         await send_ephemeral(
             interaction,
             f"\u23f3 You're **#{started.place.position}** in line: Suno takes only so many requests at once. "
             f"Yours starts <t:{int(started.place.starts_at)}:R>; follow along here: {link}\n"
-            "I'll post the result in this channel and mention you when it's ready. Your credits are reserved "
+            f"I'll post the result {where} and mention you when it's ready. Your credits are reserved "
             "and come back if you cancel or it fails.",
         )
     else:
-        link = jump_url(task.guild_id, task.channel_id, task.status_message_id)
+        link = task_link(task, task.status_message_id)
         await send_ephemeral(
             interaction,
             f"\U0001f3b6 On it! {ON_IT[task.task_kind]}. Follow along here: {link}\n"
-            "I'll post the result in this channel and mention you when it's ready.",
+            f"I'll post the result {where} and mention you when it's ready.",
         )
 
 

@@ -540,6 +540,7 @@ class Task:
     unposted: str | None = None  # why the result could not be posted in its channel (it is kept)
     told_at: float | None = None  # when the member was told about an unposted result
     deleted_at: float | None = None  # when its owner (or a moderator) deleted its messages
+    private: bool = False  # its messages go to the member's DMs (channel_id is the DM channel)
 
     @property
     def task_kind(self) -> TaskKind:

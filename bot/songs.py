@@ -44,13 +44,24 @@ class Origin:
     upload_limit: int
     role_ids: frozenset[int] = frozenset()
     parent_channel_id: int | None = None  # a thread's channel
+    dm_channel_id: int | None = None  # the member's DMs, when they want their results there (/settings)
 
     def allowance(self, policy: GuildPolicy, now: float) -> Allowance:
         return Allowance(policy.allowance_for(self.role_ids), period_start(policy.period, now))
 
+    @property
+    def result_channel(self) -> int:
+        """Where the results go: the member's DMs if they asked for them, else where they asked."""
+        return self.dm_channel_id or self.channel_id
+
     def destination(self) -> Destination:
         """Where a result for this request is posted when there is no status message to reply to."""
-        return Destination(self.guild_id, self.channel_id, self.user_id, self.upload_limit)
+        guild = None if self.dm_channel_id else self.guild_id
+        return Destination(guild, self.result_channel, self.user_id, self.upload_limit)
+
+    def new_task(self, provider: str, token: str, request: Request) -> NewTask:
+        return NewTask(provider, token, self.guild_id, self.result_channel, self.user_id, request, self.upload_limit,
+                       private=self.dm_channel_id is not None)
 
 
 @dataclass(frozen=True)
@@ -119,8 +130,7 @@ class SongService:
         operation = operation_of(request)
         cost = policy.cost(operation)
         token = secrets.token_urlsafe(24)
-        new = NewTask(self._provider.name, token, origin.guild_id, origin.channel_id, origin.user_id, request,
-                      origin.upload_limit)
+        new = origin.new_task(self._provider.name, token, request)
         admission = await self._store.admit(
             new, cost=cost, operation=operation, allowance=origin.allowance(policy, self._clock()),
             member_cap=policy.member_running, guild_cap=policy.guild_running,
@@ -167,8 +177,7 @@ class SongService:
 
     async def _post_free(self, request: Request, origin: Origin, file: ResultFile) -> Started:
         """Post a result that needs no request to the provider (and costs nothing) as a task of its own."""
-        new = NewTask(self._provider.name, secrets.token_urlsafe(24), origin.guild_id, origin.channel_id,
-                      origin.user_id, request, origin.upload_limit)
+        new = origin.new_task(self._provider.name, secrets.token_urlsafe(24), request)
         task = await self._store.create_task(new)
         status = await self._delivery.post_status(task)
         await self._store.set_status_message(task.id, status.id)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import discord
 from discord import app_commands
 
-from bot.flows import Feature, jump_url
+from bot.flows import Feature, task_link
 from bot.formatting import member_text, shorten
 from bot.models import Task, TaskState
 from bot.permissions import is_staff, may_spend_on, not_yours
@@ -90,7 +90,7 @@ class Queue(Feature):
 
 
 def _line(task: Task, everyone: bool) -> str:
-    link = jump_url(task.guild_id, task.channel_id, task.status_message_id)
+    link = task_link(task, task.status_message_id)
     who = f" by <@{task.user_id}>" if everyone else ""
     return f"[{member_text(task.request.summary, 60)}]({link}){who} (task #{task.id})"
 

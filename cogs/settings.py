@@ -1,5 +1,5 @@
-"""/settings: a member's own defaults (model, instrumental, voice, persona), shown and changed in one private
-panel.
+"""/settings: a member's own defaults (model, instrumental, voice, persona, and results by DM instead of in the
+channel), shown and changed in one private panel.
 
 /generate and /compose use them for every option the member leaves out (the persona: /compose). The panel's menus carry the member
 and the setting in their custom ids, so they keep working after a restart."""
@@ -30,7 +30,7 @@ VOICES = {"m": "Male voice", "f": "Female voice"}
 
 
 class SettingSelect(discord.ui.DynamicItem[discord.ui.Select[Any]],
-                    template=r"chorus-settings:(?P<field>model|instrumental|voice|persona):(?P<user>[0-9]+)"):
+                    template=r"chorus-settings:(?P<field>model|instrumental|voice|persona|results):(?P<user>[0-9]+)"):
     """One menu of the /settings panel."""
 
     def __init__(self, field: str, user_id: int, options: list[discord.SelectOption], placeholder: str) -> None:
@@ -64,7 +64,7 @@ class Settings(Feature):
 
     dynamic_items = (SettingSelect,)
 
-    @app_commands.command(name="settings", description="Your defaults for new songs: model, instrumental, voice, persona")
+    @app_commands.command(name="settings", description="Your defaults: model, instrumental, voice, persona, private results")
     @app_commands.guild_only()
     async def settings(self, interaction: discord.Interaction[ChorusBot]) -> None:
         current = await self.bot.store.member_settings(interaction.guild_id or 0, interaction.user.id)
@@ -90,6 +90,8 @@ def changed(settings: MemberSettings, field: str, value: str) -> MemberSettings:
         return replace(settings, instrumental=value == "on")
     if field == "persona":
         return replace(settings, persona=int(value) if value.isdigit() else None)
+    if field == "results":
+        return replace(settings, private_results=value == "dm")
     return replace(settings, vocal_gender=value if value in VOICES else None)
 
 
@@ -103,6 +105,7 @@ def settings_embed(settings: MemberSettings, capabilities: Capabilities,
                     else f"the newest ({MODELS.get(capabilities.default_model, capabilities.default_model)})")
     embed.add_field(name="Songs", value="instrumental" if settings.instrumental else "with vocals")
     embed.add_field(name="Voice", value=VOICES.get(settings.vocal_gender or "", "any"))
+    embed.add_field(name="Results", value="by DM to you" if settings.private_results else "in the channel")
     if personas:
         name = next((p.name for p in personas if p.id == settings.persona), None)
         embed.add_field(name="Persona (/compose)", value=member_text(name, 80) if name else "none")
@@ -125,6 +128,11 @@ def settings_view(settings: MemberSettings, capabilities: Capabilities, user_id:
         *(discord.SelectOption(label=label, value=key, default=settings.vocal_gender == key)
           for key, label in VOICES.items()),
     ], "Voice"))
+    view.add_item(SettingSelect("results", user_id, [
+        discord.SelectOption(label="Results in the channel where I ask", value="channel",
+                             default=not settings.private_results),
+        discord.SelectOption(label="Results by DM to me (private)", value="dm", default=settings.private_results),
+    ], "Results"))
     if personas:
         view.add_item(SettingSelect("persona", user_id, [
             discord.SelectOption(label="No persona", value=DEFAULT, default=settings.persona is None),

@@ -11,11 +11,11 @@ from discord import app_commands
 
 from bot.flows import (
     Feature,
-    jump_url,
     missing_permissions,
     origin_of,
     resolve_track,
     start_task,
+    task_link,
     track_autocomplete,
 )
 from bot.formatting import member_text
@@ -189,7 +189,7 @@ async def tracks_page(bot: ChorusBot, guild_id: int, user_id: int, page: int) ->
 def task_line(task: Task) -> str:
     """One line of /tracks: state, kind, what, when, and a link to the result (or the status message)."""
     message_id = next((t.message_id for t in task.tracks if t.message_id), None) or task.status_message_id
-    link = f" \u00b7 [open]({jump_url(task.guild_id, task.channel_id, message_id)})" if message_id else ""
+    link = f" \u00b7 [open]({task_link(task, message_id)})" if message_id else ""
     state = "\U0001f5d1\ufe0f" if task.deleted_at is not None else STATE_ICONS[task.state]
     what = member_text(task.request.summary, 60)
     titles = ", ".join(member_text(t.title, 30) for t in task.tracks if t.title)

@@ -203,7 +203,7 @@ class CreditStore(SharedWorkStore):
                 task_id = next(ids)
                 tasks.append((task_id, new.request.kind.value, new.provider, new.callback_token, new.guild_id,
                               new.channel_id, new.user_id, new.request.to_json(), new.request.reuse_key,
-                              TaskState.WAITING.value, new.upload_limit, now, now))
+                              TaskState.WAITING.value, new.upload_limit, now, now, int(new.private)))
                 ledger.append((guild_id, new.user_id, "reserve", -request.cost, task_id, request.operation, None, "",
                                None, now))
                 balances[member] = balance - request.cost
@@ -213,8 +213,8 @@ class CreditStore(SharedWorkStore):
             if tasks:
                 await db.executemany(
                     """INSERT INTO tasks (id, kind, provider, callback_token, guild_id, channel_id, user_id, params,
-                           reuse_key, state, upload_limit, created_at, updated_at)
-                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""", tasks)
+                           reuse_key, state, upload_limit, created_at, updated_at, private)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""", tasks)
             if ledger:
                 await db.executemany(
                     """INSERT INTO ledger (guild_id, user_id, kind, amount, task_id, operation, actor_id, reason,

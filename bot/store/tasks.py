@@ -42,6 +42,7 @@ class NewTask:
     user_id: int
     request: Request
     upload_limit: int
+    private: bool = False  # channel_id is the member's DM channel
 
 
 @dataclass(frozen=True)
@@ -88,12 +89,12 @@ class TaskStore(StoreBase):
         now = self._clock()
         task_id = await db.value(
             """INSERT INTO tasks (kind, provider, callback_token, guild_id, channel_id, user_id,
-                   params, reuse_key, state, upload_limit, created_at, updated_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id""",
+                   params, reuse_key, state, upload_limit, created_at, updated_at, private)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id""",
             (
                 new.request.kind.value, new.provider, new.callback_token, new.guild_id, new.channel_id,
                 new.user_id, new.request.to_json(), new.request.reuse_key, TaskState.SUBMITTING.value,
-                new.upload_limit, now, now,
+                new.upload_limit, now, now, int(new.private),
             ),
         )
         return int(task_id)

@@ -32,9 +32,9 @@ async def test_defaults_are_changed_in_the_panel_and_used_for_new_songs(harness:
     h = harness
     shown = await panel(h)
     assert shown["flags"] & 64 and fields(shown) == {"Model": "the newest (V5)", "Songs": "with vocals",
-                                                     "Voice": "any"}
+                                                     "Voice": "any", "Results": "in the channel"}
     assert [row["components"][0]["custom_id"].split(":")[1] for row in shown["components"]] == [
-        "model", "instrumental", "voice"]
+        "model", "instrumental", "voice", "results"]
     answer = await choose(h, shown, "model", "V4_5")
     assert answer["type"] == 7 and fields(answer["data"])["Model"] == "V4.5"  # the panel updates itself
     await choose(h, shown, "voice", "f")
@@ -62,3 +62,21 @@ async def test_the_tuning_options_reach_the_provider(harness: Harness) -> None:
     assert (body["styleWeight"], body["weirdnessConstraint"], body["audioWeight"]) == (0.65, 0.9, 0)
     await h.generate("no knobs at all")
     assert "styleWeight" not in h.kie.submissions_of("generate")[-1].body
+
+
+async def test_private_results_come_by_dm_and_the_channel_stays_quiet(harness: Harness) -> None:
+    h = harness
+    shown = await panel(h)
+    answer = await choose(h, shown, "results", "dm")
+    assert fields(answer["data"])["Results"] == "by DM to you"
+    payload, task_id = await h.generate("a secret song for my sister")
+    reply = (await h.discord.wait_for(lambda c: "On it" in str(c.json) and payload["token"] in c.path)).json
+    assert "in your DMs" in reply["content"] and "/channels/@me/" in reply["content"]
+    await h.kie.advance(task_id, "complete")
+    await h.bot.tracker.idle()
+    dms = await h.discord.wait_for(lambda c: c.method == "POST" and c.files
+                                   and c.path != f"/channels/{h.channel_id}/messages")
+    assert dms.json["content"].startswith(f"<@{DEFAULT_USER_ID}> your song is ready")
+    assert h.discord.dm_messages(DEFAULT_USER_ID) and h.messages() == []  # nothing in the channel
+    task = await h.bot.store.get_task(1)
+    assert task is not None and task.private and task.channel_id != h.channel_id
