@@ -260,14 +260,9 @@ class SandboxProvider:
         self, handler: Callable[[dict[str, Any]], Any], *, callback_required: bool = True
     ) -> Callable[[web.Request], Any]:
         async def route(request: web.Request) -> web.Response:
-            if not self._authorized(request):
-                return _envelope(401, "You do not have access permissions")
-            try:
-                body = await request.json()
-            except ValueError:
-                return _envelope(400, "Request body must be JSON")
-            if not isinstance(body, dict):
-                return _envelope(400, "Request body must be a JSON object")
+            body = await self._body(request)
+            if isinstance(body, web.Response):
+                return body
             url = body.get("callBackUrl")
             if (callback_required or url is not None) and (not isinstance(url, str) or not url):
                 return _envelope(422, "callBackUrl is required")
@@ -283,18 +278,25 @@ class SandboxProvider:
 
         return route
 
+    async def _body(self, request: web.Request) -> dict[str, Any] | web.Response:
+        """An authorized request's JSON object, or the answer refusing it."""
+        if not self._authorized(request):
+            return _envelope(401, "You do not have access permissions")
+        try:
+            body = await request.json()
+        except ValueError:
+            return _envelope(400, "Request body must be JSON")
+        if not isinstance(body, dict):
+            return _envelope(400, "Request body must be a JSON object")
+        return body
+
     def _answer_route(self, handler: Callable[[dict[str, Any]], Any]) -> Callable[[web.Request], Any]:
         """A synchronous endpoint: the result is the answer's data (no task, no callback)."""
 
         async def route(request: web.Request) -> web.Response:
-            if not self._authorized(request):
-                return _envelope(401, "You do not have access permissions")
-            try:
-                body = await request.json()
-            except ValueError:
-                return _envelope(400, "Request body must be JSON")
-            if not isinstance(body, dict):
-                return _envelope(400, "Request body must be a JSON object")
+            body = await self._body(request)
+            if isinstance(body, web.Response):
+                return body
             try:
                 return _envelope(200, "success", await handler(body))
             except SandboxError as error:
