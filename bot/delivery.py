@@ -388,7 +388,8 @@ class Delivery:
             destination, task, position,
             embed=lambda audio, cover: track_embed(task, track, position, audio, cover, destination.upload_limit,
                                                    likes),
-            view=track_view(task.id, position, self._offers, likes=likes, sung=bool(track.lyrics.strip())),
+            view=track_view(task.id, position, self._offers, likes=likes, sung=bool(track.lyrics.strip()),
+                            private=task.private),
             content=content, reply=reply, nonce=nonce,
         )
 
@@ -523,7 +524,7 @@ class Delivery:
     def _midi_button(self, task: Task) -> discord.ui.View:
         """"MIDI" under a finished 12-stem separation, when the provider writes MIDI."""
         if task.task_kind is not TaskKind.STEMS or getattr(task.request, "mode", "") != "all" \
-                or TaskKind.MIDI not in self._offers:
+                or TaskKind.MIDI not in self._offers or task.private:
             return discord.utils.MISSING
         return single_button_view("midi", task.id)
 

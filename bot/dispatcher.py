@@ -15,10 +15,11 @@ made just now. Places and start times are computed from the same tables in every
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 from bot.background import BackgroundLoop
@@ -162,6 +163,14 @@ class Dispatcher(BackgroundLoop):
                 return task is not None
             await asyncio.sleep(0.05)
         return False
+
+    @contextlib.asynccontextmanager
+    async def tool_slot(self) -> AsyncIterator[None]:
+        """A place in the provider's submission rate for an operation it answers at once (a persona, timed
+        lyrics, a style boost: the provider counts them too). In a bot of several processes it is this
+        process's view of the window (the leader's sends keep to the shared one)."""
+        async with self.limiter.slot():
+            yield
 
     async def cancel(self, task: Task, reason: str) -> bool:
         """Take a waiting task out of the line with a full refund; False if it was already sent (the provider

@@ -286,6 +286,10 @@ async def start_task(
     elif started.reused:
         link = task_link(task, task.status_message_id)
         await send_ephemeral(interaction, f"\u23f3 This is already being made: {link}")
+    elif task.state is TaskState.SUCCEEDED:  # nothing to ask the provider (a video it made with the song)
+        link = task_link(task, task.status_message_id)
+        await send_ephemeral(interaction, f"\u2705 Suno already made this with your song, so it costs nothing; "
+                             f"it is posted {where}: {link}")
     elif task.state is TaskState.UNSURE:
         link = task_link(task, task.status_message_id)
         await send_ephemeral(
@@ -397,7 +401,9 @@ async def server_track_autocomplete(
 async def resolve_server_track(interaction: discord.Interaction[ChorusBot], audio_id: str) -> SourceTrack:
     """A finished track posted in this server, whoever made it (to use, not to spend on); else InputError."""
     found = await interaction.client.store.track_by_audio_id(audio_id.strip())
-    if found is None or found[0].guild_id != interaction.guild_id or found[0].tracks[found[1]].message_id is None:
+    private = found is not None and found[0].private and found[0].user_id != interaction.user.id
+    if found is None or found[0].guild_id != interaction.guild_id or found[0].tracks[found[1]].message_id is None \
+            or private:
         raise InputError("I can't find that track among those posted in this server. Pick one from the list as "
                          "you type.")
     return SourceTrack.of(interaction.client, *found)

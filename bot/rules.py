@@ -45,6 +45,13 @@ async def check_words(rules: RulesSource, guild_id: int, request: Request) -> No
                       "Change it and try again.")
 
 
+async def check_text(rules: RulesSource, guild_id: int, text: str) -> None:
+    """Refuse text a member gives outside a request (a persona's name and description) with a blocked word."""
+    word = _first_blocked(await rules.blocked_words(guild_id), [text])
+    if word is not None:
+        raise Refused(f"That contains \u201c{word}\u201d, which this server doesn't allow. Change it and try again.")
+
+
 def request_texts(request: Request) -> list[str]:
     """What a member wrote in a request (checked against the blocklist)."""
     return [str(value) for name in ("prompt", "style", "title", "negative_tags")
@@ -53,7 +60,10 @@ def request_texts(request: Request) -> list[str]:
 
 def blocked_word(words: list[str], request: Request) -> str | None:
     """The first blocklisted word or phrase the request contains as a whole word, ignoring case."""
-    texts = request_texts(request)
+    return _first_blocked(words, request_texts(request))
+
+
+def _first_blocked(words: list[str], texts: list[str]) -> str | None:
     for word in words:
         pattern = re.compile(rf"(?<!\w){re.escape(word)}(?!\w)", re.IGNORECASE)
         if any(pattern.search(text) for text in texts):

@@ -179,7 +179,11 @@ class SongService:
         """Post a result that needs no request to the provider (and costs nothing) as a task of its own."""
         new = origin.new_task(self._provider.name, secrets.token_urlsafe(24), request)
         task = await self._store.create_task(new)
-        status = await self._delivery.post_status(task)
+        try:
+            status = await self._delivery.post_status(task)
+        except Exception as error:
+            await self._fail(task, None, f"could not post the status message: {error}")
+            raise
         await self._store.set_status_message(task.id, status.id)
         provider_task_id = f"free:{request.reuse_key}"
         await self._store.mark_submitted(task.id, provider_task_id, next_poll_at=self._clock() + 3600)

@@ -52,7 +52,8 @@ LOOKS: dict[str, tuple[str, str, discord.ButtonStyle]] = {
 READ_ONLY = frozenset({"info", "like", "karaoke"})
 TRACK_ACTIONS = (("extend", "cover", "replace", "reroll"), ("stems", "wav", "video", "karaoke"),
                  ("like", "info", "delete"))
-ALWAYS = frozenset({"info", "like", "delete", "reroll"})  # not an operation of their own (re-roll repeats one)
+ALWAYS = frozenset({"info", "like", "delete", "reroll"})
+DM_ACTIONS = frozenset({"info", "delete", "cancel"})  # what works under a private result, in the member's DMs  # not an operation of their own (re-roll repeats one)
 # The operation each button starts: a button is only shown when the provider offers it.
 ACTION_KINDS: dict[str, str] = {
     "extend": TaskKind.EXTEND,
@@ -102,8 +103,14 @@ class ResultButton(
             await send_ephemeral(interaction, "That button's feature is switched off right now.")
             return
         task = await interaction.client.store.get_task(self.task_id)
-        if task is None or task.guild_id != interaction.guild_id:
+        in_dm = task is not None and task.private and interaction.guild_id is None \
+            and interaction.channel_id == task.channel_id
+        if task is None or (task.guild_id != interaction.guild_id and not in_dm):
             await send_ephemeral(interaction, "I no longer have this in my records.")
+            return
+        if in_dm and self.action not in DM_ACTIONS:
+            await send_ephemeral(interaction, "Do that from the server, where you asked: the commands (`/extend`, "
+                                 "`/cover`, `/stems`…) list your private tracks too, and the results still come here.")
             return
         if task.deleted_at is not None:
             await send_ephemeral(interaction, "This song was deleted by its owner or a moderator.")
@@ -115,14 +122,14 @@ class ResultButton(
 
 
 def track_view(task_id: int, position: int, offers: Collection[str], *, likes: int = 0,
-               sung: bool = True) -> discord.ui.View:
+               sung: bool = True, private: bool = False) -> discord.ui.View:
     """The buttons under every finished track: Extend, Cover, Replace section, Re-roll / Stems, WAV, Video,
     Karaoke (when ``sung``) / Like, Info, Delete (the operations and tools among them only when the provider
     ``offers`` them); Like shows the count."""
     view = discord.ui.View(timeout=None)
     for row, actions in enumerate(TRACK_ACTIONS):
         for action in actions:
-            if action == "karaoke" and not sung:
+            if (action == "karaoke" and not sung) or (private and action not in DM_ACTIONS):
                 continue
             if action in ALWAYS or ACTION_KINDS[action] in offers:
                 button = ResultButton(action, task_id, position, row=row)

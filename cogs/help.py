@@ -89,7 +89,8 @@ def _cost(name: str, policy: GuildPolicy) -> str:
     if not costs:
         return ""
     if len(costs) == 1:
-        return f" (**{policy.cost(costs[0][0])}**)"
+        operation, label = costs[0]
+        return f" ({label + ' ' if label else ''}**{policy.cost(operation)}**)"
     return " (" + ", ".join(f"{label} **{policy.cost(operation)}**" for operation, label in costs) + ")"
 
 

@@ -9,12 +9,13 @@ import discord
 from discord import app_commands
 
 from bot.flows import Feature, charged, resolve_track, track_autocomplete
-from bot.formatting import member_text
+from bot.formatting import member_text, shorten
 from bot.models import Persona, TaskKind
 from bot.permissions import is_staff
 from bot.providers.base import PersonaSource
 from bot.providers.errors import Conflict, InputError
 from bot.replies import send_ephemeral
+from bot.rules import check_text
 from bot.store import NewPersona
 from bot.store import Persona as StoredPersona
 
@@ -53,37 +54,49 @@ class Personas(Feature):
         vocal_end: app_commands.Range[float, 0.0, 480.0] | None = None,
     ) -> None:
         source = await resolve_track(interaction, track)
+        length = source.track.duration
         end = vocal_end if vocal_end is not None else vocal_start + WINDOW[1]
-        check_window(vocal_start, end, source.track.duration)
+        if vocal_end is None and length is not None and end > length >= vocal_start + WINDOW[0]:
+            end = length  # the default window, cut to the track
+        check_window(vocal_start, end, length)
         if source.expired or not source.task.provider_task_id:
             raise InputError("Suno deleted this track's files after 14 days, so it can't make a persona from it.")
-        await interaction.response.defer(ephemeral=True, thinking=True)
+        await check_text(self.bot.store, interaction.guild_id or 0, f"{name}\n{description}")
         bot = self.bot
-        persona_source = PersonaSource(source.task.provider_task_id, source.track.audio_id, name, description,
-                                       vocal_start, end)
-        async with charged(interaction, "persona", f"persona \u201c{name}\u201d"):
-            try:
-                persona_id = await bot.provider.create_persona(persona_source)
-            except Conflict:
-                raise InputError("That track already has a persona: Suno makes one per track (nothing was "
-                                 "spent). See them with `/persona list`.") from None
-        stored = await bot.store.add_persona(NewPersona(
-            guild_id=interaction.guild_id or 0, user_id=interaction.user.id, provider=bot.provider.name,
-            provider_persona_id=persona_id, name=name.strip(), description=description.strip(),
-            task_id=source.task.id, audio_id=source.track.audio_id, model=source.task.request.model))
-        if stored is None:
-            raise InputError("That track already has a persona.")
+        made = await bot.store.persona_of_track(bot.provider.name, source.track.audio_id)
+        if made is not None and not made[1]:
+            raise InputError(f"That track already has a persona, **{member_text(made[0].name, 80)}**: Suno makes "
+                             "one per track. Nothing was spent.")
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        if made is not None:  # deleted here, but Suno keeps it: bring it back at no cost
+            stored = await bot.store.restore_persona(made[0].id, interaction.user.id, name.strip(), description.strip())
+        else:
+            persona_source = PersonaSource(source.task.provider_task_id, source.track.audio_id, name, description,
+                                           vocal_start, end)
+            async with charged(interaction, "persona", f"persona \u201c{name}\u201d"):
+                try:
+                    async with bot.dispatcher.tool_slot():
+                        persona_id = await bot.provider.create_persona(persona_source)
+                except Conflict:
+                    raise InputError("That track already has a persona at Suno, made outside this server: Suno "
+                                     "makes one per track. Nothing was spent.") from None
+                stored = await bot.store.add_persona(NewPersona(
+                    guild_id=interaction.guild_id or 0, user_id=interaction.user.id, provider=bot.provider.name,
+                    provider_persona_id=persona_id, name=name.strip(), description=description.strip(),
+                    task_id=source.task.id, audio_id=source.track.audio_id, model=source.task.request.model))
+                if stored is None:
+                    raise InputError("That track already has a persona (made a moment ago). Nothing was spent.")
         await send_ephemeral(interaction, f"\U0001f3a4 Made the persona **{member_text(name, 80)}** from "
-                             f"\u201c{member_text(source.track.title or 'your track', 80)}\u201d. Anyone here can sing "
-                             "with it: pick it as `persona` in /compose, /cover or /extend.")
+                             f"\u201c{member_text(source.track.title or 'your track', 80)}\u201d. Anyone here can "
+                             "sing with it: pick it as `persona` in /compose, /cover or /extend.")
 
     @persona.command(name="list", description="This server's voice personas, and who made them")
     async def list_personas(self, interaction: discord.Interaction[ChorusBot]) -> None:
         personas = await self.bot.store.personas(interaction.guild_id or 0, limit=SHOWN)
         embed = discord.Embed(title="\U0001f3a4 Voice personas", colour=discord.Colour.blurple())
-        embed.description = "\n".join(
+        embed.description = shorten("\n".join(
             f"**{member_text(p.name, 80)}** by <@{p.user_id}> \u2014 {member_text(p.description, 120)}"
-            for p in personas) or "None yet. Make one from a track with `/persona create`."
+            for p in personas), 4000) or "None yet. Make one from a track with `/persona create`."
         await send_ephemeral(interaction, embed=embed)
 
     @persona.command(name="delete", description="Delete a persona (yours; moderators: any)")

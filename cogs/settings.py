@@ -98,8 +98,9 @@ def changed(settings: MemberSettings, field: str, value: str) -> MemberSettings:
 def settings_embed(settings: MemberSettings, capabilities: Capabilities,
                    personas: Sequence[Persona] = ()) -> discord.Embed:
     embed = discord.Embed(title="Your defaults", colour=discord.Colour.blurple())
-    embed.description = ("Used by `/generate` and `/compose` for every option you leave out (an option you give "
-                         "always wins). Change them with the menus below.")
+    embed.description = ("Model, vocals and voice: `/generate` and `/compose` use them for every option you leave "
+                         "out (an option you give always wins; the model: `/mashup` too); the persona: `/compose`; "
+                         "results by DM: everything you ask for. Change them with the menus below.")
     model = settings.model if settings.model in capabilities.models else None
     embed.add_field(name="Model", value=model_label(capabilities, model) if model
                     else f"the newest ({MODELS.get(capabilities.default_model, capabilities.default_model)})")

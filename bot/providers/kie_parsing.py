@@ -192,11 +192,11 @@ def parse_status(kind: TaskKind, task_id: str, data: Mapping[str, Any]) -> TaskU
 def _status_update(kind: TaskKind, task_id: str, status: str, data: Mapping[str, Any]) -> TaskUpdate:
     response = data.get("response")
     response = response if isinstance(response, Mapping) else {}
-    if kind is TaskKind.MIDI and not _failed(status):  # the notes are at the top: midiData (contract §4.4)
+    if kind is TaskKind.MIDI and (not _failed(status) or status == CALLBACK_EXCEPTION):  # midiData (§4.4)
         midi = data.get("midiData")
         instruments = midi.get("instruments") if isinstance(midi, Mapping) else None
-        return midi_update(task_id, instruments, required=False) if status == "SUCCESS" else \
-            TaskUpdate(task_id, TaskState.QUEUED)
+        return midi_update(task_id, instruments, required=False) if status in ("SUCCESS", CALLBACK_EXCEPTION) \
+            else TaskUpdate(task_id, TaskState.QUEUED)
     if status == CALLBACK_EXCEPTION:
         # The provider could not call us back (always so in poll-only mode): no verdict on the task itself.
         # What it made is in the record; until it is, the task is still being made (the 30-minute timeout,

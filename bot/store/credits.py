@@ -77,7 +77,7 @@ def _new_task(task_id: int, new: NewTask, now: float) -> Task:
     return Task(id=task_id, kind=new.request.kind.value, provider=new.provider, provider_task_id=None,
                 callback_token=new.callback_token, guild_id=new.guild_id, channel_id=new.channel_id,
                 user_id=new.user_id, status_message_id=None, request=new.request, state=TaskState.WAITING,
-                upload_limit=new.upload_limit, created_at=now, updated_at=now)
+                upload_limit=new.upload_limit, created_at=now, updated_at=now, private=new.private)
 
 
 @dataclass(frozen=True)

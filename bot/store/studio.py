@@ -7,7 +7,6 @@ from dataclasses import dataclass, fields
 
 from bot.models import Task, TaskState
 from bot.store.challenges import ChallengeStore
-from bot.store.db import UniqueViolation
 
 
 @dataclass(frozen=True)
@@ -57,7 +56,7 @@ class StudioStore(ChallengeStore):
         rows = await self._rows(
             """SELECT likes.task_id, likes.position, COUNT(*) AS n, MIN(likes.created_at) AS first
                FROM likes JOIN tasks ON tasks.id = likes.task_id
-               WHERE likes.guild_id = ? AND tasks.created_at >= ? AND tasks.deleted_at IS NULL
+               WHERE likes.guild_id = ? AND tasks.created_at >= ? AND tasks.deleted_at IS NULL AND tasks.private = 0
                GROUP BY likes.task_id, likes.position ORDER BY n DESC, first LIMIT ?""",
             (guild_id, since, limit),
         )
@@ -108,15 +107,28 @@ class StudioStore(ChallengeStore):
 
     async def add_persona(self, persona: NewPersona) -> Persona | None:
         """Store a persona the provider made; None if that track already has one (one per track)."""
-        try:
-            persona_id = await self._value(
+        async with self.transaction() as tx:
+            if await tx.rows("SELECT 1 FROM personas WHERE provider = ? AND audio_id = ?",
+                             (persona.provider, persona.audio_id)):
+                return None
+            persona_id = await tx.value(
                 f"""INSERT INTO personas ({', '.join(NEW_PERSONA_COLUMNS)}, created_at)
                     VALUES ({', '.join('?' for _ in NEW_PERSONA_COLUMNS)}, ?) RETURNING id""",
                 (*(getattr(persona, name) for name in NEW_PERSONA_COLUMNS), self._clock()),
             )
-        except UniqueViolation:
-            return None
         return await self.persona(int(persona_id))
+
+    async def persona_of_track(self, provider: str, audio_id: str) -> tuple[Persona, bool] | None:
+        """The persona made from a track (the provider makes one per track), and whether it was deleted."""
+        rows = await self._rows(f"SELECT {', '.join(PERSONA_COLUMNS)}, deleted_at FROM personas "
+                                "WHERE provider = ? AND audio_id = ?", (provider, audio_id))
+        return (Persona(*rows[0][:-1]), rows[0][-1] is not None) if rows else None
+
+    async def restore_persona(self, persona_id: int, user_id: int, name: str, description: str) -> Persona | None:
+        """Bring back a deleted persona (the provider keeps it), renamed by whoever asks for it again."""
+        await self._execute("UPDATE personas SET deleted_at = NULL, user_id = ?, name = ?, description = ? "
+                            "WHERE id = ?", (user_id, name, description, persona_id))
+        return await self.persona(persona_id)
 
     async def persona(self, persona_id: int) -> Persona | None:
         rows = await self._rows(f"SELECT {', '.join(PERSONA_COLUMNS)} FROM personas WHERE id = ? AND deleted_at IS NULL",

@@ -359,7 +359,8 @@ class TaskStore(StoreBase):
         newest first, with when each was made; ``query`` filters titles (for autocomplete), ``since`` leaves out
         tracks requested earlier."""
         pattern = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        whose, who = ("tasks.user_id = ?", (user_id,)) if user_id is not None else ("tracks.message_id IS NOT NULL", ())
+        whose, who = (("tasks.user_id = ?", (user_id,)) if user_id is not None
+                      else ("tracks.message_id IS NOT NULL AND tasks.private = 0", ()))
         rows = await self._rows(
             f"""SELECT tracks.*, COALESCE(tasks.finished_at, tasks.created_at) AS made FROM tracks
                JOIN tasks ON tasks.id = tracks.task_id

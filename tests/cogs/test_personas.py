@@ -48,8 +48,12 @@ async def test_a_persona_is_made_charged_listed_and_sung_with(harness: Harness) 
     assert persona is not None and (persona.name, persona.vocal_start, persona.vocal_end) == ("Velvet", 5, 35)
     assert await ledger(h) == [("reserve", -1, "persona")]
 
-    again = await create(h, audio_id, name="Velvet 2")  # Suno: one persona per track
-    assert "already has a persona" in again["content"] and "nothing was spent" in again["content"]
+    again = await create(h, audio_id, name="Velvet 2")  # Suno: one persona per track, so not even asked
+    assert "already has a persona, **Velvet**" in again["content"] and "Nothing was spent" in again["content"]
+    other = h.kie.task(source_id).tracks[1].audio_id
+    h.kie.add_persona(other, name="Made elsewhere", description="by another bot")
+    outside = await create(h, other, name="Mine")  # Suno answers 409: refunded
+    assert "made outside this server" in outside["content"]
     assert await ledger(h) == [("reserve", -1, "persona"), ("reserve", -1, "persona"), ("refund", 1, "persona")]
 
     listing = (await h.reply_to(h.command("persona", subcommand="list")))["embeds"][0]["description"]
@@ -70,6 +74,9 @@ async def test_a_persona_is_made_charged_listed_and_sung_with(harness: Harness) 
     assert "only they (or a moderator)" in bob["content"]
     gone = await h.reply_to(h.command("persona", {"persona": str(stored.id)}, subcommand="delete"))
     assert "Deleted the persona" in gone["content"] and await h.bot.store.personas(DEFAULT_GUILD_ID) == []
+    back = await create(h, audio_id, name="Velvet again")  # Suno kept it: restored, free, not asked again
+    assert "Made the persona **Velvet again**" in back["content"] and len(await ledger(h)) == 3
+    assert (await h.bot.store.personas(DEFAULT_GUILD_ID))[0].provider_persona_id == persona.persona_id
 
 
 async def test_a_default_persona_from_settings_and_a_short_balance(harness: Harness) -> None:

@@ -80,3 +80,13 @@ async def test_private_results_come_by_dm_and_the_channel_stays_quiet(harness: H
     assert h.discord.dm_messages(DEFAULT_USER_ID) and h.messages() == []  # nothing in the channel
     task = await h.bot.store.get_task(1)
     assert task is not None and task.private and task.channel_id != h.channel_id
+    in_dm = h.discord.dm_messages(DEFAULT_USER_ID)
+    track = next(m for m in in_dm if m.get("components"))
+    assert [b["label"] for row in track["components"] for b in row["components"]] == ["Info", "Delete"]
+    info = await h.reply_to(h.click(track, "Info", guild_id=None, channel_id=task.channel_id))
+    assert info["embeds"][0]["title"]  # the buttons answer in the DM
+    audio_id = task.tracks[0].audio_id
+    choices = await h.bot.store.finished_tracks(DEFAULT_GUILD_ID, None)
+    assert audio_id not in {t.audio_id for t, _ in choices}  # never offered to other members
+    other = await h.reply_to(h.command("karaoke", {"track": audio_id}, user_id=4242))
+    assert "can't find that track" in other["content"]

@@ -16,7 +16,12 @@ from bot.providers import ADAPTERS
 from bot.providers.kie import KIE, KieClient
 from tests.conftest import BotFactory, Clock, Harness
 from tests.support.cqt_fake import FakeCqt
-from tests.support.discord_fake import DEFAULT_GUILD_ID, DEFAULT_USER_ID, FakeDiscord, route
+from tests.support.discord_fake import (
+    DEFAULT_GUILD_ID,
+    DEFAULT_USER_ID,
+    FakeDiscord,
+    route,
+)
 from tests.support.interactions import MODERATOR_PERMS, autocomplete, component, inject
 from tests.support.kie_fake import FakeKie
 from tests.support.sunoapi_fake import FakeSunoApi
@@ -64,7 +69,7 @@ async def test_the_video_cqtai_makes_with_a_song_is_posted_instead_of_a_paid_exp
     await h.wait_for_tracks()
     clip = cqt.task(song).result[0]
     reply = await h.reply_to(h.command("export", {"track": clip["id"], "format": "video"}))
-    assert "On it" in reply["content"]
+    assert "so it costs nothing" in reply["content"]
     posted = await discord_fake.wait_for_message(h.channel_id, lambda m: "music video is ready" in (m["content"] or ""))
     upload = next(c for c in reversed(discord_fake.calls) if c.files and c.files[0].filename.endswith(".mp4"))
     assert upload.files[0].data == cqt.file_bytes(clip["video_url"]) and posted["attachments"]
