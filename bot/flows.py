@@ -143,10 +143,17 @@ async def charged(interaction: discord.Interaction[ChorusBot], operation: str, w
         raise
 
 
+async def member_settings(interaction: discord.Interaction[ChorusBot]) -> MemberSettings:
+    """The member's /settings, read once per interaction (every request reads them)."""
+    settings = interaction.extras.get("member_settings")
+    if not isinstance(settings, MemberSettings):
+        settings = await interaction.client.store.member_settings(interaction.guild_id or 0, interaction.user.id)
+        interaction.extras["member_settings"] = settings
+    return settings
+
+
 async def member_defaults(interaction: discord.Interaction[ChorusBot]) -> Defaults:
-    bot = interaction.client
-    settings = await bot.store.member_settings(interaction.guild_id or 0, interaction.user.id)
-    return Defaults(settings, bot.provider.capabilities)
+    return Defaults(await member_settings(interaction), interaction.client.provider.capabilities)
 
 
 def model_label(capabilities: Capabilities, model: str) -> str:
@@ -255,7 +262,7 @@ async def start_task(
     except InputError as error:
         await refuse(interaction, error.user_message, request, retry)
         return
-    private = (await bot.store.member_settings(interaction.guild_id, interaction.user.id)).private_results
+    private = (await member_settings(interaction)).private_results
     missing = [] if private else missing_permissions(interaction)
     if missing:
         await refuse(interaction, f"I can't post results in this channel: I need {permission_names(missing)}. "
