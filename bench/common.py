@@ -247,6 +247,13 @@ async def submit_songs(
             started = await asyncio.gather(*(bot.songs.submit(MusicRequest(prompt=f"{prompt} {n}"), origin(n))
                                              for n in batch))
             tasks.extend(s.task for s in started)
+        deadline = time.monotonic() + 60
+        while any(task.provider_task_id is None for task in tasks):  # one that waited a moment in the queue
+            if time.monotonic() > deadline:
+                raise RuntimeError("songs not sent to the provider within 60 s")
+            bot.dispatcher.wake()
+            await asyncio.sleep(0.05)
+            tasks = [await bot.store.get_task(task.id) for task in tasks]
     finally:
         bot.dispatcher.limiter = limiter
     await bot.tracker.idle()  # the "queued" status edits
