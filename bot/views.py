@@ -52,8 +52,8 @@ LOOKS: dict[str, tuple[str, str, discord.ButtonStyle]] = {
 READ_ONLY = frozenset({"info", "like", "karaoke"})
 TRACK_ACTIONS = (("extend", "cover", "replace", "reroll"), ("stems", "wav", "video", "karaoke"),
                  ("like", "info", "delete"))
-ALWAYS = frozenset({"info", "like", "delete", "reroll"})
-DM_ACTIONS = frozenset({"info", "delete", "cancel"})  # what works under a private result, in the member's DMs  # not an operation of their own (re-roll repeats one)
+ALWAYS = frozenset({"info", "like", "delete", "reroll"})  # not an operation of their own (re-roll repeats one)
+DM_ACTIONS = frozenset({"info", "delete", "cancel"})  # what works under a private result, in the member's DMs
 # The operation each button starts: a button is only shown when the provider offers it.
 ACTION_KINDS: dict[str, str] = {
     "extend": TaskKind.EXTEND,
