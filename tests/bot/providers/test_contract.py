@@ -10,18 +10,24 @@ from dataclasses import replace
 import pytest
 
 from bot.models import (
+    AddInstrumentalRequest,
+    AddVocalsRequest,
+    ArtRequest,
     CoverRequest,
     ExportRequest,
     ExtendRequest,
     LyricsRequest,
+    MashupRequest,
+    MidiRequest,
     MusicRequest,
+    ReplaceRequest,
     StemsRequest,
     TaskKind,
     TaskState,
     TaskUpdate,
 )
 from bot.providers import errors, open_provider
-from bot.providers.base import Unsupported
+from bot.providers.base import PersonaSource, Unsupported
 from bot.providers.cqt import CqtClient
 from bot.providers.kie_parsing import MalformedCallback
 from tests.support.cqt_fake import FakeCqt
@@ -143,6 +149,58 @@ async def test_a_track_can_be_extended_and_covered(provider: Driver) -> None:
         assert (body["task"], body["clipId"]) == ("cover", source.audio_id) and "audioUrl" not in body
     elif isinstance(provider, KieDriver):
         assert provider.body(cover_id)["uploadUrl"] == source.audio_url
+
+
+# ----- the studio -----------------------------------------------------------------------------------------------
+
+
+async def test_studio_operations_come_back_as_tracks_and_files(provider: Driver) -> None:
+    """Vocals, an instrumental, a mashup, a replaced section, cover art and MIDI on every provider that offers
+    them (CQTAI documents none of them: refused by name, nothing sent)."""
+    task_id, made = await song(provider)
+    first, second = made.tracks
+    requests = [
+        AddVocalsRequest(upload_url=first.audio_url, prompt="[Verse]\nla la", style="soul", title="Sung", model="V5"),
+        AddInstrumentalRequest(upload_url=first.audio_url, style="warm guitar", title="Backed", model="V5"),
+        MashupRequest(upload_urls=(first.audio_url, second.audio_url), prompt="a blend of both", model="V5"),
+        ReplaceRequest(source_task_id=task_id, audio_id=first.audio_id, start=6.0, end=13.0, prompt="new words",
+                       style=first.tags or "pop", title=first.title, model=provider.adapter.capabilities.default_model,
+                       source_duration=first.duration, source_provider=provider.name),
+        ArtRequest(source_task_id=task_id, source_provider=provider.name),
+    ]
+    if not provider.adapter.capabilities.offers(TaskKind.ADD_VOCALS):
+        for request in requests:
+            with pytest.raises(Unsupported):
+                await provider.adapter.submit(request, provider.callback_url)
+        return
+    for request in requests:
+        update = await provider.finish(request.kind, await provider.adapter.submit(request, provider.callback_url))
+        assert update.state is TaskState.SUCCEEDED, request.kind
+        assert (update.tracks and await download(update.tracks[0].audio_url)) if request.kind.makes_music \
+            else (update.files and await download(update.files[0].url))
+    stems = StemsRequest(source_task_id=task_id, audio_id=first.audio_id, mode="all", source_provider=provider.name)
+    separation = await provider.adapter.submit(stems, provider.callback_url)
+    await provider.finish(TaskKind.STEMS, separation)
+    midi = MidiRequest(source_task_id=separation, source_provider=provider.name)
+    update = await provider.finish(TaskKind.MIDI, await provider.adapter.submit(midi, provider.callback_url))
+    assert update.state is TaskState.SUCCEEDED and update.midi and all(item["notes"] for item in update.midi)
+
+
+async def test_tools_answer_at_once(provider: Driver) -> None:
+    """A persona, timed lyrics and a style boost, where the provider answers them at once."""
+    capabilities = provider.adapter.capabilities
+    if "persona" not in capabilities.tools:
+        assert capabilities.tools == frozenset()  # CQTAI: not built yet (its tools are tasks to poll)
+        return
+    task_id, made = await song(provider, custom_mode=True, title="Sing", style="pop",
+                               prompt="[Verse]\nNeon rain on the window\nCity lights below")
+    track = made.tracks[0]
+    persona = await provider.adapter.create_persona(PersonaSource(task_id, track.audio_id, "Velvet", "warm alto",
+                                                                  0.0, 10.0))
+    assert persona
+    words = await provider.adapter.timestamped_lyrics(task_id, track.audio_id)
+    assert words and all(0 <= w.start <= w.end <= (track.duration or 1e9) for w in words)
+    assert await provider.adapter.boost_style("pop, mysterious")
 
 
 # ----- failures -----------------------------------------------------------------------------------------------
