@@ -9,16 +9,20 @@ error, anything else pending; results are read leniently (a list or one object, 
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
 from bot.models import (
+    AlignedWord,
     CoverRequest,
     ExportRequest,
     ExtendRequest,
     LyricsRequest,
     MusicRequest,
+    Persona,
     Request,
     ResultFile,
     StemsRequest,
@@ -32,6 +36,7 @@ from bot.providers.base import (
     KIE_STUDIO_KINDS,
     LABELS,
     Capabilities,
+    PersonaSource,
     TextLimits,
     with_voice,
 )
@@ -68,7 +73,9 @@ CQT_LIMITS = TextLimits(
     style={model: 200 if model == "V4" else 1000 for model in CQT_MODELS},
 )
 CQT = Capabilities(name="cqt", label=LABELS["cqt"], kinds=ALL_KINDS - KIE_STUDIO_KINDS, models=CQT_MODELS, limits=CQT_LIMITS,
-                   callbacks=False)
+                   callbacks=False, tools=frozenset({"persona", "karaoke", "boost"}))
+TOOL_POLL = 1.0  # seconds between looks at a tool's task (they take seconds)
+TOOL_TIMEOUT = 120.0
 
 _DONE = {"succeeded", "success", "complete", "completed"}
 _FAILED = {"failed", "failure", "error"}
@@ -116,6 +123,60 @@ class CqtClient(ApiClient):
     def parse_callback(self, kind: TaskKind, body: Any) -> TaskUpdate:
         raise MalformedCallback("CQTAI sends no callbacks; its tasks are polled")
 
+    async def create_persona(self, source: PersonaSource) -> str:
+        """``persona`` (contract §8): a task whose result names the persona (Suno's ``id`` or ``personaId``)."""
+        result = await self._tool({"task": "persona", "taskId": source.task_id, "clipId": source.audio_id,
+                                   "name": source.name.strip(), "description": source.description.strip()})
+        persona_id = first_str(result, "personaId", "id") if isinstance(result, Mapping) else ""
+        if not persona_id:
+            raise ProviderUnavailable(None, "the persona task finished without an id")
+        return persona_id
+
+    async def timestamped_lyrics(self, task_id: str, audio_id: str) -> list[AlignedWord]:
+        """``timeline`` (contract §8): ``{"aligned_words": [{word, success, start_s, end_s, p_align}]}``."""
+        result = await self._tool({"task": "timeline", "clipId": audio_id})
+        words = result.get("aligned_words") if isinstance(result, Mapping) else None
+        found = []
+        for item in words if isinstance(words, list) else []:
+            if not isinstance(item, Mapping):
+                continue
+            text, start, end = str(item.get("word") or "").strip(), as_float(item.get("start_s")), as_float(item.get("end_s"))
+            if text and start is not None and end is not None:
+                found.append(AlignedWord(text, start, end))
+        return found
+
+    async def boost_style(self, text: str) -> str:
+        """``upsample_tags`` (contract §8): a richer style for a few words."""
+        result = await self._tool({"task": "upsample_tags", "prompt": text.strip()})
+        boosted = first_str(result, "upsampled_tags", "tags", "result") if isinstance(result, Mapping) else \
+            (result if isinstance(result, str) else "")
+        if not boosted:
+            raise ProviderUnavailable(None, "the tag boost finished without tags")
+        return boosted
+
+    async def _tool(self, body: Mapping[str, Any]) -> Any:
+        """A small tool, which CQTAI runs as a task: submitted, then looked at every TOOL_POLL seconds until
+        it finishes (its result) or fails (raised with CQTAI's reason)."""
+        data = await self._submit(SUBMIT_PATH, body)
+        task_id = first_str(data, "taskId", "id") if isinstance(data, Mapping) else data
+        if not isinstance(task_id, str) or not task_id.strip():
+            raise Unconfirmed(None, "submit answered without a task id")
+        deadline = time.monotonic() + TOOL_TIMEOUT
+        while True:
+            status, envelope = await self._request("GET", STATUS_PATH, params={"id": task_id.strip()})
+            info = envelope.get("data")
+            state = first_str(info, "status").lower() if isinstance(info, Mapping) else ""
+            if isinstance(info, Mapping) and state in _DONE:
+                return info.get("result")
+            if isinstance(info, Mapping) and state in _FAILED:
+                code = as_int(envelope.get("code"))
+                raise self.errors.error(code if code not in (200, 0) else None,
+                                        first_str(info, "errorMsg", "error_msg") or "failed", failure=True)
+            self._data(status, envelope)  # an error answer raises here
+            if time.monotonic() > deadline:
+                raise ProviderUnavailable(None, "the tool did not finish in time")
+            await asyncio.sleep(TOOL_POLL)
+
     async def credits(self) -> int:
         raise InputError("CQTAI has no documented balance endpoint: check the balance in the CQTAI console "
                          "(cqtai.com).")
@@ -130,7 +191,7 @@ def request_body(request: Request, models: Mapping[str, str] = CQT_MODELS) -> di
         return {"task": "create", "model": models[request.model],
                 **_song_fields(request.custom_mode, request.prompt, request.style, request.title,
                                request.instrumental, request.negative_tags, request.vocal_gender),
-                **request.tuning()}
+                **request.tuning(), **_persona(request.persona)}
     if isinstance(request, ExtendRequest):
         return _extend_body(request, models[request.model])
     if isinstance(request, CoverRequest):
@@ -139,7 +200,7 @@ def request_body(request: Request, models: Mapping[str, str] = CQT_MODELS) -> di
             {"task": "upload_cover", "audioUrl": request.upload_url}
         return {**source, "model": models[request.model],
                 **_song_fields(request.custom_mode, request.prompt, request.style, request.title,
-                               request.instrumental, request.negative_tags, None)}
+                               request.instrumental, request.negative_tags, None), **_persona(request.persona)}
     if isinstance(request, LyricsRequest):
         return {"task": "lyrics", "prompt": request.prompt.strip()}
     if isinstance(request, StemsRequest):
@@ -182,7 +243,11 @@ def _extend_body(request: ExtendRequest, model: str) -> dict[str, Any]:
         body.update(tags=request.style.strip(), title=request.title.strip())
         if request.negative_tags.strip():
             body["negativeTags"] = request.negative_tags.strip()
-    return body
+    return {**body, **_persona(request.persona)}
+
+
+def _persona(persona: Persona | None) -> dict[str, str]:
+    return {"personaId": persona.id} if persona is not None else {}
 
 
 # ----- info answers ------------------------------------------------------------------------------------------

@@ -93,7 +93,8 @@ async def test_cqtai_songs_are_polled_and_posted_like_any_other(
     await polled(h)
     tracks = await h.wait_for_tracks()
     assert len(tracks) == 2
-    assert buttons(tracks[0]) == ["Extend", "Cover", "Re-roll", "Stems", "WAV", "Video", "Like", "Info", "Delete"]
+    assert buttons(tracks[0]) == ["Extend", "Cover", "Re-roll", "Stems", "WAV", "Video", "Karaoke", "Like", "Info",
+                                  "Delete"]
     uploads = [c for c in discord_fake.calls if route("POST", rf"/channels/{h.channel_id}/messages")(c) and c.files]
     clip = cqt.task(cqt.last_task_id).result[0]
     assert any(f.data == cqt.file_bytes(clip["audio_url"]) for call in uploads for f in call.files)
@@ -208,3 +209,17 @@ async def test_the_provider_balance_names_the_provider(
         payload = h.command("mod", subcommand="provider-balance", permissions=MODERATOR_PERMS)
         assert (await h.reply_to(payload))["content"] == expected
         await bot.close()
+
+
+async def test_cqtai_tools_run_as_tasks_to_their_end(
+    make_bot: BotFactory, discord_fake: FakeDiscord, cqt: FakeCqt, clock: Clock
+) -> None:
+    """Style boost and karaoke on CQTAI: its upsample_tags and timeline tasks, polled until they finish."""
+    h = Harness(await on(make_bot, "cqt", cqt), discord_fake, None, clock)  # type: ignore[arg-type]
+    cqt.auto_complete_after_polls = 1
+    payload = h.command("style", {"text": "pop, mysterious"}, subcommand="boost")
+    call = await discord_fake.wait_for(lambda c: c.path.startswith("/webhooks/") and payload["token"] in c.path)
+    assert "boosted" in call.json["content"] and "pop, mysterious" in call.json["content"]
+    assert [s.body["task"] for s in cqt.submissions] == ["upsample_tags"]
+    sync = await discord_fake.wait_for(COMMANDS)
+    assert {"persona", "karaoke", "style"} <= {command["name"] for command in sync.json}
