@@ -179,19 +179,29 @@ class Delivery:
         return await self._channel(Destination.of(task)).send(embed=status_embed(task, self._clock()))
 
     def listen_link(self, task: Task) -> str | None:
-        """Where to hear a song while it is made and after: the kept copy of its first track, else the
-        provider's stream or file while the provider still has it."""
+        """Where to hear a song while it is made and after: the kept copy of its first track (copies exist
+        once a finished song is posted, so the store is not looked at before), else the provider's stream or
+        file while the provider still has it."""
         for position, track in enumerate(task.tracks):
-            kept = self._links.kept(self._media.find(Owner.of(task), audio_slot(position)))
-            if kept or (link := self.provider_link(task, track.stream_url or track.audio_url)):
-                return kept or link
+            url = track.stream_url or track.audio_url
+            found = self._best_link(task, audio_slot(position), url) if task.state is TaskState.SUCCEEDED \
+                else (self.provider_link(task, url), None)
+            if found and found[0]:
+                return found[0]
         return None
 
     def provider_link(self, task: Task, url: str) -> str | None:
         """A provider's file as a member may open it: only while the provider keeps it (14 days)."""
-        if self._clock() - task.created_at >= PROVIDER_KEEPS:
-            return None
-        return self._links.outward(url)
+        return self._links.outward(url) if self.provider_has(task) else None
+
+    def _best_link(self, task: Task, slot: str, url: str) -> tuple[str, float | None] | None:
+        """The best link to one of a task's files, and when it stops working (None: as long as the copy is
+        kept): our copy, else the provider's while it lasts; None when there is neither."""
+        if kept := self.kept_link(task, slot):
+            return kept, self._links.expires_at()
+        if link := self.provider_link(task, url):
+            return link, task.created_at + PROVIDER_KEEPS
+        return None
 
     def kept_link(self, task: Task, slot: str) -> str | None:
         """A signed link to the kept copy of one of a task's files (None: no copy, or no PUBLIC_BASE_URL)."""
@@ -218,26 +228,25 @@ class Delivery:
 
     def file_link(self, task: Task, slot: str, url: str) -> str | None:
         """The best link to one of a task's files: our copy, else the provider's while it lasts."""
-        return self.kept_link(task, slot) or self.provider_link(task, url)
+        found = self._best_link(task, slot, url)
+        return found[0] if found else None
 
     def track_links(self, task: Task, position: int) -> tuple[list[tuple[str, str]], float | None]:
         """Links to a track's audio and cover (the Info button), and when the first of them stops working
         (None: they last as long as the copies are kept)."""
         track = task.tracks[position]
-        links, expires = [], None
-        for name, slot, url in (("Audio", audio_slot(position), track.audio_url or track.stream_url),
-                                ("Cover", cover_slot(position), track.image_url)):
-            if kept := self.kept_link(task, slot):
-                links.append((name, kept))
-                ends = self._links.expires_at()
-            elif link := self.provider_link(task, url):
-                links.append((name, link))
-                ends = task.created_at + PROVIDER_KEEPS
-            else:
-                continue
-            if ends is not None:
-                expires = min(ends, expires or ends)
-        return links, expires
+        return self._links_to(task, [("Audio", audio_slot(position), track.audio_url or track.stream_url),
+                                     ("Cover", cover_slot(position), track.image_url)])
+
+    def _links_to(self, task: Task, files: Iterable[tuple[str, str, str]]) -> tuple[list[tuple[str, str]], float | None]:
+        """(name, link) for each of ``files`` (name, slot, provider URL) that has one, and when the first
+        link stops working."""
+        links, ends = [], []
+        for name, slot, url in files:
+            if found := self._best_link(task, slot, url):
+                links.append((name, found[0]))
+                ends += [found[1]] if found[1] is not None else []
+        return links, min(ends, default=None)
 
     def provider_has(self, task: Task) -> bool:
         """Whether the provider still keeps the task's files (and knows its ids)."""
@@ -362,14 +371,7 @@ class Delivery:
         files = [(member_text(track.title or "Track", 80), audio_slot(n), track.audio_url)
                  for n, track in enumerate(task.tracks)]
         files += [(file.name, file_slot(n), file.url) for n, file in enumerate(task.files)]
-        links, expire = [], False
-        for name, slot, url in files:
-            if kept := self.kept_link(task, slot):
-                links.append((name, kept))
-            elif link := self.provider_link(task, url):
-                links.append((name, link))
-                expire = True
-        return unposted_notice(task, links, expire=expire)
+        return unposted_notice(task, *self._links_to(task, files))
 
     async def post_track(
         self,
@@ -669,9 +671,9 @@ def _size(batch: Sequence[Download]) -> int:
     return sum(d.size or 0 for d in batch)
 
 
-def unposted_notice(task: Task, links: Sequence[tuple[str, str]], *, expire: bool = False) -> str:
+def unposted_notice(task: Task, links: Sequence[tuple[str, str]], expires: float | None = None) -> str:
     """What a member is told about a result that could not be posted in its channel (by DM or privately),
-    with ``links`` (name, URL) to its files (``expire``: some are the provider's, which last 14 days)."""
+    with ``links`` (name, URL) to its files, the first of which stops working at ``expires``."""
     summary = member_text(task.request.summary, 200)
     where = f"<#{task.channel_id}>"
     if task.state is TaskState.FAILED:
@@ -679,8 +681,8 @@ def unposted_notice(task: Task, links: Sequence[tuple[str, str]], *, expire: boo
                 f"{task.unposted}.")
     lines = [f"\u201c{summary}\u201d is ready, but I couldn't post it in {where}: {task.unposted}. It is kept:"]
     lines += [f"\u2022 [{name}]({link})" for name, link in links]
-    if expire:
-        lines.append("Suno deletes its files after 14 days: save them before then.")
+    if links and expires is not None:
+        lines.append(f"These links stop working <t:{int(expires)}:R>: save the files before then.")
     if task.tracks:
         lines.append("`/track show` posts a track again in a channel where music is allowed.")
     lines += [f"**{shorten(variant.title or 'Lyrics', 80)}**\n{variant.text}" for variant in task.lyrics]
