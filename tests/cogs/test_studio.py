@@ -81,7 +81,7 @@ async def test_a_mashup_of_my_track_and_another_members(harness: Harness) -> Non
     body = h.kie.submissions_of("mashup")[-1].body
     assert body["uploadUrlList"] == [h.kie.audio_url(mine_id, 0), h.kie.audio_url(bob, 1)]
     assert body["customMode"] is False and body["prompt"].startswith("A mashup of \u201c")
-    assert h.kie.task(task_id).status  # accepted: Suno fetched both
+    assert h.kie.task(task_id).upload_list == [h.kie.audio_bytes(mine_id, 0), h.kie.audio_bytes(bob, 1)]  # fetched
     same = await h.reply_to(h.command("mashup", {"track": mine.audio_id, "with": mine.audio_id}))
     assert "two different tracks" in same["content"]
     theirs_as_mine = await h.reply_to(h.command("mashup", {"track": theirs.audio_id, "with": mine.audio_id}))
