@@ -5,6 +5,19 @@ from __future__ import annotations
 import asyncio
 
 
+async def wait_for_wake(wake: asyncio.Event, seconds: float) -> None:
+    """Wait until ``wake`` is set or ``seconds`` have passed.
+
+    Not ``asyncio.wait_for(wake.wait(), seconds)``: on Python 3.11 it returns normally when a cancellation
+    arrives in the same instant as the event is set, losing the cancellation, so a loop stopped just as it was
+    woken went on waiting and ``stop()`` waited for it forever. ``asyncio.timeout`` never loses one."""
+    try:
+        async with asyncio.timeout(seconds):
+            await wake.wait()
+    except TimeoutError:
+        pass
+
+
 class BackgroundLoop:
     """Subclasses implement ``_run`` (forever); ``wake`` makes it look again now."""
 

@@ -6,7 +6,6 @@ was down is closed at startup.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 import time
@@ -16,7 +15,7 @@ from typing import Any
 
 import discord
 
-from bot.background import BackgroundLoop
+from bot.background import BackgroundLoop, wait_for_wake
 from bot.delivery import (
     COLOR_DONE,
     Delivery,
@@ -89,10 +88,7 @@ class ChallengeService(BackgroundLoop):
                     log.exception("challenge %s: closing failed", challenge.id)
             deadline = await self._store.next_deadline()
             delay = 3600.0 if deadline is None else min(3600.0, max(0.05, deadline - self._clock()))
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=delay)
-            except TimeoutError:
-                pass
+            await wait_for_wake(self._wake, delay)
 
     # ----- creating ---------------------------------------------------------------------------------------
 

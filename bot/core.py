@@ -65,6 +65,7 @@ EXTENSIONS = (
     "cogs.art",
     "cogs.karaoke",
     "cogs.boost",
+    "cogs.sfx",
     "cogs.likes",
     "cogs.settings",
     "cogs.help",

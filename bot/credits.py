@@ -37,6 +37,7 @@ DEFAULT_COSTS: dict[str, int] = {
     "style_boost": 1,
     "cover_image": 1,
     "midi": 1,
+    "sounds": 3,  # CQTAI prices a sound effect 10 against a song's 30
 }
 OPERATION_NAMES: dict[str, str] = {
     "generate": "Generate (/generate)",
@@ -57,6 +58,7 @@ OPERATION_NAMES: dict[str, str] = {
     "style_boost": "Style boost (/style boost)",
     "cover_image": "Cover art (/art)",
     "midi": "MIDI of stems",
+    "sounds": "Sound effect (/sfx)",
 }
 
 

@@ -36,10 +36,12 @@ from bot.models import (
     Lyrics,
     Place,
     ResultFile,
+    SoundRequest,
     Task,
     TaskKind,
     TaskState,
     Track,
+    key_name,
 )
 from bot.providers.errors import error_for_code
 from bot.redaction import describe
@@ -84,6 +86,7 @@ READY = {
     TaskKind.VIDEO: "your music video is ready",
     TaskKind.ART: "your cover art is ready",
     TaskKind.MIDI: "your MIDI is ready",
+    TaskKind.SOUND: "your sound is ready",
 }
 
 
@@ -345,7 +348,8 @@ class Delivery:
                     first = position == 0
                     message = await self.post_track(
                         task, position, destination,
-                        content=f"<@{destination.user_id}> your song is ready!" if first else None, reply=first,
+                        content=f"<@{destination.user_id}> {READY.get(task.task_kind, 'your song is ready')}!"
+                        if first else None, reply=first,
                         nonce=part_nonce(task, position),
                     )
                     await self._store.set_track_message(task.id, track.audio_id, message.id)
@@ -390,8 +394,7 @@ class Delivery:
             destination, task, position,
             embed=lambda audio, cover: track_embed(task, track, position, audio, cover, destination.upload_limit,
                                                    likes),
-            view=track_view(task.id, position, self._offers, likes=likes, sung=bool(track.lyrics.strip()),
-                            private=task.private),
+            view=track_view(task, position, self._offers, likes=likes),
             content=content, reply=reply, nonce=nonce,
         )
 
@@ -774,10 +777,13 @@ def failure_reason(task: Task) -> str:
 def track_embed(
     task: Task, track: Track, position: int, audio: Download, cover: Download, limit: int, likes: int = 0
 ) -> discord.Embed:
-    title = track.title or getattr(task.request, "title", "") or "Untitled"
+    sound = task.request if isinstance(task.request, SoundRequest) else None
+    title = track.title or getattr(task.request, "title", "") or (sound.prompt if sound else "") or "Untitled"
     embed = discord.Embed(title=member_text(title, 256), colour=COLOR_DONE)
     if track.tags:
         embed.description = member_text(track.tags, 1000)
+    if sound is not None:
+        embed.add_field(name="Sound", value=sound_traits(sound))
     if track.duration:
         embed.add_field(name="Duration", value=format_clock(track.duration))
     model = MODELS.get(task.request.model, task.request.model)
@@ -788,6 +794,16 @@ def track_embed(
     set_picture(embed.set_thumbnail, cover)
     embed.set_footer(text=f"Task #{task.id} \u00b7 track {position + 1} of {len(task.tracks)}")
     return embed
+
+
+def sound_traits(request: SoundRequest) -> str:
+    """"Loop · 120 BPM · D# minor", "One-shot" …: what was asked of a sound."""
+    traits = ["Loop" if request.loop else "One-shot"]
+    if request.bpm is not None:
+        traits.append(f"{request.bpm} BPM")
+    if request.key != "Any":
+        traits.append(key_name(request.key))
+    return " \u00b7 ".join(traits)
 
 
 def lyrics_embed(task: Task, variant: Lyrics, index: int) -> tuple[discord.Embed, discord.File | None]:

@@ -22,7 +22,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
-from bot.background import BackgroundLoop
+from bot.background import BackgroundLoop, wait_for_wake
 from bot.coordination import Leadership
 from bot.delivery import Delivery
 from bot.metrics import Metrics
@@ -149,13 +149,15 @@ class Dispatcher(BackgroundLoop):
             return None
         self.wake()
         place = self._place_in(await self._order(), task.id)
+        if place is not None and place.starts_at <= self._clock() and await self._sent_soon(task.id):
+            return None  # only requests that arrived with it were ahead, and the loop sends them all now
         if place is not None:  # shown with the answer; its first change is shown at once
             self._shown[task.id] = (place, float("-inf"))
         return place
 
     async def _sent_soon(self, task_id: int) -> bool:
-        """In a process that does not send: give the leader a moment to send a task first in line, so the
-        member's answer says it started, as the leader's own would."""
+        """Give the sending loop a moment to send a task that may start now (in a process that does not send,
+        the leader's loop), so the member's answer says it started rather than "#2 in line" for an instant."""
         deadline = time.monotonic() + FOLLOWER_WAIT
         while time.monotonic() < deadline:
             task = await self._store.get_task(task_id)
@@ -253,10 +255,7 @@ class Dispatcher(BackgroundLoop):
             except Exception:
                 log.exception("dispatcher round failed")
                 delay = 5.0
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=delay)
-            except TimeoutError:
-                pass
+            await wait_for_wake(self._wake, delay)
 
     async def _dispatch_due(self) -> float:
         """Start sending what the rate allows now (the sends run side by side, each holding its slot of the

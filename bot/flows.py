@@ -51,6 +51,7 @@ ON_IT = {
     TaskKind.REPLACE: "Suno is singing the section again",
     TaskKind.ART: "Suno is painting new cover art",
     TaskKind.MIDI: "Suno is writing the stems' notes as MIDI",
+    TaskKind.SOUND: "Suno is making your sound",
 }
 
 

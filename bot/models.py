@@ -61,6 +61,7 @@ class TaskKind(StrEnum):
     REPLACE = "replace_section"  # one section of a track sung again
     ART = "cover_image"  # new cover art for a song
     MIDI = "midi"  # the notes of a 12-stem separation, as MIDI
+    SOUND = "sounds"  # a sound effect or loop (Suno "Sounds")
 
     @property
     def makes_music(self) -> bool:
@@ -69,7 +70,8 @@ class TaskKind(StrEnum):
 
 
 MUSIC_KINDS = frozenset({TaskKind.GENERATE, TaskKind.COMPOSE, TaskKind.EXTEND, TaskKind.UPLOAD_EXTEND, TaskKind.COVER,
-                         TaskKind.ADD_VOCALS, TaskKind.ADD_INSTRUMENTAL, TaskKind.MASHUP, TaskKind.REPLACE})
+                         TaskKind.ADD_VOCALS, TaskKind.ADD_INSTRUMENTAL, TaskKind.MASHUP, TaskKind.REPLACE,
+                         TaskKind.SOUND})
 
 # The bot's model names and how members see them; each provider maps the ones it offers to its own names.
 MODELS: dict[str, str] = {
@@ -416,6 +418,39 @@ class ReplaceRequest(Request):
         return f"{self.title or self.source_title or 'Your track'} (section {self.start:g}\u2013{self.end:g} s)"
 
 
+# A sound's key (kie.ai and sunoapi.org "Generate Sounds"): any, or one of the 24 major and minor keys.
+SOUND_KEYS: tuple[str, ...] = ("Any", *(f"{p}m" for p in ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")),
+                               "C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+SOUND_MODEL = "V5"  # the one model Suno makes sounds with
+
+
+def key_name(key: str) -> str:
+    """How members read a sound's key: "D# minor", "C major", "Any key"."""
+    if key == "Any":
+        return "Any key"
+    return f"{key[:-1]} minor" if key.endswith("m") else f"{key} major"
+
+
+@dataclass(frozen=True)
+class SoundRequest(Request):
+    """A sound effect or a loop (kie.ai / sunoapi.org generate/sounds): what it sounds like, whether it loops,
+    and optionally its tempo and key."""
+
+    prompt: str = ""
+    model: str = SOUND_MODEL
+    loop: bool = False
+    bpm: int | None = None  # 1–300; None: Suno picks
+    key: str = "Any"
+
+    @property
+    def kind(self) -> TaskKind:
+        return TaskKind.SOUND
+
+    @property
+    def summary(self) -> str:
+        return self.prompt
+
+
 _REQUEST_TYPES: dict[TaskKind, type[Request]] = {
     TaskKind.GENERATE: MusicRequest,
     TaskKind.COMPOSE: MusicRequest,
@@ -432,6 +467,7 @@ _REQUEST_TYPES: dict[TaskKind, type[Request]] = {
     TaskKind.REPLACE: ReplaceRequest,
     TaskKind.ART: ArtRequest,
     TaskKind.MIDI: MidiRequest,
+    TaskKind.SOUND: SoundRequest,
 }
 
 

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import replace
 from typing import Any, Protocol
 
+from bot.background import wait_for_wake
 from bot.delivery import Delivery
 from bot.metrics import Metrics
 from bot.models import Task, TaskKind, TaskState, TaskUpdate
@@ -372,10 +373,7 @@ class Tracker:
             except Exception:
                 log.exception("tracker tick failed")
                 delay = self.poll_interval
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=min(max(delay, 0.05), self.poll_interval))
-            except TimeoutError:
-                pass
+            await wait_for_wake(self._wake, min(max(delay, 0.05), self.poll_interval))
 
     async def _tick(self) -> None:
         """Due work, each claimed in the store first, so with several processes each runs once."""

@@ -54,6 +54,8 @@ TRACK_ACTIONS = (("extend", "cover", "replace", "reroll"), ("stems", "wav", "vid
                  ("like", "info", "delete"))
 ALWAYS = frozenset({"info", "like", "delete", "reroll"})  # not an operation of their own (re-roll repeats one)
 DM_ACTIONS = frozenset({"info", "delete", "cancel"})  # what works under a private result, in the member's DMs
+# Under a sound effect: a song can be covered from it and it can be exported, but not extended, split or sung.
+SOUND_ACTIONS = frozenset({"cover", "reroll", "wav", "like", "info", "delete"})
 # The operation each button starts: a button is only shown when the provider offers it.
 ACTION_KINDS: dict[str, str] = {
     "extend": TaskKind.EXTEND,
@@ -121,18 +123,20 @@ class ResultButton(
         await handler(interaction, task, self.position, self.arg)
 
 
-def track_view(task_id: int, position: int, offers: Collection[str], *, likes: int = 0,
-               sung: bool = True, private: bool = False) -> discord.ui.View:
+def track_view(task: Task, position: int, offers: Collection[str], *, likes: int = 0) -> discord.ui.View:
     """The buttons under every finished track: Extend, Cover, Replace section, Re-roll / Stems, WAV, Video,
-    Karaoke (when ``sung``) / Like, Info, Delete (the operations and tools among them only when the provider
-    ``offers`` them); Like shows the count."""
+    Karaoke (when it has lyrics) / Like, Info, Delete (the operations and tools among them only when the provider
+    ``offers`` them; a sound effect's only those of SOUND_ACTIONS; a private result's only those that work in
+    DMs); Like shows the count."""
     view = discord.ui.View(timeout=None)
+    sung = bool(task.tracks[position].lyrics.strip())
     for row, actions in enumerate(TRACK_ACTIONS):
         for action in actions:
-            if (action == "karaoke" and not sung) or (private and action not in DM_ACTIONS):
+            if (action == "karaoke" and not sung) or (task.private and action not in DM_ACTIONS) \
+                    or (task.task_kind is TaskKind.SOUND and action not in SOUND_ACTIONS):
                 continue
             if action in ALWAYS or ACTION_KINDS[action] in offers:
-                button = ResultButton(action, task_id, position, row=row)
+                button = ResultButton(action, task.id, position, row=row)
                 if action == "like" and likes:
                     button.item.label = str(likes)
                 view.add_item(button)

@@ -69,9 +69,7 @@ async def like(interaction: discord.Interaction[ChorusBot], task: Task, position
         embed = message.embeds[0]
         set_likes(embed, count)
         offers = interaction.client.provider.capabilities.offered
-        sung = bool(task.tracks[position].lyrics.strip())
-        await interaction.response.edit_message(embed=embed, view=track_view(task.id, position, offers, likes=count,
-                                                                             sung=sung))
+        await interaction.response.edit_message(embed=embed, view=track_view(task, position, offers, likes=count))
     title = member_text(task.tracks[position].title or "this track", 80)
     await send_ephemeral(interaction, f"\u2b50 You like \u201c{title}\u201d." if liked
                          else f"You took back your like of \u201c{title}\u201d.")

@@ -55,6 +55,7 @@ KIND_ICONS = {
     TaskKind.REPLACE: "\u270f\ufe0f",
     TaskKind.ART: "\U0001f5bc\ufe0f",
     TaskKind.MIDI: "\U0001f3b9",
+    TaskKind.SOUND: "\U0001f50a",
 }
 
 

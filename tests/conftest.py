@@ -34,7 +34,7 @@ from tests.support.interactions import component, discord_api, inject, slash_com
 from tests.support.kie_fake import FakeKie
 from tests.support.loopback import free_port
 
-pytest_plugins = ["tests.support.pg_fixtures"]
+pytest_plugins = ["tests.support.pg_fixtures", "tests.support.stuck"]
 
 # A rate or concurrency limit puts the request back in the queue (bot/dispatcher.py), never retried in place.
 NO_WAIT = RetryPolicy(rate_limited=(), server_error=(0.0, 0.0), busy=())

@@ -17,9 +17,10 @@ if TYPE_CHECKING:
     from bot.providers.http import LastAnswer
 
 ALL_KINDS = frozenset(TaskKind)
-# The studio's operations that only the kie.ai protocol documents fully (contract §2; §8 leaves CQTAI's open).
+# The studio's operations that only the kie.ai protocol documents fully (contract §2; §8 leaves CQTAI's open:
+# its introduction lists sound effects, but not their `task` name or fields).
 KIE_STUDIO_KINDS = frozenset({TaskKind.ADD_VOCALS, TaskKind.ADD_INSTRUMENTAL, TaskKind.MASHUP, TaskKind.REPLACE,
-                              TaskKind.ART, TaskKind.MIDI})
+                              TaskKind.ART, TaskKind.MIDI, TaskKind.SOUND})
 LABELS = {"kie": "kie.ai", "sunoapi": "sunoapi.org", "cqt": "CQTAI", "sandbox": "the sandbox"}
 # Operations that name the source by the provider's own ids: another provider cannot serve them.
 BY_PROVIDER_ID = frozenset({TaskKind.EXTEND, TaskKind.STEMS, TaskKind.WAV, TaskKind.VIDEO, TaskKind.REPLACE,
@@ -42,6 +43,7 @@ OPERATION_NAMES = {
     TaskKind.REPLACE: "replacing sections",
     TaskKind.ART: "new cover art",
     TaskKind.MIDI: "MIDI",
+    TaskKind.SOUND: "sound effects",
 }
 
 
@@ -78,6 +80,8 @@ class Capabilities:
     signs_callbacks: bool = False
     stem_modes: frozenset[str] = field(default_factory=lambda: frozenset(STEM_MODES))
     tools: frozenset[str] = frozenset()  # what it answers at once: "persona"
+    # Exports a song comes with at no cost (the cost table's operations): CQTAI's clips carry their video.
+    free_exports: frozenset[str] = frozenset()
 
     @property
     def default_model(self) -> str:

@@ -73,7 +73,7 @@ CQT_LIMITS = TextLimits(
     style={model: 200 if model == "V4" else 1000 for model in CQT_MODELS},
 )
 CQT = Capabilities(name="cqt", label=LABELS["cqt"], kinds=ALL_KINDS - KIE_STUDIO_KINDS, models=CQT_MODELS, limits=CQT_LIMITS,
-                   callbacks=False, tools=frozenset({"persona", "karaoke", "boost"}))
+                   callbacks=False, tools=frozenset({"persona", "karaoke", "boost"}), free_exports=frozenset({"video"}))
 TOOL_POLL = 1.0  # seconds between looks at a tool's task (they take seconds)
 TOOL_TIMEOUT = 120.0
 

@@ -21,6 +21,7 @@ from bot.models import (
     Persona,
     ReplaceRequest,
     Request,
+    SoundRequest,
     StemsRequest,
     TaskKind,
     TaskUpdate,
@@ -83,6 +84,7 @@ SUBMIT_PATHS = {
     TaskKind.REPLACE: "/api/v1/generate/replace-section",
     TaskKind.ART: "/api/v1/suno/cover/generate",
     TaskKind.MIDI: "/api/v1/midi/generate",
+    TaskKind.SOUND: "/api/v1/generate/sounds",
 }
 STATUS_PATHS = {
     **{kind: "/api/v1/generate/record-info" for kind in TaskKind if kind.makes_music},
@@ -188,7 +190,9 @@ def request_body(request: Request, callback_url: str, models: Mapping[str, str] 
 
 
 def _studio_body(request: Request, callback_url: str, models: Mapping[str, str]) -> dict[str, Any]:
-    """Add vocals, add an instrumental, mashup, replace a section (contract §2 rows 5, 6, 22, 24; §2.5)."""
+    """Add vocals, add an instrumental, mashup, replace a section (contract §2 rows 5, 6, 22, 24; §2.5), cover
+    art, MIDI, and sounds (kie.ai's and sunoapi.org's "Generate Sounds" pages: prompt ≤ 500, model V5, soundLoop,
+    soundTempo 1–300, soundKey)."""
     if isinstance(request, AddVocalsRequest):
         return {"uploadUrl": request.upload_url, "prompt": request.prompt.strip(), "title": request.title.strip(),
                 "style": request.style.strip(), "negativeTags": request.negative_tags.strip(),
@@ -200,6 +204,12 @@ def _studio_body(request: Request, callback_url: str, models: Mapping[str, str])
     if isinstance(request, MashupRequest):
         return {"uploadUrlList": list(request.upload_urls), "customMode": False, "prompt": request.prompt.strip(),
                 "model": models[request.model], "callBackUrl": callback_url}
+    if isinstance(request, SoundRequest):
+        body = {"prompt": request.prompt.strip(), "model": models.get(request.model, request.model),
+                "soundLoop": request.loop, "soundKey": request.key, "grabLyrics": False, "callBackUrl": callback_url}
+        if request.bpm is not None:  # left out: Suno picks the tempo ("Auto")
+            body["soundTempo"] = request.bpm
+        return body
     if isinstance(request, (ArtRequest, MidiRequest)):
         return {"taskId": request.source_task_id, "callBackUrl": callback_url}
     if isinstance(request, ReplaceRequest):

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from bot.models import (
+    SOUND_KEYS,
     AddInstrumentalRequest,
     AddVocalsRequest,
     CoverRequest,
@@ -14,6 +15,7 @@ from bot.models import (
     MusicRequest,
     ReplaceRequest,
     Request,
+    SoundRequest,
     StemsRequest,
 )
 from bot.providers.base import (
@@ -52,6 +54,8 @@ def validate_request(request: Request, capabilities: Capabilities) -> None:
             raise InputError("Choose vocals (vocals + instrumental) or all (every instrument).")
     elif isinstance(request, ExportRequest):
         check_length("The author name", request.author, limits.video_author)
+    elif isinstance(request, SoundRequest):
+        _validate_sound(request)
 
 
 def _check_persona(request: Request, capabilities: Capabilities) -> None:
@@ -103,6 +107,23 @@ def _validate_section(request: ReplaceRequest, limits: TextLimits) -> None:
                          f"(yours is {end - start:g} s).")
     _check_custom(request.title, request.style, request.prompt, False, request.model, limits,
                   "Write the new lyrics for the section.")
+
+
+SOUND_PROMPT = 500  # kie.ai's and sunoapi.org's "Generate Sounds" pages
+SOUND_TEMPO = (1, 300)
+
+
+def _validate_sound(request: SoundRequest) -> None:
+    if not request.prompt.strip():
+        raise InputError("Describe the sound, for example \u201crain on a tin roof\u201d or \u201ca punchy "
+                         "808 drum loop\u201d.")
+    check_length("The sound's description", request.prompt.strip(), SOUND_PROMPT)
+    low, high = SOUND_TEMPO
+    if request.bpm is not None and not low <= request.bpm <= high:
+        raise InputError(f"The tempo goes from {low} to {high} BPM (you gave {request.bpm}); leave it out to let "
+                         f"Suno choose.")
+    if request.key not in SOUND_KEYS:
+        raise InputError(f"The key must be one of {', '.join(SOUND_KEYS)}.")
 
 
 def _validate_music(request: MusicRequest, limits: TextLimits) -> None:

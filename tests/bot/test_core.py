@@ -15,7 +15,8 @@ from tests.support.discord_fake import FakeDiscord, route
 COMMANDS = route("PUT", r"/applications/\d+/commands")
 GUILD_COMMANDS = route("PUT", r"/applications/\d+/guilds/\d+/commands")
 ALL_COMMANDS = {"generate", "compose", "extend", "cover", "lyrics", "stems", "export", "tracks", "track", "credits",
-                "mod", "challenge", "queue", "help", "top", "settings", "vocals", "instrumental", "mashup", "replace", "persona", "karaoke", "style", "art"}
+                "mod", "challenge", "queue", "help", "top", "settings", "vocals", "instrumental", "mashup", "replace",
+                "persona", "karaoke", "style", "art", "sfx"}
 
 
 async def test_the_registered_commands_carry_their_limits(make_bot: BotFactory, discord_fake: FakeDiscord) -> None:

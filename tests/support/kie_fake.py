@@ -20,6 +20,10 @@ Covered surface (kie.ai):
   - ``POST /api/v1/generate/add-vocals``    kind ``"add_vocals"`` (§1, §2 row 6; fetches ``uploadUrl``)
   - ``POST /api/v1/generate/mashup``        kind ``"mashup"`` (§2 row 24; fetches both ``uploadUrlList`` URLs)
   - ``POST /api/v1/generate/replace-section`` kind ``"replace_section"`` (§2 row 22, §2.5, §3.1)
+  - ``POST /api/v1/generate/sounds``        kind ``"sounds"`` (sound effects; [docs] generate-sounds, see
+    "Decisions"): ``prompt`` (<= 500), ``model`` V5 | V5_5, ``soundLoop``, ``soundTempo`` (1-300 or null),
+    ``soundKey`` (Any, Cm ... B), ``grabLyrics``, optional ``callBackUrl``; the effective settings are
+    ``Task.sound`` / ``Submission.sound`` (:class:`SoundSettings`); two short instrumental tracks.
 
   callbacks text -> first -> complete / error (§3.1); upload-cover / upload-extend tracks carry
   ``source_*``. replace_section has one callback, "complete" (one track) or "error" (with a string
@@ -69,8 +73,9 @@ Covered surface (kie.ai):
   ``{n}.jpeg``; upload sources ``source.mp3`` / ``source.jpeg`` / ``/stream/{id}/source``;
   stems ``{stem}.mp3`` (e.g. ``vocal.mp3``); WAV ``audio.wav``; video ``video.mp4``; cover
   images ``{n}.png``.
-* not implemented: ``POST /api/v1/generate/sounds`` and Suno voice ``/api/v1/voice/*`` (named by 3P notes
-  only, "not needed", §2), ``split_stem_advanced`` (UNCONFIRMED, §2.3), the file-upload host.
+* not implemented: Suno voice ``/api/v1/voice/*`` (named by 3P notes only, "not needed", §2), kie's newer
+  ``/api/v1/jobs/createTask`` form of generate-sounds, ``split_stem_advanced`` (UNCONFIRMED, §2.3), the
+  file-upload host.
 
 Decisions where the contract is silent (or the docs disagree), for the later endpoints:
 
@@ -95,6 +100,16 @@ Decisions where the contract is silent (or the docs disagree), for the later end
   within the track; a persona of an expired source is 404.
 * cover image: the music task must be finished (the docs only "recommend" it: the fake refuses 422);
   a failed cover frees the slot; record-info times are ISO strings as in the docs' example.
+* sounds (docs.kie.ai/cn/suno-api/generate-sounds, docs.sunoapi.org/suno-api/generate-sounds): ``model`` V5
+  (sunoapi.org: "Sounds tasks only support V5") or V5_5 (the docs.api.box mirror); ``prompt`` required, <= 500
+  (a length excess is a :class:`TooLong`); ``soundLoop`` / ``grabLyrics`` booleans (default false; null is
+  refused, only absence means the default); ``soundTempo`` an integer 1-300 (BPM; absent or null = Auto, not a
+  float); ``soundKey`` one of ``SOUND_KEYS`` (case-sensitive, default "Any"); ``callBackUrl`` optional (the docs
+  mark only prompt / model required: no callback at all without one). The docs show no record-info or
+  callback of their own, so a sounds task is a music-family task like mashup: record-info
+  ``operationType`` "sounds", text -> first -> complete callbacks, two instrumental tracks (``prompt`` "")
+  of ``sound_durations`` (7.5 / 15.0 s), title from the prompt, ``tags`` "sound effect" plus "loop", "<n> BPM"
+  and the key when set. ``grabLyrics`` is only recorded (a sound effect has no lyrics to fetch).
 * MIDI: the contract/docs require "a completed vocal separation" without naming a type (and warn that
   ``midiData`` may be empty after split_stem); this fake, as briefed, refuses separate_vocal (422) unless
   ``midi_requires_split_stem`` is False. Instrument names / notes are invented, one instrument per stem.
@@ -142,6 +157,8 @@ import aiohttp
 from aiohttp import web
 
 __all__ = [
+    "SOUND_KEYS",
+    "SOUND_MODELS",
     "ApiCall",
     "CannedError",
     "Delivery",
@@ -150,6 +167,7 @@ __all__ = [
     "LyricsVariant",
     "ManualClock",
     "Persona",
+    "SoundSettings",
     "Stage",
     "StyleResult",
     "Submission",
@@ -170,12 +188,12 @@ SUCCESS_STAGES: Final[tuple[str, ...]] = ("text", "first", "complete")
 
 Kind = Literal[
     "generate", "extend", "upload_extend", "upload_cover", "add_instrumental", "add_vocals", "mashup",
-    "replace_section", "lyrics", "separation", "wav", "mp4", "cover_image", "midi",
+    "replace_section", "sounds", "lyrics", "separation", "wav", "mp4", "cover_image", "midi",
 ]  # fmt: skip
 # Music family (§3.1): tracks, polled at /api/v1/generate/record-info.
 MUSIC_KINDS: Final[tuple[str, ...]] = (
     "generate", "extend", "upload_extend", "upload_cover", "add_instrumental", "add_vocals", "mashup",
-    "replace_section",
+    "replace_section", "sounds",
 )  # fmt: skip
 # Tracks carry source_audio_url / source_stream_audio_url / source_image_url (§3.1).
 UPLOAD_KINDS: Final[tuple[str, ...]] = ("upload_extend", "upload_cover")
@@ -287,6 +305,17 @@ PERSONA_MAX_WINDOW: Final = 30.0
 PERSONA_MODELS: Final[tuple[str, ...]] = ("style_persona", "voice_persona")  # voice_persona: V5 only (§1)
 TUNING_FIELDS: Final[tuple[str, ...]] = ("styleWeight", "weirdnessConstraint", "audioWeight", "vocalGender")
 DEFAULT_COVER_IMAGES: Final = 2  # §2.5 "usually 2 images"
+# generate-sounds [docs]: prompt <= 500; V5 (sunoapi.org) or V5_5 (docs.api.box); BPM 1-300; the key enum.
+SOUND_MODELS: Final[tuple[str, ...]] = ("V5", "V5_5")
+SOUND_PROMPT_MAX: Final = 500
+SOUND_TEMPO_MIN: Final = 1
+SOUND_TEMPO_MAX: Final = 300
+SOUND_KEYS: Final[tuple[str, ...]] = (
+    "Any", "Cm", "C#m", "Dm", "D#m", "Em", "Fm", "F#m", "Gm", "G#m", "Am", "A#m", "Bm",
+    "C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B",
+)  # fmt: skip
+SOUND_DEFAULT_KEY: Final = "Any"
+DEFAULT_SOUND_DURATIONS: Final[tuple[float, float]] = (7.5, 15.0)  # invented: a sound effect is short
 
 
 @dataclass(frozen=True)
@@ -402,6 +431,25 @@ class Track:
     create_time: str  # "YYYY-MM-DD HH:MM:SS", as in the contract's examples
 
 
+class SoundSettings(NamedTuple):
+    """The effective settings of a generate-sounds request (the documented defaults filled in)."""
+
+    loop: bool = False  # soundLoop
+    tempo: int | None = None  # soundTempo (BPM); None = Auto
+    key: str = SOUND_DEFAULT_KEY  # soundKey
+    grab_lyrics: bool = False  # grabLyrics
+
+
+def sound_settings(body: Mapping[str, Any]) -> SoundSettings:
+    """:class:`SoundSettings` of a (valid) generate-sounds body."""
+    return SoundSettings(
+        loop=bool(body.get("soundLoop", False)),
+        tempo=body.get("soundTempo"),
+        key=str(body.get("soundKey", SOUND_DEFAULT_KEY)),
+        grab_lyrics=bool(body.get("grabLyrics", False)),
+    )
+
+
 @dataclass
 class LyricsVariant:
     """One lyrics result (§3.2 / §4.2); tests may edit these before "complete"."""
@@ -461,6 +509,8 @@ class Task:
     image_count: int = 0
     # midi: the instruments the result reports (None = derived from the separation's stems; see set_midi).
     midi_instruments: list[dict[str, Any]] | None = None
+    # sounds: soundLoop / soundTempo / soundKey / grabLyrics as requested (defaults filled in).
+    sound: SoundSettings | None = None
 
     @property
     def done(self) -> bool:
@@ -511,9 +561,14 @@ class Submission:
     the style-boost ``taskId``, the ``personaId``, or a fake request id for timestamped lyrics."""
 
     task_id: str
-    body: dict[str, Any]
+    body: dict[str, Any]  # the request's JSON, as sent
     at: float  # FakeKie.clock() at acceptance
     kind: str = "generate"
+
+    @property
+    def sound(self) -> SoundSettings | None:
+        """sounds: the soundLoop / soundTempo / soundKey / grabLyrics sent, defaults filled in (else None)."""
+        return sound_settings(self.body) if self.kind == "sounds" else None
 
 
 @dataclass(frozen=True)
@@ -629,6 +684,7 @@ _SUBMIT_ROUTES: Final[dict[str, str]] = {
     "/api/v1/generate/add-vocals": "add_vocals",
     "/api/v1/generate/mashup": "mashup",
     "/api/v1/generate/replace-section": "replace_section",
+    "/api/v1/generate/sounds": "sounds",
     "/api/v1/suno/cover/generate": "cover_image",
     "/api/v1/midi/generate": "midi",
     "/api/v1/generate/get-timestamped-lyrics": "timestamped_lyrics",
@@ -674,6 +730,7 @@ class FakeKie:
         self.wav_size: int = DEFAULT_WAV_SIZE  # for WAV tasks created from now on
         self.video_size: int = DEFAULT_VIDEO_SIZE  # for MP4 tasks created from now on
         self.track_durations: tuple[float, float] = DEFAULT_DURATIONS
+        self.sound_durations: tuple[float, ...] = DEFAULT_SOUND_DURATIONS  # sounds tasks' tracks (one per entry)
         # Duration the fake attributes to any fetched upload (bounds continueAt on upload-extend).
         self.upload_duration: float = DEFAULT_UPLOAD_DURATION
         self.upload_fetch_timeout: float = 10.0
@@ -1421,6 +1478,9 @@ class FakeKie:
             return validate_lyrics(body, limits=self.text_limits) or {}
         if kind == "replace_section":
             return self._prepare_replace_section(body)
+        if kind == "sounds":
+            problem = validate_sounds(body)
+            return _Reject(422, problem) if problem else {"sound": sound_settings(body)}
         if kind == "cover_image":
             return self._prepare_cover(body)
         if kind == "midi":
@@ -2022,6 +2082,12 @@ class FakeKie:
         elif task.kind == "replace_section":  # the whole song, with the section replaced
             title, tags = str(body["title"]), str(body["tags"])
             lyrics = str(body.get("fullLyrics") or prompt)
+        elif task.kind == "sounds":  # a sound effect: no lyrics
+            sound = task.sound or SoundSettings()
+            extras = ["loop"] if sound.loop else []
+            extras += [f"{sound.tempo} BPM"] if sound.tempo is not None else []
+            extras += [sound.key] if sound.key != SOUND_DEFAULT_KEY else []
+            title, tags, lyrics = _title_from(prompt), ", ".join(["sound effect", *extras]), ""
         elif body["customMode"] is True:  # generate / upload-cover / mashup
             title, tags = str(body["title"]), str(body["style"])
             lyrics = "" if body.get("instrumental") is True else prompt
@@ -2031,7 +2097,12 @@ class FakeKie:
         created = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(now))
         model_name = "chirp-" + task.model.lower().replace("_", "-")
         # replace-section: one track (the callback example shows one), as long as the source.
-        durations = [source.duration] if task.kind == "replace_section" and source else list(self.track_durations)
+        if task.kind == "replace_section" and source:
+            durations = [source.duration]
+        elif task.kind == "sounds":
+            durations = list(self.sound_durations)
+        else:
+            durations = list(self.track_durations)
         return [
             Track(
                 index=i,
@@ -2583,6 +2654,31 @@ def validate_mashup(body: dict[str, Any], *, limits: TextLimits = KIE_TEXT_LIMIT
     model = body.get("model")
     title_max = limits.extend_title.get(model, TITLE_MAX) if isinstance(model, str) else TITLE_MAX
     return validate_generate({**body, "instrumental": instrumental}, title_max=title_max, limits=limits)
+
+
+def validate_sounds(body: dict[str, Any]) -> str | None:
+    """generate-sounds [docs]: prompt (<= 500), model V5 | V5_5, optional soundLoop / grabLyrics (booleans),
+    soundTempo (integer BPM 1-300, or null = Auto), soundKey (``SOUND_KEYS``), callBackUrl (http(s) URL)."""
+    problem = _check_text(body, "prompt", SOUND_PROMPT_MAX)
+    if problem:
+        return problem
+    model = body.get("model")
+    if model is None:
+        return "model is required"
+    if model not in SOUND_MODELS:
+        return f"model must be one of {', '.join(SOUND_MODELS)} for sounds (got {model!r})"
+    for name in ("soundLoop", "grabLyrics"):
+        if name in body and not isinstance(body[name], bool):
+            return f"{name} must be a boolean (got {body[name]!r})"
+    tempo = body.get("soundTempo")
+    if tempo is not None:
+        if not isinstance(tempo, int) or isinstance(tempo, bool):
+            return f"soundTempo must be an integer (BPM) or null (got {tempo!r})"
+        if not SOUND_TEMPO_MIN <= tempo <= SOUND_TEMPO_MAX:
+            return f"soundTempo must be between {SOUND_TEMPO_MIN} and {SOUND_TEMPO_MAX} BPM (got {tempo})"
+    if "soundKey" in body and body["soundKey"] not in SOUND_KEYS:
+        return f"soundKey must be one of {', '.join(SOUND_KEYS)} (got {body['soundKey']!r})"
+    return _check_callback(body, required=False)
 
 
 def _two_decimals(value: float) -> bool:

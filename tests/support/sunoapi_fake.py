@@ -53,9 +53,13 @@ payloads, stages (text / first / complete / error), files, knobs and scripting A
   for sunoapi.org: the cover path ``/api/v1/suno/cover/*`` (§7: a 3P reference) and the MIDI paths
   ``/api/v1/midi/*`` (not in §7's list) - served all the same, as the shared backend would. V3_5
   (accepted here, §7) is too old for a persona (§2.5: above v3.5): 400.
-* Sound effects: nothing in the seeds (or §7) documents a sunoapi.org sound-effects endpoint (only
-  cqtai's seed 004 lists one, and §2 names kie's ``/api/v1/generate/sounds`` from 3P notes), so
-  none is implemented: ``/api/v1/generate/sounds`` is an unknown path (404).
+* Sound effects: ``POST /api/v1/generate/sounds`` (docs.sunoapi.org/suno-api/generate-sounds, the same
+  backend as kie's page) is FakeKie's kind ``"sounds"`` (see its module doc: ``validate_sounds``, ``Task.sound``
+  / ``Submission.sound``), a music-family task polled at ``/api/v1/generate/record-info``, with this table's
+  codes: an invalid parameter (missing prompt, model other than V5 / V5_5, soundTempo outside 1-300 or not
+  an integer, unknown soundKey, non-boolean soundLoop / grabLyrics, bad callBackUrl) is 400 with kie's
+  message; a prompt over 500 characters is 413. The page lists exactly this file's code table. Billed
+  as a music kind (``DEFAULT_COSTS``, 12: the price is not documented).
 
 Typical use::
 
@@ -83,6 +87,7 @@ from tests.support.kie_fake import (
     ManualClock,
     ModelLimits,
     Persona,
+    SoundSettings,
     StyleResult,
     Submission,
     Task,
@@ -107,6 +112,7 @@ __all__ = [
     "LyricsVariant",
     "ManualClock",
     "Persona",
+    "SoundSettings",
     "StyleResult",
     "Submission",
     "Task",
@@ -146,8 +152,8 @@ SUNOAPI_TEXT_LIMITS: Final = TextLimits(
 )
 
 # Credits per accepted request. Music: "Custo: 12 créditos" per generate (a 3P sunoapi.org
-# reference, §6), used for every music kind (add-instrumental, add-vocals, mashup and
-# replace-section included). Separation: "1 / 5 music-generation credits" [S-SV] read as 1 x 12 and
+# reference, §6), used for every music kind (add-instrumental, add-vocals, mashup,
+# replace-section and sounds included; the sounds price is not documented). Separation: "1 / 5 music-generation credits" [S-SV] read as 1 x 12 and
 # 5 x 12. Style boost: 1 (the boost-music-style example's creditsConsumed, a docs mirror). Lyrics /
 # WAV / MP4 / cover image / MIDI / persona: not documented; 2 each is invented. Timestamped lyrics
 # (a read of an existing result): free, invented.

@@ -11,7 +11,13 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.support.cqt_fake import ApiCall, FakeCqt, ManualClock, aligned_words, downbeats
+from tests.support.cqt_fake import (
+    ApiCall,
+    FakeCqt,
+    ManualClock,
+    aligned_words,
+    downbeats,
+)
 
 SUBMIT = "/api/cqt/generator/suno"
 INFO = "/api/cqt/info/suno"

@@ -18,8 +18,8 @@ from discord.ext import commands
 from tests.support.discord_fake import (
     DEFAULT_CHANNEL_ID,
     DEFAULT_GUILD_ID,
-    MiB,
     FakeDiscord,
+    MiB,
     followup_for,
     route,
 )

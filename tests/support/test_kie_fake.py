@@ -15,7 +15,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from tests.support.kie_fake import FakeKie, ManualClock
+from tests.support.kie_fake import FakeKie, ManualClock, SoundSettings
 
 GUARD = 5.0  # upper bound for waiting on an event; never a timing assertion
 
@@ -1494,6 +1494,117 @@ async def test_mashup_validation_fetches_and_flow(
     assert (data["status"], data["operationType"], len(data["response"]["sunoData"])) == ("SUCCESS", "mashup", 2)
 
 
+# --------------------------------------------------------------------------- sounds
+
+
+def sounds_body(**extra: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "prompt": "soft rain with distant thunder",
+        "model": "V5",
+        "soundLoop": True,
+        "soundTempo": 120,
+        "soundKey": "F#m",
+        "grabLyrics": False,
+        "callBackUrl": NOWHERE,
+    }
+    body.update(extra)
+    return body
+
+
+@pytest.mark.parametrize(
+    ("mutate", "fragment"),
+    [
+        (lambda b: drop(b, "prompt"), "prompt is required"),
+        (lambda b: {**b, "prompt": "   "}, "prompt is required"),
+        (lambda b: {**b, "prompt": 42}, "prompt must be a string"),
+        (lambda b: {**b, "prompt": "p" * 501}, "prompt exceeds 500 characters (got 501)"),
+        (lambda b: drop(b, "model"), "model is required"),
+        (lambda b: {**b, "model": "V4_5PLUS"}, "model must be one of V5, V5_5 for sounds (got 'V4_5PLUS')"),
+        (lambda b: {**b, "model": "v5"}, "model must be one of V5, V5_5"),
+        (lambda b: {**b, "soundTempo": 0}, "soundTempo must be between 1 and 300 BPM (got 0)"),
+        (lambda b: {**b, "soundTempo": 301}, "soundTempo must be between 1 and 300 BPM (got 301)"),
+        (lambda b: {**b, "soundTempo": 120.5}, "soundTempo must be an integer (BPM) or null"),
+        (lambda b: {**b, "soundTempo": "120"}, "soundTempo must be an integer (BPM) or null"),
+        (lambda b: {**b, "soundTempo": True}, "soundTempo must be an integer (BPM) or null"),
+        (lambda b: {**b, "soundKey": "H"}, "soundKey must be one of Any, Cm, C#m"),
+        (lambda b: {**b, "soundKey": "cm"}, "(got 'cm')"),
+        (lambda b: {**b, "soundKey": None}, "soundKey must be one of"),
+        (lambda b: {**b, "soundLoop": "true"}, "soundLoop must be a boolean (got 'true')"),
+        (lambda b: {**b, "soundLoop": 1}, "soundLoop must be a boolean"),
+        (lambda b: {**b, "soundLoop": None}, "soundLoop must be a boolean"),
+        (lambda b: {**b, "grabLyrics": "no"}, "grabLyrics must be a boolean"),
+        (lambda b: {**b, "callBackUrl": "ftp://x/cb"}, "callBackUrl must be an http(s) URL"),
+    ],
+)
+async def test_sounds_validation(kie: FakeKie, http: aiohttp.ClientSession, mutate: Any, fragment: str) -> None:
+    payload = await call(http, kie, "/api/v1/generate/sounds", mutate(sounds_body()))
+    assert payload["code"] == 422 and fragment in payload["msg"] and payload["data"] is None, payload
+    assert kie.submissions == [] and kie.tasks == {}
+
+
+async def test_sounds_flow_callbacks_record_info_and_settings(
+    kie: FakeKie, http: aiohttp.ClientSession, receiver: Receiver
+) -> None:
+    kie.auto_callbacks = False
+    body = sounds_body(callBackUrl=receiver.url, grabLyrics=True)
+    task_id = await accepted(http, kie, "/api/v1/generate/sounds", body)
+    [sub] = kie.submissions_of("sounds")
+    assert (sub.task_id, sub.body, sub.kind) == (task_id, body, "sounds")
+    assert sub.sound == kie.task(task_id).sound == SoundSettings(loop=True, tempo=120, key="F#m", grab_lyrics=True)
+    assert (kie.task(task_id).kind, kie.task(task_id).model, kie.last_task_id) == ("sounds", "V5", task_id)
+
+    for stage in ("text", "first", "complete"):
+        await kie.advance(task_id, stage)
+    assert [r.body["data"]["callbackType"] for r in receiver.received] == ["text", "first", "complete"]
+    assert [len(r.body["data"]["data"]) for r in receiver.received] == [0, 1, 2]
+    tracks = receiver.received[-1].body["data"]["data"]
+    assert receiver.received[-1].body["code"] == 200 and receiver.received[-1].body["data"]["task_id"] == task_id
+    for n, track in enumerate(tracks):
+        assert set(track) == EXTEND_TRACK_KEYS  # the music track shape, no source_* fields
+        assert track["prompt"] == ""  # instrumental: no lyrics
+        assert 5 <= track["duration"] <= 30  # a sound effect is short
+        assert (track["model_name"], track["tags"]) == ("chirp-v5", "sound effect, loop, 120 BPM, F#m")
+        assert track["title"] == "Soft Rain With Distant"
+        async with http.get(track["audio_url"]) as r:
+            assert r.status == 200 and await r.read() == kie.audio_bytes(task_id, n)
+        async with http.get(track["stream_audio_url"]) as r:
+            assert r.status == 200
+        async with http.get(track["image_url"]) as r:
+            assert r.status == 200 and r.content_type == "image/jpeg"
+
+    data = await poll_info(http, kie, "/api/v1/generate/record-info", task_id)
+    assert (data["status"], data["operationType"], data["type"], data["parentMusicId"]) == (
+        "SUCCESS", "sounds", "GENERATE", "",
+    )  # fmt: skip
+    assert json.loads(data["param"]) == body
+    sono = data["response"]["sunoData"]
+    assert [t["id"] for t in sono] == [t["id"] for t in tracks]
+    assert [t["audioUrl"] for t in sono] == [t["audio_url"] for t in tracks]
+    assert [(t["duration"], t["prompt"]) for t in sono] == [(t["duration"], "") for t in tracks]
+
+
+async def test_sounds_defaults_v5_5_no_callback_and_failure(kie: FakeKie, http: aiohttp.ClientSession) -> None:
+    kie.auto_callbacks = False
+    # Only prompt and model are required; callBackUrl is optional; soundTempo null = Auto.
+    task_id = await accepted(http, kie, "/api/v1/generate/sounds",
+                             {"prompt": "door creak", "model": "V5_5", "soundTempo": None})  # fmt: skip
+    assert kie.submissions_of("sounds")[0].sound == SoundSettings(loop=False, tempo=None, key="Any", grab_lyrics=False)
+    assert await kie.advance(task_id, "complete") is None  # no callBackUrl: nothing delivered
+    data = await poll_info(http, kie, "/api/v1/generate/record-info", task_id)
+    assert [(t["tags"], t["modelName"]) for t in data["response"]["sunoData"]] == [("sound effect", "chirp-v5-5")] * 2
+    kie.sound_durations = (3.0,)  # tasks created from now on
+    other = await accepted(http, kie, "/api/v1/generate/sounds", sounds_body())
+    assert [t.duration for t in kie.task(other).tracks] == [3.0]
+    await kie.fail(other, deliver=False)
+    data = await poll_info(http, kie, "/api/v1/generate/record-info", other)
+    assert (data["status"], data["errorCode"], data["errorMessage"]) == (
+        "GENERATE_AUDIO_FAILED", 501, "Audio generation failed",
+    )  # fmt: skip
+    # Only sounds submissions report sound settings.
+    generate_id = await submit(http, kie, NOWHERE)
+    assert [s.sound for s in kie.submissions if s.task_id == generate_id] == [None]
+
+
 # --------------------------------------------------------------------------- replace-section
 
 
@@ -1954,7 +2065,7 @@ async def test_tuning_options_are_range_checked_and_recorded(
 # --------------------------------------------------------------------------- every new kind
 
 
-NEW_KINDS = ["add_instrumental", "add_vocals", "mashup", "replace_section", "cover_image", "midi"]
+NEW_KINDS = ["add_instrumental", "add_vocals", "mashup", "replace_section", "sounds", "cover_image", "midi"]
 NEW_RECORD_INFO = {"cover_image": "/api/v1/suno/cover/record-info", "midi": "/api/v1/midi/record-info"}
 
 
@@ -1969,6 +2080,8 @@ async def new_kind_request(
         return "/api/v1/generate/add-vocals", add_vocals_body(song, callBackUrl=callback)
     if kind == "mashup":
         return "/api/v1/generate/mashup", mashup_body(uploads, callBackUrl=callback)
+    if kind == "sounds":
+        return "/api/v1/generate/sounds", sounds_body(callBackUrl=callback)
     if kind == "midi":
         return "/api/v1/midi/generate", {"taskId": await finished_separation(http, fake), "callBackUrl": callback}
     task_id, (a, _) = await finished_music(http, fake)
@@ -1983,7 +2096,8 @@ async def test_new_kinds_with_the_scripting_helpers(
 ) -> None:
     status_key, ok_flag = ("successFlag", 1) if kind in NEW_RECORD_INFO else ("status", "SUCCESS")
     info = NEW_RECORD_INFO.get(kind, "/api/v1/generate/record-info")
-    stages = ["text", "first", "complete"] if kind in ("add_instrumental", "add_vocals", "mashup") else ["complete"]
+    three = ("add_instrumental", "add_vocals", "mashup", "sounds")
+    stages = ["text", "first", "complete"] if kind in three else ["complete"]
 
     ok = await accepted(http, kie, *await new_kind_request(http, kie, kind, uploads, receiver.url))
     got = [await receiver.next() for _ in stages]
@@ -2068,6 +2182,6 @@ async def test_billing_and_refunds_when_kie_kinds_are_priced(
 
 
 async def test_unknown_and_undocumented_paths_are_not_served(kie: FakeKie, http: aiohttp.ClientSession) -> None:
-    # §2 names POST /api/v1/generate/sounds from 3P notes only ("not needed"): the fake has no such endpoint.
-    async with http.post(f"{kie.base_url}/api/v1/generate/sounds", json={}, headers=auth(kie)) as r:
+    # §2 names Suno voice /api/v1/voice/* from 3P notes only ("not needed"): the fake has no such endpoint.
+    async with http.post(f"{kie.base_url}/api/v1/voice/generate", json={}, headers=auth(kie)) as r:
         assert r.status == 404

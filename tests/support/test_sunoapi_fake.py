@@ -16,6 +16,7 @@ from tests.support.sunoapi_fake import (
     INSUFFICIENT_CREDITS_MSG,
     FakeSunoApi,
     ManualClock,
+    SoundSettings,
 )
 
 GUARD = 5.0  # upper bound for waiting on an event; never a timing assertion
@@ -561,7 +562,84 @@ async def test_record_info_shape_knob_covers_the_new_music_kinds(
     assert payload["data"]["response"]["data"][0]["audio_url"] == suno.audio_url(task_id, 0)
 
 
-async def test_no_sound_effects_endpoint(suno: FakeSunoApi, http: aiohttp.ClientSession) -> None:
-    # Nothing in the seeds documents a sunoapi.org sound-effects endpoint: unknown path, "404 bad method/path".
-    status, payload = await post(http, suno, "/api/v1/generate/sounds", {"prompt": "thunder", "model": "V5"})
-    assert (status, payload["code"], suno.submissions) == (200, 404, [])
+SOUNDS = "/api/v1/generate/sounds"
+
+
+def sounds_body(**extra: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {"prompt": "soft rain with distant thunder", "model": "V5", "soundLoop": False,
+                            "soundTempo": 90, "soundKey": "Am", "grabLyrics": False, "callBackUrl": CB}  # fmt: skip
+    body.update(extra)
+    return body
+
+
+async def test_sound_effects_flow_record_info_callbacks_and_billing(
+    suno: FakeSunoApi, http: aiohttp.ClientSession, receiver: Receiver
+) -> None:
+    # docs.sunoapi.org/suno-api/generate-sounds: a music-family task (same backend as kie).
+    body = sounds_body(callBackUrl=receiver.url, soundLoop=True)
+    status, payload = await post(http, suno, SOUNDS, body)
+    assert (status, payload["code"], payload["msg"]) == (200, 200, "success")
+    task_id = payload["data"]["taskId"]
+    got = [await receiver.next() for _ in range(3)]
+    await suno.drain()
+    assert [g.body["data"]["callbackType"] for g in got] == ["text", "first", "complete"]
+    assert not [h for g in got for h in g.headers if h.lower().startswith("x-webhook")]  # never signed
+    tracks = got[-1].body["data"]["data"]
+    assert len(tracks) == 2 and all(t["prompt"] == "" and 5 <= t["duration"] <= 30 for t in tracks)
+    assert {t["tags"] for t in tracks} == {"sound effect, loop, 90 BPM, Am"}
+    async with http.get(tracks[0]["audio_url"]) as r:
+        assert r.status == 200 and await r.read() == suno.audio_bytes(task_id, 0)
+    [sub] = suno.submissions_of("sounds")
+    assert (sub.task_id, sub.body) == (task_id, body)
+    assert sub.sound == suno.task(task_id).sound == SoundSettings(loop=True, tempo=90, key="Am", grab_lyrics=False)
+    assert (suno.charges[task_id], DEFAULT_COSTS["sounds"]) == (12, 12)  # billed as a music kind
+
+    _, info = await get(http, suno, "/api/v1/generate/record-info", taskId=task_id)
+    data = info["data"]
+    assert (data["status"], data["operationType"]) == ("SUCCESS", "sounds")
+    assert [t["id"] for t in data["response"]["sunoData"]] == [t["id"] for t in tracks]
+    suno.record_info_shape = "data"
+    _, info = await get(http, suno, "/api/v1/generate/record-info", taskId=task_id)
+    assert info["data"]["response"]["data"] == tracks
+
+    # Driven by hand like any music kind; V5_5 accepted (docs.api.box), callBackUrl optional.
+    suno.auto_callbacks = False
+    other = await submit(http, suno, {"prompt": "glass shatter", "model": "V5_5"}, SOUNDS)
+    assert suno.task(other).sound == SoundSettings()
+    assert await suno.advance(other, "complete") is None
+    _, info = await get(http, suno, "/api/v1/generate/record-info", taskId=other)
+    assert info["data"]["status"] == "SUCCESS" and info["data"]["response"]["data"][0]["model_name"] == "chirp-v5-5"
+
+    suno.credits = 0
+    assert (await post(http, suno, SOUNDS, sounds_body()))[1] == {"code": 429, "msg": INSUFFICIENT_CREDITS_MSG,
+                                                                   "data": None}  # fmt: skip
+    suno.maintenance = True
+    assert (await post(http, suno, SOUNDS, sounds_body()))[1]["code"] == 455
+
+
+@pytest.mark.parametrize(
+    ("change", "code", "fragment"),
+    [
+        ({"prompt": None}, 400, "prompt is required"),
+        ({"prompt": ""}, 400, "prompt is required"),
+        ({"prompt": "p" * 501}, 413, "prompt exceeds 500 characters (got 501)"),
+        ({"model": None}, 400, "model is required"),
+        ({"model": "V4_5"}, 400, "model must be one of V5, V5_5 for sounds (got 'V4_5')"),
+        ({"model": "V3_5"}, 400, "model must be one of V5, V5_5"),
+        ({"soundTempo": 0}, 400, "soundTempo must be between 1 and 300 BPM (got 0)"),
+        ({"soundTempo": 301}, 400, "soundTempo must be between 1 and 300 BPM (got 301)"),
+        ({"soundTempo": 60.5}, 400, "soundTempo must be an integer (BPM) or null"),
+        ({"soundKey": "Bbm"}, 400, "soundKey must be one of Any, Cm"),
+        ({"soundLoop": "yes"}, 400, "soundLoop must be a boolean (got 'yes')"),
+        ({"grabLyrics": 0}, 400, "grabLyrics must be a boolean"),
+        ({"callBackUrl": "not a url"}, 400, "callBackUrl must be an http(s) URL"),
+    ],
+)
+async def test_sound_effects_refusals_use_the_sunoapi_code_table(
+    suno: FakeSunoApi, http: aiohttp.ClientSession, change: dict[str, Any], code: int, fragment: str
+) -> None:
+    body = {k: v for k, v in sounds_body(**change).items() if v is not None}  # None: left out
+    status, payload = await post(http, suno, SOUNDS, body)
+    assert (status, payload["code"], payload["data"]) == (200, code, None), payload
+    assert fragment in payload["msg"]
+    assert suno.submissions == [] and suno.tasks == {} and suno.credits == 1000

@@ -78,6 +78,31 @@ async def test_the_video_cqtai_makes_with_a_song_is_posted_instead_of_a_paid_exp
     assert not [row for row in rows if row.operation == "video"]  # and nothing charged
 
 
+async def test_cqtai_hides_sound_effects_and_help_says_its_videos_are_free(
+    make_bot: BotFactory, discord_fake: FakeDiscord, cqt: FakeCqt, clock: Clock
+) -> None:
+    """CQTAI lists sound effects but documents neither their task name nor their fields: /sfx is not offered
+    there. Its songs come with their video, so /help does not quote the export's price for one."""
+    h = Harness(await on(make_bot, "cqt", cqt), discord_fake, None, clock)  # type: ignore[arg-type]
+    sync = await discord_fake.wait_for(COMMANDS)
+    assert "sfx" not in {command["name"] for command in sync.json}
+    text = str((await h.reply_to(h.command("help")))["embeds"][0]["fields"])
+    assert "WAV **1**, video **free** for songs made here" in text and "/sfx" not in text
+
+
+async def test_sunoapi_makes_sound_effects(
+    make_bot: BotFactory, discord_fake: FakeDiscord, sunoapi: FakeSunoApi, clock: Clock
+) -> None:
+    h = Harness(await on(make_bot, "sunoapi", sunoapi), discord_fake, sunoapi, clock)
+    task_id = await h.finished(h.command("sfx", {"prompt": "thunder rolling in the distance", "key": "Am"}), "sounds")
+    assert sunoapi.submissions_of("sounds")[-1].sound.key == "Am"
+    await sunoapi.advance(task_id, "complete")
+    tracks = await h.wait_for_tracks()
+    assert "your sound is ready" in tracks[0]["content"] and tracks[0]["attachments"]
+    reply = await h.reply_to(h.command("sfx", {"prompt": "x" * 501}))
+    assert "Suno takes at most 500" in reply["content"] and len(sunoapi.submissions_of("sounds")) == 1
+
+
 async def test_cqtai_songs_are_polled_and_posted_like_any_other(
     make_bot: BotFactory, discord_fake: FakeDiscord, cqt: FakeCqt, clock: Clock
 ) -> None:
