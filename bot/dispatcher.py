@@ -149,15 +149,13 @@ class Dispatcher(BackgroundLoop):
             return None
         self.wake()
         place = self._place_in(await self._order(), task.id)
-        if place is not None and place.starts_at <= self._clock() and await self._sent_soon(task.id):
-            return None  # only requests that arrived with it were ahead, and the loop sends them all now
         if place is not None:  # shown with the answer; its first change is shown at once
             self._shown[task.id] = (place, float("-inf"))
         return place
 
     async def _sent_soon(self, task_id: int) -> bool:
-        """Give the sending loop a moment to send a task that may start now (in a process that does not send,
-        the leader's loop), so the member's answer says it started rather than "#2 in line" for an instant."""
+        """In a process that does not send: give the leader a moment to send a task first in line, so the
+        member's answer says it started, as the leader's own would."""
         deadline = time.monotonic() + FOLLOWER_WAIT
         while time.monotonic() < deadline:
             task = await self._store.get_task(task_id)

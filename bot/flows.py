@@ -19,7 +19,7 @@ from bot.credits import next_period
 from bot.delivery import AUDIO_SUFFIXES, DEFAULT_UPLOAD_LIMIT, audio_slot
 from bot.formatting import quote_block, shorten
 from bot.models import MODELS, Persona, Request, Task, TaskKind, TaskState, Track
-from bot.permissions import may_spend_on, not_yours, permission_names
+from bot.permissions import may_act_on, not_yours, permission_names
 from bot.providers.base import Capabilities
 from bot.providers.errors import InputError, ProviderError
 from bot.replies import send_ephemeral
@@ -306,7 +306,7 @@ async def start_task(
             f"If it did, the result is posted {where} as usual. If nothing comes back within 15 minutes, "
             "your credits come back.",
         )
-    elif started.place is not None:
+    elif started.place is not None and started.place.starts_at > bot.clock() + 1:
         link = task_link(task, task.status_message_id)
         await send_ephemeral(
             interaction,
@@ -387,7 +387,7 @@ async def resolve_track(interaction: discord.Interaction[ChorusBot], audio_id: s
     if found is None or found[0].guild_id != interaction.guild_id:
         raise InputError("I can't find that track in this server. Pick one from the list as you type.")
     source = SourceTrack.of(interaction.client, *found)
-    if not may_spend_on(interaction, source.task):
+    if not await may_act_on(interaction, source.task, interaction.client.store):
         raise InputError(not_yours(source.task))
     return source
 
@@ -406,12 +406,29 @@ async def server_track_autocomplete(
     return await track_choices(interaction, current, anyone=True)
 
 
+def may_hear(interaction: discord.Interaction[Any], owner_id: int, channel_id: int) -> bool:
+    """Whether a member may pick a track posted in ``channel_id``: their own, or one posted where they can
+    read. Another member's track from a channel hidden from them (a moderators' room, a private thread) is
+    neither listed nor taken. Without the server in the cache there is nothing to check against."""
+    if owner_id == interaction.user.id:
+        return True
+    # The cached server (interaction.guild may be a partial one built from the interaction alone).
+    guild, member = interaction.client.get_guild(interaction.guild_id or 0), interaction.user
+    if guild is None or not isinstance(member, discord.Member):
+        return True
+    channel = guild.get_channel_or_thread(channel_id)
+    if channel is None:  # deleted, or an archived thread this process never saw: not known to be readable
+        return False
+    return channel.permissions_for(member).read_messages
+
+
 async def resolve_server_track(interaction: discord.Interaction[ChorusBot], audio_id: str) -> SourceTrack:
-    """A finished track posted in this server, whoever made it (to use, not to spend on); else InputError."""
+    """A finished track posted in this server, whoever made it (to use, not to spend on), where the member
+    can read it; else InputError."""
     found = await interaction.client.store.track_by_audio_id(audio_id.strip())
     private = found is not None and found[0].private and found[0].user_id != interaction.user.id
     if found is None or found[0].guild_id != interaction.guild_id or found[0].tracks[found[1]].message_id is None \
-            or private:
+            or private or not may_hear(interaction, found[0].user_id, found[0].channel_id):
         raise InputError("I can't find that track among those posted in this server. Pick one from the list as "
                          "you type.")
     return SourceTrack.of(interaction.client, *found)
@@ -425,12 +442,15 @@ async def track_choices(
     if interaction.guild_id is None:
         return []
     found = await interaction.client.store.finished_tracks(interaction.guild_id, None if anyone else interaction.user.id,
-                                                           query=current.strip(), limit=25, since=since)
+                                                           query=current.strip(), limit=100 if anyone else 25,
+                                                           since=since)
     choices = []
-    for track, made in found:
-        name = f"{shorten(track.title or 'Untitled', 80)} \u00b7 {_day(made)}"
-        choices.append(app_commands.Choice(name=name[:100], value=track.audio_id))
-    return choices
+    for item in found:
+        if anyone and not may_hear(interaction, item.user_id, item.channel_id):
+            continue
+        name = f"{shorten(item.track.title or 'Untitled', 80)} \u00b7 {_day(item.made)}"
+        choices.append(app_commands.Choice(name=name[:100], value=item.track.audio_id))
+    return choices[:25]
 
 
 def _day(timestamp: float) -> str:

@@ -35,10 +35,12 @@ async def is_staff(interaction: discord.Interaction[Any], store: Store) -> bool:
 STAFF_ONLY = "Only moderators can do that: members with Manage Server, or the server's moderator role."
 
 
-def may_spend_on(interaction: discord.Interaction[Any], task: Task) -> bool:
-    return interaction.user.id == task.user_id or is_moderator(interaction)
+async def may_act_on(interaction: discord.Interaction[Any], task: Task, store: Store) -> bool:
+    """Spending on a task, deleting or cancelling it: its owner, or a moderator (Manage Server, or the
+    server's moderator role)."""
+    return interaction.user.id == task.user_id or await is_staff(interaction, store)
 
 
 def not_yours(task: Task) -> str:
     what = "These lyrics belong" if task.kind == TaskKind.LYRICS else "This track belongs"
-    return f"{what} to <@{task.user_id}>: only they (or a moderator with Manage Server) can do that."
+    return f"{what} to <@{task.user_id}>: only they (or a moderator) can do that."

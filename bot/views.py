@@ -17,7 +17,7 @@ import discord
 
 from bot.formatting import format_clock, member_text
 from bot.models import MODELS, Task, TaskKind, Track
-from bot.permissions import may_spend_on, not_yours
+from bot.permissions import may_act_on, not_yours
 from bot.providers.errors import InputError
 from bot.replies import report_unexpected, send_ephemeral
 
@@ -117,7 +117,7 @@ class ResultButton(
         if task.deleted_at is not None:
             await send_ephemeral(interaction, "This song was deleted by its owner or a moderator.")
             return
-        if self.action not in READ_ONLY and not may_spend_on(interaction, task):
+        if self.action not in READ_ONLY and not await may_act_on(interaction, task, interaction.client.store):
             await send_ephemeral(interaction, not_yours(task))
             return
         await handler(interaction, task, self.position, self.arg)

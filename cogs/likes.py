@@ -9,7 +9,7 @@ import discord
 from discord import app_commands
 
 from bot.delivery import set_likes
-from bot.flows import Feature, jump_url
+from bot.flows import Feature, jump_url, may_hear
 from bot.formatting import member_text
 from bot.models import Task
 from bot.replies import send_ephemeral
@@ -37,7 +37,8 @@ class Likes(Feature):
     async def top(self, interaction: discord.Interaction[ChorusBot], period: str = "week") -> None:
         seconds = PERIODS.get(period)
         since = 0.0 if seconds is None else self.bot.clock() - seconds
-        top = await self.bot.store.top_tracks(interaction.guild_id or 0, since=since, limit=TOP)
+        found = await self.bot.store.top_tracks(interaction.guild_id or 0, since=since, limit=TOP * 4)
+        top = [entry for entry in found if may_hear(interaction, entry.task.user_id, entry.task.channel_id)][:TOP]
         when = "ever" if seconds is None else f"this {period}"
         embed = discord.Embed(title=f"\u2b50 Most-liked tracks {when}", colour=discord.Colour.gold())
         lines = []

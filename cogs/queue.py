@@ -12,7 +12,7 @@ from discord import app_commands
 from bot.flows import Feature, task_link
 from bot.formatting import member_text, shorten
 from bot.models import Task, TaskState
-from bot.permissions import is_staff, may_spend_on, not_yours
+from bot.permissions import is_staff, may_act_on, not_yours
 from bot.providers.errors import InputError
 from bot.replies import send_ephemeral
 from bot.views import ActionHandler
@@ -99,7 +99,7 @@ async def cancel_from_button(
     interaction: discord.Interaction[ChorusBot], task: Task, position: int, arg: str | None
 ) -> None:
     """The Cancel button on a waiting request's status message (its owner, or a moderator)."""
-    if not may_spend_on(interaction, task):
+    if not await may_act_on(interaction, task, interaction.client.store):
         raise InputError(not_yours(task))
     await _cancel(interaction, task, "cancelled; your credits were refunded", done="Cancelled: your credits were "
                   "refunded.")

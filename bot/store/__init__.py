@@ -17,14 +17,14 @@ from bot.store.challenges import (
 from bot.store.credits import Admission, Allowance, Charge, LedgerRow, Report
 from bot.store.schema import MIGRATIONS
 from bot.store.studio import MemberSettings, NewPersona, Persona, StudioStore, TopTrack
-from bot.store.tasks import CallbackTarget, NewTask, Waiting
+from bot.store.tasks import CallbackTarget, FinishedTrack, NewTask, Waiting
 
 __all__ = [
     "CANCELLED", "CLOSED", "MIGRATIONS", "OPEN", "Admission", "Allowance", "CallbackTarget", "Challenge", "Charge",
     "Entry",
     "EntryAdded",
     "LedgerRow", "MemberSettings",
-    "NewChallenge", "NewPersona", "NewTask", "Persona", "Report", "Store", "TopTrack", "VoteResult", "Waiting", "winners",
+    "FinishedTrack", "NewChallenge", "NewPersona", "NewTask", "Persona", "Report", "Store", "TopTrack", "VoteResult", "Waiting", "winners",
 ]
 
 

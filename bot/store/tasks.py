@@ -54,6 +54,16 @@ class Waiting:
     user_id: int
 
 
+@dataclass(frozen=True)
+class FinishedTrack:
+    """A finished track as the track pickers list it: when it was made, whose it is and where it was posted."""
+
+    track: Track
+    made: float
+    user_id: int
+    channel_id: int
+
+
 TARGETS_KEPT = 10_000  # callback targets remembered in memory (the oldest are forgotten first)
 
 
@@ -354,22 +364,23 @@ class TaskStore(StoreBase):
 
     async def finished_tracks(
         self, guild_id: int, user_id: int | None, *, query: str = "", limit: int = 25, since: float = 0.0
-    ) -> list[tuple[Track, float]]:
+    ) -> list[FinishedTrack]:
         """A member's finished tracks in a server (``user_id`` None: every member's that were posted there),
-        newest first, with when each was made; ``query`` filters titles (for autocomplete), ``since`` leaves out
-        tracks requested earlier."""
+        newest first; ``query`` filters titles (for autocomplete), ``since`` leaves out tracks requested
+        earlier."""
         pattern = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         whose, who = (("tasks.user_id = ?", (user_id,)) if user_id is not None
                       else ("tracks.message_id IS NOT NULL AND tasks.private = 0", ()))
         rows = await self._rows(
-            f"""SELECT tracks.*, COALESCE(tasks.finished_at, tasks.created_at) AS made FROM tracks
+            f"""SELECT tracks.*, COALESCE(tasks.finished_at, tasks.created_at) AS made, tasks.user_id AS owner,
+                      tasks.channel_id AS posted_in FROM tracks
                JOIN tasks ON tasks.id = tracks.task_id
                WHERE tasks.guild_id = ? AND {whose} AND tasks.state = ? AND tasks.created_at >= ?
                  AND tasks.deleted_at IS NULL AND LOWER(tracks.title) LIKE LOWER(?) ESCAPE '\\'
                ORDER BY made DESC, tracks.position LIMIT ?""",
             (guild_id, *who, TaskState.SUCCEEDED.value, since, pattern, limit),
         )
-        return [(_track(row), row["made"]) for row in rows]
+        return [FinishedTrack(_track(row), row["made"], row["owner"], row["posted_in"]) for row in rows]
 
     async def track_by_audio_id(self, audio_id: str) -> tuple[Task, int] | None:
         """The finished task that made a track, and the track's position in it."""

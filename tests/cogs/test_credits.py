@@ -52,6 +52,9 @@ async def test_fifty_simultaneous_requests_against_30_credits_accept_exactly_thr
     accepted = [r for r in replies if "On it" in r["content"]]
     refused = [r for r in replies if "That costs 10 credits and you have 0" in r["content"]]
     assert (len(accepted), len(refused)) == (3, 47)
+    # The three are sent as the queue's loop takes them (each sent one refreshes its status message).
+    await h.discord.wait_for(lambda call: len(h.kie.submissions) >= 3)
+    await h.bot.tracker.idle()
     assert len(h.kie.submissions) == 3  # refused requests made no provider call
     assert await balance(h) == 0
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.conftest import Harness
-from tests.support.interactions import component, inject
+from tests.support.interactions import component, guild_create, inject, text_channel
 
 BOB, CAROL = 4242, 4343
 
@@ -58,3 +58,16 @@ async def test_top_lists_the_servers_most_liked_tracks_of_the_period(harness: Ha
     assert f"/{new[1]['id']})" in week  # a link to the track's message
     ever = (await h.reply_to(h.command("top", {"period": "all"})))["embeds"][0]["description"].splitlines()
     assert "Old Favourite" in ever[0] and "\u2b50 3" in ever[0] and "This Week" in ever[1]
+
+
+async def test_top_leaves_out_tracks_from_channels_the_member_cannot_read(harness: Harness) -> None:
+    h = harness
+    mods_room = 7070
+    guild_create(h.bot, channels=[text_channel(h.channel_id, "music"), text_channel(mods_room, "mods", hidden=True)])
+    task_id = await h.finished(h.command("generate", {"prompt": "a secret demo"}, channel_id=mods_room), "generate")
+    await h.kie.advance(task_id, "complete")
+    posted = await h.discord.wait_for_message(mods_room, lambda m: "your song is ready" in (m["content"] or ""))
+    await h.bot.tracker.idle()
+    await press(h, posted, CAROL)
+    assert "Secret Demo" not in (await h.reply_to(h.command("top", user_id=BOB)))["embeds"][0]["description"]
+    assert "Secret Demo" in (await h.reply_to(h.command("top")))["embeds"][0]["description"]  # its owner's

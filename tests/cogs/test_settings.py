@@ -87,6 +87,6 @@ async def test_private_results_come_by_dm_and_the_channel_stays_quiet(harness: H
     assert info["embeds"][0]["title"]  # the buttons answer in the DM
     audio_id = task.tracks[0].audio_id
     choices = await h.bot.store.finished_tracks(DEFAULT_GUILD_ID, None)
-    assert audio_id not in {t.audio_id for t, _ in choices}  # never offered to other members
+    assert audio_id not in {found.track.audio_id for found in choices}  # never offered to other members
     other = await h.reply_to(h.command("karaoke", {"track": audio_id}, user_id=4242))
     assert "can't find that track" in other["content"]

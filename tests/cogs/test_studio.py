@@ -8,7 +8,14 @@ from typing import Any
 
 from tests.conftest import Harness
 from tests.support.discord_fake import DEFAULT_GUILD_ID, DEFAULT_USER_ID
-from tests.support.interactions import inject, modal_submit_for, settle
+from tests.support.interactions import (
+    autocomplete,
+    guild_create,
+    inject,
+    modal_submit_for,
+    settle,
+    text_channel,
+)
 
 BOB = 4242
 WAV = b"RIFF" + b"\0" * 4000
@@ -86,6 +93,33 @@ async def test_a_mashup_of_my_track_and_another_members(harness: Harness) -> Non
     assert "two different tracks" in same["content"]
     theirs_as_mine = await h.reply_to(h.command("mashup", {"track": theirs.audio_id, "with": mine.audio_id}))
     assert "belongs to" in theirs_as_mine["content"]  # the first track must be your own
+
+
+async def test_another_members_track_from_a_channel_i_cannot_read_is_not_offered_or_taken(harness: Harness) -> None:
+    """A song posted in the moderators' room is not listed to a member who cannot read that room, nor taken
+    when its id is typed; its owner still finds it."""
+    h = harness
+    mods_room = 7070
+    guild_create(h.bot, channels=[text_channel(h.channel_id, "music"), text_channel(mods_room, "mods", hidden=True)])
+    mine_id, _ = await h.song("my sea shanty")
+    bob = await h.finished(h.command("generate", {"prompt": "a secret demo"}, user_id=BOB, channel_id=mods_room),
+                           "generate")
+    await h.kie.advance(bob, "complete")
+    await h.discord.wait_for_message(mods_room, lambda m: "your song is ready" in (m["content"] or ""))
+    await h.bot.tracker.idle()
+    mine, secret = h.kie.task(mine_id).tracks[0], h.kie.task(bob).tracks[0]
+
+    async def offered(user_id: int) -> set[str]:
+        payload = autocomplete("mashup", {"track": mine.audio_id, "with": ""}, "with", user_id=user_id)
+        inject(h.bot, payload, fake=h.discord)
+        return {c["value"] for c in (await h.discord.wait_for_callback(int(payload["id"]))).json["data"]["choices"]}
+
+    assert secret.audio_id not in await offered(DEFAULT_USER_ID) and mine.audio_id in await offered(DEFAULT_USER_ID)
+    assert secret.audio_id in await offered(BOB)  # his own
+    reply = await h.reply_to(h.command("mashup", {"track": mine.audio_id, "with": secret.audio_id}))
+    assert "can't find that track" in reply["content"] and h.kie.submissions_of("mashup") == []
+    karaoke = await h.reply_to(h.command("karaoke", {"track": secret.audio_id}))
+    assert "can't find that track" in karaoke["content"]
 
 
 async def test_replace_a_section_checked_before_sending(harness: Harness) -> None:

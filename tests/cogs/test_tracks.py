@@ -6,7 +6,12 @@ from typing import Any
 
 from tests.conftest import BotFactory, Harness
 from tests.support.discord_fake import DEFAULT_GUILD_ID, DEFAULT_USER_ID
-from tests.support.interactions import MODERATOR_PERMS, inject, slash_command
+from tests.support.interactions import (
+    MODERATOR_PERMS,
+    guild_create,
+    inject,
+    slash_command,
+)
 
 
 async def test_every_track_has_its_buttons(harness: Harness) -> None:
@@ -159,6 +164,22 @@ async def test_only_the_owner_or_a_moderator_deletes(harness: Harness) -> None:
     assert "belongs to" in other["content"]
     ask = await question(h, h.click(tracks[0], "Delete", user_id=5000, permissions=MODERATOR_PERMS))
     done = await h.reply_to(h.click(ask, "Delete for good", user_id=5000, permissions=MODERATOR_PERMS))
+    assert "Deleted" in done["content"]
+
+
+async def test_the_servers_moderator_role_acts_on_members_songs_as_manage_server_does(harness: Harness) -> None:
+    """/mod moderator-role makes moderators without Manage Server: they too may delete a member's song,
+    export it or cancel it (and the log channel hears of a delete)."""
+    h = harness
+    helper_role = 9090
+    guild_create(h.bot, roles={helper_role: "Helpers"})  # what Member.roles reads
+    _, tracks = await h.song()
+    refused = await h.reply_to(h.click(tracks[0], "Delete", user_id=5000, roles=[str(helper_role)]))
+    assert "only they (or a moderator) can do that" in refused["content"]
+    await h.bot.store.set_policy(DEFAULT_GUILD_ID, moderator_role_id=helper_role)
+    await h.finished(h.click(tracks[0], "WAV", user_id=5000, roles=[str(helper_role)]), "wav")
+    ask = await question(h, h.click(tracks[1], "Delete", user_id=5000, roles=[str(helper_role)]))
+    done = await h.reply_to(h.click(ask, "Delete for good", user_id=5000, roles=[str(helper_role)]))
     assert "Deleted" in done["content"]
 
 

@@ -146,9 +146,20 @@ async def settle(timeout: float = 5.0) -> None:
             await asyncio.wait(pending)
 
 
-def guild_create(bot: discord.Client, guild_id: int = DEFAULT_GUILD_ID, *, roles: Mapping[int, str] = {}) -> None:
-    """Deliver GUILD_CREATE as the gateway would on connect, so the guild and its roles are cached (what
-    ``Member.roles`` reads). ``roles`` maps role ids to names; the @everyone role is added."""
+def text_channel(channel_id: int, name: str, *, guild_id: int = DEFAULT_GUILD_ID,
+                 hidden: bool = False) -> dict[str, Any]:
+    """A text channel as GUILD_CREATE carries it; ``hidden``: @everyone may not view it (a moderators' room)."""
+    deny = str(discord.Permissions(view_channel=True).value) if hidden else "0"
+    return {"id": str(channel_id), "type": 0, "name": name, "position": 0, "guild_id": str(guild_id),
+            "parent_id": None, "topic": None, "nsfw": False, "last_message_id": None, "rate_limit_per_user": 0,
+            "permission_overwrites": [{"id": str(guild_id), "type": 0, "allow": "0", "deny": deny}]}
+
+
+def guild_create(bot: discord.Client, guild_id: int = DEFAULT_GUILD_ID, *, roles: Mapping[int, str] = {},
+                 channels: Sequence[dict[str, Any]] = ()) -> None:
+    """Deliver GUILD_CREATE as the gateway would on connect, so the guild, its roles (what ``Member.roles``
+    reads) and ``channels`` (see :func:`text_channel`) are cached. ``roles`` maps role ids to names; the
+    @everyone role is added."""
     role_objects = guild_roles(guild_id, MEMBER_PERMS, roles)
     payload = {
         "id": str(guild_id), "name": "Test server", "icon": None, "owner_id": "1", "region": "",
@@ -157,7 +168,7 @@ def guild_create(bot: discord.Client, guild_id: int = DEFAULT_GUILD_ID, *, roles
         "mfa_level": 0, "system_channel_id": None, "system_channel_flags": 0, "rules_channel_id": None,
         "vanity_url_code": None, "description": None, "banner": None, "premium_tier": 0,
         "preferred_locale": "en-US", "public_updates_channel_id": None, "nsfw_level": 0,
-        "premium_progress_bar_enabled": False, "member_count": 1, "members": [], "channels": [], "threads": [],
+        "premium_progress_bar_enabled": False, "member_count": 1, "members": [], "channels": list(channels), "threads": [],
         "presences": [], "voice_states": [], "large": False, "joined_at": "2024-01-01T00:00:00+00:00",
     }
     bot._connection.parse_guild_create(payload)  # type: ignore[arg-type]
