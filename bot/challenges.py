@@ -26,7 +26,7 @@ from bot.delivery import (
     set_picture,
 )
 from bot.formatting import format_clock, member_text, shorten
-from bot.models import Task, TaskState, Track
+from bot.models import Task, TaskKind, TaskState, Track
 from bot.providers.errors import InputError
 from bot.replies import report_unexpected, send_ephemeral
 from bot.store import (
@@ -141,6 +141,8 @@ class ChallengeService(BackgroundLoop):
             raise InputError("That track isn't yours: enter a song the bot made for you.")
         if not task.task_kind.makes_music or task.state is not TaskState.SUCCEEDED:
             raise InputError("Only finished songs can be entered.")
+        if task.task_kind is TaskKind.SOUND:
+            raise InputError("That's a sound effect: enter a song (you can make one from it with /cover).")
         if task.created_at < challenge.opens_at:
             raise InputError(f"That song was made before the challenge opened (<t:{int(challenge.opens_at)}:f>). "
                              "Enter a song you make for the challenge.")

@@ -736,7 +736,9 @@ def _status_lines(task: Task, place: Place | None = None, listen: str | None = N
     reached = _reached_rank(task) if failed else task.state.rank
     current_marked = False
     for state, label in MUSIC_STEPS if task.task_kind.makes_music else SIMPLE_STEPS:
-        if state is TaskState.TEXT and getattr(task.request, "instrumental", False):
+        if state is TaskState.TEXT and task.task_kind is TaskKind.SOUND:
+            label = "Sound planned"
+        elif state is TaskState.TEXT and getattr(task.request, "instrumental", False):
             label = "Arrangement planned"
         if state.rank <= reached:
             lines.append(f"\u2705 {label}{_step_detail(task, state, listen)}")

@@ -25,7 +25,7 @@ from bot.providers.errors import InputError, ProviderError
 from bot.replies import send_ephemeral
 from bot.rules import check_member
 from bot.songs import Origin
-from bot.store import Charge, MemberSettings
+from bot.store import Charge, FinishedTrack, MemberSettings
 from bot.views import ActionHandler
 
 if TYPE_CHECKING:
@@ -334,6 +334,7 @@ def origin_of(interaction: discord.Interaction[Any]) -> Origin:
         upload_limit=interaction.filesize_limit or DEFAULT_UPLOAD_LIMIT,
         role_ids=frozenset(role.id for role in getattr(interaction.user, "roles", [])),
         parent_channel_id=channel.parent_id if isinstance(channel, discord.Thread) else None,
+        private_thread=isinstance(channel, discord.Thread) and channel.is_private(),
     )
 
 
@@ -381,72 +382,104 @@ class RetryView(discord.ui.View):
 # ----- picking a source: one of the member's tracks, or an uploaded file -----------------------------------
 
 
-async def resolve_track(interaction: discord.Interaction[ChorusBot], audio_id: str) -> SourceTrack:
-    """The finished track ``audio_id`` in this server, if the member may use it; else InputError."""
+NOT_A_SONG = ("That's a sound effect: this works on songs. Make a song from it with /cover (or its Cover "
+              "button).")
+
+
+async def resolve_track(interaction: discord.Interaction[ChorusBot], audio_id: str, *,
+                        sounds: bool = False) -> SourceTrack:
+    """The finished track ``audio_id`` in this server, if the member may use it (``sounds``: a sound effect
+    too); else InputError. Moderators may use any member's track, but not a private result and not one posted
+    where they cannot read."""
     found = await interaction.client.store.track_by_audio_id(audio_id.strip())
     if found is None or found[0].guild_id != interaction.guild_id:
         raise InputError("I can't find that track in this server. Pick one from the list as you type.")
     source = SourceTrack.of(interaction.client, *found)
-    if not await may_act_on(interaction, source.task, interaction.client.store):
-        raise InputError(not_yours(source.task))
+    task = source.task
+    if not await may_act_on(interaction, task, interaction.client.store):
+        raise InputError(not_yours(task))
+    if task.user_id != interaction.user.id and (task.private or not may_hear(interaction, task)):
+        raise InputError("I can't find that track in this server. Pick one from the list as you type.")
+    if task.task_kind is TaskKind.SOUND and not sounds:
+        raise InputError(NOT_A_SONG)
     return source
 
 
 async def track_autocomplete(
     interaction: discord.Interaction[ChorusBot], current: str
 ) -> list[app_commands.Choice[str]]:
-    """The member's own finished tracks, newest first, shown by title and date; the value is the audio id."""
+    """The member's own finished songs, newest first, shown by title and date; the value is the audio id."""
     return await track_choices(interaction, current)
+
+
+async def any_track_autocomplete(
+    interaction: discord.Interaction[ChorusBot], current: str
+) -> list[app_commands.Choice[str]]:
+    """The member's own finished songs and sound effects (for the commands that take both)."""
+    return await track_choices(interaction, current, sounds=True)
 
 
 async def server_track_autocomplete(
     interaction: discord.Interaction[ChorusBot], current: str
 ) -> list[app_commands.Choice[str]]:
-    """Every member's finished tracks that were posted in this server, newest first."""
+    """Every member's finished songs that were posted in this server where the member can read, newest first."""
     return await track_choices(interaction, current, anyone=True)
 
 
-def may_hear(interaction: discord.Interaction[Any], owner_id: int, channel_id: int) -> bool:
-    """Whether a member may pick a track posted in ``channel_id``: their own, or one posted where they can
-    read. Another member's track from a channel hidden from them (a moderators' room, a private thread) is
-    neither listed nor taken. Without the server in the cache there is nothing to check against."""
-    if owner_id == interaction.user.id:
+def may_hear(interaction: discord.Interaction[Any], task: Task | FinishedTrack) -> bool:
+    """Whether a member may pick a track: their own, or one posted where they can read it. Another member's
+    track from a channel hidden from them (a moderators' room), from a private thread (the bot cannot know
+    its members: only those who manage threads see them all) or from a place the bot does not know (a
+    deleted channel; the server not cached yet) is neither listed nor taken. A public thread that was
+    archived (no longer cached) is judged by its channel."""
+    if task.user_id == interaction.user.id:
         return True
     # The cached server (interaction.guild may be a partial one built from the interaction alone).
     guild, member = interaction.client.get_guild(interaction.guild_id or 0), interaction.user
     if guild is None or not isinstance(member, discord.Member):
-        return True
-    channel = guild.get_channel_or_thread(channel_id)
-    if channel is None:  # deleted, or an archived thread this process never saw: not known to be readable
         return False
-    return channel.permissions_for(member).read_messages
+    channel = guild.get_channel_or_thread(task.channel_id)
+    if channel is None and task.thread_parent_id is not None:
+        channel = guild.get_channel(task.thread_parent_id)
+    if channel is None:
+        return False
+    try:
+        permissions = channel.permissions_for(member)
+    except discord.ClientException:  # a thread whose channel is not cached
+        return False
+    if isinstance(channel, discord.Thread) and channel.is_private() and not permissions.manage_threads:
+        return False
+    return permissions.read_messages and permissions.read_message_history
 
 
 async def resolve_server_track(interaction: discord.Interaction[ChorusBot], audio_id: str) -> SourceTrack:
-    """A finished track posted in this server, whoever made it (to use, not to spend on), where the member
+    """A finished song posted in this server, whoever made it (to use, not to spend on), where the member
     can read it; else InputError."""
     found = await interaction.client.store.track_by_audio_id(audio_id.strip())
     private = found is not None and found[0].private and found[0].user_id != interaction.user.id
     if found is None or found[0].guild_id != interaction.guild_id or found[0].tracks[found[1]].message_id is None \
-            or private or not may_hear(interaction, found[0].user_id, found[0].channel_id):
+            or private or not may_hear(interaction, found[0]):
         raise InputError("I can't find that track among those posted in this server. Pick one from the list as "
                          "you type.")
+    if found[0].task_kind is TaskKind.SOUND:
+        raise InputError(NOT_A_SONG)
     return SourceTrack.of(interaction.client, *found)
 
 
 async def track_choices(
-    interaction: discord.Interaction[ChorusBot], current: str, *, since: float = 0.0, anyone: bool = False
+    interaction: discord.Interaction[ChorusBot], current: str, *, since: float = 0.0, anyone: bool = False,
+    sounds: bool = False,
 ) -> list[app_commands.Choice[str]]:
     """:func:`track_autocomplete`, leaving out tracks requested before ``since`` (``anyone``: every member's
-    posted tracks, not only the member's own)."""
+    posted tracks where the member can read, not only the member's own; ``sounds``: sound effects too)."""
     if interaction.guild_id is None:
         return []
     found = await interaction.client.store.finished_tracks(interaction.guild_id, None if anyone else interaction.user.id,
                                                            query=current.strip(), limit=100 if anyone else 25,
-                                                           since=since)
+                                                           since=since, sounds=sounds)
     choices = []
     for item in found:
-        if anyone and not may_hear(interaction, item.user_id, item.channel_id):
+        if anyone and not may_hear(interaction, item):
             continue
         name = f"{shorten(item.track.title or 'Untitled', 80)} \u00b7 {_day(item.made)}"
         choices.append(app_commands.Choice(name=name[:100], value=item.track.audio_id))

@@ -577,6 +577,9 @@ class Task:
     told_at: float | None = None  # when the member was told about an unposted result
     deleted_at: float | None = None  # when its owner (or a moderator) deleted its messages
     private: bool = False  # its messages go to the member's DMs (channel_id is the DM channel)
+    # Asked in a public thread: the thread's channel, whose readers may read it once the thread is archived
+    # (None for channels and private threads, whose members the bot cannot know).
+    thread_parent_id: int | None = None
 
     @property
     def task_kind(self) -> TaskKind:

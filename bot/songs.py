@@ -44,6 +44,7 @@ class Origin:
     upload_limit: int
     role_ids: frozenset[int] = frozenset()
     parent_channel_id: int | None = None  # a thread's channel
+    private_thread: bool = False  # the thread is private: only its members (and thread managers) read it
     dm_channel_id: int | None = None  # the member's DMs, when they want their results there (/settings)
 
     def allowance(self, policy: GuildPolicy, now: float) -> Allowance:
@@ -60,8 +61,10 @@ class Origin:
         return Destination(guild, self.result_channel, self.user_id, self.upload_limit)
 
     def new_task(self, provider: str, token: str, request: Request) -> NewTask:
+        private = self.dm_channel_id is not None
+        public_thread = self.parent_channel_id if not (private or self.private_thread) else None
         return NewTask(provider, token, self.guild_id, self.result_channel, self.user_id, request, self.upload_limit,
-                       private=self.dm_channel_id is not None)
+                       private=private, thread_parent_id=public_thread)
 
 
 @dataclass(frozen=True)

@@ -12,12 +12,12 @@ from bot.flows import (
     Feature,
     Model,
     SourceTrack,
+    any_track_autocomplete,
     audio_upload,
     one_source,
     refuse,
     resolve_track,
     start_task,
-    track_autocomplete,
 )
 from bot.models import DEFAULT_MODEL, CoverRequest, Task, TaskKind
 from bot.providers.base import TextLimits
@@ -55,7 +55,7 @@ class Cover(Feature):
         model="Suno model (default: the newest)",
         persona="A voice persona of this server to sing with",
     )
-    @app_commands.autocomplete(track=track_autocomplete, persona=persona_autocomplete)
+    @app_commands.autocomplete(track=any_track_autocomplete, persona=persona_autocomplete)
     @app_commands.guild_only()
     async def cover(
         self,
@@ -72,7 +72,7 @@ class Cover(Feature):
         one_source(track, audio)
         model = model or self.bot.provider.capabilities.default_model
         if track is not None:
-            source = await resolve_track(interaction, track)
+            source = await resolve_track(interaction, track, sounds=True)  # a song can be made from a sound
             request = cover_track(source, style=style, title=title, lyrics=lyrics, instrumental=instrumental,
                                   model=model)
         else:

@@ -11,9 +11,9 @@ from discord import app_commands
 from bot.flows import (
     Feature,
     SourceTrack,
+    any_track_autocomplete,
     resolve_track,
     start_task,
-    track_autocomplete,
 )
 from bot.models import ExportRequest, Task, TaskKind
 from bot.providers.errors import InputError
@@ -39,17 +39,19 @@ class Exports(Feature):
 
     @app_commands.command(name="export", description="Get one of your tracks as a WAV file or a music video")
     @app_commands.describe(track="One of your tracks (start typing its title)", format="WAV or music video")
-    @app_commands.autocomplete(track=track_autocomplete)
+    @app_commands.autocomplete(track=any_track_autocomplete)
     @app_commands.choices(format=FORMAT_CHOICES)
     @app_commands.guild_only()
     async def export(self, interaction: discord.Interaction[ChorusBot], track: str, format: str) -> None:  # noqa: A002
-        source = await resolve_track(interaction, track)
+        source = await resolve_track(interaction, track, sounds=True)
         await start_task(interaction, export_request(interaction, source, format))
 
 
 def export_request(interaction: discord.Interaction[ChorusBot], source: SourceTrack, fmt: str) -> ExportRequest:
     if not source.task.provider_task_id:
         raise InputError("This track can't be exported: Suno's record of it is missing.")
+    if fmt == "video" and source.task.task_kind is TaskKind.SOUND:
+        raise InputError("Music videos are made of songs: a sound effect can be exported as a WAV.")
     author_limit = interaction.client.provider.capabilities.limits.video_author
     return ExportRequest(source_task_id=source.task.provider_task_id, audio_id=source.track.audio_id, format=fmt,
                          source_title=source.track.title, source_provider=source.task.provider,

@@ -38,7 +38,7 @@ class Likes(Feature):
         seconds = PERIODS.get(period)
         since = 0.0 if seconds is None else self.bot.clock() - seconds
         found = await self.bot.store.top_tracks(interaction.guild_id or 0, since=since, limit=TOP * 4)
-        top = [entry for entry in found if may_hear(interaction, entry.task.user_id, entry.task.channel_id)][:TOP]
+        top = [entry for entry in found if may_hear(interaction, entry.task)][:TOP]
         when = "ever" if seconds is None else f"this {period}"
         embed = discord.Embed(title=f"\u2b50 Most-liked tracks {when}", colour=discord.Colour.gold())
         lines = []

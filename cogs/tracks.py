@@ -11,12 +11,12 @@ from discord import app_commands
 
 from bot.flows import (
     Feature,
+    any_track_autocomplete,
     missing_permissions,
     origin_of,
     resolve_track,
     start_task,
     task_link,
-    track_autocomplete,
 )
 from bot.formatting import member_text
 from bot.models import Task, TaskKind, TaskState
@@ -105,9 +105,9 @@ class Tracks(Feature):
 
     @track.command(name="show", description="Post one of your finished tracks here again, with its buttons")
     @app_commands.describe(id="The track (start typing its title)")
-    @app_commands.autocomplete(id=track_autocomplete)
+    @app_commands.autocomplete(id=any_track_autocomplete)
     async def show(self, interaction: discord.Interaction[ChorusBot], id: str) -> None:  # noqa: A002
-        source = await resolve_track(interaction, id)  # your own tracks (moderators: any), as every command
+        source = await resolve_track(interaction, id, sounds=True)  # your own (moderators: any), as every command
         origin = origin_of(interaction)
         # The server's rules, as every command: not for blocked members, only where music is allowed.
         await check_member(self.bot.store, origin.guild_id or 0, origin.user_id, origin.channel_id,

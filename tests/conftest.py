@@ -30,7 +30,13 @@ from tests.support.discord_fake import (
     FakeDiscord,
     followup_for,
 )
-from tests.support.interactions import component, discord_api, inject, slash_command
+from tests.support.interactions import (
+    component,
+    discord_api,
+    guild_create,
+    inject,
+    slash_command,
+)
 from tests.support.kie_fake import FakeKie
 from tests.support.loopback import free_port
 
@@ -139,6 +145,7 @@ async def make_bot(tmp_path: Path, discord_fake: FakeDiscord, kie: FakeKie, cloc
         overrides["fetch_allow_hosts"] = settings.fetch_allow_hosts | set(overrides.get("fetch_allow_hosts", ()))
         bot = create_bot(replace(settings, **overrides), clock=clock)
         await bot.login("fake-token")
+        guild_create(bot)  # the test server and its channel, cached as the gateway's GUILD_CREATE leaves them
         bot.provider.retry = NO_WAIT
         bot.tracker.confirm_retries = (0.4,)  # a record that lags its callback is read again sooner (≤ 3/s)
         if generous:

@@ -78,7 +78,7 @@ def parse_callback(kind: TaskKind, body: Any) -> TaskUpdate:
         detail = message or first_str(data, "error") or None
         return TaskUpdate(task_id, TaskState.FAILED, error_code=code, error_message=detail)
     if kind.makes_music:
-        return _music_callback(task_id, data)
+        return _music_callback(task_id, data, kind)
     if kind is TaskKind.LYRICS:
         return lyrics_update(task_id, data.get("data"), "error_message", required=True)
     if kind is TaskKind.STEMS:
@@ -94,7 +94,7 @@ def parse_callback(kind: TaskKind, body: Any) -> TaskUpdate:
                          required=True)
 
 
-def _music_callback(task_id: str, data: Mapping[str, Any]) -> TaskUpdate:
+def _music_callback(task_id: str, data: Mapping[str, Any], kind: TaskKind) -> TaskUpdate:
     stage = first_str(data, "callbackType", "callback_type")
     if stage not in _CALLBACK_STAGES:
         raise MalformedCallback(f"unknown callbackType {stage!r}")
@@ -103,7 +103,7 @@ def _music_callback(task_id: str, data: Mapping[str, Any]) -> TaskUpdate:
         items = []
     if not isinstance(items, list):
         raise MalformedCallback("data.data is not a list")
-    tracks = parse_tracks(items)
+    tracks = parse_tracks(items, sung=kind is not TaskKind.SOUND)
     state = _CALLBACK_STAGES[stage]
     if state is TaskState.SUCCEEDED and not tracks:
         raise MalformedCallback("complete callback without tracks")
@@ -213,7 +213,7 @@ def _status_update(kind: TaskKind, task_id: str, status: str, data: Mapping[str,
 def _result(kind: TaskKind, task_id: str, status: str, response: Mapping[str, Any]) -> TaskUpdate:
     if kind.makes_music:
         items = response.get("sunoData") or response.get("data") or []
-        tracks = parse_tracks(items if isinstance(items, list) else [])
+        tracks = parse_tracks(items if isinstance(items, list) else [], sung=kind is not TaskKind.SOUND)
         state = _MUSIC_STATES.get(status, TaskState.QUEUED)
         if state is TaskState.SUCCEEDED and not any(track.audio_url for track in tracks):
             state = TaskState.FIRST if tracks else TaskState.QUEUED  # keep polling until the tracks are listed
@@ -252,7 +252,9 @@ def _failed(status: str) -> bool:
     return "FAILED" in status or "EXCEPTION" in status or status == "SENSITIVE_WORD_ERROR"
 
 
-def parse_tracks(items: Sequence[Any]) -> tuple[Track, ...]:
+def parse_tracks(items: Sequence[Any], *, sung: bool = True) -> tuple[Track, ...]:
+    """Tracks from a music record or callback. ``sung`` False (a sound effect): its ``prompt`` is the sound's
+    description, not lyrics, so none are kept (a Cover of it must not sing the description)."""
     tracks = []
     for item in items:
         if not isinstance(item, Mapping):
@@ -269,7 +271,7 @@ def parse_tracks(items: Sequence[Any]) -> tuple[Track, ...]:
                 title=first_str(item, "title"),
                 tags=first_str(item, "tags"),
                 duration=as_float(item.get("duration")),
-                lyrics=first_str(item, "prompt", "lyrics"),
+                lyrics=first_str(item, "prompt", "lyrics") if sung else "",
                 model_name=first_str(item, "model_name", "modelName"),
                 created=first_str(item, "createTime", "create_time"),
             )

@@ -77,7 +77,8 @@ def _new_task(task_id: int, new: NewTask, now: float) -> Task:
     return Task(id=task_id, kind=new.request.kind.value, provider=new.provider, provider_task_id=None,
                 callback_token=new.callback_token, guild_id=new.guild_id, channel_id=new.channel_id,
                 user_id=new.user_id, status_message_id=None, request=new.request, state=TaskState.WAITING,
-                upload_limit=new.upload_limit, created_at=now, updated_at=now, private=new.private)
+                upload_limit=new.upload_limit, created_at=now, updated_at=now, private=new.private,
+                thread_parent_id=new.thread_parent_id)
 
 
 @dataclass(frozen=True)
@@ -203,7 +204,8 @@ class CreditStore(SharedWorkStore):
                 task_id = next(ids)
                 tasks.append((task_id, new.request.kind.value, new.provider, new.callback_token, new.guild_id,
                               new.channel_id, new.user_id, new.request.to_json(), new.request.reuse_key,
-                              TaskState.WAITING.value, new.upload_limit, now, now, int(new.private)))
+                              TaskState.WAITING.value, new.upload_limit, now, now, int(new.private),
+                              new.thread_parent_id))
                 ledger.append((guild_id, new.user_id, "reserve", -request.cost, task_id, request.operation, None, "",
                                None, now))
                 balances[member] = balance - request.cost
@@ -213,8 +215,8 @@ class CreditStore(SharedWorkStore):
             if tasks:
                 await db.executemany(
                     """INSERT INTO tasks (id, kind, provider, callback_token, guild_id, channel_id, user_id, params,
-                           reuse_key, state, upload_limit, created_at, updated_at, private)
-                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""", tasks)
+                           reuse_key, state, upload_limit, created_at, updated_at, private, thread_parent_id)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""", tasks)
             if ledger:
                 await db.executemany(
                     """INSERT INTO ledger (guild_id, user_id, kind, amount, task_id, operation, actor_id, reason,

@@ -185,8 +185,8 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX provider_slots_by_time ON provider_slots (at);
     """,
     # 9: the studio: likes (one per member and track), a member's defaults, results their owner deleted, voice
-    # personas made from a server's tracks, the free music video some providers make with a song, and results
-    # sent to the member by DM.
+    # personas made from a server's tracks, the free music video some providers make with a song, results
+    # sent to the member by DM, and the channel of the public thread a request came from (who may read it).
     """
     CREATE TABLE likes (
         task_id INTEGER NOT NULL REFERENCES tasks (id),
@@ -209,6 +209,7 @@ MIGRATIONS: tuple[str, ...] = (
     );
     ALTER TABLE tasks ADD COLUMN deleted_at REAL;
     ALTER TABLE tasks ADD COLUMN private INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE tasks ADD COLUMN thread_parent_id INTEGER;
     ALTER TABLE tracks ADD COLUMN video_url TEXT NOT NULL DEFAULT '';
     CREATE TABLE personas (
         id INTEGER PRIMARY KEY AUTOINCREMENT,

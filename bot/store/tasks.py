@@ -43,6 +43,7 @@ class NewTask:
     request: Request
     upload_limit: int
     private: bool = False  # channel_id is the member's DM channel
+    thread_parent_id: int | None = None  # asked in a public thread: its channel
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,7 @@ class FinishedTrack:
     made: float
     user_id: int
     channel_id: int
+    thread_parent_id: int | None
 
 
 TARGETS_KEPT = 10_000  # callback targets remembered in memory (the oldest are forgotten first)
@@ -99,12 +101,12 @@ class TaskStore(StoreBase):
         now = self._clock()
         task_id = await db.value(
             """INSERT INTO tasks (kind, provider, callback_token, guild_id, channel_id, user_id,
-                   params, reuse_key, state, upload_limit, created_at, updated_at, private)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id""",
+                   params, reuse_key, state, upload_limit, created_at, updated_at, private, thread_parent_id)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id""",
             (
                 new.request.kind.value, new.provider, new.callback_token, new.guild_id, new.channel_id,
                 new.user_id, new.request.to_json(), new.request.reuse_key, TaskState.SUBMITTING.value,
-                new.upload_limit, now, now, int(new.private),
+                new.upload_limit, now, now, int(new.private), new.thread_parent_id,
             ),
         )
         return int(task_id)
@@ -363,24 +365,27 @@ class TaskStore(StoreBase):
                                      (guild_id, user_id)))
 
     async def finished_tracks(
-        self, guild_id: int, user_id: int | None, *, query: str = "", limit: int = 25, since: float = 0.0
+        self, guild_id: int, user_id: int | None, *, query: str = "", limit: int = 25, since: float = 0.0,
+        sounds: bool = False,
     ) -> list[FinishedTrack]:
         """A member's finished tracks in a server (``user_id`` None: every member's that were posted there),
         newest first; ``query`` filters titles (for autocomplete), ``since`` leaves out tracks requested
-        earlier."""
+        earlier; sound effects only with ``sounds``."""
         pattern = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         whose, who = (("tasks.user_id = ?", (user_id,)) if user_id is not None
                       else ("tracks.message_id IS NOT NULL AND tasks.private = 0", ()))
         rows = await self._rows(
             f"""SELECT tracks.*, COALESCE(tasks.finished_at, tasks.created_at) AS made, tasks.user_id AS owner,
-                      tasks.channel_id AS posted_in FROM tracks
+                      tasks.channel_id AS posted_in, tasks.thread_parent_id FROM tracks
                JOIN tasks ON tasks.id = tracks.task_id
                WHERE tasks.guild_id = ? AND {whose} AND tasks.state = ? AND tasks.created_at >= ?
                  AND tasks.deleted_at IS NULL AND LOWER(tracks.title) LIKE LOWER(?) ESCAPE '\\'
-               ORDER BY made DESC, tracks.position LIMIT ?""",
-            (guild_id, *who, TaskState.SUCCEEDED.value, since, pattern, limit),
+                 AND tasks.kind <> ? ORDER BY made DESC, tracks.position LIMIT ?""",
+            (guild_id, *who, TaskState.SUCCEEDED.value, since, pattern, "" if sounds else TaskKind.SOUND.value,
+             limit),
         )
-        return [FinishedTrack(_track(row), row["made"], row["owner"], row["posted_in"]) for row in rows]
+        return [FinishedTrack(_track(row), row["made"], row["owner"], row["posted_in"], row["thread_parent_id"])
+                for row in rows]
 
     async def track_by_audio_id(self, audio_id: str) -> tuple[Task, int] | None:
         """The finished task that made a track, and the track's position in it."""

@@ -127,6 +127,11 @@ async def test_provenance(harness: Harness) -> None:
     assert "made before the challenge opened" in (await run(h, "submit", {"track": before}, user_id=ALICE))["content"]
     assert "isn't yours" in (await run(h, "submit", {"track": bobs}, user_id=ALICE))["content"]
     assert "can't find that track" in (await run(h, "submit", {"track": "nope"}, user_id=ALICE))["content"]
+    sound = await h.finished(h.command("sfx", {"prompt": "rain on a tin roof"}, user_id=ALICE), "sounds")
+    await h.kie.advance(sound, "complete")
+    await h.wait_for_tracks(4)
+    sound_entry = await run(h, "submit", {"track": h.kie.task(sound).tracks[0].audio_id}, user_id=ALICE)
+    assert "That's a sound effect: enter a song" in sound_entry["content"]
     mine = await song_by(h, ALICE)
     assert "You're in" in (await run(h, "submit", {"track": mine}, user_id=ALICE))["content"]
     again = await song_by(h, ALICE, "another one")

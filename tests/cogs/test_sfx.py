@@ -8,6 +8,7 @@ from typing import Any
 
 from tests.conftest import Harness
 from tests.support.discord_fake import DEFAULT_GUILD_ID, DEFAULT_USER_ID
+from tests.support.interactions import autocomplete, inject
 
 
 def buttons(message: dict[str, Any]) -> list[str]:
@@ -76,3 +77,35 @@ async def test_a_sound_suno_fails_is_refunded(strict: Harness) -> None:
     assert "\u201cglass shattering\u201d could not be made" in notice["content"]
     await h.bot.tracker.idle()
     assert await h.bot.store.refund_of(1) is not None
+
+
+async def test_a_sound_is_offered_where_it_fits_and_refused_where_a_song_is_needed(harness: Harness) -> None:
+    """A sound can be covered into a song, exported as WAV and shown again; extending it, splitting it,
+    a persona, a replaced section or a music video need a song, and say so before anything is spent."""
+    h = harness
+    task_id = await h.finished(h.command("sfx", {"prompt": "a warm synth pad loop", "loop": True}), "sounds")
+    await h.kie.advance(task_id, "complete")
+    await h.wait_for_tracks()
+    sound = h.kie.task(task_id).tracks[0].audio_id
+    assert sound in await offered(h, "cover") and sound in await offered(h, "export")
+    assert sound not in await offered(h, "extend") and sound not in await offered(h, "stems")
+    for name, options in (("extend", {}), ("stems", {"mode": "vocals"}), ("replace", {"start": 1, "end": 8, "lyrics": "la"}),
+                          ("persona", {"name": "Pad", "description": "soft"})):
+        reply = await h.reply_to(h.command(name, {"track": sound, **options},
+                                           subcommand="create" if name == "persona" else None))
+        assert "That's a sound effect: this works on songs" in reply["content"], (name, reply)
+    video = await h.reply_to(h.command("export", {"track": sound, "format": "video"}))
+    assert "Music videos are made of songs" in video["content"]
+    await h.finished(h.command("export", {"track": sound, "format": "wav"}), "wav")
+    await h.finished(h.command("cover", {"track": sound, "style": "dreamy synth-pop"}), "upload_cover")
+    body = h.kie.submissions_of("upload_cover")[-1].body
+    assert body["uploadUrl"] and body["instrumental"] is True  # nothing to sing: the sound has no lyrics
+    assert await reserved(h, "stems_vocals") == [] and await reserved(h, "persona") == []
+
+
+async def offered(h: Harness, command: str) -> set[str]:
+    """The audio ids /<command>'s track option suggests."""
+    options: dict[str, Any] = {"track": ""}
+    payload = autocomplete(command, options, "track")
+    inject(h.bot, payload, fake=h.discord)
+    return {c["value"] for c in (await h.discord.wait_for_callback(int(payload["id"]))).json["data"]["choices"]}

@@ -9,12 +9,15 @@ from typing import Any
 from tests.conftest import Harness
 from tests.support.discord_fake import DEFAULT_GUILD_ID, DEFAULT_USER_ID
 from tests.support.interactions import (
+    BOT_CHANNEL_PERMS,
+    SEND_MESSAGES_IN_THREADS,
     autocomplete,
     guild_create,
     inject,
     modal_submit_for,
     settle,
     text_channel,
+    thread_channel,
 )
 
 BOB = 4242
@@ -95,6 +98,46 @@ async def test_a_mashup_of_my_track_and_another_members(harness: Harness) -> Non
     assert "belongs to" in theirs_as_mine["content"]  # the first track must be your own
 
 
+async def offered(h: Harness, mine: str, user_id: int = DEFAULT_USER_ID) -> set[str]:
+    """The tracks /mashup offers ``user_id`` to blend with their track ``mine``."""
+    payload = autocomplete("mashup", {"track": mine, "with": ""}, "with", user_id=user_id)
+    inject(h.bot, payload, fake=h.discord)
+    return {c["value"] for c in (await h.discord.wait_for_callback(int(payload["id"]))).json["data"]["choices"]}
+
+
+async def bobs_song(h: Harness, prompt: str, thread: dict[str, Any]) -> str:
+    """Bob's finished song, asked for (and posted) in ``thread``: its first track's audio id."""
+    channel_id = int(thread["id"])
+    task_id = await h.finished(h.command("generate", {"prompt": prompt}, user_id=BOB, channel_id=channel_id,
+                                         channel=thread, app_permissions=BOT_CHANNEL_PERMS | SEND_MESSAGES_IN_THREADS),
+                               "generate")
+    await h.kie.advance(task_id, "complete")
+    await h.discord.wait_for_message(channel_id, lambda m: "your song is ready" in (m["content"] or ""))
+    await h.bot.tracker.idle()
+    return h.kie.task(task_id).tracks[0].audio_id
+
+
+async def test_a_private_threads_tracks_stay_in_it_and_an_archived_public_thread_follows_its_channel(
+    harness: Harness,
+) -> None:
+    """The bot cannot know who is in a private thread: its tracks are offered to nobody else. A public
+    thread's are offered to whoever reads its channel, also once the thread is archived (no longer cached)."""
+    h = harness
+    jam_thread, secret_thread = thread_channel(8080, h.channel_id, "jam"), \
+        thread_channel(8181, h.channel_id, "dm", private=True)
+    channels = [text_channel(h.channel_id, "music")]
+    guild_create(h.bot, channels=channels, threads=[jam_thread, secret_thread])
+    mine_id, _ = await h.song("my sea shanty")
+    mine = h.kie.task(mine_id).tracks[0].audio_id
+    jam = await bobs_song(h, "a jam session", jam_thread)
+    secret = await bobs_song(h, "a song for one friend", secret_thread)
+    assert jam in await offered(h, mine) and secret not in await offered(h, mine)
+    guild_create(h.bot, channels=channels)  # both threads archived: the cache no longer holds them
+    assert jam in await offered(h, mine) and secret not in await offered(h, mine)
+    reply = await h.reply_to(h.command("karaoke", {"track": secret}))
+    assert "can't find that track" in reply["content"]
+
+
 async def test_another_members_track_from_a_channel_i_cannot_read_is_not_offered_or_taken(harness: Harness) -> None:
     """A song posted in the moderators' room is not listed to a member who cannot read that room, nor taken
     when its id is typed; its owner still finds it."""
@@ -108,14 +151,8 @@ async def test_another_members_track_from_a_channel_i_cannot_read_is_not_offered
     await h.discord.wait_for_message(mods_room, lambda m: "your song is ready" in (m["content"] or ""))
     await h.bot.tracker.idle()
     mine, secret = h.kie.task(mine_id).tracks[0], h.kie.task(bob).tracks[0]
-
-    async def offered(user_id: int) -> set[str]:
-        payload = autocomplete("mashup", {"track": mine.audio_id, "with": ""}, "with", user_id=user_id)
-        inject(h.bot, payload, fake=h.discord)
-        return {c["value"] for c in (await h.discord.wait_for_callback(int(payload["id"]))).json["data"]["choices"]}
-
-    assert secret.audio_id not in await offered(DEFAULT_USER_ID) and mine.audio_id in await offered(DEFAULT_USER_ID)
-    assert secret.audio_id in await offered(BOB)  # his own
+    assert secret.audio_id not in await offered(h, mine.audio_id) and mine.audio_id in await offered(h, mine.audio_id)
+    assert secret.audio_id in await offered(h, mine.audio_id, BOB)  # his own
     reply = await h.reply_to(h.command("mashup", {"track": mine.audio_id, "with": secret.audio_id}))
     assert "can't find that track" in reply["content"] and h.kie.submissions_of("mashup") == []
     karaoke = await h.reply_to(h.command("karaoke", {"track": secret.audio_id}))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.store import MemberSettings
 from tests.conftest import BotFactory, Harness
 from tests.support.discord_fake import DEFAULT_GUILD_ID, DEFAULT_USER_ID
 from tests.support.interactions import (
@@ -11,6 +12,7 @@ from tests.support.interactions import (
     guild_create,
     inject,
     slash_command,
+    text_channel,
 )
 
 
@@ -187,3 +189,28 @@ async def question(h: Harness, click: dict[str, Any]) -> dict[str, Any]:
     """The private message (with its buttons) a click was answered with."""
     await h.discord.wait_for_callback(int(click["id"]))
     return h.discord.original_response(int(click["id"]))
+
+
+async def test_moderators_do_not_repost_a_private_result_or_a_track_from_a_room_they_cannot_read(
+    harness: Harness,
+) -> None:
+    """Moderators may act on any member's track, but /track show does not let them post one the member
+    asked to keep private (results by DM), nor one from a channel they cannot read themselves."""
+    h = harness
+    mods_room, bob = 7070, 4242
+    guild_create(h.bot, channels=[text_channel(h.channel_id, "music"), text_channel(mods_room, "mods", hidden=True)])
+    hidden_id = await h.finished(h.command("generate", {"prompt": "a demo for the mods"}, user_id=bob,
+                                           channel_id=mods_room), "generate")
+    await h.kie.advance(hidden_id, "complete")
+    await h.discord.wait_for_message(mods_room, lambda m: "your song is ready" in (m["content"] or ""))
+    await h.bot.store.set_member_settings(DEFAULT_GUILD_ID, bob, MemberSettings(private_results=True))
+    private_id = await h.finished(h.command("generate", {"prompt": "a song for my sister"}, user_id=bob), "generate")
+    await h.kie.advance(private_id, "complete")
+    await h.bot.tracker.idle()
+    for task_id in (hidden_id, private_id):
+        audio_id = h.kie.task(task_id).tracks[0].audio_id
+        shown = await h.reply_to(h.command("track", {"id": audio_id}, subcommand="show", user_id=5000,
+                                           permissions=MODERATOR_PERMS))
+        assert "can't find that track" in shown["content"], task_id
+        mine = await h.reply_to(h.command("track", {"id": audio_id}, subcommand="show", user_id=bob))
+        assert "can't find that track" not in mine["content"], mine  # its owner still may

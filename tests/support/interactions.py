@@ -155,12 +155,24 @@ def text_channel(channel_id: int, name: str, *, guild_id: int = DEFAULT_GUILD_ID
             "permission_overwrites": [{"id": str(guild_id), "type": 0, "allow": "0", "deny": deny}]}
 
 
+def thread_channel(thread_id: int, parent_id: int, name: str, *, guild_id: int = DEFAULT_GUILD_ID,
+                   private: bool = False) -> dict[str, Any]:
+    """An active thread of ``parent_id`` as GUILD_CREATE carries it (type 12: private, 11: public)."""
+    return {"id": str(thread_id), "type": 12 if private else 11, "name": name, "guild_id": str(guild_id),
+            "parent_id": str(parent_id), "owner_id": "1", "last_message_id": None, "rate_limit_per_user": 0,
+            "message_count": 0, "member_count": 1, "flags": 0,
+            "thread_metadata": {"archived": False, "auto_archive_duration": 1440, "locked": False,
+                                "archive_timestamp": "2024-01-01T00:00:00+00:00", "invitable": True}}
+
+
 def guild_create(bot: discord.Client, guild_id: int = DEFAULT_GUILD_ID, *, roles: Mapping[int, str] = {},
-                 channels: Sequence[dict[str, Any]] = ()) -> None:
+                 channels: Sequence[dict[str, Any]] | None = None, threads: Sequence[dict[str, Any]] = ()) -> None:
     """Deliver GUILD_CREATE as the gateway would on connect, so the guild, its roles (what ``Member.roles``
-    reads) and ``channels`` (see :func:`text_channel`) are cached. ``roles`` maps role ids to names; the
-    @everyone role is added."""
+    reads) and ``channels`` (see :func:`text_channel`; by default the test channel, readable by everyone) are
+    cached. ``roles`` maps role ids to names; the @everyone role is added."""
     role_objects = guild_roles(guild_id, MEMBER_PERMS, roles)
+    if channels is None:
+        channels = [text_channel(DEFAULT_CHANNEL_ID, "music", guild_id=guild_id)]
     payload = {
         "id": str(guild_id), "name": "Test server", "icon": None, "owner_id": "1", "region": "",
         "afk_channel_id": None, "afk_timeout": 300, "verification_level": 0, "default_message_notifications": 0,
@@ -168,7 +180,7 @@ def guild_create(bot: discord.Client, guild_id: int = DEFAULT_GUILD_ID, *, roles
         "mfa_level": 0, "system_channel_id": None, "system_channel_flags": 0, "rules_channel_id": None,
         "vanity_url_code": None, "description": None, "banner": None, "premium_tier": 0,
         "preferred_locale": "en-US", "public_updates_channel_id": None, "nsfw_level": 0,
-        "premium_progress_bar_enabled": False, "member_count": 1, "members": [], "channels": list(channels), "threads": [],
+        "premium_progress_bar_enabled": False, "member_count": 1, "members": [], "channels": list(channels), "threads": list(threads),
         "presences": [], "voice_states": [], "large": False, "joined_at": "2024-01-01T00:00:00+00:00",
     }
     bot._connection.parse_guild_create(payload)  # type: ignore[arg-type]
@@ -210,6 +222,7 @@ def interaction_payload(
     guild_id: int | None = DEFAULT_GUILD_ID,
     channel_id: int = DEFAULT_CHANNEL_ID,
     channel_name: str = "general",
+    channel: dict[str, Any] | None = None,
     user_id: int = DEFAULT_USER_ID,
     username: str = "tester",
     roles: Sequence[int] = (),
@@ -223,7 +236,8 @@ def interaction_payload(
     at: float | None = None,
     token: str | None = None,
 ) -> dict[str, Any]:
-    """An INTERACTION_CREATE payload; ``guild_id=None`` makes it a DM with the bot."""
+    """An INTERACTION_CREATE payload; ``guild_id=None`` makes it a DM with the bot. ``channel``: the channel
+    object Discord sends with it (e.g. :func:`thread_channel`), instead of a text channel ``channel_id``."""
     user = _user(user_id, username)
     payload: dict[str, Any] = {
         "id": str(snowflake(at)),
@@ -260,6 +274,8 @@ def interaction_payload(
         "nsfw": False,
         "flags": 0,
     }
+    if channel is not None:
+        payload["channel"] = channel
     payload["member"] = {
         "user": user,
         "roles": [str(r) for r in roles],

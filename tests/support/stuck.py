@@ -26,7 +26,7 @@ def _tasks(loop: asyncio.AbstractEventLoop) -> str:
     return out.getvalue()
 
 
-@pytest.hookimpl(tryfirst=True)
+@pytest.hookimpl(tryfirst=True, optionalhook=True)  # optional: -p no:timeout turns pytest-timeout off
 def pytest_timeout_set_timer(item: pytest.Item, settings: Any) -> bool | None:
     if settings.method != "signal" or threading.current_thread() is not threading.main_thread():
         return None  # pytest-timeout's own thread method

@@ -263,6 +263,10 @@ def test_callback_and_record_info_give_the_same_tracks() -> None:
     from_poll = parse_status(TaskKind.GENERATE, "t1", camel)
     assert from_callback == from_poll
     assert from_callback.tracks[0].duration == 198.44
+    # A sound's "prompt" is its description, not lyrics: a Cover of it must not sing "[Verse] la".
+    sound_callback, sound_poll = parse_callback(TaskKind.SOUND, snake), parse_status(TaskKind.SOUND, "t1", camel)
+    assert sound_callback == sound_poll and sound_callback.tracks[0].lyrics == ""
+    assert from_callback.tracks[0].lyrics == "[Verse] la"
 
 
 def test_record_info_with_the_quickstart_data_shape() -> None:
