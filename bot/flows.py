@@ -10,13 +10,19 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, urlsplit
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
 from bot.credits import next_period
-from bot.delivery import AUDIO_SUFFIXES, DEFAULT_UPLOAD_LIMIT, audio_slot
+from bot.delivery import (
+    AUDIO_SUFFIXES,
+    DEFAULT_UPLOAD_LIMIT,
+    SOURCE_LINK_DAYS,
+    audio_slot,
+)
 from bot.formatting import quote_block, shorten
 from bot.models import MODELS, Persona, Request, Task, TaskKind, TaskState, Track
 from bot.permissions import may_act_on, not_yours, permission_names
@@ -488,6 +494,38 @@ async def track_choices(
 
 def _day(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, tz=timezone.utc).strftime("%Y-%m-%d %H:%M")
+
+
+def attachment_expired(url: str, now: float) -> bool:
+    """Whether a Discord attachment link is past its expiry: Discord signs them with ``ex`` (a hex Unix time),
+    ``is`` and ``hm``, and stops serving the file after ``ex``."""
+    query = parse_qs(urlsplit(url).query)
+    if not {"ex", "is", "hm"} <= query.keys():
+        return False
+    try:
+        return int(query["ex"][0], 16) <= now
+    except ValueError:
+        return False
+
+
+def asked_again(bot: ChorusBot, request: Request) -> Request:
+    """``request`` made again later (Re-roll): the links to the bot's kept copies it gave Suno as sources get
+    a new day to live; a file the member uploaded whose Discord link has expired is refused, saying how to do
+    it again, since Discord no longer serves it (Suno could not fetch it, and the member would wait for a
+    failure)."""
+    now = bot.clock()
+
+    def fresh(url: str) -> str:
+        if attachment_expired(url, now):
+            raise InputError("This was made from a file you uploaded, and Discord no longer serves it (attachment "
+                             "links expire after a day or so): run the command again with the file.")
+        return bot.links.renewed(url, days=SOURCE_LINK_DAYS)
+
+    if getattr(request, "upload_url", ""):
+        request = replace(request, upload_url=fresh(request.upload_url))  # type: ignore[call-arg]
+    if getattr(request, "upload_urls", ()):
+        request = replace(request, upload_urls=tuple(fresh(url) for url in request.upload_urls))  # type: ignore[call-arg]
+    return request
 
 
 def one_source(track: str | None, audio: discord.Attachment | None) -> None:

@@ -22,7 +22,7 @@ import hmac
 import logging
 import time
 from collections.abc import Callable
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from aiohttp import web
 
@@ -71,6 +71,21 @@ class Links:
             return None
         expires = int(self._clock() + days * DAY if days else self.expires_at() or 0)
         return f"{self.public_base}/media/{quote(kept.relative)}?e={expires}&s={self._sign(kept.relative, expires)}"
+
+    def renewed(self, url: str, *, days: float) -> str:
+        """``url`` again with ``days`` more to live if it is one of this bot's signed links (given to Suno as
+        a source and past its day, when a request is made again), else ``url`` as it is."""
+        prefix = f"{self.public_base}/media/" if self.public_base else None
+        if prefix is None or not url.startswith(prefix):
+            return url
+        parts = urlsplit(url)
+        query = parse_qs(parts.query)
+        relative = unquote(url[len(prefix):].split("?", 1)[0])
+        expires, signature = query.get("e", [""])[0], query.get("s", [""])[0]
+        if self.check(relative, expires, signature) == "forged":
+            return url
+        stamp = int(self._clock() + days * DAY)
+        return f"{prefix}{quote(relative)}?e={stamp}&s={self._sign(relative, stamp)}"
 
     def expires_at(self) -> float | None:
         """When a link made now stops working (None: it lasts as long as the file)."""

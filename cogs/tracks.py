@@ -12,6 +12,7 @@ from discord import app_commands
 from bot.flows import (
     Feature,
     any_track_autocomplete,
+    asked_again,
     missing_permissions,
     origin_of,
     resolve_track,
@@ -143,7 +144,7 @@ async def show_info(interaction: discord.Interaction[ChorusBot], task: Task, pos
 
 async def reroll(interaction: discord.Interaction[ChorusBot], task: Task, position: int, arg: str | None) -> None:
     """The Re-roll button: the same request again, a new take (it costs what the original did)."""
-    await start_task(interaction, task.request)
+    await start_task(interaction, asked_again(interaction.client, task.request))
 
 
 async def delete(interaction: discord.Interaction[ChorusBot], task: Task, position: int, arg: str | None) -> None:

@@ -56,6 +56,13 @@ async def test_after_the_provider_deleted_a_song_show_info_cover_and_extend_use_
     sent = h.kie.task(covered)
     assert sent.body["uploadUrl"].startswith(f"{h.bot.settings.public_base_url}/media/")
     assert sent.upload_bytes == audio  # Suno fetched our copy
+    await h.kie.advance(covered, "complete")
+    await h.discord.wait_for_message(h.channel_id, lambda m: "your song is ready" in (m["content"] or "")
+                                     and m["id"] != tracks[0]["id"])
+    await h.bot.tracker.idle()
+    h.clock.advance(2 * DAY)  # the link Suno was given lasted a day: a Re-roll gives it a fresh one
+    again = await h.finished(h.click(h.track_messages()[-1], "Re-roll"), "upload_cover")
+    assert h.kie.task(again).upload_bytes == audio and h.kie.task(again).body["uploadUrl"] != sent.body["uploadUrl"]
 
     stems = await h.reply_to(h.command("stems", {"track": audio_id}))
     assert "can't make new stems" in stems["content"] and h.kie.separations == []  # nothing sent, nothing spent

@@ -39,6 +39,25 @@ async def test_cover_an_upload_by_description(harness: Harness) -> None:
     assert body["uploadUrl"] == audio["url"]
 
 
+async def test_a_re_roll_of_an_upload_whose_discord_link_expired_says_to_upload_again(harness: Harness) -> None:
+    """Discord serves an attachment only until its link's ``ex`` time: a Re-roll after that is refused before
+    anything is sent or spent, rather than failing at Suno."""
+    h = harness
+    audio = h.discord.host_file("hum.wav", b"RIFF" + b"\0" * 4000, content_type="audio/wav")
+    expires = int(h.clock()) + 86400
+    signed = {**audio, "url": f"{audio['url']}?ex={expires:x}&is={expires - 86400:x}&hm=abc123",
+              "content_type": "audio/wav"}
+    task_id = await h.finished(h.command("cover", {"audio": signed, "style": "80s synthwave"}), "upload_cover")
+    await h.kie.advance(task_id, "complete")
+    tracks = await h.wait_for_tracks()
+    again = await h.finished(h.click(tracks[0], "Re-roll"), "upload_cover")  # the same day: the link still works
+    assert h.kie.task(again).body["uploadUrl"] == signed["url"]
+    h.clock.advance(2 * 86400)
+    refused = await h.reply_to(h.click(tracks[0], "Re-roll"))
+    assert "Discord no longer serves it" in refused["content"] and refused["flags"] & 64
+    assert len(h.kie.submissions_of("upload_cover")) == 2
+
+
 async def test_cover_an_upload_with_lyrics(harness: Harness) -> None:
     h = harness
     audio = h.discord.host_file("hum.wav", b"RIFF" + b"\0" * 4000, content_type="audio/wav")
