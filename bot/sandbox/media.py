@@ -583,6 +583,11 @@ def _peak(samples: Sequence[float]) -> float:
     return max(max(samples), -min(samples)) if samples else 0.0
 
 
+def _gain_to_peak(peak: float) -> float:
+    """The scale that brings a peak of ``peak`` to _PEAK (0 for silence)."""
+    return _PEAK / peak if peak > 0 else 0.0
+
+
 # --------------------------------------------------------------------------
 # Arrangement, voices and stems
 # --------------------------------------------------------------------------
@@ -617,6 +622,8 @@ _STEM_NAMES = frozenset(SPLIT_STEMS) | {"instrumental"}
 # not in the arrangement (a harmony line would change every existing song), so
 # they are never returned.
 _DRUM_STEMS = ("drums", "drums", "percussion")  # kick, snare, hi-hat (the order of _drum_kit)
+# General MIDI drum keys of the kit: kick, snare, closed hi-hat (the order of _drum_kit).
+_DRUM_KEYS = ((36, "kick"), (38, "snare"), (42, "hat"))
 
 _FORM = (0, 0, 1, 2)  # melody phrases A A B C, the last one coming home to the tonic
 
@@ -654,17 +661,19 @@ def _arrange(
     seed: str, seconds: float, sample_rate: int, instrumental: bool, options: SongOptions | None = None
 ) -> _Arrangement:
     sr = sample_rate
-    opts = options or SongOptions()
+    opts = _validate_options(options)
     rng = _Rng(seed, "chorus-sandbox-song")
     # Every draw is made whatever the options, so the options change only what they steer.
     key = rng.below(12)
     minor = rng.below(3) == 0
+    # Only a style weight lets the style's words steer: the mode from 0.5, the tempo that much.
     hint_minor, hint_bpm = _style_hints(opts.style) if opts.style_weight is not None else (None, None)
+    weight = opts.style_weight or 0.0
     if opts.key is not None:
         key = opts.key
     if opts.minor is not None:
         minor = opts.minor
-    elif hint_minor is not None and opts.style_weight is not None and opts.style_weight >= 0.5:
+    elif hint_minor is not None and weight >= 0.5:
         minor = hint_minor
     scale = _MINOR if minor else _MAJOR
     if opts.weirdness >= _WEIRD_MODE:
@@ -673,8 +682,8 @@ def _arrange(
     bpm = 80 + rng.below(61)
     if opts.bpm is not None:
         bpm = opts.bpm
-    elif hint_bpm is not None and opts.style_weight is not None:
-        bpm = round(bpm + (hint_bpm - bpm) * opts.style_weight)
+    elif hint_bpm is not None:
+        bpm = round(bpm + (hint_bpm - bpm) * weight)
     bass_pattern = rng.choice(_BASS_PATTERNS)
     drums = rng.choice(_DRUM_PATTERNS)
     rhythms, steps = (_RHYTHMS + _ODD_RHYTHMS, _STEPS + _LEAPS) if opts.weirdness >= _WEIRD_RHYTHMS else (_RHYTHMS, _STEPS)
@@ -713,12 +722,33 @@ def _arrange(
     )
 
 
+def _scale_pitch(tonic: int, scale: Sequence[int], index: int) -> int:
+    """The MIDI pitch of scale index ``index`` above ``tonic`` (7 is the tonic an octave up, -1 the seventh
+    degree below the tonic)."""
+    return tonic + 12 * (index // 7) + scale[index % 7]
+
+
+def _lead_pitch(a: _Arrangement, index: int) -> int:
+    """The MIDI pitch the lead plays for a melody note's scale index."""
+    return _scale_pitch(a.lead_tonic, a.scale, index)
+
+
+def _bass_line(a: _Arrangement, degree: int) -> list[tuple[int, int, int]]:
+    """``(start eighth, length in eighths, MIDI pitch)`` of the bass notes of a bar on the chord on ``degree``."""
+    root_pc = (a.key + a.scale[degree]) % 12
+    return [(start, length, 36 + root_pc + interval) for start, length, interval in a.bass_pattern]
+
+
+def _pad_voicing(a: _Arrangement, degree: int) -> list[int]:
+    """The MIDI pitches of the pad's triad on ``degree`` (root, third, fifth), each voiced between F#3 and F4."""
+    return [54 + ((a.key + a.scale[(degree + step) % 7]) % 12 - 54) % 12 for step in (0, 2, 4)]
+
+
 def _bass_bar(a: _Arrangement, degree: int, cache: dict[tuple[int, int], list[float]]) -> list[float]:
     """One bar of the bass line under the chord on ``degree``."""
-    root_pc = (a.key + a.scale[degree]) % 12
     bass: list[float] = []
-    for start, length, interval in a.bass_pattern:
-        note = (36 + root_pc + interval, length * a.eighth)
+    for start, length, pitch in _bass_line(a, degree):
+        note = (pitch, length * a.eighth)
         if note not in cache:
             cache[note] = _note("bass", note[0], note[1], a.sr)
         _pad_to(bass, start * a.eighth)
@@ -728,7 +758,7 @@ def _bass_bar(a: _Arrangement, degree: int, cache: dict[tuple[int, int], list[fl
 
 def _pad_table(a: _Arrangement, degree: int) -> tuple[float, ...]:
     """The pad's wavetable for the chord on ``degree``: the triad voiced between F#3 and F4."""
-    voiced = [54 + ((a.key + a.scale[(degree + step) % 7]) % 12 - 54) % 12 for step in (0, 2, 4)]
+    voiced = _pad_voicing(a, degree)
     root = voiced[0]
     tones = []
     for midi in voiced:
@@ -737,14 +767,25 @@ def _pad_table(a: _Arrangement, degree: int) -> tuple[float, ...]:
     return _chord_table(root, tuple(tones), a.sr)
 
 
-def _drum_hits(a: _Arrangement) -> list[tuple[str, int, Sequence[float]]]:
-    """``(stem, start, samples)`` of every drum hit in a bar, in mixing order, cut at the bar's end."""
+class _Hit(NamedTuple):
+    """A drum hit in a bar: its stem, its start (samples into the bar), its sound (cut at the bar's end), its
+    General MIDI key and the kit voice that plays it ("kick", "snare" or "hat")."""
+
+    stem: str
+    start: int
+    sound: Sequence[float]
+    pitch: int
+    voice: str
+
+
+def _drum_hits(a: _Arrangement) -> list[_Hit]:
+    """Every drum hit in a bar, in mixing order."""
     bar = a.bar
     hits = []
-    for positions, sound, stem in zip(a.drums, _drum_kit(a.sr), _DRUM_STEMS):
+    for positions, sound, stem, (pitch, voice) in zip(a.drums, _drum_kit(a.sr), _DRUM_STEMS, _DRUM_KEYS):
         for pos in positions:
             start = pos * a.eighth
-            hits.append((stem, start, sound[: bar - start]))
+            hits.append(_Hit(stem, start, sound[: bar - start], pitch, voice))
     return hits
 
 
@@ -754,7 +795,7 @@ def _lead(a: _Arrangement, phrase_no: int, length: int, cache: dict[tuple[int, i
     for start, eighths, idx in a.phrases[phrase_no]:
         if start * a.eighth >= length:
             break
-        note = (a.lead_tonic + 12 * (idx // 7) + a.scale[idx % 7], eighths * a.eighth)
+        note = (_lead_pitch(a, idx), eighths * a.eighth)
         if note not in cache:
             if a.instrumental:
                 cache[note] = _note("pluck", note[0], note[1], a.sr)
@@ -847,8 +888,8 @@ def _render(a: _Arrangement, stems: Iterable[str] = ()) -> tuple[_Track, dict[st
         # Fade the pad in over its attack by subtracting (1 - ramp) * pad.
         head = list(map(mul, islice(cycle(table), pad_attack), _ramp_down(pad_attack)))
         audio[:pad_attack] = map(sub, audio[:pad_attack], head)
-        for _, start, sound in hits:
-            _mix(audio, start, sound)
+        for hit in hits:
+            _mix(audio, hit.start, hit.sound)
         bar_audio[degree] = audio
         ringing = islice(cycle(table), bar, bar + pad_release)
         pad_tails[degree] = list(map(mul, ringing, _ramp_down(pad_release)))
@@ -890,9 +931,9 @@ def _render(a: _Arrangement, stems: Iterable[str] = ()) -> tuple[_Track, dict[st
         parts["strings"] = _Track({0: _loop_of_bars(a, pad_bars, acc_len, pad_tails)}, loop, _same_block)
     for stem in {"drums", "percussion"} & wanted:
         block = [0.0] * bar
-        for hit_stem, start, sound in hits:
-            if hit_stem == stem:
-                _mix(block, start, sound)
+        for hit in hits:
+            if hit.stem == stem:
+                _mix(block, hit.start, hit.sound)
         parts[stem] = _Track({0: block}, bar, _same_block)
     return song, {name: track for name, track in parts.items() if name in wanted}
 
@@ -952,8 +993,7 @@ class _Faded:
 
     def gain(self) -> float:
         """The scale that normalises this track's peak to _PEAK."""
-        peak = self.peak()
-        return _PEAK / peak if peak > 0 else 0.0
+        return _gain_to_peak(self.peak())
 
     def pcm(self, gain: float, rounded: bool = False) -> array:
         """16-bit samples of the faded track times ``gain``: truncated toward zero (the song's
@@ -1007,7 +1047,7 @@ def synthesize_song(
 ) -> bytes:
     """A short, pleasant, deterministic piece of music as a complete RIFF/WAVE file (PCM 16-bit mono)."""
     _validate_song_args(seed, seconds, sample_rate)
-    arrangement = _arrange(seed, seconds, sample_rate, instrumental, _validate_options(options))
+    arrangement = _arrange(seed, seconds, sample_rate, instrumental, options)
     song, _ = _render(arrangement)
     faded = _Faded(song, arrangement.total, sample_rate)
     return _wav_bytes(faded.pcm(faded.gain()), sample_rate)
@@ -1046,7 +1086,7 @@ def synthesize_stems(
         if name not in _STEM_NAMES:
             valid = ", ".join(("instrumental",) + SPLIT_STEMS)
             raise ValueError(f"unknown stem {name!r}; expected one of: {valid}")
-    arrangement = _arrange(seed, seconds, sample_rate, instrumental, _validate_options(options))
+    arrangement = _arrange(seed, seconds, sample_rate, instrumental, options)
     total = arrangement.total
     song, parts = _render(arrangement, names)
     gain = _Faded(song, total, sample_rate).gain()
@@ -1063,8 +1103,6 @@ def synthesize_stems(
 
 # Velocities (0-1) of the notes song_notes reports, per voice.
 _VELOCITIES = {"lead": 0.8, "bass": 0.75, "pad": 0.5, "kick": 1.0, "snare": 0.9, "hat": 0.55}
-# General MIDI drum keys of the kit: kick, snare, closed hi-hat (the order of _drum_kit).
-_DRUM_KEYS = ((36, "kick"), (38, "snare"), (42, "hat"))
 
 
 def _lead_notes(a: _Arrangement, bars: int = 4) -> list[list[Note]]:
@@ -1080,35 +1118,31 @@ def _lead_notes(a: _Arrangement, bars: int = 4) -> list[list[Note]]:
             if lo >= total:
                 break
             hi = min(base + (start + eighths) * a.eighth, total)
-            pitch = a.lead_tonic + 12 * (idx // 7) + a.scale[idx % 7]
-            groups[lo // span].append(Note(pitch, lo / sr, hi / sr, _VELOCITIES["lead"]))
+            groups[lo // span].append(Note(_lead_pitch(a, idx), lo / sr, hi / sr, _VELOCITIES["lead"]))
     return groups
 
 
 def _accompaniment_notes(a: _Arrangement) -> dict[str, list[Note]]:
     """The notes of the bass, the pad ("strings") and the kit ("drums", "percussion"), bar by bar."""
     sr, bar, total = a.sr, a.bar, a.total
-    kit = _drum_kit(sr)
+    hits = _drum_hits(a)
     notes: dict[str, list[Note]] = {"bass": [], "strings": [], "drums": [], "percussion": []}
     for b in range(-(-total // bar)):
         base = b * bar
         end = min(base + bar, total)
         degree = a.progression[b % len(a.progression)]
-        root_pc = (a.key + a.scale[degree]) % 12
-        for start, length, interval in a.bass_pattern:
+        for start, length, pitch in _bass_line(a, degree):
             lo = base + start * a.eighth
             if lo < end:
                 hi = min(lo + length * a.eighth, end)
-                notes["bass"].append(Note(36 + root_pc + interval, lo / sr, hi / sr, _VELOCITIES["bass"]))
-        for step in (0, 2, 4):
-            pitch = 54 + ((a.key + a.scale[(degree + step) % 7]) % 12 - 54) % 12
+                notes["bass"].append(Note(pitch, lo / sr, hi / sr, _VELOCITIES["bass"]))
+        for pitch in _pad_voicing(a, degree):
             notes["strings"].append(Note(pitch, base / sr, end / sr, _VELOCITIES["pad"]))
-        for positions, sound, stem, (pitch, name) in zip(a.drums, kit, _DRUM_STEMS, _DRUM_KEYS):
-            for pos in positions:
-                lo = base + pos * a.eighth
-                if lo < end:
-                    hi = min(lo + len(sound), base + bar, end)
-                    notes[stem].append(Note(pitch, lo / sr, hi / sr, _VELOCITIES[name]))
+        for hit in hits:  # a hit's sound is already cut at its bar's end
+            lo = base + hit.start
+            if lo < end:
+                hi = min(lo + len(hit.sound), end)
+                notes[hit.stem].append(Note(hit.pitch, lo / sr, hi / sr, _VELOCITIES[hit.voice]))
     return {stem: sorted(found, key=lambda n: (n.start, n.pitch)) for stem, found in notes.items() if found}
 
 
@@ -1124,7 +1158,7 @@ def song_notes(
     with the audio sample for sample (a note lasts as long as it sounds before the next one or its bar
     end); velocities are 0-1. Nothing is rendered, so this is cheap."""
     _validate_song_args(seed, seconds, sample_rate)
-    a = _arrange(seed, seconds, sample_rate, instrumental, _validate_options(options))
+    a = _arrange(seed, seconds, sample_rate, instrumental, options)
     lead = [note for phrase in _lead_notes(a) for note in phrase]
     result = {"synth" if instrumental else "vocals": lead} if lead else {}
     result.update(_accompaniment_notes(a))
@@ -1141,7 +1175,7 @@ def lead_phrases(
     _validate_song_args(seed, seconds, sample_rate)
     if isinstance(bars, bool) or not isinstance(bars, int) or bars < 1:
         raise ValueError(f"bars must be a positive int, got {bars!r}")
-    return _lead_notes(_arrange(seed, seconds, sample_rate, instrumental, _validate_options(options)), bars)
+    return _lead_notes(_arrange(seed, seconds, sample_rate, instrumental, options), bars)
 
 
 def song_traits(
@@ -1150,7 +1184,7 @@ def song_traits(
 ) -> tuple[int, bool, int]:
     """(key as a pitch class, minor?, tempo in BPM) of the song synthesize_song(seed, seconds, ...) makes."""
     _validate_song_args(seed, seconds, sample_rate)
-    a = _arrange(seed, seconds, sample_rate, instrumental, _validate_options(options))
+    a = _arrange(seed, seconds, sample_rate, instrumental, options)
     return a.key, a.minor, a.bpm
 
 

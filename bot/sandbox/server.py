@@ -27,6 +27,7 @@ import uuid
 from array import array
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -102,16 +103,10 @@ SCHEMA = (
     CREATE TABLE sandbox_personas (
         persona_id TEXT PRIMARY KEY,
         audio_id TEXT NOT NULL UNIQUE,
-        name TEXT NOT NULL,
-        description TEXT NOT NULL,
-        style TEXT NOT NULL,
-        vocal_start REAL NOT NULL,
-        vocal_end REAL NOT NULL,
         register TEXT,
         key INTEGER NOT NULL,
         minor INTEGER NOT NULL,
-        bpm INTEGER NOT NULL,
-        created_at REAL NOT NULL
+        bpm INTEGER NOT NULL
     );
     CREATE TABLE sandbox_covers (parent_task_id TEXT PRIMARY KEY, task_id TEXT NOT NULL);
     """,
@@ -190,13 +185,16 @@ class SandboxProvider:
         self._runs: set[asyncio.Task[None]] = set()
         self._cache: dict[str, tuple[bytes, str]] = {}
         self._stem_cache: dict[str, dict[str, bytes]] = {}  # separation task id → its stems
+        self._midi_cache: dict[str, list[dict[str, Any]]] = {}  # MIDI task id → its instruments
         self.base_url = ""
-        submit = {
+        submit: dict[str, Callable[[dict[str, Any]], Any]] = {
             "generate": self._generate, "generate/extend": self._extend,
             "generate/upload-extend": self._upload_extend, "generate/upload-cover": self._upload_cover,
             "lyrics": self._lyrics, "vocal-removal/generate": self._separate, "wav/generate": self._wav,
-            "mp4/generate": self._mp4, "generate/add-instrumental": self._add_instrumental,
-            "generate/add-vocals": self._add_vocals, "generate/mashup": self._mashup,
+            "mp4/generate": self._mp4,
+            "generate/add-instrumental": partial(self._add_part, "add_instrumental", ("uploadUrl", "title", "tags")),
+            "generate/add-vocals": partial(self._add_part, "add_vocals", ("uploadUrl", "prompt", "title", "style")),
+            "generate/mashup": self._mashup,
             "generate/sounds": self._sounds, "suno/cover/generate": self._cover, "midi/generate": self._midi,
         }
         answer = {  # synchronous: the answer is the result
@@ -377,25 +375,15 @@ class SandboxProvider:
 
     # ----- studio operations (contract §2 rows 5, 6, 15, 16, 19-24) ---------------------------------------
 
-    async def _add_instrumental(self, body: dict[str, Any]) -> SandboxTask:
-        """A backing track for an uploaded vocal: the upload over a synthesized band."""
-        _require(body, "uploadUrl", "title", "tags")
+    async def _add_part(self, kind: str, required: tuple[str, ...], body: dict[str, Any]) -> SandboxTask:
+        """add-instrumental (a backing track for an uploaded vocal: the upload over a synthesized band) or
+        add-vocals (a sung line over an uploaded instrumental), each with its ``required`` fields."""
+        _require(body, *required)
         body = _studio_model(body)
         _require_text(body, "negativeTags")
         await self._check_tuning(body)
         pcm = await self._upload_pcm(str(body["uploadUrl"]))
-        return await self._new_music_task("add_instrumental", body, seconds=_pcm_seconds(pcm), instrumental=False,
-                                          uploads=(pcm,))
-
-    async def _add_vocals(self, body: dict[str, Any]) -> SandboxTask:
-        """A sung line over an uploaded instrumental."""
-        _require(body, "uploadUrl", "prompt", "title", "style")
-        body = _studio_model(body)
-        _require_text(body, "negativeTags")
-        await self._check_tuning(body)
-        pcm = await self._upload_pcm(str(body["uploadUrl"]))
-        return await self._new_music_task("add_vocals", body, seconds=_pcm_seconds(pcm), instrumental=False,
-                                          uploads=(pcm,))
+        return await self._new_music_task(kind, body, seconds=_pcm_seconds(pcm), instrumental=False, uploads=(pcm,))
 
     async def _mashup(self, body: dict[str, Any]) -> SandboxTask:
         """Two uploads blended into a new song."""
@@ -523,10 +511,9 @@ class SandboxProvider:
         persona_id = secrets.token_hex(16)
         try:
             await self._db.execute(
-                "INSERT INTO sandbox_personas (persona_id, audio_id, name, description, style, vocal_start, vocal_end,"
-                " register, key, minor, bpm, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (persona_id, track.audio_id, str(body["name"]), str(body["description"]), str(body.get("style") or ""),
-                 start, end, options.register, key, minor, bpm, self._clock()),
+                "INSERT INTO sandbox_personas (persona_id, audio_id, register, key, minor, bpm) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (persona_id, track.audio_id, options.register, key, minor, bpm),
             )
         except aiosqlite.IntegrityError:
             raise SandboxError(409, "Persona already exists") from None
@@ -836,6 +823,14 @@ class SandboxProvider:
         return {_stem_id(task.task_id, name): name for name in await self._stems(task)}
 
     async def _midi_instruments(self, task: SandboxTask) -> list[dict[str, Any]]:
+        """A MIDI task's instruments, worked out once and kept for its callback and record-info polls."""
+        if task.task_id not in self._midi_cache:
+            self._midi_cache[task.task_id] = await self._midi_of(task)
+            while len(self._midi_cache) > _CACHE_ITEMS:
+                self._midi_cache.pop(next(iter(self._midi_cache)))
+        return self._midi_cache[task.task_id]
+
+    async def _midi_of(self, task: SandboxTask) -> list[dict[str, Any]]:
         """The MIDI of a separation's stems: the notes the sandbox synthesized for each (contract §3.2).
 
         split_stem gives an instrument per stem that plays notes; separate_vocal gives the vocals and, for
@@ -852,7 +847,7 @@ class SandboxProvider:
         names: list[str] = []
         for stem in stems:
             if stem == "instrumental":
-                names += [name for name in played if name not in ("vocals", "backing_vocals")]
+                names += [name for name in played if name not in studio._VOCAL_STEMS]
             elif stem in played:
                 names.append(stem)
         return [{"name": MIDI_NAMES.get(name, name.replace("_", " ").title()),
@@ -865,7 +860,7 @@ class SandboxProvider:
 
     # ----- how a track's audio is made ----------------------------------------------------------------------
 
-    async def _recipe(self, track: SandboxTrack, depth: int = 0) -> studio.Recipe:
+    async def _recipe(self, track: SandboxTrack) -> studio.Recipe:
         """What a track's audio is made of (see studio.py): a song, a sound, an upload with synthesized parts,
         a mashup, or (replace-section) its source with a section from another song in the same key and tempo."""
         task = await self._task_of(track)
@@ -885,10 +880,10 @@ class SandboxProvider:
         if task.kind == "mashup":
             return studio.Mashup(song, (await self._upload(task.task_id, 0), await self._upload(task.task_id, 1)),
                                  weight)
-        if task.kind == "replace_section" and depth < 16:
+        if task.kind == "replace_section":  # its audioId is an earlier, finished track: the chain ends
             origin = await self._track(str(body.get("audioId", "")))
             if origin is not None:
-                source = await self._recipe(origin, depth + 1)
+                source = await self._recipe(origin)
                 key, minor, bpm = studio.traits(source)
                 base = await self._options(await self._task_of(origin)) or media.SongOptions()
                 replacement = studio.Song(track.seed, origin.seconds, origin.instrumental,
@@ -897,7 +892,7 @@ class SandboxProvider:
                 return studio.Splice(source, replacement, start, end)
         return song
 
-    async def _options(self, task: SandboxTask, depth: int = 0) -> media.SongOptions | None:
+    async def _options(self, task: SandboxTask) -> media.SongOptions | None:
         """How a task steers its songs (contract §1: in custom mode only): vocalGender → where and with which
         voice the lead sings, weirdnessConstraint → odd rhythms and modes, styleWeight → how much the style's
         words set tempo and mode, personaId → the persona's voice (and, for a style persona, its song's key,
@@ -905,7 +900,7 @@ class SandboxProvider:
         body = task.body
         if task.kind == "extend" and not body.get("defaultParamFlag"):
             origin = await self._track(str(body.get("audioId", "")))
-            return await self._options(await self._task_of(origin), depth + 1) if origin and depth < 16 else None
+            return await self._options(await self._task_of(origin)) if origin else None  # an earlier track
         custom = {"generate": "customMode", "upload_cover": "customMode", "mashup": "customMode",
                   "extend": "defaultParamFlag", "upload_extend": "defaultParamFlag"}
         if task.kind in custom and not body.get(custom[task.kind]):

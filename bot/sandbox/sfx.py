@@ -32,7 +32,6 @@ _KIND_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 _MAX_LOOP_SECONDS = 12.0
 _FADE_OUT = 0.3  # s, the end of a one-shot
-_PEAK = 0.8 * 32767
 
 
 class Effect(NamedTuple):
@@ -61,11 +60,11 @@ def _kind(prompt: str) -> str:
 
 
 def sound_seconds(seed: str, *, loop: bool, bpm: int | None) -> float:
-    """How long the effect of ``seed`` is: a loop of whole beats (at most 12 s), or a 2.5-6 s one-shot."""
-    rng = media._Rng(seed, "chorus-sandbox-sound-length")
+    """How long the effect of ``seed`` is: a loop of whole beats (at most 12 s) at the tempo the effect plays
+    (sound_traits), or a 2.5-6 s one-shot."""
     if not loop:
-        return round(2.5 + rng.uniform(0.0, 3.5), 2)
-    tempo = bpm or 90 + rng.below(41)
+        return round(2.5 + media._Rng(seed, "chorus-sandbox-sound-length").uniform(0.0, 3.5), 2)
+    _, _, tempo = sound_traits(seed, bpm=bpm)
     beat = 60.0 / tempo
     beats = 8 if 8 * beat <= _MAX_LOOP_SECONDS else max(1, math.floor(_MAX_LOOP_SECONDS / beat))
     return min(_MAX_LOOP_SECONDS, beats * beat)
@@ -149,20 +148,22 @@ def _sweep(buffer: list[float], rng: media._Rng, sr: int) -> None:
 
 def _hits(buffer: list[float], rng: media._Rng, sr: int, tempo: int, loop: bool) -> list[Note]:
     """Kick, snare and hat hits on the beat grid (a groove when looping, an impact otherwise)."""
-    kick, snare, hat = media._drum_kit(sr)
+    kit = media._drum_kit(sr)  # kick, snare, hi-hat
+    keys = tuple(pitch for pitch, _ in media._DRUM_KEYS)  # their General MIDI keys
     eighth = round(sr * 30.0 / tempo)
     notes = []
     if loop:
         pattern = rng.choice(media._DRUM_PATTERNS)
         for bar_start in range(0, len(buffer), 8 * eighth):
-            for positions, sound, pitch in zip(pattern, (kick, snare, hat), (36, 38, 42)):
+            for positions, sound, pitch in zip(pattern, kit, keys):
                 for pos in positions:
                     at = bar_start + pos * eighth
                     if at < len(buffer):
                         media._mix(buffer, at, sound)  # wraps round: the loop rings into its start
                         notes.append(Note(pitch, at / sr, min(len(buffer), at + len(sound)) / sr, 1.0))
     else:
-        for at, sound, pitch in ((0, kick, 36), (0, snare, 38), (eighth, kick, 36)):
+        for at, drum in ((0, 0), (0, 1), (eighth, 0)):  # kick and snare together, then a kick
+            sound, pitch = kit[drum], keys[drum]
             if at < len(buffer):
                 end = min(len(buffer), at + len(sound))
                 buffer[at:end] = map(add, buffer[at:end], map(mul, sound[: end - at], repeat(1.6)))
@@ -190,7 +191,7 @@ def _pitched(
         at = i * step
         if at >= len(buffer):
             break
-        pitch = base + 12 * (degree // 7) + scale[degree % 7]
+        pitch = media._scale_pitch(base, scale, degree)
         length = min(4 * step if bell else 2 * step, len(buffer))
         sound = media._note("pluck", pitch, length, sr)
         if loop:
@@ -207,6 +208,5 @@ def _add_cut(buffer: list[float], at: int, sound: list[float]) -> None:
 
 
 def effect_gain(effect: Effect) -> float:
-    """The scale that brings the effect's peak to 80 % of full scale."""
-    peak = max(max(effect.samples), -min(effect.samples)) if effect.samples else 0.0
-    return _PEAK / peak if peak > 0 else 0.0
+    """The scale that brings the effect's peak to 80 % of full scale (as a song's)."""
+    return media._gain_to_peak(media._peak(effect.samples))

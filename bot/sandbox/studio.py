@@ -41,6 +41,7 @@ with warnings.catch_warnings():  # deprecated in the standard library, kept aliv
     warnings.simplefilter("ignore", DeprecationWarning)
     import audioop
 
+from bot import karaoke
 from bot.sandbox import media, sfx
 from bot.sandbox.media import Note, SongOptions
 
@@ -52,7 +53,6 @@ __all__ = [
 SAMPLE_RATE = 22050
 MAX_UPLOAD_SECONDS = 90.0
 CROSSFADE = 0.25  # s, where a replaced section meets the song, and between mashup sections
-_PEAK = 0.8 * 32767
 _UPLOAD_FADE = 0.005  # s, at both ends of an upload (no click where it was cut)
 _GLUE_GAIN = 0.6  # the song's drums, bass and hi-hat under a mashup
 _UNDER = 0.3  # the mashup source that is not leading, relative to the one that is
@@ -365,9 +365,9 @@ def _upload_part(upload: array, total: int, weight: float, *, rms: float = 0.0) 
     own = audioop.rms(part, _WIDTH) / _UNIT
     peak = audioop.max(part, _WIDTH) / _UNIT
     if rms and own:
-        part = audioop.mul(part, _WIDTH, min(rms * (0.5 + weight) / own, 4 * _PEAK / peak))
+        part = audioop.mul(part, _WIDTH, min(rms * (0.5 + weight) / own, 4 * media._PEAK / peak))
     elif peak:
-        part = audioop.mul(part, _WIDTH, _PEAK * (0.4 + 0.6 * weight) / peak)
+        part = audioop.mul(part, _WIDTH, media._PEAK * (0.4 + 0.6 * weight) / peak)
     return _fit(part, total)
 
 
@@ -491,7 +491,7 @@ def _lyric_lines(lyrics: str) -> list[list[str]]:
         line = raw.strip()
         if not line:
             continue
-        if re.fullmatch(r"\[[^\]]*\]", line):
+        if karaoke.SECTION.match(line):
             pending += line + "\n"
             continue
         words = line.split()
@@ -537,7 +537,7 @@ def waveform(wav: bytes, points: int = 200) -> list[float]:
     if not pcm:
         return []
     size = max(1, -(-len(pcm) // points))
-    return [round(max(max(chunk), -min(chunk)) / 32768, 3)
+    return [round(media._peak(chunk) / 32768, 3)
             for chunk in (pcm[at:at + size] for at in range(0, len(pcm), size))]
 
 
@@ -620,9 +620,8 @@ def _sum(parts: Iterable[bytes], total: int) -> bytes:
 
 
 def _gain(mix: bytes) -> float:
-    """The scale that brings the mix's peak to _PEAK (16-bit units)."""
-    peak = audioop.max(mix, _WIDTH) / _UNIT
-    return _PEAK / peak if peak > 0 else 0.0
+    """The scale that brings the mix's peak to media._PEAK (16-bit units)."""
+    return media._gain_to_peak(audioop.max(mix, _WIDTH) / _UNIT)
 
 
 def _wav(part: bytes, gain: float) -> bytes:

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import io
 import math
 import struct
-import sys
-import wave
 import zlib
 from array import array
 from operator import sub
@@ -22,6 +19,7 @@ from bot.sandbox.media import (
     synthesize_stems,
     wav_duration,
 )
+from tests.bot.sandbox.audio import read_wav
 
 FULL_SCALE = 32767
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -30,18 +28,6 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # --------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------
-
-
-def read_wav(data: bytes) -> tuple[wave._wave_params, array]:
-    """The WAV's parameters and its samples as signed 16-bit integers."""
-    with wave.open(io.BytesIO(data), "rb") as wav:
-        params = wav.getparams()
-        frames = wav.readframes(params.nframes)
-    samples = array("h")
-    samples.frombytes(frames)
-    if sys.byteorder == "big":  # pragma: no cover - WAV data is little-endian
-        samples.byteswap()
-    return params, samples
 
 
 def peak_and_rms(samples: array) -> tuple[int, float]:

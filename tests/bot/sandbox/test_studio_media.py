@@ -4,10 +4,8 @@ section), sound effects and timed lyrics — checked on the audio itself."""
 
 from __future__ import annotations
 
-import io
 import math
 import struct
-import wave
 from array import array
 from itertools import pairwise
 
@@ -15,39 +13,11 @@ import pytest
 
 from bot.sandbox import media, sfx, studio
 from bot.sandbox.media import SongOptions
+from tests.bot.sandbox.audio import SR, correlation, rms, samples, sounds_pitch
 
 SEED = "studio: a song about lanterns#0"
 SECONDS = 12.0
-SR = studio.SAMPLE_RATE
 LYRICS = "[Verse]\nLanterns glow along the bay\nI hum the night away\n[Chorus]\nShine on, shine on\nTill dawn"
-
-
-def samples(wav: bytes) -> array:
-    with wave.open(io.BytesIO(wav)) as reader:
-        assert (reader.getnchannels(), reader.getsampwidth(), reader.getframerate()) == (1, 2, SR)
-        return studio.pcm_from_bytes(reader.readframes(reader.getnframes()))
-
-
-def rms(pcm: array | list[float], start: float = 0.0, end: float | None = None) -> float:
-    lo, hi = int(start * SR), len(pcm) if end is None else int(end * SR)
-    window = pcm[lo:hi]
-    return math.sqrt(sum(x * x for x in window) / len(window)) if len(window) else 0.0
-
-
-def correlation(a: array, b: array) -> float:
-    n = min(len(a), len(b))
-    dot = sum(x * y for x, y in zip(a[:n], b[:n]))
-    norm = math.sqrt(sum(x * x for x in a[:n]) * sum(y * y for y in b[:n]))
-    return dot / norm if norm else 0.0
-
-
-def goertzel(window: array, freq: float) -> float:
-    """Power of ``freq`` in ``window``."""
-    coeff = 2 * math.cos(2 * math.pi * freq / SR)
-    s1 = s2 = 0.0
-    for x in window:
-        s1, s2 = x + coeff * s1 - s2, s1
-    return s1 * s1 + s2 * s2 - coeff * s1 * s2
 
 
 def wav_file(pcm: list[int], *, rate: int = SR, channels: int = 1, width: int = 2, fmt: int = 1,
@@ -152,28 +122,37 @@ def test_song_notes_match_the_stems(instrumental: bool) -> None:
         if note.end - note.start < 0.15 or note.start < 0.6 or note.end > SECONDS - 2.6:
             continue  # fades
         window = audio[int((note.start + 0.05) * SR):int((note.end - 0.03) * SR)]
-        freq = 440.0 * 2 ** ((note.pitch - 69) / 12)
-        assert goertzel(window, freq) > 4 * goertzel(window, freq * 2 ** (1.5 / 12)), note
+        assert sounds_pitch(window, note.pitch), note
         checked += 1
     assert checked >= 5
     bass = samples(stems["bass"])
     for note in played["bass"][2:8]:
         window = bass[int((note.start + 0.01) * SR):int((note.start + 0.12) * SR)]
-        freq = 440.0 * 2 ** ((note.pitch - 69) / 12)
-        assert goertzel(window, freq) > 4 * goertzel(window, freq * 2 ** (1.5 / 12)), note
+        assert sounds_pitch(window, note.pitch), note
     kicks = [n for n in played["drums"] if n.pitch == 36 and 0.6 < n.start < SECONDS - 3]
     drums = samples(stems["drums"])
     for note in kicks[:4]:
         assert rms(drums, note.start, note.start + 0.05) > 4 * rms(drums, note.start - 0.03, note.start)
 
 
-def test_lead_phrases_are_the_song_slots() -> None:
+def test_lead_phrases_are_the_song_slots_in_the_form_a_a_b_c() -> None:
     phrases = media.lead_phrases(SEED, 40.0)
-    flat = [note for phrase in phrases for note in phrase]
-    assert flat == media.song_notes(SEED, 40.0)["vocals"]
-    assert phrases[0] == [n._replace(start=n.start - 0, end=n.end) for n in phrases[0]]
-    loop = phrases[1][0].start - phrases[0][0].start if phrases[0][0].start == 0 else None
-    assert len(phrases) >= 3 and (loop is None or loop > 0)
+    key, _, bpm = media.song_traits(SEED, 40.0)
+    loop = 32 * round(SR * 30 / bpm)  # samples in a slot: four bars of eighth notes on the sample grid
+
+    def slot(k: int) -> list[tuple[int, int, int]]:
+        """(pitch, start, end) of slot k's notes in samples, moved back to the song's start."""
+        return [(n.pitch, round(n.start * SR) - k * loop, round(n.end * SR) - k * loop) for n in phrases[k]]
+
+    assert len(phrases) == -(-round(40.0 * SR) // loop) == 5
+    for k in range(len(phrases)):
+        assert phrases[k] and all(0 <= start < loop for _, start, _ in slot(k)), k  # each note in its own slot
+    assert slot(1) == slot(0)  # A A: the second slot sings the first one's phrase again
+    assert slot(2) != slot(0) and slot(3) not in (slot(0), slot(2))  # then B and C
+    assert (phrases[3][-1].pitch - key) % 12 == 0  # C comes home to the tonic
+    starts = [(pitch, start) for pitch, start, _ in slot(4)]
+    assert starts == [(pitch, start) for pitch, start, _ in slot(0)][: len(starts)]  # A again, cut by the end
+    assert [note for phrase in phrases for note in phrase] == media.song_notes(SEED, 40.0)["vocals"]
 
 
 # ----- uploads ---------------------------------------------------------------------------------------------
@@ -337,6 +316,15 @@ def test_sounds_are_short_and_loops_are_seamless(prompt: str) -> None:
     assert 2.5 <= shot <= 6.0
     once = samples(studio.render(studio.Sound("fx#1", prompt, shot)))
     assert rms(once, shot - 0.05) < rms(once) / 4  # a one-shot fades out
+
+
+def test_a_loop_without_a_tempo_is_whole_beats_at_its_own_tempo() -> None:
+    for n in range(6):
+        seed = f"fx-loop#{n}"
+        seconds = sfx.sound_seconds(seed, loop=True, bpm=None)
+        _, _, tempo = studio.traits(studio.Sound(seed, "big drum loop", seconds, True))
+        beats = seconds * tempo / 60
+        assert beats == pytest.approx(round(beats), abs=1e-9) and round(beats) >= 1, (seed, seconds, tempo)
 
 
 def test_pitched_sounds_are_in_their_key() -> None:
