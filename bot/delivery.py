@@ -187,10 +187,10 @@ class Delivery:
         file while the provider still has it."""
         for position, track in enumerate(task.tracks):
             url = track.stream_url or track.audio_url
-            found = self._best_link(task, audio_slot(position), url) if task.state is TaskState.SUCCEEDED \
-                else (self.provider_link(task, url), None)
-            if found and found[0]:
-                return found[0]
+            link = self.file_link(task, audio_slot(position), url) if task.state is TaskState.SUCCEEDED \
+                else self.provider_link(task, url)
+            if link:
+                return link
         return None
 
     def provider_link(self, task: Task, url: str) -> str | None:

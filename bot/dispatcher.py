@@ -15,11 +15,10 @@ made just now. Places and start times are computed from the same tables in every
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.background import BackgroundLoop, wait_for_wake
@@ -164,13 +163,14 @@ class Dispatcher(BackgroundLoop):
             await asyncio.sleep(0.05)
         return False
 
-    @contextlib.asynccontextmanager
-    async def tool_slot(self) -> AsyncIterator[None]:
-        """A place in the provider's submission rate for an operation it answers at once (a persona, timed
-        lyrics, a style boost: the provider counts them too). In a bot of several processes it is this
-        process's view of the window (the leader's sends keep to the shared one)."""
+    async def tool_turn(self) -> None:
+        """Wait for a place in the provider's submission rate for a tool (a persona, timed lyrics, a style
+        boost: the provider counts them too), counted now. Only the request counts, so the place is not held
+        while the answer comes (CQTAI runs tools as tasks the adapter polls, up to two minutes). In a bot of
+        several processes it is this process's view of the window (the leader's sends keep to the shared
+        one)."""
         async with self.limiter.slot():
-            yield
+            pass
 
     async def cancel(self, task: Task, reason: str) -> bool:
         """Take a waiting task out of the line with a full refund; False if it was already sent (the provider

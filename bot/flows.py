@@ -21,6 +21,7 @@ from bot.delivery import (
     AUDIO_SUFFIXES,
     DEFAULT_UPLOAD_LIMIT,
     SOURCE_LINK_DAYS,
+    Destination,
     audio_slot,
 )
 from bot.formatting import quote_block, shorten
@@ -122,15 +123,23 @@ class Defaults:
         return Persona(found.provider_persona_id, found.name, found.provider)
 
 
+async def check_here(interaction: discord.Interaction[ChorusBot]) -> Origin:
+    """The server's rules for the member asking here (blocked members, denied or not allowed channels): raises
+    the refusal, else returns where the request comes from."""
+    origin = origin_of(interaction)
+    await check_member(interaction.client.store, origin.guild_id or 0, origin.user_id, origin.channel_id,
+                       origin.parent_channel_id)
+    return origin
+
+
 @contextlib.asynccontextmanager
 async def charged(interaction: discord.Interaction[ChorusBot], operation: str, what: str) -> AsyncIterator[Charge]:
     """Charge the member for an operation the provider answers at once, after the server's rules (blocked
     members, channels); refunded if the provider fails, with the provider's reason. Raises InputError (saying
     what to do) when the balance is short."""
     bot = interaction.client
-    origin = origin_of(interaction)
+    origin = await check_here(interaction)
     guild_id = origin.guild_id or 0
-    await check_member(bot.store, guild_id, origin.user_id, origin.channel_id, origin.parent_channel_id)
     policy = await bot.store.policy(guild_id)
     cost = policy.cost(operation)
     charge = await bot.store.charge(guild_id, origin.user_id, origin.allowance(policy, bot.clock()),
@@ -248,7 +257,8 @@ def jump_url(guild_id: int | None, channel_id: int, message_id: int | None) -> s
 
 def task_link(task: Task, message_id: int | None) -> str:
     """A link to one of a task's messages (in the member's DMs for private results)."""
-    return jump_url(None if task.private else task.guild_id, task.channel_id, message_id)
+    where = Destination.of(task)
+    return jump_url(where.guild_id, where.channel_id, message_id)
 
 
 async def start_task(
@@ -294,7 +304,8 @@ async def start_task(
     task = started.task
     where = "in your DMs (private results, see `/settings`)" if private else "in this channel"
     if started.reposted_message_id is not None:
-        link = jump_url(None if private else origin.guild_id, origin.result_channel, started.reposted_message_id)
+        posted_to = origin.destination()
+        link = jump_url(posted_to.guild_id, posted_to.channel_id, started.reposted_message_id)
         await send_ephemeral(interaction, f"\u267b\ufe0f This was made before, so here it is again (no new "
                              f"request to Suno): {link}")
     elif started.reused:
@@ -402,10 +413,10 @@ async def resolve_track(interaction: discord.Interaction[ChorusBot], audio_id: s
         raise InputError("I can't find that track in this server. Pick one from the list as you type.")
     source = SourceTrack.of(interaction.client, *found)
     task = source.task
+    if not may_hear(interaction, task):  # before whose it is: a hidden track's owner is not named either
+        raise InputError("I can't find that track in this server. Pick one from the list as you type.")
     if not await may_act_on(interaction, task, interaction.client.store):
         raise InputError(not_yours(task))
-    if task.user_id != interaction.user.id and (task.private or not may_hear(interaction, task)):
-        raise InputError("I can't find that track in this server. Pick one from the list as you type.")
     if task.task_kind is TaskKind.SOUND and not sounds:
         raise InputError(NOT_A_SONG)
     return source
@@ -434,12 +445,14 @@ async def server_track_autocomplete(
 
 def may_hear(interaction: discord.Interaction[Any], task: Task | FinishedTrack) -> bool:
     """Whether a member may pick a track: their own, or one posted where they can read it. Another member's
-    track from a channel hidden from them (a moderators' room), from a private thread (the bot cannot know
-    its members: only those who manage threads see them all) or from a place the bot does not know (a
-    deleted channel; the server not cached yet) is neither listed nor taken. A public thread that was
-    archived (no longer cached) is judged by its channel."""
+    track sent to its owner by DM (private results), from a channel hidden from them (a moderators' room),
+    from a private thread (the bot cannot know its members: only those who manage threads see them all) or
+    from a place the bot does not know (a deleted channel; the server not cached yet) is neither listed nor
+    taken. A public thread that was archived (no longer cached) is judged by its channel."""
     if task.user_id == interaction.user.id:
         return True
+    if task.private:
+        return False
     # The cached server (interaction.guild may be a partial one built from the interaction alone).
     guild, member = interaction.client.get_guild(interaction.guild_id or 0), interaction.user
     if guild is None or not isinstance(member, discord.Member):
@@ -462,9 +475,8 @@ async def resolve_server_track(interaction: discord.Interaction[ChorusBot], audi
     """A finished song posted in this server, whoever made it (to use, not to spend on), where the member
     can read it; else InputError."""
     found = await interaction.client.store.track_by_audio_id(audio_id.strip())
-    private = found is not None and found[0].private and found[0].user_id != interaction.user.id
     if found is None or found[0].guild_id != interaction.guild_id or found[0].tracks[found[1]].message_id is None \
-            or private or not may_hear(interaction, found[0]):
+            or not may_hear(interaction, found[0]):
         raise InputError("I can't find that track among those posted in this server. Pick one from the list as "
                          "you type.")
     if found[0].task_kind is TaskKind.SOUND:

@@ -68,6 +68,11 @@ class TaskKind(StrEnum):
         """Kinds whose results are tracks, delivered through the text → first → complete stages."""
         return self in MUSIC_KINDS
 
+    @property
+    def makes_songs(self) -> bool:
+        """Kinds whose tracks are songs (with lyrics unless instrumental): every music kind but sounds."""
+        return self.makes_music and self is not TaskKind.SOUND
+
 
 MUSIC_KINDS = frozenset({TaskKind.GENERATE, TaskKind.COMPOSE, TaskKind.EXTEND, TaskKind.UPLOAD_EXTEND, TaskKind.COVER,
                          TaskKind.ADD_VOCALS, TaskKind.ADD_INSTRUMENTAL, TaskKind.MASHUP, TaskKind.REPLACE,

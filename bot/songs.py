@@ -142,13 +142,7 @@ class SongService:
             raise Refused(self._refusal(admission, policy, cost, origin.user_id))
         task = admission.task
         self._tracker.spawn(self._audit.spent(task, cost, admission.balance))
-        try:
-            status = await self._delivery.post_status(task)
-        except Exception as error:
-            await self._fail(task, None, f"could not post the status message: {error}")
-            raise
-        await self._store.set_status_message(task.id, status.id)
-        task.status_message_id = status.id
+        await self._post_status(task)
         try:
             place = await self._dispatcher.send_now_or_queue(task)
         except ProviderError as error:
@@ -170,7 +164,8 @@ class SongService:
     async def _free_file(self, request: Request) -> ResultFile | None:
         """A music video the provider already made with the song at no cost (CQTAI's clips carry one), to
         post instead of paying for an export."""
-        if not isinstance(request, ExportRequest) or request.format != "video" or request.source_expired:
+        if not isinstance(request, ExportRequest) or request.format not in self._provider.capabilities.free_exports \
+                or request.source_expired:
             return None
         found = await self._store.track_by_audio_id(request.audio_id)
         if found is None or found[0].provider != self._provider.name:
@@ -182,19 +177,25 @@ class SongService:
         """Post a result that needs no request to the provider (and costs nothing) as a task of its own."""
         new = origin.new_task(self._provider.name, secrets.token_urlsafe(24), request)
         task = await self._store.create_task(new)
-        try:
-            status = await self._delivery.post_status(task)
-        except Exception as error:
-            await self._fail(task, None, f"could not post the status message: {error}")
-            raise
-        await self._store.set_status_message(task.id, status.id)
-        provider_task_id = f"free:{request.reuse_key}"
+        await self._post_status(task)
+        provider_task_id = f"free:{task.id}"  # unique, as the provider's ids are
         await self._store.mark_submitted(task.id, provider_task_id, next_poll_at=self._clock() + 3600)
         await self._tracker.update(task.id, TaskUpdate(provider_task_id, TaskState.SUCCEEDED, files=(file,)))
         log.info("task %s: %s posted from the song's own files, at no cost", task.id, request.reuse_key)
         refreshed = await self._store.get_task(task.id)
         assert refreshed is not None
         return Started(refreshed)
+
+    async def _post_status(self, task: Task) -> None:
+        """The new task's status message, recorded on it; a task whose message cannot be posted fails
+        (refunded) and the error goes on to the member's answer."""
+        try:
+            status = await self._delivery.post_status(task)
+        except Exception as error:
+            await self._fail(task, None, f"could not post the status message: {error}")
+            raise
+        await self._store.set_status_message(task.id, status.id)
+        task.status_message_id = status.id
 
     async def _fail(self, task: Task, code: int | None, detail: str, *, reason: str | None = None) -> None:
         """Record a request that never started (its credits come back); the member is told in the

@@ -60,8 +60,8 @@ class Boost(Feature):
     async def boost(self, interaction: discord.Interaction[ChorusBot], text: app_commands.Range[str, 1, 200]) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         async with charged(interaction, "style_boost", "style boost"):
-            async with self.bot.dispatcher.tool_slot():
-                result = await self.bot.provider.boost_style(text)
+            await self.bot.dispatcher.tool_turn()
+            result = await self.bot.provider.boost_style(text)
         view = discord.ui.View(timeout=None)
         view.add_item(ComposeWithStyle(interaction.user.id))
         await send_ephemeral(interaction, f"\u2728 \u201c{member_text(text, 200)}\u201d, boosted:\n"

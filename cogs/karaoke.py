@@ -14,7 +14,7 @@ from bot.flows import (
     Feature,
     SourceTrack,
     charged,
-    origin_of,
+    check_here,
     resolve_server_track,
     server_track_autocomplete,
 )
@@ -23,7 +23,6 @@ from bot.karaoke import karaoke_lines, lrc
 from bot.models import Task
 from bot.providers.errors import InputError
 from bot.replies import send_ephemeral
-from bot.rules import check_member
 from bot.views import ActionHandler
 
 if TYPE_CHECKING:
@@ -60,16 +59,16 @@ async def send_karaoke(interaction: discord.Interaction[ChorusBot], source: Sour
     """The .lrc (kept after the first time) and the lines, privately."""
     bot = interaction.client
     title = source.track.title or "Untitled"
-    origin = origin_of(interaction)
-    await check_member(bot.store, origin.guild_id or 0, origin.user_id, origin.channel_id, origin.parent_channel_id)
     kept = bot.delivery.kept_karaoke(source.task, source.position)
-    if kept is None:
+    if kept is not None:  # free: the server's rules still apply (paid, charged() applies them)
+        await check_here(interaction)
+    else:
         if source.expired or not source.task.provider_task_id:
             raise InputError("Suno deleted this track's files after 14 days, so it can't time its lyrics any more.")
         await interaction.response.defer(ephemeral=True, thinking=True)
         async with charged(interaction, "karaoke", f"karaoke of \u201c{title}\u201d"):
-            async with bot.dispatcher.tool_slot():
-                words = await bot.provider.timestamped_lyrics(source.task.provider_task_id, source.track.audio_id)
+            await bot.dispatcher.tool_turn()
+            words = await bot.provider.timestamped_lyrics(source.task.provider_task_id, source.track.audio_id)
             if not words:
                 raise InputError(f"\u201c{member_text(title, 80)}\u201d is instrumental: there are no lyrics to sing "
                                  "along to (nothing was spent).")

@@ -46,7 +46,7 @@ class Likes(Feature):
             task, track = entry.task, entry.task.tracks[entry.position]
             place = MEDALS[rank] if rank < len(MEDALS) else f"{rank + 1}."
             link = (f" \u00b7 [listen]({jump_url(task.guild_id, task.channel_id, track.message_id)})"
-                    if track.message_id and not task.private else "")  # a DM's link opens for its member only
+                    if track.message_id else "")
             lines.append(f"{place} **{member_text(track.title or 'Untitled', 80)}** by <@{task.user_id}> \u2014 "
                          f"\u2b50 {entry.likes}{link}")
         embed.description = "\n".join(lines) or ("No track has a like yet. Press \u2b50 under a song you enjoy "

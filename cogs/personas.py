@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import discord
 from discord import app_commands
 
-from bot.flows import Feature, charged, resolve_track, track_autocomplete
+from bot.flows import Feature, charged, check_here, resolve_track, track_autocomplete
 from bot.formatting import member_text, shorten
 from bot.models import Persona, TaskKind
 from bot.permissions import is_staff
@@ -68,15 +68,16 @@ class Personas(Feature):
             raise InputError(f"That track already has a persona, **{member_text(made[0].name, 80)}**: Suno makes "
                              "one per track. Nothing was spent.")
         await interaction.response.defer(ephemeral=True, thinking=True)
-        if made is not None:  # deleted here, but Suno keeps it: bring it back at no cost
+        if made is not None:  # deleted here, but Suno keeps it: bring it back at no cost (the server's rules apply)
+            await check_here(interaction)
             stored = await bot.store.restore_persona(made[0].id, interaction.user.id, name.strip(), description.strip())
         else:
             persona_source = PersonaSource(source.task.provider_task_id, source.track.audio_id, name, description,
                                            vocal_start, end)
             async with charged(interaction, "persona", f"persona \u201c{name}\u201d"):
                 try:
-                    async with bot.dispatcher.tool_slot():
-                        persona_id = await bot.provider.create_persona(persona_source)
+                    await bot.dispatcher.tool_turn()
+                    persona_id = await bot.provider.create_persona(persona_source)
                 except Conflict:
                     raise InputError("That track already has a persona at Suno, made outside this server: Suno "
                                      "makes one per track. Nothing was spent.") from None

@@ -9,6 +9,7 @@ from discord import app_commands
 
 from bot.flows import Feature, start_task
 from bot.models import SOUND_KEYS, SoundRequest, TaskKind, key_name
+from bot.providers.validation import SOUND_PROMPT, SOUND_TEMPO
 
 if TYPE_CHECKING:
     from bot.core import ChorusBot
@@ -35,9 +36,9 @@ class Sounds(Feature):
     async def sfx(
         self,
         interaction: discord.Interaction[ChorusBot],
-        prompt: app_commands.Range[str, 1, 500],
+        prompt: app_commands.Range[str, 1, SOUND_PROMPT],
         loop: bool = False,
-        bpm: app_commands.Range[int, 1, 300] | None = None,
+        bpm: app_commands.Range[int, SOUND_TEMPO[0], SOUND_TEMPO[1]] | None = None,
         key: app_commands.Choice[str] | None = None,
     ) -> None:
         request = SoundRequest(prompt=prompt.strip(), loop=loop, bpm=bpm, key=key.value if key else "Any")

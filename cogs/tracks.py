@@ -13,8 +13,8 @@ from bot.flows import (
     Feature,
     any_track_autocomplete,
     asked_again,
+    check_here,
     missing_permissions,
-    origin_of,
     resolve_track,
     start_task,
     task_link,
@@ -23,7 +23,6 @@ from bot.formatting import member_text
 from bot.models import Task, TaskKind, TaskState
 from bot.permissions import permission_names
 from bot.replies import report_unexpected, send_ephemeral
-from bot.rules import check_member
 from bot.views import ActionHandler, info_embed, single_button_view
 
 if TYPE_CHECKING:
@@ -109,10 +108,7 @@ class Tracks(Feature):
     @app_commands.autocomplete(id=any_track_autocomplete)
     async def show(self, interaction: discord.Interaction[ChorusBot], id: str) -> None:  # noqa: A002
         source = await resolve_track(interaction, id, sounds=True)  # your own (moderators: any), as every command
-        origin = origin_of(interaction)
-        # The server's rules, as every command: not for blocked members, only where music is allowed.
-        await check_member(self.bot.store, origin.guild_id or 0, origin.user_id, origin.channel_id,
-                           origin.parent_channel_id)
+        origin = await check_here(interaction)  # the server's rules, as every command
         missing = missing_permissions(interaction)
         if missing:
             await send_ephemeral(interaction, f"I can't post here: I need {permission_names(missing)} in this channel.")

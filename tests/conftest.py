@@ -31,6 +31,7 @@ from tests.support.discord_fake import (
     followup_for,
 )
 from tests.support.interactions import (
+    autocomplete,
     component,
     discord_api,
     guild_create,
@@ -206,6 +207,13 @@ class Harness:
         await self.kie.advance(task_id, "complete")
         tracks = await self.wait_for_tracks(before + 2)
         return task_id, tracks[before:]
+
+    async def suggestions(self, name: str, options: dict[str, Any], focused: str, **context: Any) -> list[str]:
+        """The values Discord would list for option ``focused`` of /``name`` while it is typed."""
+        payload = autocomplete(name, options, focused, **context)
+        inject(self.bot, payload, fake=self.discord)
+        callback = await self.discord.wait_for_callback(int(payload["id"]))
+        return [choice["value"] for choice in callback.json["data"]["choices"]]
 
     def click(self, message: dict[str, Any], label: str, **context: Any) -> dict[str, Any]:
         """Click the button labelled ``label`` on a message the bot posted (or sent privately)."""

@@ -50,6 +50,7 @@ from bot.providers.http import ApiClient
 from bot.providers.kie_parsing import (
     STEM_FIELDS,
     MalformedCallback,
+    aligned_words,
     as_float,
     as_int,
     files_update,
@@ -135,15 +136,7 @@ class CqtClient(ApiClient):
     async def timestamped_lyrics(self, task_id: str, audio_id: str) -> list[AlignedWord]:
         """``timeline`` (contract §8): ``{"aligned_words": [{word, success, start_s, end_s, p_align}]}``."""
         result = await self._tool({"task": "timeline", "clipId": audio_id})
-        words = result.get("aligned_words") if isinstance(result, Mapping) else None
-        found = []
-        for item in words if isinstance(words, list) else []:
-            if not isinstance(item, Mapping):
-                continue
-            text, start, end = str(item.get("word") or "").strip(), as_float(item.get("start_s")), as_float(item.get("end_s"))
-            if text and start is not None and end is not None:
-                found.append(AlignedWord(text, start, end))
-        return found
+        return aligned_words(result.get("aligned_words") if isinstance(result, Mapping) else None, "start_s", "end_s")
 
     async def boost_style(self, text: str) -> str:
         """``upsample_tags`` (contract §8): a richer style for a few words."""

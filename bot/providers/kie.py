@@ -38,7 +38,7 @@ from bot.providers.errors import KIE_ERRORS, ProviderUnavailable, Unconfirmed
 from bot.providers.http import ApiClient, RetryPolicy
 from bot.providers.kie_parsing import (
     MalformedCallback,
-    as_float,
+    aligned_words,
     as_int,
     first_str,
     parse_callback,
@@ -138,15 +138,7 @@ class KieClient(ApiClient):
     async def timestamped_lyrics(self, task_id: str, audio_id: str) -> list[AlignedWord]:
         """The sung words of a track with their times (none for an instrumental)."""
         data = await self._call("POST", TIMESTAMPS_PATH, json={"taskId": task_id, "audioId": audio_id})
-        words = data.get("alignedWords") if isinstance(data, Mapping) else None
-        found = []
-        for item in words if isinstance(words, list) else []:
-            if not isinstance(item, Mapping):
-                continue
-            text, start, end = str(item.get("word") or "").strip(), as_float(item.get("startS")), as_float(item.get("endS"))
-            if text and start is not None and end is not None:
-                found.append(AlignedWord(text, start, end))
-        return found
+        return aligned_words(data.get("alignedWords") if isinstance(data, Mapping) else None, "startS", "endS")
 
     async def boost_style(self, text: str) -> str:
         """A richer style description from a short one."""

@@ -13,7 +13,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from bot.models import Lyrics, ResultFile, TaskKind, TaskState, TaskUpdate, Track
+from bot.models import (
+    AlignedWord,
+    Lyrics,
+    ResultFile,
+    TaskKind,
+    TaskState,
+    TaskUpdate,
+    Track,
+)
 
 
 class MalformedCallback(ValueError):
@@ -103,7 +111,7 @@ def _music_callback(task_id: str, data: Mapping[str, Any], kind: TaskKind) -> Ta
         items = []
     if not isinstance(items, list):
         raise MalformedCallback("data.data is not a list")
-    tracks = parse_tracks(items, sung=kind is not TaskKind.SOUND)
+    tracks = parse_tracks(items, sung=kind.makes_songs)
     state = _CALLBACK_STAGES[stage]
     if state is TaskState.SUCCEEDED and not tracks:
         raise MalformedCallback("complete callback without tracks")
@@ -213,7 +221,7 @@ def _status_update(kind: TaskKind, task_id: str, status: str, data: Mapping[str,
 def _result(kind: TaskKind, task_id: str, status: str, response: Mapping[str, Any]) -> TaskUpdate:
     if kind.makes_music:
         items = response.get("sunoData") or response.get("data") or []
-        tracks = parse_tracks(items if isinstance(items, list) else [], sung=kind is not TaskKind.SOUND)
+        tracks = parse_tracks(items if isinstance(items, list) else [], sung=kind.makes_songs)
         state = _MUSIC_STATES.get(status, TaskState.QUEUED)
         if state is TaskState.SUCCEEDED and not any(track.audio_url for track in tracks):
             state = TaskState.FIRST if tracks else TaskState.QUEUED  # keep polling until the tracks are listed
@@ -250,6 +258,19 @@ def record_callback_url(data: Mapping[str, Any]) -> str | None:
 
 def _failed(status: str) -> bool:
     return "FAILED" in status or "EXCEPTION" in status or status == "SENSITIVE_WORD_ERROR"
+
+
+def aligned_words(words: Any, start_key: str, end_key: str) -> list[AlignedWord]:
+    """Timed words (kie.ai's ``alignedWords`` with ``startS``/``endS``, CQTAI's ``aligned_words`` with
+    ``start_s``/``end_s``); items without a word or a time are skipped."""
+    found = []
+    for item in words if isinstance(words, list) else []:
+        if not isinstance(item, Mapping):
+            continue
+        text, start, end = str(item.get("word") or "").strip(), as_float(item.get(start_key)), as_float(item.get(end_key))
+        if text and start is not None and end is not None:
+            found.append(AlignedWord(text, start, end))
+    return found
 
 
 def parse_tracks(items: Sequence[Any], *, sung: bool = True) -> tuple[Track, ...]:

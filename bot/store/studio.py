@@ -106,17 +106,15 @@ class StudioStore(ChallengeStore):
     # ----- voice personas -------------------------------------------------------------------------------------
 
     async def add_persona(self, persona: NewPersona) -> Persona | None:
-        """Store a persona the provider made; None if that track already has one (one per track)."""
-        async with self.transaction() as tx:
-            if await tx.rows("SELECT 1 FROM personas WHERE provider = ? AND audio_id = ?",
-                             (persona.provider, persona.audio_id)):
-                return None
-            persona_id = await tx.value(
-                f"""INSERT INTO personas ({', '.join(NEW_PERSONA_COLUMNS)}, created_at)
-                    VALUES ({', '.join('?' for _ in NEW_PERSONA_COLUMNS)}, ?) RETURNING id""",
-                (*(getattr(persona, name) for name in NEW_PERSONA_COLUMNS), self._clock()),
-            )
-        return await self.persona(int(persona_id))
+        """Store a persona the provider made; None if that track already has one (its unique index: one per
+        track). One statement, group-committed with the writes around it."""
+        persona_id = await self._db.write(lambda tx: tx.value(
+            f"""INSERT INTO personas ({', '.join(NEW_PERSONA_COLUMNS)}, created_at)
+                VALUES ({', '.join('?' for _ in NEW_PERSONA_COLUMNS)}, ?)
+                ON CONFLICT (provider, audio_id) DO NOTHING RETURNING id""",
+            (*(getattr(persona, name) for name in NEW_PERSONA_COLUMNS), self._clock()),
+        ))
+        return None if persona_id is None else await self.persona(int(persona_id))
 
     async def persona_of_track(self, provider: str, audio_id: str) -> tuple[Persona, bool] | None:
         """The persona made from a track (the provider makes one per track), and whether it was deleted."""

@@ -64,6 +64,7 @@ class FinishedTrack:
     user_id: int
     channel_id: int
     thread_parent_id: int | None
+    private: bool  # sent to its owner by DM
 
 
 TARGETS_KEPT = 10_000  # callback targets remembered in memory (the oldest are forgotten first)
@@ -376,16 +377,16 @@ class TaskStore(StoreBase):
                       else ("tracks.message_id IS NOT NULL AND tasks.private = 0", ()))
         rows = await self._rows(
             f"""SELECT tracks.*, COALESCE(tasks.finished_at, tasks.created_at) AS made, tasks.user_id AS owner,
-                      tasks.channel_id AS posted_in, tasks.thread_parent_id FROM tracks
+                      tasks.channel_id AS posted_in, tasks.thread_parent_id, tasks.private FROM tracks
                JOIN tasks ON tasks.id = tracks.task_id
                WHERE tasks.guild_id = ? AND {whose} AND tasks.state = ? AND tasks.created_at >= ?
                  AND tasks.deleted_at IS NULL AND LOWER(tracks.title) LIKE LOWER(?) ESCAPE '\\'
-                 AND tasks.kind <> ? ORDER BY made DESC, tracks.position LIMIT ?""",
-            (guild_id, *who, TaskState.SUCCEEDED.value, since, pattern, "" if sounds else TaskKind.SOUND.value,
-             limit),
+                 {"" if sounds else f"AND tasks.kind <> '{TaskKind.SOUND.value}'"}
+               ORDER BY made DESC, tracks.position LIMIT ?""",
+            (guild_id, *who, TaskState.SUCCEEDED.value, since, pattern, limit),
         )
-        return [FinishedTrack(_track(row), row["made"], row["owner"], row["posted_in"], row["thread_parent_id"])
-                for row in rows]
+        return [FinishedTrack(_track(row), row["made"], row["owner"], row["posted_in"], row["thread_parent_id"],
+                              bool(row["private"])) for row in rows]
 
     async def track_by_audio_id(self, audio_id: str) -> tuple[Task, int] | None:
         """The finished task that made a track, and the track's position in it."""

@@ -9,7 +9,7 @@ import aiosqlite
 import pytest
 
 from bot.models import MusicRequest, TaskState, TaskUpdate, Track
-from bot.store import MIGRATIONS, NewTask, Store
+from bot.store import MIGRATIONS, NewPersona, NewTask, Store
 
 pytestmark = pytest.mark.both_databases
 
@@ -124,4 +124,17 @@ async def test_a_decision_applies_only_from_the_state_it_was_made_for(database: 
     assert not await store.cancel_waiting(task.id, "cancelled")
     stored = await store.get_task(task.id)
     assert stored is not None and stored.state is TaskState.QUEUED
+    await store.close()
+
+
+async def test_one_persona_per_track_even_when_two_are_stored_at_once(database: str | Path) -> None:
+    """Suno makes one persona per track: of two stored together for the same track, one is kept, the other is
+    told so (None), on both databases."""
+    store = await Store.open(database)
+    task_id = await _task(store)
+    first, second = (NewPersona(1, user, "kie", f"persona-{user}", "Velvet", "warm", task_id, "a1", "V5")
+                     for user in (3, 4))
+    stored = await asyncio.gather(store.add_persona(first), store.add_persona(second))
+    assert sorted(p is None for p in stored) == [False, True]
+    assert len(await store.personas(1)) == 1
     await store.close()

@@ -50,6 +50,7 @@ async def test_a_persona_is_made_charged_listed_and_sung_with(harness: Harness) 
 
     again = await create(h, audio_id, name="Velvet 2")  # Suno: one persona per track, so not even asked
     assert "already has a persona, **Velvet**" in again["content"] and "Nothing was spent" in again["content"]
+    assert len(h.kie.submissions_of("persona")) == 1
     other = h.kie.task(source_id).tracks[1].audio_id
     h.kie.add_persona(other, name="Made elsewhere", description="by another bot")
     outside = await create(h, other, name="Mine")  # Suno answers 409: refunded
@@ -76,7 +77,9 @@ async def test_a_persona_is_made_charged_listed_and_sung_with(harness: Harness) 
     assert "Deleted the persona" in gone["content"] and await h.bot.store.personas(DEFAULT_GUILD_ID) == []
     back = await create(h, audio_id, name="Velvet again")  # Suno kept it: restored, free, not asked again
     assert "Made the persona **Velvet again**" in back["content"] and len(await ledger(h)) == 3
-    assert (await h.bot.store.personas(DEFAULT_GUILD_ID))[0].provider_persona_id == persona.persona_id
+    assert len(h.kie.submissions_of("persona")) == 1  # Suno made only the first: none for the return
+    restored = (await h.bot.store.personas(DEFAULT_GUILD_ID))[0]
+    assert (await compose_with(h, persona=str(restored.id)))["personaId"] == persona.persona_id  # sings again
 
 
 async def test_a_default_persona_from_settings_and_a_short_balance(harness: Harness) -> None:

@@ -8,11 +8,7 @@ from typing import Any
 
 from tests.conftest import Harness
 from tests.support.discord_fake import DEFAULT_GUILD_ID, DEFAULT_USER_ID
-from tests.support.interactions import autocomplete, inject
-
-
-def buttons(message: dict[str, Any]) -> list[str]:
-    return [b["label"] for row in message.get("components") or [] for b in row["components"]]
+from tests.support.interactions import button_labels
 
 
 def field(message: dict[str, Any], name: str) -> str | None:
@@ -37,7 +33,7 @@ async def test_a_loop_with_tempo_and_key_is_sent_charged_and_posted_as_a_sound(h
     assert all(any(a["filename"].endswith(".mp3") for a in m["attachments"]) for m in tracks)
     assert field(tracks[0], "Sound") == "Loop \u00b7 120 BPM \u00b7 D# minor"
     # A sound can be covered into a song, rolled again and exported; it has no lyrics, stems or video.
-    assert buttons(tracks[0]) == ["Cover", "Re-roll", "WAV", "Like", "Info", "Delete"]
+    assert button_labels(tracks[0]) == ["Cover", "Re-roll", "WAV", "Like", "Info", "Delete"]
     assert await reserved(h, "sounds") == [-3]  # the default price: a third of a song's
 
 
@@ -76,7 +72,8 @@ async def test_a_sound_suno_fails_is_refunded(strict: Harness) -> None:
     notice = await h.discord.wait_for_message(h.channel_id, lambda m: "could not be made" in (m["content"] or ""))
     assert "\u201cglass shattering\u201d could not be made" in notice["content"]
     await h.bot.tracker.idle()
-    assert await h.bot.store.refund_of(1) is not None
+    credits = (await h.reply_to(h.command("credits")))["embeds"][0]["description"]
+    assert credits.startswith("**100** credits available")  # the 3 it cost came back
 
 
 async def test_a_sound_is_offered_where_it_fits_and_refused_where_a_song_is_needed(harness: Harness) -> None:
@@ -103,9 +100,6 @@ async def test_a_sound_is_offered_where_it_fits_and_refused_where_a_song_is_need
     assert await reserved(h, "stems_vocals") == [] and await reserved(h, "persona") == []
 
 
-async def offered(h: Harness, command: str) -> set[str]:
+async def offered(h: Harness, command: str) -> list[str]:
     """The audio ids /<command>'s track option suggests."""
-    options: dict[str, Any] = {"track": ""}
-    payload = autocomplete(command, options, "track")
-    inject(h.bot, payload, fake=h.discord)
-    return {c["value"] for c in (await h.discord.wait_for_callback(int(payload["id"]))).json["data"]["choices"]}
+    return await h.suggestions(command, {"track": ""}, "track")

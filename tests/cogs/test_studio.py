@@ -11,7 +11,6 @@ from tests.support.discord_fake import DEFAULT_GUILD_ID, DEFAULT_USER_ID
 from tests.support.interactions import (
     BOT_CHANNEL_PERMS,
     SEND_MESSAGES_IN_THREADS,
-    autocomplete,
     guild_create,
     inject,
     modal_submit_for,
@@ -98,11 +97,9 @@ async def test_a_mashup_of_my_track_and_another_members(harness: Harness) -> Non
     assert "belongs to" in theirs_as_mine["content"]  # the first track must be your own
 
 
-async def offered(h: Harness, mine: str, user_id: int = DEFAULT_USER_ID) -> set[str]:
+async def offered(h: Harness, mine: str, user_id: int = DEFAULT_USER_ID) -> list[str]:
     """The tracks /mashup offers ``user_id`` to blend with their track ``mine``."""
-    payload = autocomplete("mashup", {"track": mine, "with": ""}, "with", user_id=user_id)
-    inject(h.bot, payload, fake=h.discord)
-    return {c["value"] for c in (await h.discord.wait_for_callback(int(payload["id"]))).json["data"]["choices"]}
+    return await h.suggestions("mashup", {"track": mine, "with": ""}, "with", user_id=user_id)
 
 
 async def bobs_song(h: Harness, prompt: str, thread: dict[str, Any]) -> str:

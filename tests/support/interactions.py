@@ -421,6 +421,11 @@ def autocomplete(
     return interaction_payload(AUTOCOMPLETE, data, **context)
 
 
+def button_labels(message: dict[str, Any]) -> list[str]:
+    """The labels of a message's buttons, row after row."""
+    return [b.get("label", "") for row in message.get("components") or [] for b in row["components"]]
+
+
 def _component_dict(custom_id: str, component_type: int, values: Sequence[str] | None) -> dict[str, Any]:
     if component_type == 2:
         return {"type": 2, "style": 1, "label": custom_id[:80], "custom_id": custom_id}

@@ -31,7 +31,7 @@ from bot.providers import errors, open_provider
 from bot.providers.base import PersonaSource, Unsupported
 from bot.providers.cqt import CqtClient
 from bot.providers.kie_parsing import MalformedCallback
-from tests.support.cqt_fake import FakeCqt
+from tests.support.cqt_fake import FakeCqt, boost_tags
 from tests.support.providers import (
     FAKED,
     PROVIDERS,
@@ -169,10 +169,12 @@ async def test_studio_operations_come_back_as_tracks_and_files(provider: Driver)
                        source_duration=first.duration, source_provider=provider.name),
         ArtRequest(source_task_id=task_id, source_provider=provider.name),
     ]
-    if not provider.adapter.capabilities.offers(TaskKind.ADD_VOCALS):
+    if isinstance(provider, CqtDriver):
+        sent = len(provider.fake.submissions)
         for request in requests:
             with pytest.raises(Unsupported):
                 await provider.adapter.submit(request, provider.callback_url)
+        assert len(provider.fake.submissions) == sent
         return
     for request in requests:
         update = await provider.finish(request.kind, await provider.adapter.submit(request, provider.callback_url))
@@ -212,10 +214,17 @@ async def test_tools_answer_at_once(provider: Driver) -> None:
     track = made.tracks[0]
     persona = await provider.adapter.create_persona(PersonaSource(task_id, track.audio_id, "Velvet", "warm alto",
                                                                   0.0, 10.0))
-    assert persona
     words = await provider.adapter.timestamped_lyrics(task_id, track.audio_id)
     assert words and all(0 <= w.start <= w.end <= (track.duration or 1e9) for w in words)
-    assert await provider.adapter.boost_style("pop, mysterious")
+    boosted = await provider.adapter.boost_style("pop, mysterious")
+    if isinstance(provider, CqtDriver):  # what the provider made is what the bot took
+        assert persona in provider.fake.personas and boosted == boost_tags("pop, mysterious")
+    elif isinstance(provider, KieDriver):
+        made_persona = provider.fake.persona_for(track.audio_id)
+        assert made_persona is not None and persona == made_persona.persona_id
+        assert boosted == provider.fake.style_result("pop, mysterious").result
+    else:  # the sandbox: a persona it knows, a style that grew from the words given
+        assert persona and "pop" in boosted.lower() and len(boosted) > len("pop, mysterious")
 
 
 # ----- failures -----------------------------------------------------------------------------------------------

@@ -22,7 +22,13 @@ from tests.support.discord_fake import (
     FakeDiscord,
     route,
 )
-from tests.support.interactions import MODERATOR_PERMS, autocomplete, component, inject
+from tests.support.interactions import (
+    MODERATOR_PERMS,
+    autocomplete,
+    button_labels,
+    component,
+    inject,
+)
 from tests.support.kie_fake import FakeKie
 from tests.support.sunoapi_fake import FakeSunoApi
 
@@ -52,10 +58,6 @@ async def polled(h: Harness) -> None:
 
 
 COMMANDS = route("PUT", r"/applications/\d+/commands")
-
-
-def buttons(message: dict) -> list[str]:
-    return [b["label"] for row in message.get("components") or [] for b in row["components"]]
 
 
 async def test_the_video_cqtai_makes_with_a_song_is_posted_instead_of_a_paid_export(
@@ -118,7 +120,7 @@ async def test_cqtai_songs_are_polled_and_posted_like_any_other(
     await polled(h)
     tracks = await h.wait_for_tracks()
     assert len(tracks) == 2
-    assert buttons(tracks[0]) == ["Extend", "Cover", "Re-roll", "Stems", "WAV", "Video", "Karaoke", "Like", "Info",
+    assert button_labels(tracks[0]) == ["Extend", "Cover", "Re-roll", "Stems", "WAV", "Video", "Karaoke", "Like", "Info",
                                   "Delete"]
     uploads = [c for c in discord_fake.calls if route("POST", rf"/channels/{h.channel_id}/messages")(c) and c.files]
     clip = cqt.task(cqt.last_task_id).result[0]
@@ -190,7 +192,7 @@ async def test_what_a_provider_does_not_offer_is_hidden_and_refused_by_name(
     sync = await discord_fake.wait_for(COMMANDS)
     assert "stems" not in {command["name"] for command in sync.json} and "export" in {c["name"] for c in sync.json}
     _, tracks = await h.song()
-    assert buttons(tracks[0]) == ["Extend", "Cover", "Replace section", "Re-roll", "WAV", "Video", "Karaoke", "Like",
+    assert button_labels(tracks[0]) == ["Extend", "Cover", "Replace section", "Re-roll", "WAV", "Video", "Karaoke", "Like",
                                   "Info", "Delete"]
     # A Stems button from before the switch still answers, privately and by name.
     old = component("chorus:stemsmode:1:0:vocals")
@@ -248,3 +250,13 @@ async def test_cqtai_tools_run_as_tasks_to_their_end(
     assert [s.body["task"] for s in cqt.submissions] == ["upsample_tags"]
     sync = await discord_fake.wait_for(COMMANDS)
     assert {"persona", "karaoke", "style"} <= {command["name"] for command in sync.json}
+
+    await h.reply_to(h.command("generate", {"prompt": "a ballad to sing along to"}))
+    cqt.complete(cqt.last_task_id)
+    await polled(h)
+    await h.wait_for_tracks()
+    clip = cqt.task(cqt.last_task_id).result[0]
+    karaoke = await h.reply_to(h.command("karaoke", {"track": clip["id"]}))
+    assert cqt.submissions[-1].body == {"task": "timeline", "clipId": clip["id"]}
+    upload = next(c for c in reversed(discord_fake.calls) if c.files and c.files[0].filename.endswith(".lrc"))
+    assert karaoke["embeds"][0]["description"] and upload.files[0].data.startswith(b"[")
