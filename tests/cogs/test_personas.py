@@ -75,6 +75,10 @@ async def test_a_persona_is_made_charged_listed_and_sung_with(harness: Harness) 
     assert "only they (or a moderator)" in bob["content"]
     gone = await h.reply_to(h.command("persona", {"persona": str(stored.id)}, subcommand="delete"))
     assert "Deleted the persona" in gone["content"] and await h.bot.store.personas(DEFAULT_GUILD_ID) == []
+    await h.bot.store.block(DEFAULT_GUILD_ID, DEFAULT_USER_ID, "spam", BOB)
+    blocked = await create(h, audio_id, name="Velvet again")  # free, but the server's rules still apply
+    assert "spam" in blocked["content"] and await h.bot.store.personas(DEFAULT_GUILD_ID) == []
+    await h.bot.store.unblock(DEFAULT_GUILD_ID, DEFAULT_USER_ID)
     back = await create(h, audio_id, name="Velvet again")  # Suno kept it: restored, free, not asked again
     assert "Made the persona **Velvet again**" in back["content"] and len(await ledger(h)) == 3
     assert len(h.kie.submissions_of("persona")) == 1  # Suno made only the first: none for the return
